@@ -1,0 +1,60 @@
+# Aperture: make deps | build | demo | test | bench | fuzz
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD := build
+ASAN_BUILD := build-asan
+
+DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
+  libboost-dev nlohmann-json3-dev libsqlite3-dev libsodium-dev libopenblas-dev \
+  libpcre2-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libabsl-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev nginx-light wrk curl nodejs npm
+
+.PHONY: deps build asan demo test unit-test asan-test integration-test bench fuzz clean
+
+# Installs only what is missing; does nothing when every package is present.
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD) -j $(JOBS)
+
+$(ASAN_BUILD)/build.ninja:
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAPERTURE_SANITIZE=ON
+
+asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD) -j $(JOBS)
+
+demo: build
+	./scripts/demo.sh $(MODEL)
+
+unit-test: build
+	cd $(BUILD) && ctest --output-on-failure -L unit -j $(JOBS)
+
+asan-test: asan
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -L unit -j $(JOBS)
+
+integration-test: build
+	cd $(BUILD) && ctest --output-on-failure -L integration
+
+test: deps
+	$(MAKE) unit-test integration-test asan-test
+	./scripts/lint.sh
+
+bench: build
+	./bench/run.sh
+
+fuzz: deps
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang -DAPERTURE_FUZZ=ON
+	ninja -C build-fuzz -j $(JOBS)
+	./fuzz/run.sh build-fuzz
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
