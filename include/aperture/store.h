@@ -1,0 +1,74 @@
+// Store: the one durable home of Aperture's state. Narrow on purpose, so a
+// PostgreSQL backend can sit behind it without touching callers. Every write
+// is one transaction; a failed write changes nothing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "aperture/records.h"
+
+namespace aperture {
+
+// Implementations are thread-safe.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Principals. Names are unique: creating a taken name is AlreadyExists.
+  virtual absl::Status CreatePrincipal(const Principal& p) = 0;
+  virtual absl::StatusOr<std::optional<Principal>> FindPrincipal(const std::string& id) = 0;
+  virtual absl::StatusOr<std::optional<Principal>> FindPrincipalByName(const std::string& name) = 0;
+  virtual absl::StatusOr<std::vector<Principal>> ListPrincipals() = 0;
+
+  // API keys.
+  virtual absl::Status CreateApiKey(const ApiKey& key) = 0;
+  virtual absl::StatusOr<std::optional<ApiKey>> FindApiKeyByHash(const std::string& hash) = 0;
+  virtual absl::StatusOr<std::optional<ApiKey>> FindApiKey(const std::string& id) = 0;
+  virtual absl::StatusOr<std::vector<ApiKey>> ListApiKeys(const std::string& principal_id) = 0;  // "" = all
+  virtual absl::Status RevokeApiKey(const std::string& id, int64_t when) = 0;  // NotFound if unknown
+  // Records last use; a key is written at most once per call.
+  virtual absl::Status TouchApiKeys(const std::vector<std::pair<std::string, int64_t>>& id_and_time) = 0;
+
+  // Models.
+  virtual absl::Status CreateModel(const Model& m) = 0;
+  virtual absl::StatusOr<std::optional<Model>> FindModel(const std::string& id) = 0;
+  virtual absl::StatusOr<std::vector<Model>> ListModels() = 0;
+  virtual absl::Status SetModelPublicLevel(const std::string& id, Level level) = 0;
+  virtual absl::Status SetModelRequestFields(const std::string& id, const std::string& fields_json) = 0;
+
+  // Grants. Revoked grants stay, with revoked_at set.
+  virtual absl::Status CreateGrant(const Grant& g) = 0;
+  virtual absl::StatusOr<std::optional<Grant>> FindGrant(const std::string& id) = 0;
+  // Grants of a principal and/or model ("" = any), newest first.
+  virtual absl::StatusOr<std::vector<Grant>> ListGrants(const std::string& principal_id,
+                                                        const std::string& model_id) = 0;
+  // The highest-level grant that is neither revoked nor expired at `now`.
+  virtual absl::StatusOr<std::optional<Grant>> FindActiveGrant(const std::string& principal_id,
+                                                               const std::string& model_id,
+                                                               int64_t now) = 0;
+  virtual absl::Status RevokeGrant(const std::string& id, int64_t when) = 0;
+
+  // Access requests. At most one pending request per principal and model
+  // (a second is AlreadyExists).
+  virtual absl::Status CreateAccessRequest(const AccessRequest& r) = 0;
+  virtual absl::StatusOr<std::optional<AccessRequest>> FindAccessRequest(const std::string& id) = 0;
+  // Filter by principal and/or state; newest first.
+  virtual absl::StatusOr<std::vector<AccessRequest>> ListAccessRequests(
+      const std::string& principal_id, std::optional<RequestState> state) = 0;
+  // Decides a pending request (FailedPrecondition if already decided). When
+  // `grant` is set (approval) it is created in the same transaction.
+  virtual absl::Status DecideAccessRequest(const AccessRequest& decided,
+                                           const std::optional<Grant>& grant) = 0;
+
+  // Events recorded until the transparency log takes over (see Recorder).
+  virtual absl::Status AppendEvents(const std::vector<LogEvent>& events) = 0;
+  virtual absl::StatusOr<int64_t> CountEvents(const std::string& type) = 0;  // "" = all
+  virtual absl::StatusOr<std::vector<LogEvent>> ListEvents(int64_t after_id, int64_t limit) = 0;
+};
+
+}  // namespace aperture

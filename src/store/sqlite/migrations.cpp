@@ -1,0 +1,119 @@
+#include "store/sqlite/migrations.h"
+
+#include <array>
+
+#include "fmt/format.h"
+
+namespace aperture::store {
+namespace {
+
+// Append only: never edit a migration that has shipped.
+constexpr std::array<const char*, 1> kMigrations = {
+    R"sql(
+CREATE TABLE principals (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('member','reviewer','owner')),
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  principal_id TEXT NOT NULL REFERENCES principals(id),
+  hash BLOB NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL DEFAULT 0,
+  revoked_at INTEGER NOT NULL DEFAULT 0,
+  last_used_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX api_keys_principal ON api_keys(principal_id);
+CREATE TABLE models (
+  id TEXT PRIMARY KEY,
+  path TEXT NOT NULL,
+  public_level INTEGER NOT NULL CHECK (public_level BETWEEN 0 AND 6),
+  request_fields TEXT NOT NULL DEFAULT '[]',
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE grants (
+  id TEXT PRIMARY KEY,
+  principal_id TEXT NOT NULL REFERENCES principals(id),
+  model_id TEXT NOT NULL REFERENCES models(id),
+  level INTEGER NOT NULL CHECK (level BETWEEN 0 AND 6),
+  expires_at INTEGER NOT NULL DEFAULT 0,
+  reason TEXT NOT NULL,
+  granted_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX grants_principal_model ON grants(principal_id, model_id);
+CREATE TABLE access_requests (
+  id TEXT PRIMARY KEY,
+  principal_id TEXT NOT NULL REFERENCES principals(id),
+  model_id TEXT NOT NULL REFERENCES models(id),
+  level INTEGER NOT NULL CHECK (level BETWEEN 0 AND 6),
+  justification TEXT NOT NULL,
+  fields TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending','approved','denied')),
+  decided_by TEXT NOT NULL DEFAULT '',
+  decision_reason TEXT NOT NULL DEFAULT '',
+  grant_id TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  decided_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX access_requests_one_pending ON access_requests(principal_id, model_id)
+  WHERE state = 'pending';
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  type TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  model TEXT NOT NULL,
+  level TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  details TEXT NOT NULL
+);
+CREATE INDEX events_type ON events(type);
+)sql",
+};
+
+absl::StatusOr<int64_t> UserVersion(SqliteDb& db) {
+  auto stmt = db.Prepare("PRAGMA user_version");
+  if (!stmt.ok()) return stmt.status();
+  auto row = stmt->Step();
+  if (!row.ok()) return row.status();
+  return *row ? stmt->Int(0) : 0;
+}
+
+}  // namespace
+
+absl::Status Migrate(SqliteDb& db) {
+  const int64_t latest = static_cast<int64_t>(kMigrations.size());
+  for (;;) {
+    bool done = false;
+    // The version is read inside the write transaction, so two processes
+    // starting at once never apply the same migration twice.
+    absl::Status s = InTransaction(db, [&]() -> absl::Status {
+      auto version = UserVersion(db);
+      if (!version.ok()) return version.status();
+      if (*version > latest) {
+        return absl::FailedPreconditionError(fmt::format(
+            "database schema version {} is newer than this binary knows ({}); upgrade aperture",
+            *version, latest));
+      }
+      if (*version == latest) {
+        done = true;
+        return absl::OkStatus();
+      }
+      absl::Status step = db.Exec(kMigrations[*version]);
+      if (!step.ok()) {
+        return absl::Status(step.code(), fmt::format("migration {} failed: {}", *version + 1,
+                                                     std::string(step.message())));
+      }
+      return db.Exec(fmt::format("PRAGMA user_version = {}", *version + 1).c_str());
+    });
+    if (!s.ok()) return s;
+    if (done) return absl::OkStatus();
+  }
+}
+
+}  // namespace aperture::store

@@ -1,0 +1,408 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include "core/status_macros.h"
+#include "fmt/format.h"
+#include "store/sqlite/migrations.h"
+
+namespace aperture::store {
+namespace {
+
+constexpr char kPrincipalCols[] = "id, name, role, created_at";
+constexpr char kKeyCols[] = "id, principal_id, hash, created_at, expires_at, revoked_at, last_used_at";
+
+Principal ReadPrincipal(const Statement& s) {
+  return Principal{s.Text(0), s.Text(1), ParseRole(s.Text(2)).value_or(Role::kMember), s.Int(3)};
+}
+
+ApiKey ReadKey(const Statement& s) {
+  return ApiKey{s.Text(0), s.Text(1), s.Text(2), s.Int(3), s.Int(4), s.Int(5), s.Int(6)};
+}
+
+Model ReadModel(const Statement& s) {
+  return Model{s.Text(0), s.Text(1), static_cast<Level>(s.Int(2)), s.Text(3), s.Int(4)};
+}
+
+Grant ReadGrant(const Statement& s) {
+  return Grant{s.Text(0), s.Text(1), s.Text(2), static_cast<Level>(s.Int(3)), s.Int(4),
+               s.Text(5), s.Text(6), s.Int(7), s.Int(8)};
+}
+
+AccessRequest ReadRequest(const Statement& s) {
+  AccessRequest r;
+  r.id = s.Text(0);
+  r.principal_id = s.Text(1);
+  r.model_id = s.Text(2);
+  r.level = static_cast<Level>(s.Int(3));
+  r.justification = s.Text(4);
+  r.fields = s.Text(5);
+  r.state = ParseRequestState(s.Text(6)).value_or(RequestState::kPending);
+  r.decided_by = s.Text(7);
+  r.decision_reason = s.Text(8);
+  r.grant_id = s.Text(9);
+  r.created_at = s.Int(10);
+  r.decided_at = s.Int(11);
+  return r;
+}
+
+LogEvent ReadEvent(const Statement& s) {
+  return LogEvent{s.Text(0), s.Int(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6), s.Text(7)};
+}
+
+// Collects every row of a prepared statement through `read`.
+template <typename T, typename ReadFn>
+absl::StatusOr<std::vector<T>> All(Statement& stmt, ReadFn read) {
+  std::vector<T> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return out;
+    out.push_back(read(stmt));
+  }
+}
+
+template <typename T, typename ReadFn>
+absl::StatusOr<std::optional<T>> One(Statement& stmt, ReadFn read) {
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return std::optional<T>();
+  return std::optional<T>(read(stmt));
+}
+
+absl::Status ExpectOneChange(SqliteDb& db, std::string_view what, const std::string& id) {
+  if (db.Changes() == 0) return absl::NotFoundError(fmt::format("no {} with id '{}'", what, id));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// Returns its connection to the pool when it goes out of scope.
+class SqliteStore::Reader {
+ public:
+  Reader(SqliteStore* store, std::unique_ptr<SqliteDb> db) : store_(store), db_(std::move(db)) {}
+  Reader(Reader&&) = default;
+  ~Reader() {
+    if (db_) store_->ReleaseReader(std::move(db_));
+  }
+  SqliteDb* operator->() { return db_.get(); }
+
+ private:
+  SqliteStore* store_;
+  std::unique_ptr<SqliteDb> db_;
+};
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, bool create) {
+  if (path.empty() || path == ":memory:") {
+    return absl::InvalidArgumentError("the SQLite store needs a file path");
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(path));
+  ASSIGN_OR_RETURN(auto writer, SqliteDb::Open(path, create));
+  RETURN_IF_ERROR(Migrate(*writer));
+  absl::MutexLock lock(&store->write_mu_);
+  store->writer_ = std::move(writer);
+  return store;
+}
+
+absl::StatusOr<SqliteStore::Reader> SqliteStore::AcquireReader() {
+  {
+    absl::MutexLock lock(&pool_mu_);
+    if (!readers_.empty()) {
+      auto db = std::move(readers_.back());
+      readers_.pop_back();
+      return Reader(this, std::move(db));
+    }
+  }
+  ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path_, /*create=*/false));
+  return Reader(this, std::move(db));
+}
+
+void SqliteStore::ReleaseReader(std::unique_ptr<SqliteDb> db) {
+  absl::MutexLock lock(&pool_mu_);
+  readers_.push_back(std::move(db));
+}
+
+template <typename F>
+absl::Status SqliteStore::Write(F&& body) {
+  absl::MutexLock lock(&write_mu_);
+  SqliteDb& db = *writer_;
+  return InTransaction(db, [&] { return body(db); });
+}
+
+// ---- principals
+
+absl::Status SqliteStore::CreatePrincipal(const Principal& p) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare(
+        "INSERT INTO principals (id, name, role, created_at) VALUES (?, ?, ?, ?)"));
+    absl::Status s = stmt.BindAll(p.id, p.name, RoleName(p.role), p.created_at).Run();
+    if (absl::IsAlreadyExists(s)) {
+      return absl::AlreadyExistsError(fmt::format("a principal named '{}' already exists", p.name));
+    }
+    return s;
+  });
+}
+
+absl::StatusOr<std::optional<Principal>> SqliteStore::FindPrincipal(const std::string& id) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT id, name, role, created_at FROM principals WHERE id = ?"));
+  stmt.BindAll(id);
+  return One<Principal>(stmt, ReadPrincipal);
+}
+
+absl::StatusOr<std::optional<Principal>> SqliteStore::FindPrincipalByName(const std::string& name) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT id, name, role, created_at FROM principals WHERE name = ?"));
+  stmt.BindAll(name);
+  return One<Principal>(stmt, ReadPrincipal);
+}
+
+absl::StatusOr<std::vector<Principal>> SqliteStore::ListPrincipals() {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT id, name, role, created_at FROM principals ORDER BY created_at, name"));
+  return All<Principal>(stmt, ReadPrincipal);
+}
+
+// ---- keys
+
+absl::Status SqliteStore::CreateApiKey(const ApiKey& k) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare(
+        "INSERT INTO api_keys (id, principal_id, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)"));
+    stmt.BindAll(k.id, k.principal_id).BindBlob(3, k.hash).Bind(4, k.created_at).Bind(5, k.expires_at);
+    return stmt.Run();
+  });
+}
+
+absl::StatusOr<std::optional<ApiKey>> SqliteStore::FindApiKeyByHash(const std::string& hash) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
+      "SELECT id, principal_id, hash, created_at, expires_at, revoked_at, last_used_at "
+      "FROM api_keys WHERE hash = ?"));
+  stmt.BindBlob(1, hash);
+  return One<ApiKey>(stmt, ReadKey);
+}
+
+absl::StatusOr<std::optional<ApiKey>> SqliteStore::FindApiKey(const std::string& id) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
+      "SELECT id, principal_id, hash, created_at, expires_at, revoked_at, last_used_at "
+      "FROM api_keys WHERE id = ?"));
+  stmt.BindAll(id);
+  return One<ApiKey>(stmt, ReadKey);
+}
+
+absl::StatusOr<std::vector<ApiKey>> SqliteStore::ListApiKeys(const std::string& principal_id) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
+      "SELECT id, principal_id, hash, created_at, expires_at, revoked_at, last_used_at "
+      "FROM api_keys WHERE ?1 = '' OR principal_id = ?1 ORDER BY created_at, id"));
+  stmt.BindAll(principal_id);
+  return All<ApiKey>(stmt, ReadKey);
+}
+
+absl::Status SqliteStore::RevokeApiKey(const std::string& id, int64_t when) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare(
+        "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ?2 ELSE revoked_at END WHERE id = ?1"));
+    RETURN_IF_ERROR(stmt.BindAll(id, when).Run());
+    return ExpectOneChange(db, "key", id);
+  });
+}
+
+absl::Status SqliteStore::TouchApiKeys(const std::vector<std::pair<std::string, int64_t>>& id_and_time) {
+  if (id_and_time.empty()) return absl::OkStatus();
+  return Write([&](SqliteDb& db) -> absl::Status {
+    for (const auto& [id, when] : id_and_time) {
+      ASSIGN_OR_RETURN(auto stmt, db.Prepare(
+          "UPDATE api_keys SET last_used_at = MAX(last_used_at, ?2) WHERE id = ?1"));
+      RETURN_IF_ERROR(stmt.BindAll(id, when).Run());
+    }
+    return absl::OkStatus();
+  });
+}
+
+// ---- models
+
+absl::Status SqliteStore::CreateModel(const Model& m) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare(
+        "INSERT INTO models (id, path, public_level, request_fields, created_at) VALUES (?, ?, ?, ?, ?)"));
+    absl::Status s = stmt.BindAll(m.id, m.path, static_cast<int64_t>(m.public_level),
+                                  m.request_fields, m.created_at).Run();
+    if (absl::IsAlreadyExists(s)) {
+      return absl::AlreadyExistsError(fmt::format("a model with id '{}' already exists", m.id));
+    }
+    return s;
+  });
+}
+
+absl::StatusOr<std::optional<Model>> SqliteStore::FindModel(const std::string& id) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
+      "SELECT id, path, public_level, request_fields, created_at FROM models WHERE id = ?"));
+  stmt.BindAll(id);
+  return One<Model>(stmt, ReadModel);
+}
+
+absl::StatusOr<std::vector<Model>> SqliteStore::ListModels() {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
+      "SELECT id, path, public_level, request_fields, created_at FROM models ORDER BY id"));
+  return All<Model>(stmt, ReadModel);
+}
+
+absl::Status SqliteStore::SetModelPublicLevel(const std::string& id, Level level) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE models SET public_level = ? WHERE id = ?"));
+    RETURN_IF_ERROR(stmt.BindAll(static_cast<int64_t>(level), id).Run());
+    return ExpectOneChange(db, "model", id);
+  });
+}
+
+absl::Status SqliteStore::SetModelRequestFields(const std::string& id, const std::string& fields_json) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE models SET request_fields = ? WHERE id = ?"));
+    RETURN_IF_ERROR(stmt.BindAll(fields_json, id).Run());
+    return ExpectOneChange(db, "model", id);
+  });
+}
+
+// ---- grants
+
+#define GRANT_COLS "id, principal_id, model_id, level, expires_at, reason, granted_by, created_at, revoked_at"
+
+static absl::Status InsertGrant(SqliteDb& db, const Grant& g) {
+  ASSIGN_OR_RETURN(auto stmt, db.Prepare(
+      "INSERT INTO grants (" GRANT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)"));
+  absl::Status s = stmt.BindAll(g.id, g.principal_id, g.model_id, static_cast<int64_t>(g.level),
+                                g.expires_at, g.reason, g.granted_by, g.created_at).Run();
+  if (absl::IsAlreadyExists(s)) {
+    return absl::NotFoundError("the grant names a principal or model that does not exist");
+  }
+  return s;
+}
+
+absl::Status SqliteStore::CreateGrant(const Grant& g) {
+  return Write([&](SqliteDb& db) { return InsertGrant(db, g); });
+}
+
+absl::StatusOr<std::optional<Grant>> SqliteStore::FindGrant(const std::string& id) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " GRANT_COLS " FROM grants WHERE id = ?"));
+  stmt.BindAll(id);
+  return One<Grant>(stmt, ReadGrant);
+}
+
+absl::StatusOr<std::vector<Grant>> SqliteStore::ListGrants(const std::string& principal_id,
+                                                           const std::string& model_id) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
+      "SELECT " GRANT_COLS " FROM grants WHERE (?1 = '' OR principal_id = ?1) "
+      "AND (?2 = '' OR model_id = ?2) ORDER BY created_at DESC, id"));
+  stmt.BindAll(principal_id, model_id);
+  return All<Grant>(stmt, ReadGrant);
+}
+
+absl::StatusOr<std::optional<Grant>> SqliteStore::FindActiveGrant(const std::string& principal_id,
+                                                                  const std::string& model_id,
+                                                                  int64_t now) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
+      "SELECT " GRANT_COLS " FROM grants WHERE principal_id = ?1 AND model_id = ?2 "
+      "AND revoked_at = 0 AND (expires_at = 0 OR expires_at > ?3) ORDER BY level DESC LIMIT 1"));
+  stmt.BindAll(principal_id, model_id, now);
+  return One<Grant>(stmt, ReadGrant);
+}
+
+absl::Status SqliteStore::RevokeGrant(const std::string& id, int64_t when) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare(
+        "UPDATE grants SET revoked_at = CASE WHEN revoked_at = 0 THEN ?2 ELSE revoked_at END WHERE id = ?1"));
+    RETURN_IF_ERROR(stmt.BindAll(id, when).Run());
+    return ExpectOneChange(db, "grant", id);
+  });
+}
+
+// ---- access requests
+
+#define REQUEST_COLS                                                                   \
+  "id, principal_id, model_id, level, justification, fields, state, decided_by, " \
+  "decision_reason, grant_id, created_at, decided_at"
+
+absl::Status SqliteStore::CreateAccessRequest(const AccessRequest& r) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare(
+        "INSERT INTO access_requests (" REQUEST_COLS ") VALUES (?, ?, ?, ?, ?, ?, 'pending', '', '', '', ?, 0)"));
+    absl::Status s = stmt.BindAll(r.id, r.principal_id, r.model_id, static_cast<int64_t>(r.level),
+                                  r.justification, r.fields, r.created_at).Run();
+    if (absl::IsAlreadyExists(s)) {
+      return absl::AlreadyExistsError("there is already a pending access request for this model");
+    }
+    return s;
+  });
+}
+
+absl::StatusOr<std::optional<AccessRequest>> SqliteStore::FindAccessRequest(const std::string& id) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " REQUEST_COLS " FROM access_requests WHERE id = ?"));
+  stmt.BindAll(id);
+  return One<AccessRequest>(stmt, ReadRequest);
+}
+
+absl::StatusOr<std::vector<AccessRequest>> SqliteStore::ListAccessRequests(
+    const std::string& principal_id, std::optional<RequestState> state) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
+      "SELECT " REQUEST_COLS " FROM access_requests WHERE (?1 = '' OR principal_id = ?1) "
+      "AND (?2 = '' OR state = ?2) ORDER BY created_at DESC, id"));
+  stmt.BindAll(principal_id, state ? RequestStateName(*state) : std::string_view());
+  return All<AccessRequest>(stmt, ReadRequest);
+}
+
+absl::Status SqliteStore::DecideAccessRequest(const AccessRequest& d, const std::optional<Grant>& grant) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    if (grant) RETURN_IF_ERROR(InsertGrant(db, *grant));
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare(
+        "UPDATE access_requests SET state = ?2, decided_by = ?3, decision_reason = ?4, grant_id = ?5, "
+        "decided_at = ?6 WHERE id = ?1 AND state = 'pending'"));
+    RETURN_IF_ERROR(stmt.BindAll(d.id, RequestStateName(d.state), d.decided_by, d.decision_reason,
+                                 grant ? grant->id : std::string(), d.decided_at).Run());
+    if (db.Changes() == 0) {
+      return absl::FailedPreconditionError(
+          fmt::format("access request '{}' does not exist or was already decided", d.id));
+    }
+    return absl::OkStatus();
+  });
+}
+
+// ---- events
+
+absl::Status SqliteStore::AppendEvents(const std::vector<LogEvent>& events) {
+  if (events.empty()) return absl::OkStatus();
+  return Write([&](SqliteDb& db) -> absl::Status {
+    for (const LogEvent& e : events) {
+      ASSIGN_OR_RETURN(auto stmt, db.Prepare(
+          "INSERT INTO events (type, time, actor, model, level, outcome, reason, details) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+      RETURN_IF_ERROR(stmt.BindAll(e.type, e.time, e.actor, e.model, e.level, e.outcome, e.reason,
+                                   e.details).Run());
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int64_t> SqliteStore::CountEvents(const std::string& type) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT COUNT(*) FROM events WHERE ?1 = '' OR type = ?1"));
+  stmt.BindAll(type);
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? stmt.Int(0) : 0;
+}
+
+absl::StatusOr<std::vector<LogEvent>> SqliteStore::ListEvents(int64_t after_id, int64_t limit) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
+      "SELECT type, time, actor, model, level, outcome, reason, details FROM events "
+      "WHERE id > ? ORDER BY id LIMIT ?"));
+  stmt.BindAll(after_id, limit);
+  return All<LogEvent>(stmt, ReadEvent);
+}
+
+}  // namespace aperture::store

@@ -1,0 +1,81 @@
+// The SQLite Store: the default backend. One writer connection (SQLite allows
+// one writer at a time) and a pool of reader connections, so request-path
+// reads run in parallel with each other and with writes (WAL).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "aperture/store.h"
+#include "store/sqlite/sqlite_db.h"
+
+namespace aperture::store {
+
+// Thread-safe.
+class SqliteStore final : public Store {
+ public:
+  // Opens the database at `path` (":memory:" is refused: readers need a file),
+  // creating it if `create`, and applies migrations.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path, bool create);
+
+  absl::Status CreatePrincipal(const Principal& p) override;
+  absl::StatusOr<std::optional<Principal>> FindPrincipal(const std::string& id) override;
+  absl::StatusOr<std::optional<Principal>> FindPrincipalByName(const std::string& name) override;
+  absl::StatusOr<std::vector<Principal>> ListPrincipals() override;
+
+  absl::Status CreateApiKey(const ApiKey& key) override;
+  absl::StatusOr<std::optional<ApiKey>> FindApiKeyByHash(const std::string& hash) override;
+  absl::StatusOr<std::optional<ApiKey>> FindApiKey(const std::string& id) override;
+  absl::StatusOr<std::vector<ApiKey>> ListApiKeys(const std::string& principal_id) override;
+  absl::Status RevokeApiKey(const std::string& id, int64_t when) override;
+  absl::Status TouchApiKeys(const std::vector<std::pair<std::string, int64_t>>& id_and_time) override;
+
+  absl::Status CreateModel(const Model& m) override;
+  absl::StatusOr<std::optional<Model>> FindModel(const std::string& id) override;
+  absl::StatusOr<std::vector<Model>> ListModels() override;
+  absl::Status SetModelPublicLevel(const std::string& id, Level level) override;
+  absl::Status SetModelRequestFields(const std::string& id, const std::string& fields_json) override;
+
+  absl::Status CreateGrant(const Grant& g) override;
+  absl::StatusOr<std::optional<Grant>> FindGrant(const std::string& id) override;
+  absl::StatusOr<std::vector<Grant>> ListGrants(const std::string& principal_id,
+                                                const std::string& model_id) override;
+  absl::StatusOr<std::optional<Grant>> FindActiveGrant(const std::string& principal_id,
+                                                       const std::string& model_id,
+                                                       int64_t now) override;
+  absl::Status RevokeGrant(const std::string& id, int64_t when) override;
+
+  absl::Status CreateAccessRequest(const AccessRequest& r) override;
+  absl::StatusOr<std::optional<AccessRequest>> FindAccessRequest(const std::string& id) override;
+  absl::StatusOr<std::vector<AccessRequest>> ListAccessRequests(
+      const std::string& principal_id, std::optional<RequestState> state) override;
+  absl::Status DecideAccessRequest(const AccessRequest& decided,
+                                   const std::optional<Grant>& grant) override;
+
+  absl::Status AppendEvents(const std::vector<LogEvent>& events) override;
+  absl::StatusOr<int64_t> CountEvents(const std::string& type) override;
+  absl::StatusOr<std::vector<LogEvent>> ListEvents(int64_t after_id, int64_t limit) override;
+
+ private:
+  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+
+  // A reader connection for the duration of one call.
+  class Reader;
+  absl::StatusOr<Reader> AcquireReader();
+  void ReleaseReader(std::unique_ptr<SqliteDb> db);
+
+  // Runs `body(db)` on the writer connection inside one transaction.
+  template <typename F>
+  absl::Status Write(F&& body);
+
+  const std::string path_;
+  absl::Mutex write_mu_;
+  std::unique_ptr<SqliteDb> writer_ ABSL_GUARDED_BY(write_mu_);
+  absl::Mutex pool_mu_;
+  std::vector<std::unique_ptr<SqliteDb>> readers_ ABSL_GUARDED_BY(pool_mu_);
+};
+
+}  // namespace aperture::store

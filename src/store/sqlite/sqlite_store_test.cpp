@@ -1,0 +1,103 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/random.h"
+
+namespace aperture::store {
+namespace {
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("aperture-store-" + NewId("t"));
+    std::filesystem::create_directories(dir_);
+    store_ = Open();
+    ASSERT_TRUE(store_->CreatePrincipal({"p1", "alice", Role::kMember, 10}).ok());
+    ASSERT_TRUE(store_->CreateModel({"m1", "/x.gguf", Level::kHosted, "[]", 10}).ok());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::unique_ptr<SqliteStore> Open() {
+    auto s = SqliteStore::Open((dir_ / "db").string(), true);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return std::move(*s);
+  }
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(SqliteStoreTest, PrincipalsAreUniqueByName) {
+  auto s = store_->CreatePrincipal({"p2", "alice", Role::kOwner, 11});
+  EXPECT_TRUE(absl::IsAlreadyExists(s)) << s;
+  EXPECT_EQ((*store_->FindPrincipalByName("alice"))->id, "p1");
+  EXPECT_FALSE(store_->FindPrincipal("nobody")->has_value());
+  EXPECT_EQ(store_->ListPrincipals()->size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, KeysByHashRevokeAndTouch) {
+  ApiKey k{"k1", "p1", std::string(32, '\x01'), 5, 0, 0, 0};
+  ASSERT_TRUE(store_->CreateApiKey(k).ok());
+  auto found = store_->FindApiKeyByHash(std::string(32, '\x01'));
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->principal_id, "p1");
+  ASSERT_TRUE(store_->TouchApiKeys({{"k1", 42}}).ok());
+  ASSERT_TRUE(store_->RevokeApiKey("k1", 50).ok());
+  ASSERT_TRUE(store_->RevokeApiKey("k1", 60).ok());  // idempotent: first time kept
+  auto k1 = *store_->FindApiKey("k1");
+  EXPECT_EQ(k1->last_used_at, 42);
+  EXPECT_EQ(k1->revoked_at, 50);
+  EXPECT_TRUE(absl::IsNotFound(store_->RevokeApiKey("nope", 1)));
+  // A key for an unknown principal is refused by the foreign key.
+  EXPECT_FALSE(store_->CreateApiKey({"k2", "ghost", std::string(32, '\x02'), 5, 0, 0, 0}).ok());
+}
+
+TEST_F(SqliteStoreTest, ActiveGrantIsHighestUnexpiredUnrevoked) {
+  ASSERT_TRUE(store_->CreateGrant({"g1", "p1", "m1", Level::kApi, 0, "r", "cli", 1, 0}).ok());
+  ASSERT_TRUE(store_->CreateGrant({"g2", "p1", "m1", Level::kResearch, 100, "r", "cli", 2, 0}).ok());
+  EXPECT_EQ((*store_->FindActiveGrant("p1", "m1", 50))->id, "g2");
+  EXPECT_EQ((*store_->FindActiveGrant("p1", "m1", 100))->id, "g1");  // g2 expired
+  ASSERT_TRUE(store_->RevokeGrant("g1", 60).ok());
+  EXPECT_FALSE(store_->FindActiveGrant("p1", "m1", 100)->has_value());
+  EXPECT_EQ(store_->ListGrants("p1", "")->size(), 2u);
+  EXPECT_FALSE(store_->CreateGrant({"g3", "p1", "nomodel", Level::kApi, 0, "r", "cli", 1, 0}).ok());
+}
+
+TEST_F(SqliteStoreTest, OnePendingRequestAndAtomicApproval) {
+  AccessRequest r;
+  r.id = "r1"; r.principal_id = "p1"; r.model_id = "m1"; r.level = Level::kResearch;
+  r.justification = "study"; r.created_at = 5;
+  ASSERT_TRUE(store_->CreateAccessRequest(r).ok());
+  r.id = "r2";
+  EXPECT_TRUE(absl::IsAlreadyExists(store_->CreateAccessRequest(r)));
+
+  AccessRequest d = **store_->FindAccessRequest("r1");
+  d.state = RequestState::kApproved; d.decided_by = "p0"; d.decided_at = 9;
+  // A grant that cannot be created leaves the request pending.
+  Grant bad{"g1", "p1", "ghost-model", Level::kApi, 0, "ok", "p0", 9, 0};
+  EXPECT_FALSE(store_->DecideAccessRequest(d, bad).ok());
+  EXPECT_EQ((*store_->FindAccessRequest("r1"))->state, RequestState::kPending);
+  Grant good{"g1", "p1", "m1", Level::kApi, 0, "ok", "p0", 9, 0};
+  ASSERT_TRUE(store_->DecideAccessRequest(d, good).ok());
+  auto after = **store_->FindAccessRequest("r1");
+  EXPECT_EQ(after.state, RequestState::kApproved);
+  EXPECT_EQ(after.grant_id, "g1");
+  EXPECT_TRUE(absl::IsFailedPrecondition(store_->DecideAccessRequest(d, std::nullopt)));
+  // Once decided, a new request may be pending again.
+  r.id = "r3";
+  EXPECT_TRUE(store_->CreateAccessRequest(r).ok());
+}
+
+TEST_F(SqliteStoreTest, ReopenKeepsEverythingAndMigratesOnce) {
+  ASSERT_TRUE(store_->AppendEvents({{"access.decision", 1, "p1", "m1", "api", "allow", "ok", "{}"}}).ok());
+  store_.reset();
+  store_ = Open();
+  EXPECT_TRUE((*store_->FindPrincipalByName("alice")).has_value());
+  EXPECT_TRUE((*store_->FindModel("m1")).has_value());
+  EXPECT_EQ(*store_->CountEvents("access.decision"), 1);
+  EXPECT_EQ(*store_->CountEvents(""), 1);
+}
+
+}  // namespace
+}  // namespace aperture::store
