@@ -1,0 +1,235 @@
+#include "config/config.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "fmt/format.h"
+#include "toml++/toml.h"
+
+namespace aperture {
+namespace {
+
+LevelLimits Make(std::initializer_list<Capability> caps, int64_t max_tokens, int64_t rpm,
+                 int64_t tpm, int64_t top_logprobs) {
+  LevelLimits l;
+  for (Capability c : caps) l.capabilities.set(static_cast<size_t>(c));
+  l.max_tokens = max_tokens;
+  l.requests_per_minute = rpm;
+  l.tokens_per_minute = tpm;
+  l.max_top_logprobs = top_logprobs;
+  return l;
+}
+
+using C = Capability;
+
+// Reads one table, remembering which keys were consumed so leftovers are errors.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string path, std::string_view source)
+      : table_(table), path_(std::move(path)), source_(source) {}
+
+  absl::Status Int(std::string_view key, int64_t& out, int64_t min, int64_t max) {
+    const toml::node* node = Take(key);
+    if (!node) return absl::OkStatus();
+    auto v = node->value<int64_t>();
+    if (!node->is_integer() || !v) return Error(*node, key, "must be an integer");
+    if (*v < min || *v > max) {
+      return Error(*node, key, fmt::format("must be between {} and {}", min, max));
+    }
+    out = *v;
+    return absl::OkStatus();
+  }
+
+  absl::Status Duration(std::string_view key, int64_t& seconds);
+  absl::Status Capabilities(std::string_view key, LevelLimits& limits);
+
+  const toml::table* Table(std::string_view key, absl::Status& status) {
+    const toml::node* node = Take(key);
+    if (!node) return nullptr;
+    if (!node->is_table()) {
+      status = Error(*node, key, "must be a table");
+      return nullptr;
+    }
+    return node->as_table();
+  }
+
+  // Every key not consumed is an error: typos must not pass silently.
+  absl::Status NoUnknownKeys() const {
+    for (const auto& [key, node] : table_) {
+      if (!taken_.count(std::string(key.str()))) {
+        return Error(node, key.str(), "is not a known setting");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Error(const toml::node& node, std::string_view key, std::string_view what) const {
+    return absl::InvalidArgumentError(fmt::format("{}:{}: {}{}{} {}", source_,
+                                                  node.source().begin.line, path_,
+                                                  path_.empty() ? "" : ".", key, what));
+  }
+
+  const std::string& path() const { return path_; }
+
+ private:
+  const toml::node* Take(std::string_view key) {
+    taken_.insert(std::string(key));
+    return table_.get(key);
+  }
+
+  const toml::table& table_;
+  std::string path_;
+  std::string_view source_;
+  std::set<std::string> taken_;
+};
+
+absl::Status TableReader::Capabilities(std::string_view key, LevelLimits& limits) {
+  const toml::node* node = Take(key);
+  if (!node) return absl::OkStatus();
+  const toml::array* arr = node->as_array();
+  if (!arr) return Error(*node, key, "must be an array of capability names");
+  limits.capabilities.reset();
+  for (const toml::node& item : *arr) {
+    auto name = item.value<std::string>();
+    auto cap = name ? ParseCapability(*name) : std::nullopt;
+    if (!cap) {
+      return Error(item, key, fmt::format("has an unknown capability '{}'; known: chat, complete, "
+                                          "logprobs, embed, inspect, intervene, evaluate, finetune, download",
+                                          name.value_or("?")));
+    }
+    limits.capabilities.set(static_cast<size_t>(*cap));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TableReader::Duration(std::string_view key, int64_t& seconds) {
+  const toml::node* node = Take(key);
+  if (!node) return absl::OkStatus();
+  auto text = node->value<std::string>();
+  if (!text) return Error(*node, key, "must be a duration string such as \"7d\"");
+  int64_t unit = 0;
+  switch (text->empty() ? ' ' : text->back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    default: return Error(*node, key, "must end in s, m, h or d");
+  }
+  try {
+    size_t used = 0;
+    long long n = std::stoll(text->substr(0, text->size() - 1), &used);
+    if (used != text->size() - 1 || n < 0 || n > 3650LL * 86400 / unit) throw std::out_of_range("");
+    seconds = n * unit;
+  } catch (const std::exception&) {
+    return Error(*node, key, "is not a valid duration");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadLevel(TableReader& r, LevelLimits& limits) {
+  constexpr int64_t kMax = int64_t{1} << 40;
+  absl::Status s = r.Capabilities("capabilities", limits);
+  if (s.ok()) s = r.Int("max_tokens", limits.max_tokens, 0, kMax);
+  if (s.ok()) s = r.Int("requests_per_minute", limits.requests_per_minute, 0, kMax);
+  if (s.ok()) s = r.Int("tokens_per_minute", limits.tokens_per_minute, 0, kMax);
+  if (s.ok()) s = r.Int("max_top_logprobs", limits.max_top_logprobs, 0, 20);
+  if (s.ok()) s = r.NoUnknownKeys();
+  return s;
+}
+
+}  // namespace
+
+std::optional<Level> Config::LowestLevelWith(Capability c) const {
+  for (Level l : kAllLevels) {
+    if (Limits(l).Allows(c)) return l;
+  }
+  return std::nullopt;
+}
+
+Config DefaultConfig() {
+  Config c;
+  // closed: owners only, so no level capability at all.
+  c.levels[int(Level::kClosed)] = Make({}, 0, 0, 0, 0);
+  // staged and hosted: chat within tight limits, no logprobs.
+  c.levels[int(Level::kStaged)] = Make({C::kChat}, 1024, 30, 20000, 0);
+  c.levels[int(Level::kHosted)] = Make({C::kChat}, 512, 20, 10000, 0);
+  c.levels[int(Level::kApi)] =
+      Make({C::kChat, C::kComplete, C::kLogprobs, C::kEmbed}, 4096, 120, 200000, 5);
+  const auto research = {C::kChat,    C::kComplete,  C::kLogprobs, C::kEmbed,   C::kInspect,
+                         C::kIntervene, C::kEvaluate, C::kFinetune};
+  c.levels[int(Level::kResearch)] = Make(research, 8192, 600, 1000000, 20);
+  const auto all = {C::kChat,      C::kComplete, C::kLogprobs, C::kEmbed,   C::kInspect,
+                    C::kIntervene, C::kEvaluate, C::kFinetune, C::kDownload};
+  c.levels[int(Level::kDownload)] = Make(all, 8192, 600, 1000000, 20);
+  c.levels[int(Level::kOpen)] = Make(all, 8192, 600, 1000000, 20);
+  return c;
+}
+
+absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view source) {
+  toml::parse_result parsed = toml::parse(text, source);
+  if (!parsed) {
+    const toml::parse_error& err = parsed.error();
+    return absl::InvalidArgumentError(fmt::format("{}:{}: {}", source, err.source().begin.line,
+                                                  err.description()));
+  }
+  Config c = DefaultConfig();
+  TableReader top(parsed.table(), "", source);
+  absl::Status s;
+  if (const toml::table* t = top.Table("server", s)) {
+    TableReader r(*t, "server", source);
+    int64_t threads = c.server.threads;
+    s = r.Int("threads", threads, 0, 256);
+    c.server.threads = static_cast<int>(threads);
+    if (s.ok()) s = r.Int("max_header_bytes", c.server.max_header_bytes, 1024, 1 << 20);
+    if (s.ok()) s = r.Int("max_body_bytes", c.server.max_body_bytes, 1024, int64_t{1} << 32);
+    if (s.ok()) s = r.Int("read_timeout_ms", c.server.read_timeout_ms, 10, 3'600'000);
+    if (s.ok()) s = r.Int("idle_timeout_ms", c.server.idle_timeout_ms, 10, 3'600'000);
+    if (s.ok()) s = r.Int("max_connections", c.server.max_connections, 1, 1'000'000);
+    if (s.ok()) s = r.NoUnknownKeys();
+  }
+  if (!s.ok()) return s;
+  if (const toml::table* t = top.Table("rate_limits", s)) {
+    TableReader r(*t, "rate_limits", source);
+    s = r.Int("principal_requests_per_minute", c.principal_requests_per_minute, 0, 1'000'000'000);
+    if (s.ok()) s = r.Int("anonymous_requests_per_minute", c.anonymous_requests_per_minute, 0, 1'000'000'000);
+    if (s.ok()) s = r.NoUnknownKeys();
+  }
+  if (!s.ok()) return s;
+  if (const toml::table* t = top.Table("access_requests", s)) {
+    TableReader r(*t, "access_requests", source);
+    s = r.Duration("retry_wait", c.access_request_retry_seconds);
+    if (s.ok()) s = r.NoUnknownKeys();
+  }
+  if (!s.ok()) return s;
+  if (const toml::table* levels = top.Table("levels", s)) {
+    TableReader lr(*levels, "levels", source);
+    for (Level l : kAllLevels) {
+      if (const toml::table* t = lr.Table(LevelName(l), s)) {
+        TableReader r(*t, fmt::format("levels.{}", LevelName(l)), source);
+        s = ReadLevel(r, c.levels[static_cast<size_t>(l)]);
+      }
+      if (!s.ok()) return s;
+    }
+    s = lr.NoUnknownKeys();
+    if (!s.ok()) return s;
+    if (c.Limits(Level::kClosed).capabilities.any()) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: levels.closed.capabilities must be empty: a closed model is for its owners only", source));
+    }
+  }
+  if (!s.ok()) return s;
+  s = top.NoUnknownKeys();
+  if (!s.ok()) return s;
+  return c;
+}
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(fmt::format("cannot read config file {}", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseConfig(text.str(), path);
+}
+
+}  // namespace aperture

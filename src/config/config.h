@@ -1,0 +1,60 @@
+// Config: one typed, validated, immutable description of how the server runs
+// and what each release level allows. Loaded from TOML; every field has a
+// documented default (docs/config.md), so no file is needed to start.
+#pragma once
+
+#include <array>
+#include <bitset>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "aperture/level.h"
+
+namespace aperture {
+
+// What one release level allows. Zero limits mean "none allowed" for
+// max_tokens/top_logprobs and "unlimited" for the per-minute rates.
+struct LevelLimits {
+  std::bitset<kAllCapabilities.size()> capabilities;
+  int64_t max_tokens = 0;            // per request
+  int64_t requests_per_minute = 0;   // per caller and model
+  int64_t tokens_per_minute = 0;     // per caller and model
+  int64_t max_top_logprobs = 0;      // logprobs alternatives per token
+
+  bool Allows(Capability c) const { return capabilities.test(static_cast<size_t>(c)); }
+};
+
+struct ServerConfig {
+  int threads = 0;  // 0 = one per core
+  int64_t max_header_bytes = 16 * 1024;
+  int64_t max_body_bytes = 1024 * 1024;
+  int64_t read_timeout_ms = 10'000;
+  int64_t idle_timeout_ms = 30'000;
+  int64_t max_connections = 4096;
+};
+
+struct Config {
+  ServerConfig server;
+  std::array<LevelLimits, kAllLevels.size()> levels;
+  // Requests per minute for routes that name no model (listing, admin), per
+  // principal, and per client address for anonymous callers.
+  int64_t principal_requests_per_minute = 1200;
+  int64_t anonymous_requests_per_minute = 120;
+  // How long a denied requester waits before asking again for the same model.
+  int64_t access_request_retry_seconds = 7 * 86400;
+
+  const LevelLimits& Limits(Level l) const { return levels[static_cast<size_t>(l)]; }
+  // The lowest level whose capabilities include `c`; nullopt if none does.
+  std::optional<Level> LowestLevelWith(Capability c) const;
+};
+
+Config DefaultConfig();
+
+// Parses TOML text; `source` names the file in errors. Errors name the line,
+// the key and what is wrong; unknown keys are errors (a typo must not pass).
+absl::StatusOr<Config> ParseConfig(std::string_view toml_text, std::string_view source);
+absl::StatusOr<Config> LoadConfigFile(const std::string& path);
+
+}  // namespace aperture

@@ -1,0 +1,57 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+namespace aperture {
+namespace {
+
+TEST(ConfigTest, DefaultsFollowTheGradient) {
+  Config c = DefaultConfig();
+  EXPECT_FALSE(c.Limits(Level::kClosed).capabilities.any());
+  EXPECT_TRUE(c.Limits(Level::kHosted).Allows(Capability::kChat));
+  EXPECT_FALSE(c.Limits(Level::kHosted).Allows(Capability::kLogprobs));
+  EXPECT_EQ(c.Limits(Level::kApi).max_top_logprobs, 5);
+  EXPECT_EQ(c.Limits(Level::kResearch).max_top_logprobs, 20);
+  EXPECT_EQ(*c.LowestLevelWith(Capability::kInspect), Level::kResearch);
+  EXPECT_EQ(*c.LowestLevelWith(Capability::kDownload), Level::kDownload);
+}
+
+TEST(ConfigTest, ParsesOverrides) {
+  auto c = ParseConfig(R"(
+[server]
+max_body_bytes = 2048
+[levels.hosted]
+capabilities = ["chat", "embed"]
+max_tokens = 64
+[access_requests]
+retry_wait = "2d"
+)", "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.max_body_bytes, 2048);
+  EXPECT_TRUE(c->Limits(Level::kHosted).Allows(Capability::kEmbed));
+  EXPECT_EQ(c->Limits(Level::kHosted).max_tokens, 64);
+  EXPECT_EQ(c->access_request_retry_seconds, 2 * 86400);
+  EXPECT_EQ(c->Limits(Level::kApi).max_top_logprobs, 5);  // untouched default
+}
+
+TEST(ConfigTest, ErrorsNameFileLineAndKey) {
+  struct Case { const char* text; const char* expect; };
+  for (const Case& t : {
+           Case{"[server]\nmax_body_bytes = \"big\"\n", "test.toml:2: server.max_body_bytes must be an integer"},
+           Case{"[server]\nthreds = 2\n", "test.toml:2: server.threds is not a known setting"},
+           Case{"[levels.api]\ncapabilities = [\"fly\"]\n", "unknown capability 'fly'"},
+           Case{"[levels.public]\nmax_tokens = 1\n", "levels.public is not a known setting"},
+           Case{"[levels.closed]\ncapabilities = [\"chat\"]\n", "owners only"},
+           Case{"[levels.api]\nmax_top_logprobs = 50\n", "between 0 and 20"},
+           Case{"[access_requests]\nretry_wait = \"7y\"\n", "must end in"},
+           Case{"this is not toml", "test.toml:1"},
+       }) {
+    auto c = ParseConfig(t.text, "test.toml");
+    ASSERT_FALSE(c.ok()) << t.text;
+    EXPECT_NE(std::string(c.status().message()).find(t.expect), std::string::npos)
+        << c.status().message() << " | wanted: " << t.expect;
+  }
+}
+
+}  // namespace
+}  // namespace aperture
