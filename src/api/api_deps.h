@@ -1,0 +1,25 @@
+// ApiDeps: what route handlers may use. Handlers never see HTTP transport
+// details beyond Request/Response, nor the engine's threads.
+#pragma once
+
+#include "access/access_service.h"
+#include "access/authorizer.h"
+#include "aperture/recorder.h"
+#include "aperture/store.h"
+#include "config/config.h"
+#include "core/clock.h"
+#include "filters/metrics.h"
+
+namespace aperture {
+
+struct ApiDeps {
+  Store& store;
+  Recorder& recorder;
+  AccessService& access;
+  const Authorizer& authorizer;
+  const Config& config;
+  Metrics& metrics;
+  const Clock& clock;
+};
+
+}  // namespace aperture

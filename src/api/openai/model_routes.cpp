@@ -1,0 +1,121 @@
+#include "api/openai/model_routes.h"
+
+#include <fstream>
+
+#include "api/views.h"
+#include "core/status_macros.h"
+#include "filters/request_context.h"
+#include "filters/status_response.h"
+#include "fmt/format.h"
+
+namespace aperture {
+namespace {
+
+// A request asks for logprobs when it sets `logprobs` (true or a count) or `top_logprobs`.
+std::vector<Capability> LogprobsAsked(const Json& body) {
+  auto lp = body.find("logprobs");
+  bool asked = lp != body.end() && !lp->is_null() &&
+               !(lp->is_boolean() && !lp->get<bool>()) && !(lp->is_number() && lp->get<double>() == 0);
+  auto top = body.find("top_logprobs");
+  asked = asked || (top != body.end() && !top->is_null() && !(top->is_number() && top->get<double>() == 0));
+  if (asked) return {Capability::kLogprobs};
+  return {};
+}
+
+// Authorization passed, but this server has no engine to run the model with.
+http::Response EngineMissing(RequestContext& ctx) {
+  return http::ErrorResponse(
+      501,
+      fmt::format("'{}' on '{}' was authorized at level '{}', but this build of Aperture has no inference "
+                  "engine connected to the server yet",
+                  ctx.route->name, ctx.model_id, LevelName(ctx.decision->level)),
+      "engine_unavailable");
+}
+
+// Streams a file in 1 MiB chunks.
+class FileChunkSource final : public http::ChunkSource {
+ public:
+  explicit FileChunkSource(const std::string& path) : in_(path, std::ios::binary) {}
+  bool ok() const { return static_cast<bool>(in_); }
+  void Next(std::function<void(std::optional<std::string>)> ready) override {
+    std::string chunk(1 << 20, '\0');
+    in_.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    chunk.resize(static_cast<size_t>(in_.gcount()));
+    ready(chunk.empty() ? std::nullopt : std::optional<std::string>(std::move(chunk)));
+  }
+  void Cancel() override {}
+
+ private:
+  std::ifstream in_;
+};
+
+}  // namespace
+
+void AddModelRoutes(Router& router, ApiDeps& d) {
+  router.Add({"GET", "/v1/models", "models.list", Access::kAnyone, ModelFrom::kNone, {}, {},
+              [&d](RequestContext& ctx) {
+                auto models = d.store.ListModels();
+                if (!models.ok()) return StatusResponse(models.status());
+                Json data = Json::array();
+                for (const Model& m : *models) {
+                  auto level = d.authorizer.LevelOn(ctx.caller, m);
+                  if (!level.ok()) return StatusResponse(level.status());
+                  if (ModelVisible(ctx.caller, *level)) data.push_back(View(m, *level));
+                }
+                return JsonResponse({{"object", "list"}, {"data", std::move(data)}});
+              }});
+  router.Add({"GET", "/v1/models/{model}", "models.get", Access::kAnyone, ModelFrom::kNone, {}, {},
+              [&d](RequestContext& ctx) {
+                const std::string id = ctx.PathParam("model");
+                auto model = d.store.FindModel(id);
+                if (!model.ok()) return StatusResponse(model.status());
+                absl::StatusOr<Level> level = Level::kClosed;
+                if (*model) level = d.authorizer.LevelOn(ctx.caller, **model);
+                if (!level.ok()) return StatusResponse(level.status());
+                if (!*model || !ModelVisible(ctx.caller, *level)) {
+                  ctx.Deny("model_not_found");
+                  return http::ErrorResponse(
+                      404, fmt::format("The model '{}' does not exist or you do not have access to it.", id),
+                      "model_not_found", "model");
+                }
+                return JsonResponse(View(**model, *level));
+              }});
+
+  struct EngineRoute {
+    const char* path;
+    const char* name;
+    Capability capability;
+    bool logprobs;
+  };
+  for (const EngineRoute& r : {EngineRoute{"/v1/chat/completions", "chat.completions", Capability::kChat, true},
+                               EngineRoute{"/v1/completions", "completions", Capability::kComplete, true},
+                               EngineRoute{"/v1/embeddings", "embeddings", Capability::kEmbed, false},
+                               EngineRoute{"/v1/research/inspect", "research.inspect", Capability::kInspect, false},
+                               EngineRoute{"/v1/research/intervene", "research.intervene", Capability::kIntervene, false},
+                               EngineRoute{"/v1/evals/runs", "evals.runs", Capability::kEvaluate, false},
+                               EngineRoute{"/v1/fine_tuning/jobs", "fine_tuning.jobs", Capability::kFinetune, false}}) {
+    Route route{"POST", r.path, r.name, Access::kAnyone, ModelFrom::kBody, r.capability, {}, EngineMissing};
+    if (r.logprobs) route.body_capabilities = LogprobsAsked;
+    router.Add(std::move(route));
+  }
+
+  router.Add({"GET", "/v1/models/{model}/download", "models.download", Access::kAnyone, ModelFrom::kPath,
+              Capability::kDownload, {},
+              [&d](RequestContext& ctx) {
+                const Model& m = *ctx.decision->model;
+                auto source = std::make_shared<FileChunkSource>(m.path);
+                if (!source->ok()) {
+                  return http::ErrorResponse(503, "the model file is not readable on this server", "file_unavailable");
+                }
+                LogEvent e{"download", d.clock.NowSeconds(), ctx.caller.actor(), m.id,
+                           std::string(LevelName(ctx.decision->level)), "ok", "ok", "{}"};
+                d.recorder.Record(std::move(e));
+                http::Response resp;
+                resp.content_type = "application/octet-stream";
+                resp.stream = std::move(source);
+                resp.SetHeader("Content-Disposition", fmt::format("attachment; filename=\"{}.gguf\"", m.id));
+                return resp;
+              }});
+}
+
+}  // namespace aperture

@@ -1,0 +1,48 @@
+// RequestContext: what the filter chain learns about one request as it runs
+// (the route, the parsed body, the caller, the access decision), handed to
+// the handler and finally to the record filter.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "access/authorizer.h"
+#include "access/caller.h"
+#include "core/json.h"
+#include "filters/route.h"
+#include "http/request.h"
+
+namespace aperture {
+
+struct RequestContext {
+  explicit RequestContext(http::Request& r) : request(r) {}
+
+  http::Request& request;
+  const Route* route = nullptr;
+  std::vector<std::pair<std::string, std::string>> path_params;
+  Json body;  // null unless the request had a JSON body
+  Caller caller;
+  std::string model_id;               // for model-scoped routes
+  std::optional<Decision> decision;   // set by authz for model-scoped routes
+  std::vector<Capability> capabilities;  // everything this request asks to do
+  // What the record filter writes: "allow" unless a filter or handler refused.
+  std::string outcome = "allow";
+  std::string reason = "ok";
+  int64_t start_micros = 0;
+
+  std::string PathParam(std::string_view name) const {
+    for (const auto& [k, v] : path_params) {
+      if (k == name) return v;
+    }
+    return {};
+  }
+  // Marks the request denied with a reason code (for the record).
+  void Deny(std::string reason_code) {
+    outcome = "deny";
+    reason = std::move(reason_code);
+  }
+};
+
+}  // namespace aperture

@@ -1,0 +1,55 @@
+// Route: one endpoint and what the filter chain must check before its handler
+// runs (who may call it, which capability on which model).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aperture/level.h"
+#include "core/json.h"
+#include "http/response.h"
+
+namespace aperture {
+
+struct RequestContext;
+
+// Who may call a route at all, before any model is considered.
+enum class Access { kAnyone, kPrincipal, kReviewer, kOwner };
+
+// Where a model-scoped route finds its model id.
+enum class ModelFrom { kNone, kPath, kBody };
+
+struct Route {
+  std::string method;   // "GET", "POST", ...
+  std::string pattern;  // "/v1/models/{model}"; a {name} segment matches one path segment
+  std::string name;     // for metrics and records, e.g. "chat.completions"
+  Access access = Access::kAnyone;
+  ModelFrom model_from = ModelFrom::kNone;
+  std::optional<Capability> capability;  // needed on the model
+  // Further capabilities a request body asks for (e.g. logprobs on a completion).
+  std::function<std::vector<Capability>(const Json& body)> body_capabilities;
+  std::function<http::Response(RequestContext&)> handler;
+};
+
+// Matches method + path to a route. Not thread-safe to modify; read-only
+// (and so thread-safe) once the server starts.
+class Router {
+ public:
+  void Add(Route route);
+  // The matching route and its path parameters; nullptr if none. Sets
+  // `method_mismatch` when the path exists under another method (405).
+  const Route* Match(std::string_view method, std::string_view path,
+                     std::vector<std::pair<std::string, std::string>>& params,
+                     bool& method_mismatch) const;
+
+ private:
+  struct Compiled {
+    Route route;
+    std::vector<std::string> segments;
+  };
+  std::vector<Compiled> routes_;
+};
+
+}  // namespace aperture

@@ -1,0 +1,90 @@
+#include "server/app.h"
+
+#include <chrono>
+
+#include "api/admin/admin_routes.h"
+#include "api/openai/model_routes.h"
+#include "api/ops/ops_routes.h"
+#include "core/status_macros.h"
+#include "filters/authn/authn_filter.h"
+#include "filters/authz/authz_filter.h"
+#include "filters/limits/parse_filter.h"
+#include "filters/ratelimit/ratelimit_filter.h"
+#include "spdlog/spdlog.h"
+
+namespace aperture {
+
+absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, Config config, const Clock& clock) {
+  ASSIGN_OR_RETURN(std::string secret, ReadHashSecret(dir));
+  std::unique_ptr<Services> s(new Services(std::move(config), clock));
+  ASSIGN_OR_RETURN(s->store, store::SqliteStore::Open(dir.database(), /*create=*/false));
+  s->recorder = std::make_unique<StoreRecorder>(*s->store);
+  s->hasher = std::make_unique<ApiKeyHasher>(std::move(secret));
+  s->access = std::make_unique<AccessService>(*s->store, *s->recorder, *s->hasher, s->config, s->clock);
+  s->authorizer = std::make_unique<Authorizer>(*s->store, s->config, s->clock);
+  return s;
+}
+
+Services::~Services() {
+  if (recorder) recorder->Flush();
+  if (store) key_usage.Flush(*store).IgnoreError();
+}
+
+App::App(Services& s)
+    : services_(s),
+      limiter_(s.clock),
+      authenticator_(*s.store, *s.hasher, s.clock, s.key_usage),
+      deps_{*s.store, *s.recorder, *s.access, *s.authorizer, s.config, metrics_, s.clock} {}
+
+absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port) {
+  std::unique_ptr<App> app(new App(services));
+  AddOpsRoutes(app->router_, app->deps_);
+  AddModelRoutes(app->router_, app->deps_);
+  AddAdminRoutes(app->router_, app->deps_);
+
+  // The request path, in order. Record runs last for every request.
+  std::vector<std::unique_ptr<Filter>> chain;
+  chain.push_back(std::make_unique<ParseFilter>(app->router_));
+  chain.push_back(std::make_unique<AuthnFilter>(app->authenticator_));
+  chain.push_back(std::make_unique<AuthzFilter>(*services.authorizer));
+  chain.push_back(std::make_unique<RateLimitFilter>(app->limiter_, services.config));
+  app->pipeline_ = std::make_unique<Pipeline>(
+      std::move(chain), RecordFilter(*services.recorder, app->metrics_, services.clock), services.clock);
+
+  const ServerConfig& sc = services.config.server;
+  http::ServerOptions options;
+  options.host = host;
+  options.port = port;
+  options.threads = sc.threads;
+  options.max_header_bytes = static_cast<size_t>(sc.max_header_bytes);
+  options.max_body_bytes = static_cast<size_t>(sc.max_body_bytes);
+  options.read_timeout = std::chrono::milliseconds(sc.read_timeout_ms);
+  options.idle_timeout = std::chrono::milliseconds(sc.idle_timeout_ms);
+  options.max_connections = static_cast<size_t>(sc.max_connections);
+  Pipeline* pipeline = app->pipeline_.get();
+  ASSIGN_OR_RETURN(app->server_,
+                   http::Server::Start(options, [pipeline](http::Request& r) { return pipeline->Handle(r); }));
+
+  App* raw = app.get();
+  app->housekeeping_ = std::thread([raw] {
+    while (!raw->stopping_.load()) {
+      for (int i = 0; i < 10 && !raw->stopping_.load(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      absl::Status s = raw->services_.key_usage.Flush(*raw->services_.store);
+      if (!s.ok()) spdlog::warn("could not record key use: {}", std::string(s.message()));
+    }
+  });
+  return app;
+}
+
+void App::Stop() {
+  if (stopping_.exchange(true)) return;
+  if (server_) server_->Stop();
+  if (housekeeping_.joinable()) housekeeping_.join();
+  services_.recorder->Flush();
+}
+
+App::~App() { Stop(); }
+
+}  // namespace aperture

@@ -1,0 +1,70 @@
+// App: builds the server from its parts and owns their lifetimes. This is the
+// only place that knows every part; the request chain is assembled here.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "access/access_service.h"
+#include "access/authenticator.h"
+#include "access/authorizer.h"
+#include "access/key_usage.h"
+#include "access/rate_limiter.h"
+#include "api/api_deps.h"
+#include "config/config.h"
+#include "filters/metrics.h"
+#include "filters/pipeline.h"
+#include "filters/route.h"
+#include "http/server.h"
+#include "server/data_dir.h"
+#include "store/sqlite/sqlite_store.h"
+#include "translog/store_recorder.h"
+
+namespace aperture {
+
+// The long-lived parts shared by the CLI and the server. Thread-safe.
+class Services {
+ public:
+  static absl::StatusOr<std::unique_ptr<Services>> Open(const DataDir& dir, Config config,
+                                                         const Clock& clock = SystemClock::Get());
+  ~Services();
+
+  Config config;
+  const Clock& clock;
+  std::unique_ptr<store::SqliteStore> store;
+  std::unique_ptr<StoreRecorder> recorder;
+  std::unique_ptr<ApiKeyHasher> hasher;
+  KeyUsage key_usage;
+  std::unique_ptr<AccessService> access;
+  std::unique_ptr<Authorizer> authorizer;
+
+ private:
+  explicit Services(Config c, const Clock& clk) : config(std::move(c)), clock(clk) {}
+};
+
+// A running HTTP server over Services.
+class App {
+ public:
+  static absl::StatusOr<std::unique_ptr<App>> Start(Services& services, const std::string& host, uint16_t port);
+  ~App();
+  uint16_t port() const { return server_->port(); }
+  void Stop();
+
+ private:
+  explicit App(Services& s);
+  Services& services_;
+  Metrics metrics_;
+  RateLimiter limiter_;
+  Authenticator authenticator_;
+  ApiDeps deps_;
+  Router router_;
+  std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<http::Server> server_;
+  std::atomic<bool> stopping_{false};
+  std::thread housekeeping_;
+};
+
+}  // namespace aperture

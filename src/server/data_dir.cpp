@@ -1,0 +1,68 @@
+#include "server/data_dir.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "core/random.h"
+#include "fmt/format.h"
+
+namespace aperture {
+namespace {
+
+absl::Status WriteSecretFile(const std::string& path, const std::string& bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::PermissionDeniedError(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
+  bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return absl::InternalError(fmt::format("cannot write {}", path));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status InitDataDir(const DataDir& dir) {
+  std::error_code ec;
+  for (const std::string& f : {dir.database(), dir.signing_key(), dir.hash_secret()}) {
+    if (std::filesystem::exists(f, ec)) {
+      return absl::AlreadyExistsError(fmt::format(
+          "{} is already initialised ({} exists); nothing was changed", dir.path, f));
+    }
+  }
+  std::filesystem::create_directories(dir.path, ec);
+  if (ec) return absl::PermissionDeniedError(fmt::format("cannot create {}: {}", dir.path, ec.message()));
+  ::chmod(dir.path.c_str(), 0700);
+  InitCrypto();
+  unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+  crypto_sign_keypair(pk, sk);
+  absl::Status s = WriteSecretFile(dir.signing_key(), std::string(reinterpret_cast<char*>(sk), sizeof sk));
+  sodium_memzero(sk, sizeof sk);
+  if (!s.ok()) return s;
+  return WriteSecretFile(dir.hash_secret(), RandomBytes(32));
+}
+
+absl::StatusOr<std::string> ReadHashSecret(const DataDir& dir) {
+  const std::string path = dir.hash_secret();
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(fmt::format(
+        "{} is not an Aperture data directory (no hash.key); run `aperture init --data {}` first", dir.path, dir.path));
+  }
+  if (st.st_mode & 077) {
+    return absl::PermissionDeniedError(fmt::format("{} must be readable by its owner only (chmod 600)", path));
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::PermissionDeniedError(fmt::format("cannot read {}", path));
+  std::string secret(32, '\0');
+  ssize_t n = ::read(fd, secret.data(), secret.size());
+  ::close(fd);
+  if (n != 32) return absl::DataLossError(fmt::format("{} is damaged: expected 32 bytes", path));
+  return secret;
+}
+
+}  // namespace aperture
