@@ -145,8 +145,13 @@ void RequestParser::on_header_impl(beast::error_code& ec) {
 
 void RequestParser::on_body_init_impl(boost::optional<std::uint64_t> const& content_length,
                                       beast::error_code& ec) {
-  // Beast has already checked the length against the body limit.
-  if (content_length) request_->body.reserve(static_cast<size_t>(*content_length));
+  // Beast has already checked the length against the body limit. Reserve
+  // only a bounded amount up front: a client announcing a large body and
+  // then stalling should not pin that much memory.
+  constexpr std::uint64_t kMaxReserve = 64 * 1024;
+  if (content_length) {
+    request_->body.reserve(static_cast<size_t>(std::min(*content_length, kMaxReserve)));
+  }
 }
 
 std::size_t RequestParser::on_body_impl(beast::string_view body, beast::error_code& ec) {

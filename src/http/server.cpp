@@ -158,8 +158,12 @@ class ServerImpl final : public Server {
     int64_t now = Session::NowNs();
     core_->ForEach([&](Session* session) {
       if (!session->ClaimExpiredDeadline(now)) return;
-      if (auto owned = session->weak_from_this().lock()) owned->PostDeadlineCheck();
+      if (auto owned = session->weak_from_this().lock()) expired_.push_back(std::move(owned));
     });
+    // Outside the registry lock: dropping our reference may be the last one,
+    // and a Session's destructor takes that lock to unregister.
+    for (auto& session : expired_) session->PostDeadlineCheck();
+    expired_.clear();
     sweep_timer_.expires_after(SweepInterval(core_->options()));
     sweep_timer_.async_wait([this](boost::system::error_code ec) {
       if (!ec && acceptor_.is_open()) Sweep();
@@ -175,6 +179,7 @@ class ServerImpl final : public Server {
   std::optional<net::steady_timer> accept_backoff_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
+  std::vector<std::shared_ptr<Session>> expired_;  // Sweep's scratch list, on strand_
   uint16_t port_ = 0;
 
   absl::Mutex stop_mu_;
