@@ -13,6 +13,7 @@
 #include "core/time_format.h"
 #include "fmt/format.h"
 #include "server/app.h"
+#include "server/init.h"
 #include "spdlog/spdlog.h"
 
 namespace aperture {
@@ -47,15 +48,9 @@ absl::StatusOr<std::optional<int64_t>> DurationArg(const std::string& text) {
 std::string When(int64_t t) { return t == 0 ? "-" : FormatRfc3339(t); }
 
 absl::Status Init(const std::string& data) {
-  DataDir dir{data};
-  RETURN_IF_ERROR(InitDataDir(dir));
-  { ASSIGN_OR_RETURN(auto created, store::SqliteStore::Open(dir.database(), /*create=*/true)); }
-  ASSIGN_OR_RETURN(auto services, Services::Open(dir, DefaultConfig()));
-  Caller op = AccessService::Operator();
-  ASSIGN_OR_RETURN(Principal owner, services->access->AddPrincipal(op, "owner", Role::kOwner));
-  ASSIGN_OR_RETURN(CreatedKey key, services->access->CreateKey(op, owner.id, std::nullopt));
+  ASSIGN_OR_RETURN(std::string owner_key, InitializeDataDir(DataDir{data}));
   std::cerr << "Initialised " << data << ". The owner key below is shown once; store it now.\n";
-  std::cout << key.plaintext << std::endl;
+  std::cout << owner_key << std::endl;
   return absl::OkStatus();
 }
 

@@ -155,7 +155,7 @@ absl::StatusOr<std::optional<Principal>> SqliteStore::FindPrincipalByName(const 
 
 absl::StatusOr<std::vector<Principal>> SqliteStore::ListPrincipals() {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT id, name, role, created_at FROM principals ORDER BY created_at, name"));
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT id, name, role, created_at FROM principals ORDER BY created_at, rowid"));
   return All<Principal>(stmt, ReadPrincipal);
 }
 
@@ -192,7 +192,7 @@ absl::StatusOr<std::vector<ApiKey>> SqliteStore::ListApiKeys(const std::string& 
   ASSIGN_OR_RETURN(auto r, AcquireReader());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare(
       "SELECT id, principal_id, hash, created_at, expires_at, revoked_at, last_used_at "
-      "FROM api_keys WHERE ?1 = '' OR principal_id = ?1 ORDER BY created_at, id"));
+      "FROM api_keys WHERE ?1 = '' OR principal_id = ?1 ORDER BY created_at, rowid"));
   stmt.BindAll(principal_id);
   return All<ApiKey>(stmt, ReadKey);
 }
@@ -295,7 +295,7 @@ absl::StatusOr<std::vector<Grant>> SqliteStore::ListGrants(const std::string& pr
   ASSIGN_OR_RETURN(auto r, AcquireReader());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare(
       "SELECT " GRANT_COLS " FROM grants WHERE (?1 = '' OR principal_id = ?1) "
-      "AND (?2 = '' OR model_id = ?2) ORDER BY created_at DESC, id"));
+      "AND (?2 = '' OR model_id = ?2) ORDER BY created_at DESC, rowid DESC"));
   stmt.BindAll(principal_id, model_id);
   return All<Grant>(stmt, ReadGrant);
 }
@@ -351,7 +351,7 @@ absl::StatusOr<std::vector<AccessRequest>> SqliteStore::ListAccessRequests(
   ASSIGN_OR_RETURN(auto r, AcquireReader());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare(
       "SELECT " REQUEST_COLS " FROM access_requests WHERE (?1 = '' OR principal_id = ?1) "
-      "AND (?2 = '' OR state = ?2) ORDER BY created_at DESC, id"));
+      "AND (?2 = '' OR state = ?2) ORDER BY created_at DESC, rowid DESC"));
   stmt.BindAll(principal_id, state ? RequestStateName(*state) : std::string_view());
   return All<AccessRequest>(stmt, ReadRequest);
 }

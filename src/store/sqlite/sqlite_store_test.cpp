@@ -101,3 +101,20 @@ TEST_F(SqliteStoreTest, ReopenKeepsEverythingAndMigratesOnce) {
 
 }  // namespace
 }  // namespace aperture::store
+
+namespace aperture::store {
+namespace {
+
+TEST_F(SqliteStoreTest, ListsWithoutAFilterReturnEverything) {
+  AccessRequest r;
+  r.id = "r1"; r.principal_id = "p1"; r.model_id = "m1"; r.level = Level::kApi;
+  r.justification = "j"; r.created_at = 5;
+  ASSERT_TRUE(store_->CreateAccessRequest(r).ok());
+  EXPECT_EQ(store_->ListAccessRequests("p1", std::nullopt)->size(), 1u);
+  EXPECT_EQ(store_->ListAccessRequests("", std::nullopt)->size(), 1u);
+  EXPECT_EQ(store_->ListAccessRequests("", RequestState::kPending)->size(), 1u);
+  EXPECT_EQ(store_->ListAccessRequests("", RequestState::kDenied)->size(), 0u);
+}
+
+}  // namespace
+}  // namespace aperture::store

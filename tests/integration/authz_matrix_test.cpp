@@ -1,0 +1,188 @@
+// Every release level x every capability x every kind of key: exactly the
+// cells the level config allows succeed; every other cell gets its status.
+#include <gtest/gtest.h>
+
+#include "fmt/format.h"
+#include "tests/integration/test_server.h"
+
+namespace aperture::testing {
+namespace {
+
+enum class KeyState { kNone, kMalformed, kBadChecksum, kUnknown, kRevoked, kExpired, kExpiredGrant, kValid };
+constexpr KeyState kAllKeyStates[] = {KeyState::kNone,    KeyState::kMalformed, KeyState::kBadChecksum,
+                                      KeyState::kUnknown, KeyState::kRevoked,   KeyState::kExpired,
+                                      KeyState::kExpiredGrant, KeyState::kValid};
+
+const char* Name(KeyState s) {
+  switch (s) {
+    case KeyState::kNone: return "no key";
+    case KeyState::kMalformed: return "malformed key";
+    case KeyState::kBadChecksum: return "bad checksum";
+    case KeyState::kUnknown: return "unknown key";
+    case KeyState::kRevoked: return "revoked key";
+    case KeyState::kExpired: return "expired key";
+    case KeyState::kExpiredGrant: return "expired grant";
+    case KeyState::kValid: return "valid key";
+  }
+  return "";
+}
+
+struct Call {
+  std::string method, target, body;
+};
+
+// The request that exercises one capability on one model.
+Call RequestFor(Capability c, const std::string& model) {
+  const std::string m = fmt::format("\"model\":\"{}\"", model);
+  switch (c) {
+    case Capability::kChat:
+      return {"POST", "/v1/chat/completions", fmt::format(R"({{{},"messages":[{{"role":"user","content":"hi"}}]}})", m)};
+    case Capability::kComplete: return {"POST", "/v1/completions", fmt::format(R"({{{},"prompt":"hi"}})", m)};
+    case Capability::kLogprobs:
+      return {"POST", "/v1/completions", fmt::format(R"({{{},"prompt":"hi","logprobs":2}})", m)};
+    case Capability::kEmbed: return {"POST", "/v1/embeddings", fmt::format(R"({{{},"input":"hi"}})", m)};
+    case Capability::kInspect: return {"POST", "/v1/research/inspect", fmt::format("{{{}}}", m)};
+    case Capability::kIntervene: return {"POST", "/v1/research/intervene", fmt::format("{{{}}}", m)};
+    case Capability::kEvaluate: return {"POST", "/v1/evals/runs", fmt::format("{{{}}}", m)};
+    case Capability::kFinetune: return {"POST", "/v1/fine_tuning/jobs", fmt::format("{{{}}}", m)};
+    case Capability::kDownload: return {"GET", fmt::format("/v1/models/{}/download", model), ""};
+  }
+  return {};
+}
+
+// What the level config says a caller at `level` may do with `c`
+// (a logprobs request is also a completion).
+bool Allowed(const Config& config, Level level, Capability c) {
+  const LevelLimits& l = config.Limits(level);
+  return l.Allows(c) && (c != Capability::kLogprobs || l.Allows(Capability::kComplete));
+}
+
+TEST(AuthzMatrixTest, EveryLevelCapabilityAndKeyState) {
+  Config config = DefaultConfig();
+  TestServer server(config);
+  server.AddPrincipal("member", Role::kMember);
+  server.AddPrincipal("lapsed", Role::kMember);
+  const std::string valid_key = server.CreateKey("member");
+  const std::string lapsed_key = server.CreateKey("lapsed");
+  const std::string revoked_key = server.CreateKey("member");
+  const std::string expired_key = server.CreateKey("member", 60);
+  {
+    auto stored = server.services().store->FindApiKeyByHash(server.services().hasher->Hash(revoked_key));
+    ASSERT_TRUE(stored.ok() && stored->has_value());
+    ASSERT_TRUE(server.services().access->RevokeKey(AccessService::Operator(), (*stored)->id).ok());
+  }
+  // Right shape and checksum, but never issued by this server.
+  const std::string unknown_key = GenerateApiKey();
+  for (Level level : kAllLevels) {
+    // Anonymous callers meet the public level on p_<level>; principals meet
+    // their grant on g_<level>, whose public level is closed.
+    server.AddModel(fmt::format("p_{}", LevelName(level)), level);
+    const std::string granted = fmt::format("g_{}", LevelName(level));
+    server.AddModel(granted, Level::kClosed);
+    ASSERT_TRUE(server.services().access->GrantAccess(AccessService::Operator(), "member", granted, level,
+                                                      std::nullopt, "matrix").ok());
+    ASSERT_TRUE(server.services().access->GrantAccess(AccessService::Operator(), "lapsed", granted, level,
+                                                      60, "matrix").ok());
+  }
+  std::string bad_checksum = valid_key;
+  bad_checksum.back() = bad_checksum.back() == 'A' ? 'B' : 'A';
+  server.clock().AdvanceSeconds(120);  // expires expired_key and lapsed's grants
+
+  int cells = 0;
+  for (Level level : kAllLevels) {
+    for (Capability cap : kAllCapabilities) {
+      for (KeyState state : kAllKeyStates) {
+        const bool anonymous = state == KeyState::kNone;
+        const std::string model = fmt::format("{}_{}", anonymous ? "p" : "g", LevelName(level));
+        std::string key;
+        switch (state) {
+          case KeyState::kNone: break;
+          case KeyState::kMalformed: key = "ak_short"; break;
+          case KeyState::kBadChecksum: key = bad_checksum; break;
+          case KeyState::kUnknown: key = unknown_key; break;
+          case KeyState::kRevoked: key = revoked_key; break;
+          case KeyState::kExpired: key = expired_key; break;
+          case KeyState::kExpiredGrant: key = lapsed_key; break;
+          case KeyState::kValid: key = valid_key; break;
+        }
+        int expected;
+        std::string code;
+        bool key_broken = state == KeyState::kMalformed || state == KeyState::kBadChecksum ||
+                          state == KeyState::kUnknown || state == KeyState::kRevoked ||
+                          state == KeyState::kExpired;
+        if (key_broken) {
+          expected = 401;
+        } else {
+          // Effective level: public level for anonymous (nothing below hosted),
+          // the grant for a valid key, nothing for an expired grant.
+          Level effective = Level::kClosed;
+          if (anonymous) effective = level >= Level::kHosted ? level : Level::kClosed;
+          if (state == KeyState::kValid) effective = level;
+          if (effective == Level::kClosed) expected = 404;
+          else if (Allowed(config, effective, cap)) expected = cap == Capability::kDownload ? 200 : 501;
+          else expected = 403;
+        }
+        Call call = RequestFor(cap, model);
+        auto r = server.Call(call.method, call.target, call.body, key);
+        ++cells;
+        EXPECT_EQ(r.status, expected) << "level " << LevelName(level) << ", capability " << CapabilityName(cap)
+                                      << ", " << Name(state) << ": " << r.body;
+        if (expected == 501) EXPECT_NE(r.body.find("engine_unavailable"), std::string::npos);
+        if (expected == 200) EXPECT_EQ(r.body, "weights of " + model);
+        if (expected == 403) EXPECT_NE(r.body.find("needs level"), std::string::npos) << r.body;
+        if (expected == 401) EXPECT_TRUE(r.Header("www-authenticate").has_value());
+      }
+    }
+  }
+  EXPECT_EQ(cells, 7 * 9 * 8);
+
+  // Every one of those decisions was recorded, denials included.
+  server.services().recorder->Flush();
+  auto recorded = server.services().store->CountEvents("access.decision");
+  ASSERT_TRUE(recorded.ok());
+  EXPECT_EQ(*recorded, cells);
+  auto denied = server.services().store->ListEvents(0, 100000);
+  int denials = 0;
+  for (const LogEvent& e : *denied) denials += e.type == "access.decision" && e.outcome == "deny";
+  EXPECT_GT(denials, cells / 2);
+}
+
+TEST(AuthzMatrixTest, ClosedModelIsInvisibleToOutsidersAndVisibleToItsOwner) {
+  TestServer server;
+  server.AddModel("secret", Level::kClosed);
+  server.AddPrincipal("member", Role::kMember);
+  const std::string member_key = server.CreateKey("member");
+  auto missing = server.Call("GET", "/v1/models/nonexistent");
+  auto hidden = server.Call("GET", "/v1/models/secret", "", member_key);
+  EXPECT_EQ(hidden.status, 404);
+  EXPECT_EQ(missing.status, 404);
+  // Indistinguishable from a missing model but for the name in the message.
+  EXPECT_EQ(ParseJson(hidden.body)->at("error").at("code"), ParseJson(missing.body)->at("error").at("code"));
+  Json list = server.CallJson("GET", "/v1/models", "", member_key);
+  EXPECT_TRUE(list["data"].empty());
+  auto owner = server.Call("GET", "/v1/models/secret", "", server.owner_key());
+  EXPECT_EQ(owner.status, 200);
+  Json owner_list = server.CallJson("GET", "/v1/models", "", server.owner_key());
+  ASSERT_EQ(owner_list["data"].size(), 1u);
+  EXPECT_EQ(owner_list["data"][0]["id"], "secret");
+}
+
+TEST(AuthzMatrixTest, GrantsAbovePublicLevelWorkAndExpire) {
+  TestServer server;
+  server.AddModel("m", Level::kHosted);
+  server.AddPrincipal("researcher", Role::kMember);
+  const std::string key = server.CreateKey("researcher");
+  const std::string inspect = R"({"model":"m"})";
+  EXPECT_EQ(server.Call("POST", "/v1/research/inspect", inspect, key).status, 403);
+  ASSERT_TRUE(server.services().access->GrantAccess(AccessService::Operator(), "researcher", "m", Level::kResearch,
+                                                    3600, "interpretability study").ok());
+  EXPECT_EQ(server.Call("POST", "/v1/research/inspect", inspect, key).status, 501);
+  Json models = server.CallJson("GET", "/v1/models", "", key);
+  EXPECT_EQ(models["data"][0]["level"], "research");
+  server.clock().AdvanceSeconds(3601);
+  EXPECT_EQ(server.Call("POST", "/v1/research/inspect", inspect, key).status, 403);
+  EXPECT_EQ(server.CallJson("GET", "/v1/models", "", key)["data"][0]["level"], "hosted");
+}
+
+}  // namespace
+}  // namespace aperture::testing

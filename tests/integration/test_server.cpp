@@ -1,0 +1,87 @@
+#include "tests/integration/test_server.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "core/random.h"
+#include "server/init.h"
+
+namespace aperture::testing {
+
+TestServer::TestServer(Config config) : config_(std::move(config)) {
+  clock_.SetMicros(SystemClock::Get().NowMicros());
+  root_ = std::filesystem::temp_directory_path() / ("aperture-it-" + NewId("t"));
+  dir_ = DataDir{(root_ / "data").string()};
+  auto key = InitializeDataDir(dir_);
+  EXPECT_TRUE(key.ok()) << key.status();
+  owner_key_ = key.value_or("");
+  Open();
+}
+
+TestServer::~TestServer() {
+  Stop();
+  std::error_code ec;
+  std::filesystem::remove_all(root_, ec);
+}
+
+void TestServer::Open() {
+  auto services = Services::Open(dir_, config_, clock_);
+  ASSERT_TRUE(services.ok()) << services.status();
+  services_ = std::move(*services);
+  auto app = App::Start(*services_, "127.0.0.1", 0);
+  ASSERT_TRUE(app.ok()) << app.status();
+  app_ = std::move(*app);
+}
+
+void TestServer::Stop() {
+  app_.reset();
+  services_.reset();
+}
+
+void TestServer::Restart() {
+  Stop();
+  Open();
+}
+
+http::TestResponse TestServer::Call(const std::string& method, const std::string& target, const std::string& body,
+                                    const std::string& key, const std::vector<std::string>& headers) {
+  auto client = http::TestClient::Connect(port());
+  EXPECT_NE(client, nullptr);
+  if (!client) return {};
+  std::vector<std::string> lines = headers;
+  if (!key.empty()) lines.push_back("Authorization: Bearer " + key);
+  if (!body.empty()) lines.push_back("Content-Type: application/json");
+  EXPECT_TRUE(client->SendRequest(method, target, body, lines));
+  auto response = client->ReadResponse();
+  EXPECT_TRUE(response.has_value()) << method << " " << target;
+  return response.value_or(http::TestResponse{});
+}
+
+Json TestServer::CallJson(const std::string& method, const std::string& target, const std::string& body,
+                          const std::string& key) {
+  auto r = Call(method, target, body, key);
+  auto json = ParseJson(r.body);
+  return json.ok() ? *json : Json();
+}
+
+void TestServer::AddModel(const std::string& id, Level public_level) {
+  std::string path = (root_ / (id + ".gguf")).string();
+  std::ofstream(path) << "weights of " << id;
+  auto m = services_->access->AddModel(AccessService::Operator(), id, path, public_level);
+  ASSERT_TRUE(m.ok()) << m.status();
+}
+
+std::string TestServer::AddPrincipal(const std::string& name, Role role) {
+  auto p = services_->access->AddPrincipal(AccessService::Operator(), name, role);
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.ok() ? p->id : "";
+}
+
+std::string TestServer::CreateKey(const std::string& principal, std::optional<int64_t> ttl) {
+  auto k = services_->access->CreateKey(AccessService::Operator(), principal, ttl);
+  EXPECT_TRUE(k.ok()) << k.status();
+  return k.ok() ? k->plaintext : "";
+}
+
+}  // namespace aperture::testing

@@ -1,0 +1,54 @@
+// TestServer: a real Aperture server on a free loopback port over a fresh
+// data directory, with a fake clock, and helpers to call it.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "core/clock.h"
+#include "core/json.h"
+#include "http/test_client.h"
+#include "server/app.h"
+
+namespace aperture::testing {
+
+class TestServer {
+ public:
+  explicit TestServer(Config config = DefaultConfig());
+  ~TestServer();
+
+  // Stops the server and closes the store, then opens both again on the same
+  // data directory (a restart).
+  void Restart();
+  void Stop();
+
+  // One request on a fresh connection. `key` empty = no Authorization header.
+  http::TestResponse Call(const std::string& method, const std::string& target, const std::string& body = "",
+                          const std::string& key = "", const std::vector<std::string>& headers = {});
+  Json CallJson(const std::string& method, const std::string& target, const std::string& body = "",
+                const std::string& key = "");
+
+  // A model file (any bytes until the engine is wired) registered as `id`.
+  void AddModel(const std::string& id, Level public_level);
+  std::string AddPrincipal(const std::string& name, Role role);  // returns its id
+  std::string CreateKey(const std::string& principal, std::optional<int64_t> ttl = std::nullopt);
+
+  Services& services() { return *services_; }
+  FakeClock& clock() { return clock_; }
+  uint16_t port() const { return app_->port(); }
+  const DataDir& dir() const { return dir_; }
+  const std::string& owner_key() const { return owner_key_; }
+
+ private:
+  void Open();
+  FakeClock clock_;
+  Config config_;
+  std::filesystem::path root_;
+  DataDir dir_;
+  std::string owner_key_;
+  std::unique_ptr<Services> services_;
+  std::unique_ptr<App> app_;
+};
+
+}  // namespace aperture::testing
