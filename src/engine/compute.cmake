@@ -1,0 +1,23 @@
+# The engine's compute side (kernels, thread pool, Llama model), included from
+# CMakeLists.txt so the two halves of the engine can change independently.
+target_sources(aperture_engine PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/cpu_features.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/quantize.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_scalar.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/threading/thread_pool.cpp
+)
+# The ISA-specific files select their instruction sets with target pragmas.
+set_source_files_properties(
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_avx512.cpp
+  PROPERTIES COMPILE_OPTIONS "-O3;-Wno-uninitialized;-Wno-maybe-uninitialized")
+
+aperture_test(engine_kernels_test
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/kernels/quantize_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/threading/thread_pool_test.cpp
+  LIBS aperture_engine)

@@ -1,0 +1,203 @@
+// AVX2 + FMA + F16C kernels (16 rows = two 8-lane halves). Compiled for that
+// ISA via the target pragma after every include; called only when present.
+// The integer paths use vpmaddubsw with |w| and sign-adjusted activations,
+// which cannot saturate, so the integer sums equal the other paths' exactly.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "engine/kernels/matmul_kernels.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
+namespace aperture::engine::internal {
+namespace {
+
+inline int RowsIn(const PackedMatrix& w, int64_t g) {
+  return static_cast<int>(std::min<int64_t>(kRowGroup, w.rows() - g * kRowGroup));
+}
+
+inline void StoreRows(float* dst, __m256 lo, __m256 hi, int nr) {
+  if (nr == kRowGroup) {
+    _mm256_storeu_ps(dst, lo);
+    _mm256_storeu_ps(dst + 8, hi);
+    return;
+  }
+  alignas(32) float tmp[16];
+  _mm256_store_ps(tmp, lo);
+  _mm256_store_ps(tmp + 8, hi);
+  for (int r = 0; r < nr; ++r) dst[r] = tmp[r];
+}
+
+template <int G, int T>
+inline void F32Tile(const PackedMatrix& w, int64_t g, const float* x, int64_t ldx, float* y,
+                    int64_t ldy) {
+  const int64_t K = w.cols();
+  const float* wg[G];
+  for (int i = 0; i < G; ++i) wg[i] = reinterpret_cast<const float*>(w.group_data(g + i));
+  __m256 acc[G][T][2];
+#pragma GCC unroll 8
+  for (int i = 0; i < G; ++i)
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) acc[i][t][0] = acc[i][t][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+#pragma GCC unroll 8
+    for (int i = 0; i < G; ++i) {
+      const __m256 w0 = _mm256_load_ps(wg[i] + k * kRowGroup);
+      const __m256 w1 = _mm256_load_ps(wg[i] + k * kRowGroup + 8);
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) {
+        const __m256 xv = _mm256_broadcast_ss(x + t * ldx + k);
+        acc[i][t][0] = _mm256_fmadd_ps(w0, xv, acc[i][t][0]);
+        acc[i][t][1] = _mm256_fmadd_ps(w1, xv, acc[i][t][1]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < G; ++i) {
+    const int nr = RowsIn(w, g + i);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t)
+      StoreRows(y + t * ldy + (g + i) * kRowGroup, acc[i][t][0], acc[i][t][1], nr);
+  }
+}
+
+// One group x one activation row of a Q8_0x16 (kQ4 = false) or Q4_0x16 matrix.
+template <bool kQ4>
+inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m, float* y,
+                  int64_t ldy) {
+  const int64_t blocks = w.cols() / 32;
+  const unsigned char* grp = w.group_data(g);
+  const uint16_t* scales = reinterpret_cast<const uint16_t*>(
+      grp + (kQ4 ? Q4GroupScalesOffset(blocks) : Q8GroupScalesOffset(blocks)));
+  const int8_t* q = x.q(m);
+  const float* d = x.d(m);
+  const int32_t* s = x.s(m);
+  __m256 facc0 = _mm256_setzero_ps(), facc1 = _mm256_setzero_ps();
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i low_mask = _mm256_set1_epi8(0x0F);
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m256i i0, i1;
+    if constexpr (kQ4) {
+      i0 = i1 = _mm256_set1_epi32(-8 * s[b]);
+      const unsigned char* wb = grp + b * 256;
+      for (int c = 0; c < 4; ++c) {
+        int32_t xl, xh;
+        std::memcpy(&xl, q + b * 32 + c * 4, 4);
+        std::memcpy(&xh, q + b * 32 + 16 + c * 4, 4);
+        const __m256i vxl = _mm256_set1_epi32(xl), vxh = _mm256_set1_epi32(xh);
+        for (int h = 0; h < 2; ++h) {
+          const __m256i p = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + c * 64 + h * 32));
+          const __m256i lo = _mm256_and_si256(p, low_mask);
+          const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(p, 4), low_mask);
+          const __m256i sum = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(lo, vxl), ones),
+                                               _mm256_madd_epi16(_mm256_maddubs_epi16(hi, vxh), ones));
+          if (h == 0) i0 = _mm256_add_epi32(i0, sum); else i1 = _mm256_add_epi32(i1, sum);
+        }
+      }
+    } else {
+      i0 = i1 = _mm256_setzero_si256();
+      const unsigned char* wb = grp + b * 512;
+      for (int c = 0; c < 8; ++c) {
+        int32_t xv;
+        std::memcpy(&xv, q + b * 32 + c * 4, 4);
+        const __m256i vx = _mm256_set1_epi32(xv);
+        for (int h = 0; h < 2; ++h) {
+          const __m256i u = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + c * 64 + h * 32));
+          const __m256i ws = _mm256_xor_si256(u, flip);  // back to signed weights
+          const __m256i prod = _mm256_maddubs_epi16(_mm256_abs_epi8(ws), _mm256_sign_epi8(vx, ws));
+          const __m256i sum = _mm256_madd_epi16(prod, ones);
+          if (h == 0) i0 = _mm256_add_epi32(i0, sum); else i1 = _mm256_add_epi32(i1, sum);
+        }
+      }
+    }
+    const __m256 dx = _mm256_set1_ps(d[b]);
+    const __m256 dw0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + b * kRowGroup)));
+    const __m256 dw1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + b * kRowGroup + 8)));
+    facc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_mul_ps(dw0, dx), facc0);
+    facc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_mul_ps(dw1, dx), facc1);
+  }
+  StoreRows(y + m * ldy + g * kRowGroup, facc0, facc1, RowsIn(w, g));
+}
+
+}  // namespace
+
+void MatMulF32x16_Avx2(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
+                       int64_t g0, int64_t g1) {
+  int64_t g = g0;
+  const int64_t ldx = x.ld();
+  if (x.m() == 1) {
+    for (; g + 4 <= g1; g += 4) F32Tile<4, 1>(w, g, x.f32(), ldx, y, ldy);
+  }
+  for (; g < g1; ++g) {
+    int m = 0;
+    for (; m + 6 <= x.m(); m += 6) F32Tile<1, 6>(w, g, x.f32() + m * ldx, ldx, y + m * ldy, ldy);
+    for (; m < x.m(); ++m) F32Tile<1, 1>(w, g, x.f32() + m * ldx, ldx, y + m * ldy, ldy);
+  }
+}
+
+void MatMulQ8x16_Avx2(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
+                      int64_t g0, int64_t g1) {
+  for (int64_t g = g0; g < g1; ++g)
+    for (int m = 0; m < x.m(); ++m) QTile<false>(w, g, x, m, y, ldy);
+}
+
+void MatMulQ4x16_Avx2(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
+                      int64_t g0, int64_t g1) {
+  for (int64_t g = g0; g < g1; ++g)
+    for (int m = 0; m < x.m(); ++m) QTile<true>(w, g, x, m, y, ldy);
+}
+
+float DotF32_Avx2(const float* a, const float* b, int64_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  const int64_t n16 = n / 16 * 16;
+  for (int64_t i = 0; i < n16; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  }
+  const __m256 h8 = _mm256_add_ps(acc0, acc1);
+  const __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
+  const __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+  __m128 h1 = _mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1));
+  for (int64_t i = n16; i < n; ++i) h1 = _mm_fmadd_ss(_mm_set_ss(a[i]), _mm_set_ss(b[i]), h1);
+  return _mm_cvtss_f32(h1);
+}
+
+void QuantizeActRow_Avx2(const float* x, int64_t k, int8_t* q, float* d, int32_t* s) {
+  const __m256 sign_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  for (int64_t b = 0; b < k / 32; ++b) {
+    __m256 v[4];
+    __m256 a = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(x + b * 32 + i * 8);
+      a = _mm256_max_ps(a, _mm256_and_ps(v[i], sign_mask));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+    const float amax = _mm_cvtss_f32(m4);
+    const float db = amax / 127.f;
+    const float id = db != 0 ? 1.0f / db : 0.0f;
+    const __m256 vid = _mm256_set1_ps(id);
+    int32_t sum = 0;
+    alignas(32) int32_t tmp[8];
+    for (int i = 0; i < 4; ++i) {
+      const __m256i iv = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], vid));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), iv);
+      for (int j = 0; j < 8; ++j) {
+        q[b * 32 + i * 8 + j] = static_cast<int8_t>(tmp[j]);
+        sum += tmp[j];
+      }
+    }
+    d[b] = db;
+    s[b] = sum;
+  }
+}
+
+}  // namespace aperture::engine::internal
+
+#pragma GCC pop_options

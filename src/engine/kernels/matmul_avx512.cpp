@@ -1,0 +1,223 @@
+// AVX-512 (F/BW/VL/VNNI) kernels. Compiled for that ISA function by function
+// (the file's target pragma comes after every include, so inline functions
+// from headers keep the baseline ISA) and only called when the CPU has it.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "engine/kernels/matmul_kernels.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")
+
+namespace aperture::engine::internal {
+namespace {
+
+inline void StoreRows(float* dst, __m512 v, int nr) {
+  if (nr == kRowGroup) {
+    _mm512_storeu_ps(dst, v);
+  } else {
+    _mm512_mask_storeu_ps(dst, static_cast<__mmask16>((1u << nr) - 1), v);
+  }
+}
+
+inline int RowsIn(const PackedMatrix& w, int64_t g) {
+  return static_cast<int>(std::min<int64_t>(kRowGroup, w.rows() - g * kRowGroup));
+}
+
+// G consecutive groups x T activation rows, one accumulator each, k in order.
+template <int G, int T>
+inline void F32Tile(const PackedMatrix& w, int64_t g, const float* x, int64_t ldx, float* y,
+                    int64_t ldy) {
+  const int64_t K = w.cols();
+  const float* wg[G];
+  for (int i = 0; i < G; ++i) wg[i] = reinterpret_cast<const float*>(w.group_data(g + i));
+  __m512 acc[G][T];
+#pragma GCC unroll 8
+  for (int i = 0; i < G; ++i)
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) acc[i][t] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+#pragma GCC unroll 8
+    for (int i = 0; i < G; ++i) {
+      const __m512 wv = _mm512_load_ps(wg[i] + k * kRowGroup);
+#pragma GCC unroll 16
+      for (int t = 0; t < T; ++t)
+        acc[i][t] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x[t * ldx + k]), acc[i][t]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < G; ++i) {
+    const int nr = RowsIn(w, g + i);
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) StoreRows(y + t * ldy + (g + i) * kRowGroup, acc[i][t], nr);
+  }
+}
+
+template <int G>
+inline void F32Rows(const PackedMatrix& w, int64_t g, const Activations& x, float* y,
+                    int64_t ldy) {
+  constexpr int kT = G == 1 ? 12 : 12 / G;
+  int m = 0;
+  const int64_t ldx = x.ld();
+  for (; m + kT <= x.m(); m += kT) F32Tile<G, kT>(w, g, x.f32() + m * ldx, ldx, y + m * ldy, ldy);
+  const float* xr = x.f32() + m * ldx;
+  float* yr = y + m * ldy;
+  switch (x.m() - m) {
+    case 0: break;
+    case 1: F32Tile<G, 1>(w, g, xr, ldx, yr, ldy); break;
+    case 2: F32Tile<G, 2>(w, g, xr, ldx, yr, ldy); break;
+    case 3: F32Tile<G, 3>(w, g, xr, ldx, yr, ldy); break;
+    case 4: F32Tile<G, 4>(w, g, xr, ldx, yr, ldy); break;
+    case 5: F32Tile<G, 5>(w, g, xr, ldx, yr, ldy); break;
+    default:
+      for (; m < x.m(); ++m) F32Tile<G, 1>(w, g, x.f32() + m * ldx, ldx, y + m * ldy, ldy);
+  }
+}
+
+// One group x T activation rows of a Q8_0x16 (kQ4 = false) or Q4_0x16 matrix.
+template <bool kQ4, int T>
+inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m0, float* y,
+                  int64_t ldy) {
+  const int64_t blocks = w.cols() / 32;
+  const unsigned char* grp = w.group_data(g);
+  const uint16_t* scales = reinterpret_cast<const uint16_t*>(
+      grp + (kQ4 ? Q4GroupScalesOffset(blocks) : Q8GroupScalesOffset(blocks)));
+  const int8_t* q[T];
+  const float* d[T];
+  const int32_t* s[T];
+  for (int t = 0; t < T; ++t) {
+    q[t] = x.q(m0 + t);
+    d[t] = x.d(m0 + t);
+    s[t] = x.s(m0 + t);
+  }
+  __m512 facc[T];
+#pragma GCC unroll 16
+  for (int t = 0; t < T; ++t) facc[t] = _mm512_setzero_ps();
+  const __m512i low_mask = _mm512_set1_epi8(0x0F);
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m512i isum[T];
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) isum[t] = _mm512_set1_epi32((kQ4 ? -8 : -128) * s[t][b]);
+    if constexpr (kQ4) {
+      const unsigned char* wb = grp + b * 256;
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) {
+        const __m512i p = _mm512_load_si512(wb + c * 64);
+        const __m512i lo = _mm512_and_si512(p, low_mask);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(p, 4), low_mask);
+#pragma GCC unroll 16
+        for (int t = 0; t < T; ++t) {
+          int32_t xl, xh;
+          std::memcpy(&xl, q[t] + b * 32 + c * 4, 4);
+          std::memcpy(&xh, q[t] + b * 32 + 16 + c * 4, 4);
+          isum[t] = _mm512_dpbusd_epi32(isum[t], lo, _mm512_set1_epi32(xl));
+          isum[t] = _mm512_dpbusd_epi32(isum[t], hi, _mm512_set1_epi32(xh));
+        }
+      }
+    } else {
+      const unsigned char* wb = grp + b * 512;
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {
+        const __m512i wv = _mm512_load_si512(wb + c * 64);
+#pragma GCC unroll 16
+        for (int t = 0; t < T; ++t) {
+          int32_t xv;
+          std::memcpy(&xv, q[t] + b * 32 + c * 4, 4);
+          isum[t] = _mm512_dpbusd_epi32(isum[t], wv, _mm512_set1_epi32(xv));
+        }
+      }
+    }
+    const __m512 dw = _mm512_cvtph_ps(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kRowGroup)));
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) {
+      const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(d[t][b]));
+      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), scale, facc[t]);
+    }
+  }
+  const int nr = RowsIn(w, g);
+#pragma GCC unroll 16
+  for (int t = 0; t < T; ++t) StoreRows(y + (m0 + t) * ldy + g * kRowGroup, facc[t], nr);
+}
+
+template <bool kQ4>
+void QRows(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0,
+           int64_t g1) {
+  constexpr int kT = 8;
+  for (int64_t g = g0; g < g1; ++g) {
+    int m = 0;
+    for (; m + kT <= x.m(); m += kT) QTile<kQ4, kT>(w, g, x, m, y, ldy);
+    switch (x.m() - m) {
+      case 0: break;
+      case 1: QTile<kQ4, 1>(w, g, x, m, y, ldy); break;
+      case 2: QTile<kQ4, 2>(w, g, x, m, y, ldy); break;
+      case 3: QTile<kQ4, 3>(w, g, x, m, y, ldy); break;
+      case 4: QTile<kQ4, 4>(w, g, x, m, y, ldy); break;
+      case 5: QTile<kQ4, 5>(w, g, x, m, y, ldy); break;
+      case 6: QTile<kQ4, 6>(w, g, x, m, y, ldy); break;
+      case 7: QTile<kQ4, 7>(w, g, x, m, y, ldy); break;
+    }
+  }
+}
+
+}  // namespace
+
+void MatMulF32x16_Avx512(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
+                         int64_t g0, int64_t g1) {
+  int64_t g = g0;
+  if (x.m() == 1) {
+    for (; g + 4 <= g1; g += 4) F32Tile<4, 1>(w, g, x.f32(), x.ld(), y, ldy);
+  } else {
+    for (; g + 2 <= g1; g += 2) F32Rows<2>(w, g, x, y, ldy);
+  }
+  for (; g < g1; ++g) F32Rows<1>(w, g, x, y, ldy);
+}
+
+void MatMulQ8x16_Avx512(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
+                        int64_t g0, int64_t g1) {
+  QRows<false>(w, x, y, ldy, g0, g1);
+}
+
+void MatMulQ4x16_Avx512(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
+                        int64_t g0, int64_t g1) {
+  QRows<true>(w, x, y, ldy, g0, g1);
+}
+
+float DotF32_Avx512(const float* a, const float* b, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  const int64_t n16 = n / 16 * 16;
+  for (int64_t i = 0; i < n16; i += 16)
+    acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+  const __m256 h8 = _mm256_add_ps(_mm512_castps512_ps256(acc),
+                                  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
+  const __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
+  const __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+  __m128 h1 = _mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1));
+  for (int64_t i = n16; i < n; ++i) h1 = _mm_fmadd_ss(_mm_set_ss(a[i]), _mm_set_ss(b[i]), h1);
+  return _mm_cvtss_f32(h1);
+}
+
+void QuantizeActRow_Avx512(const float* x, int64_t k, int8_t* q, float* d, int32_t* s) {
+  for (int64_t b = 0; b < k / 32; ++b) {
+    const __m512 v0 = _mm512_loadu_ps(x + b * 32);
+    const __m512 v1 = _mm512_loadu_ps(x + b * 32 + 16);
+    const __m512 a = _mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1));
+    const float amax = _mm512_reduce_max_ps(a);
+    const float db = amax / 127.f;
+    const float id = db != 0 ? 1.0f / db : 0.0f;
+    const __m512 vid = _mm512_set1_ps(id);
+    const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid));
+    const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * 32), _mm512_cvtepi32_epi8(i0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * 32 + 16), _mm512_cvtepi32_epi8(i1));
+    d[b] = db;
+    s[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+  }
+}
+
+}  // namespace aperture::engine::internal
+
+#pragma GCC pop_options

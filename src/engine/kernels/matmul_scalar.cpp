@@ -1,0 +1,115 @@
+// Portable kernels: the reference semantics every SIMD path reproduces.
+#include <algorithm>
+#include <cmath>
+
+#include "engine/kernels/fp16.h"
+#include "engine/kernels/matmul_kernels.h"
+
+namespace aperture::engine::internal {
+
+void MatMulF32x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
+                         int64_t g0, int64_t g1) {
+  const int64_t K = w.cols();
+  for (int64_t g = g0; g < g1; ++g) {
+    const float* wg = reinterpret_cast<const float*>(w.group_data(g));
+    const int nr = static_cast<int>(std::min<int64_t>(kRowGroup, w.rows() - g * kRowGroup));
+    for (int m = 0; m < x.m(); ++m) {
+      const float* xm = x.f32() + m * x.ld();
+      for (int r = 0; r < nr; ++r) {
+        float acc = 0;
+        for (int64_t k = 0; k < K; ++k) acc = std::fma(wg[k * kRowGroup + r], xm[k], acc);
+        y[m * ldy + g * kRowGroup + r] = acc;
+      }
+    }
+  }
+}
+
+void MatMulQ8x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
+                        int64_t g0, int64_t g1) {
+  const int64_t blocks = w.cols() / 32;
+  for (int64_t g = g0; g < g1; ++g) {
+    const unsigned char* grp = w.group_data(g);
+    const uint16_t* scales = reinterpret_cast<const uint16_t*>(grp + Q8GroupScalesOffset(blocks));
+    const int nr = static_cast<int>(std::min<int64_t>(kRowGroup, w.rows() - g * kRowGroup));
+    for (int m = 0; m < x.m(); ++m) {
+      const int8_t* q = x.q(m);
+      const float* d = x.d(m);
+      const int32_t* s = x.s(m);
+      for (int r = 0; r < nr; ++r) {
+        float acc = 0;
+        for (int64_t b = 0; b < blocks; ++b) {
+          int32_t isum = -128 * s[b];
+          const unsigned char* wb = grp + b * 512;
+          for (int c = 0; c < 8; ++c)
+            for (int j = 0; j < 4; ++j) isum += wb[c * 64 + r * 4 + j] * q[b * 32 + c * 4 + j];
+          const float scale = Fp16ToFp32(scales[b * kRowGroup + r]) * d[b];
+          acc = std::fma(static_cast<float>(isum), scale, acc);
+        }
+        y[m * ldy + g * kRowGroup + r] = acc;
+      }
+    }
+  }
+}
+
+void MatMulQ4x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
+                        int64_t g0, int64_t g1) {
+  const int64_t blocks = w.cols() / 32;
+  for (int64_t g = g0; g < g1; ++g) {
+    const unsigned char* grp = w.group_data(g);
+    const uint16_t* scales = reinterpret_cast<const uint16_t*>(grp + Q4GroupScalesOffset(blocks));
+    const int nr = static_cast<int>(std::min<int64_t>(kRowGroup, w.rows() - g * kRowGroup));
+    for (int m = 0; m < x.m(); ++m) {
+      const int8_t* q = x.q(m);
+      const float* d = x.d(m);
+      const int32_t* s = x.s(m);
+      for (int r = 0; r < nr; ++r) {
+        float acc = 0;
+        for (int64_t b = 0; b < blocks; ++b) {
+          int32_t isum = -8 * s[b];
+          const unsigned char* wb = grp + b * 256;
+          for (int c = 0; c < 4; ++c)
+            for (int j = 0; j < 4; ++j) {
+              const unsigned char v = wb[c * 64 + r * 4 + j];
+              isum += (v & 0xF) * q[b * 32 + c * 4 + j] + (v >> 4) * q[b * 32 + 16 + c * 4 + j];
+            }
+          const float scale = Fp16ToFp32(scales[b * kRowGroup + r]) * d[b];
+          acc = std::fma(static_cast<float>(isum), scale, acc);
+        }
+        y[m * ldy + g * kRowGroup + r] = acc;
+      }
+    }
+  }
+}
+
+// 16 lanes, lane l summing elements l, l+16, ...; then a fixed pairwise tree
+// (l + l+8, then +4, +2, +1) and the tail in order.
+float DotF32_Scalar(const float* a, const float* b, int64_t n) {
+  float lane[16] = {};
+  const int64_t n16 = n / 16 * 16;
+  for (int64_t i = 0; i < n16; i += 16)
+    for (int l = 0; l < 16; ++l) lane[l] = std::fma(a[i + l], b[i + l], lane[l]);
+  for (int w = 8; w >= 1; w /= 2)
+    for (int l = 0; l < w; ++l) lane[l] = lane[l] + lane[l + w];
+  float acc = lane[0];
+  for (int64_t i = n16; i < n; ++i) acc = std::fma(a[i], b[i], acc);
+  return acc;
+}
+
+void QuantizeActRow_Scalar(const float* x, int64_t k, int8_t* q, float* d, int32_t* s) {
+  for (int64_t b = 0; b < k / 32; ++b) {
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
+    const float db = amax / 127.f;
+    const float id = db != 0 ? 1.0f / db : 0.0f;
+    int32_t sum = 0;
+    for (int j = 0; j < 32; ++j) {
+      const int v = static_cast<int>(std::nearbyint(x[b * 32 + j] * id));
+      q[b * 32 + j] = static_cast<int8_t>(v);
+      sum += v;
+    }
+    d[b] = db;
+    s[b] = sum;
+  }
+}
+
+}  // namespace aperture::engine::internal
