@@ -55,3 +55,28 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
 
 }  // namespace
 }  // namespace aperture
+
+namespace aperture {
+namespace {
+
+// The shipped example documents every default: parsing it must change nothing.
+TEST(ConfigTest, ExampleFileMatchesTheDefaults) {
+  auto c = LoadConfigFile(APERTURE_SOURCE_DIR "/examples/config.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  Config d = DefaultConfig();
+  for (Level l : kAllLevels) {
+    EXPECT_EQ(c->Limits(l).capabilities, d.Limits(l).capabilities) << LevelName(l);
+    EXPECT_EQ(c->Limits(l).max_tokens, d.Limits(l).max_tokens) << LevelName(l);
+    EXPECT_EQ(c->Limits(l).requests_per_minute, d.Limits(l).requests_per_minute) << LevelName(l);
+    EXPECT_EQ(c->Limits(l).tokens_per_minute, d.Limits(l).tokens_per_minute) << LevelName(l);
+    EXPECT_EQ(c->Limits(l).max_top_logprobs, d.Limits(l).max_top_logprobs) << LevelName(l);
+  }
+  EXPECT_EQ(c->server.max_body_bytes, d.server.max_body_bytes);
+  EXPECT_EQ(c->server.read_timeout_ms, d.server.read_timeout_ms);
+  EXPECT_EQ(c->principal_requests_per_minute, d.principal_requests_per_minute);
+  EXPECT_EQ(c->anonymous_requests_per_minute, d.anonymous_requests_per_minute);
+  EXPECT_EQ(c->access_request_retry_seconds, d.access_request_retry_seconds);
+}
+
+}  // namespace
+}  // namespace aperture

@@ -148,3 +148,30 @@ TEST(PersistenceTest, AccessRequestLifecycle) {
 
 }  // namespace
 }  // namespace aperture::testing
+
+namespace aperture::testing {
+namespace {
+
+// The CLI opens the same data directory while the server runs; the server
+// reads the store on every request, so changes apply to the next request.
+TEST(PersistenceTest, ChangesFromAnotherProcessApplyAtOnce) {
+  TestServer server;
+  server.AddModel("m", Level::kHosted);
+  server.AddPrincipal("alice", Role::kMember);
+  const std::string key = server.CreateKey("alice");
+  EXPECT_EQ(server.Call("POST", "/v1/embeddings", R"({"model":"m","input":"x"})", key).status, 403);
+
+  auto cli = Services::Open(server.dir(), DefaultConfig());
+  ASSERT_TRUE(cli.ok()) << cli.status();
+  const Caller op = AccessService::Operator();
+  ASSERT_TRUE((*cli)->access->GrantAccess(op, "alice", "m", Level::kApi, std::nullopt, "cli grant").ok());
+  EXPECT_EQ(server.Call("POST", "/v1/embeddings", R"({"model":"m","input":"x"})", key).status, 501);
+
+  auto stored = (*cli)->store->FindApiKeyByHash((*cli)->hasher->Hash(key));
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  ASSERT_TRUE((*cli)->access->RevokeKey(op, (*stored)->id).ok());
+  EXPECT_EQ(server.Call("GET", "/v1/models", "", key).status, 401);
+}
+
+}  // namespace
+}  // namespace aperture::testing
