@@ -11,7 +11,9 @@
 //
 // Invalid UTF-8 input is kept byte for byte (SentencePiece byte fallback;
 // byte-level BPE spells every byte), so Decode(Encode(x)) == x for any x
-// (llama.cpp instead turns invalid bytes into U+FFFD for "gpt2").
+// (llama.cpp instead turns invalid bytes into U+FFFD for "gpt2"), with one
+// exception inherent to SentencePiece: a literal U+2581 in the input of a
+// "llama" vocabulary comes back as a space.
 //
 // Usage:
 //   ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, Tokenizer::FromGguf(*gguf));
