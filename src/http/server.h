@@ -31,11 +31,14 @@ struct ServerOptions {
 
 // Called on a server thread for each request that passed the transport limits.
 // It may block briefly (store reads, queueing work); long work belongs in a
-// ChunkSource or another thread.
+// ChunkSource or another thread. The Request is the connection's, reused for
+// its next request: the handler may move strings out of it. An exception
+// escaping the handler becomes a 500 without its text.
 using Handler = std::function<Response(Request&)>;
 
 // Thread-safe. Start() returns once listening; Stop() closes the listener and
-// connections and joins the threads.
+// connections (cancelling streams in progress) and joins the threads. Stop()
+// waits for those threads, so it must not be called from a Handler.
 class Server {
  public:
   static absl::StatusOr<std::unique_ptr<Server>> Start(ServerOptions options, Handler handler);

@@ -489,6 +489,18 @@ TEST_F(ServerTest, StreamedChunksArriveInOrder) {
   EXPECT_EQ(source->cancels(), 0);
 }
 
+TEST_F(ServerTest, Http10StreamEndsWithTheConnection) {
+  StartServer();
+  SetSource(std::make_shared<ThreadedSource>(3, milliseconds(1)));
+  auto client = Connect();
+  ASSERT_TRUE(client->Send("GET /stream HTTP/1.0\r\n\r\n"));
+  auto response = client->ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_FALSE(response->chunked);
+  EXPECT_EQ(response->body, "c0;c1;c2;");
+  EXPECT_TRUE(client->WaitForClose(milliseconds(5000)));
+}
+
 TEST_F(ServerTest, PipelinedRequestAfterStreamIsServed) {
   StartServer();
   SetSource(std::make_shared<ThreadedSource>(3, milliseconds(20)));

@@ -221,10 +221,8 @@ void Session::Dispatch() {
   // on it) down with it.
   try {
     response = core_->handler()(request_);
-  } catch (const std::exception& e) {
-    response = ErrorResponse(500, fmt::format("internal server error: {}", e.what()),
-                             "internal_error");
   } catch (...) {
+    // The exception's text may describe internals; the client gets none of it.
     response = ErrorResponse(500, "internal server error", "internal_error");
   }
   SendResponse(std::move(response), parser_->version(), parser_->keep_alive(),
