@@ -7,7 +7,14 @@ target_sources(aperture_engine PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_scalar.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/ops.cpp
   ${CMAKE_CURRENT_LIST_DIR}/threading/thread_pool.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/model/llama_config.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/model/hooks.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/model/sequence.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/model/llama_model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/model/runner.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/model/test_model.cpp
 )
 # The ISA-specific files select their instruction sets with target pragmas.
 set_source_files_properties(
@@ -20,4 +27,11 @@ aperture_test(engine_kernels_test
     ${CMAKE_CURRENT_LIST_DIR}/kernels/quantize_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/threading/thread_pool_test.cpp
+  LIBS aperture_engine)
+
+aperture_test(engine_model_test
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/model/reference_forward_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/model/runner_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/model/hooks_test.cpp
   LIBS aperture_engine)

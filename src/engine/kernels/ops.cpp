@@ -1,0 +1,69 @@
+#include "engine/kernels/ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/kernels/cpu_features.h"
+#include "engine/kernels/matmul_kernels.h"
+
+namespace aperture::engine {
+
+float DotF32(const float* a, const float* b, int64_t n) {
+  switch (ActiveIsa()) {
+    case Isa::kAvx512: return internal::DotF32_Avx512(a, b, n);
+    case Isa::kAvx2: return internal::DotF32_Avx2(a, b, n);
+    case Isa::kScalar: break;
+  }
+  return internal::DotF32_Scalar(a, b, n);
+}
+
+void RmsNorm(const float* x, const float* w, float eps, int64_t n, float* out) {
+  const float ss = DotF32(x, x, n);
+  const float scale = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
+  if (w == nullptr) {
+    for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale;
+  } else {
+    for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
+  }
+}
+
+void RopeNorm(float* x, int n_heads, int head_dim, int rope_dim, const float* cos_sin) {
+  for (int h = 0; h < n_heads; ++h) {
+    float* v = x + static_cast<int64_t>(h) * head_dim;
+    for (int i = 0; i < rope_dim / 2; ++i) {
+      const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
+      const float a = v[2 * i], b = v[2 * i + 1];
+      v[2 * i] = a * c - b * s;
+      v[2 * i + 1] = a * s + b * c;
+    }
+  }
+}
+
+void Softmax(float* x, int64_t n) {
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void Axpy(float a, const float* x, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void AddInPlace(const float* x, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+}  // namespace aperture::engine

@@ -1,0 +1,33 @@
+// The element-wise and row-wise operations of a transformer layer that are
+// not matrix products: RMS normalisation, rotary embeddings, softmax, SwiGLU.
+// Pure functions, thread-safe; each row's result depends only on that row.
+#pragma once
+
+#include <cstdint>
+
+namespace aperture::engine {
+
+// Dot product with a fixed reduction order on every ISA (see matmul.h).
+float DotF32(const float* a, const float* b, int64_t n);
+
+// out = x / sqrt(mean(x^2) + eps) * w  (w may be null: no gain). out may alias x.
+void RmsNorm(const float* x, const float* w, float eps, int64_t n, float* out);
+
+// Rotates consecutive pairs (x[2i], x[2i+1]) of the first rope_dim entries of
+// each of n_heads heads of width head_dim by angle i: cos_sin holds
+// rope_dim/2 (cos, sin) pairs.
+void RopeNorm(float* x, int n_heads, int head_dim, int rope_dim, const float* cos_sin);
+
+// In place, over n values: x = exp(x - max) / sum.
+void Softmax(float* x, int64_t n);
+
+// out[i] = silu(gate[i]) * up[i].
+void SiluMul(const float* gate, const float* up, int64_t n, float* out);
+
+// y[i] += a * x[i].
+void Axpy(float a, const float* x, int64_t n, float* y);
+
+// y[i] += x[i].
+void AddInPlace(const float* x, int64_t n, float* y);
+
+}  // namespace aperture::engine

@@ -1,0 +1,92 @@
+// LlamaModel: the weights of a Llama-family GGUF model, ready for the
+// kernels. F32, Q8_0 and Q4_0 matrices are repacked at load into the
+// interleaved layouts of kernels/matmul.h (Q/K/V and gate/up fused), and the
+// file pages they came from are released, so resident memory stays close to
+// the file size; other types are used from the memory map directly.
+//
+// Thread-safety: immutable after Load; share one model between any number of
+// Runners and threads.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/gguf/gguf_reader.h"
+#include "engine/kernels/matmul.h"
+#include "engine/model/llama_config.h"
+
+namespace aperture::engine {
+
+struct LoadOptions {
+  // Repack F32/Q8_0/Q4_0 into the interleaved layouts (faster; off only to
+  // test the row path).
+  bool repack = true;
+};
+
+// One linear map, possibly split into parts whose outputs are concatenated
+// (the fused Q/K/V or gate/up when their types differ).
+struct Linear {
+  std::vector<PackedMatrix> parts;
+  int64_t out_dim = 0;
+  int64_t in_dim = 0;
+  bool needs_q8() const {
+    for (const auto& p : parts)
+      if (p.needs_q8_activations()) return true;
+    return false;
+  }
+};
+
+struct LlamaLayer {
+  std::vector<float> attn_norm;
+  std::vector<float> ffn_norm;
+  Linear wqkv;  // out: [q_dim | kv_dim | kv_dim]
+  Linear wo;    // q_dim -> dim
+  Linear w13;   // out: [ffn gate | ffn up]
+  Linear w2;    // ffn -> dim
+};
+
+class LlamaModel {
+ public:
+  static absl::StatusOr<std::unique_ptr<LlamaModel>> Load(const std::string& path,
+                                                          const LoadOptions& options = {});
+  // Takes ownership of an opened file (pages are released only for mapped files).
+  static absl::StatusOr<std::unique_ptr<LlamaModel>> FromGguf(std::unique_ptr<GgufFile> file,
+                                                              bool file_is_mapped,
+                                                              const LoadOptions& options = {});
+
+  const LlamaConfig& config() const { return config_; }
+  // The file, for tokenizer metadata (tensor data of repacked weights may
+  // have been released from memory; reading it faults it back in).
+  const GgufFile& gguf() const { return *file_; }
+
+  const std::vector<LlamaLayer>& layers() const { return layers_; }
+  const std::vector<float>& output_norm() const { return output_norm_; }
+  const Linear& output() const { return output_; }
+  // rope_dim/2 inverse frequencies after scaling.
+  const std::vector<double>& rope_inv_freq() const { return rope_inv_freq_; }
+  // Writes the embedding of token id into out[0..dim).
+  void Embed(int token, float* out) const;
+
+  // Bytes of weights one decode step reads (all layers + the output matrix).
+  size_t weight_bytes_per_token() const { return weight_bytes_per_token_; }
+  // Summary such as "llama 12 layers, dim 768, q4_0 (repacked)".
+  std::string Describe() const;
+
+ private:
+  LlamaModel() = default;
+  absl::Status LoadWeights(bool file_is_mapped, const LoadOptions& options);
+
+  std::unique_ptr<GgufFile> file_;
+  LlamaConfig config_;
+  std::vector<LlamaLayer> layers_;
+  std::vector<float> output_norm_;
+  Linear output_;
+  PackedMatrix embeddings_;  // used when the output matrix is separate
+  bool embed_from_output_ = false;
+  std::vector<double> rope_inv_freq_;
+  size_t weight_bytes_per_token_ = 0;
+};
+
+}  // namespace aperture::engine

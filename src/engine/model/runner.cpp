@@ -1,0 +1,346 @@
+#include "engine/model/runner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <unordered_set>
+
+#include "engine/kernels/ops.h"
+#include "fmt/format.h"
+
+namespace aperture::engine {
+namespace {
+
+// Below this many floating-point operations a row-wise step runs on the
+// calling thread: waking the pool would cost more than it saves.
+constexpr int64_t kParallelMinWork = 1 << 16;
+
+}  // namespace
+
+Runner::Runner(const LlamaModel& model, RunnerOptions options)
+    : model_(model), options_(options) {
+  if (options_.threads <= 0) options_.threads = ThreadPool::DefaultThreads();
+  if (options_.max_batch_tokens < 1) options_.max_batch_tokens = 1;
+  pool_ = std::make_unique<ThreadPool>(options_.threads);
+}
+
+Runner::~Runner() = default;
+
+void Runner::EnsureScratch(int m) {
+  if (m <= scratch_rows_) return;
+  const LlamaConfig& c = model_.config();
+  const size_t f = sizeof(float);
+  const size_t rows = static_cast<size_t>(m);
+  x_.Resize(rows * c.dim * f);
+  xn_.Resize(rows * std::max(c.dim, c.ffn_dim) * f);
+  qkv_.Resize(rows * (c.q_dim() + 2 * c.kv_dim()) * f);
+  attn_.Resize(rows * c.q_dim() * f);
+  proj_.Resize(rows * c.dim * f);
+  gu_.Resize(rows * 2 * c.ffn_dim * f);
+  h_.Resize(rows * c.ffn_dim * f);
+  rope_.Resize(rows * c.rope_dim * f);
+  chunk_entry_.resize(m);
+  chunk_pos_.resize(m);
+  scratch_rows_ = m;
+}
+
+absl::Status Runner::Forward(std::span<const BatchEntry> batch, const Hooks* hooks) {
+  const LlamaConfig& c = model_.config();
+  if (batch.empty()) return absl::InvalidArgumentError("empty batch");
+  std::unordered_set<const Sequence*> seen;
+  for (size_t e = 0; e < batch.size(); ++e) {
+    const BatchEntry& b = batch[e];
+    if (b.sequence == nullptr || b.tokens.empty()) {
+      return absl::InvalidArgumentError(fmt::format("batch entry {} has no sequence or no tokens", e));
+    }
+    if (!seen.insert(b.sequence).second) {
+      return absl::InvalidArgumentError(fmt::format("batch entry {} repeats a sequence", e));
+    }
+    if (b.sequence->kv_dim() != c.kv_dim()) {
+      return absl::InvalidArgumentError("sequence was created for a different model");
+    }
+    if (b.sequence->position() + static_cast<int64_t>(b.tokens.size()) > b.sequence->capacity()) {
+      return absl::OutOfRangeError(fmt::format(
+          "sequence is full: {} tokens cached + {} new > capacity {}", b.sequence->position(),
+          b.tokens.size(), b.sequence->capacity()));
+    }
+    for (int32_t t : b.tokens) {
+      if (t < 0 || t >= c.vocab_size) {
+        return absl::InvalidArgumentError(
+            fmt::format("token id {} is outside the vocabulary [0, {})", t, c.vocab_size));
+      }
+    }
+  }
+
+  entries_.assign(batch.begin(), batch.end());
+  rows_.clear();
+  entry_logit_row_.assign(batch.size(), 0);
+  entry_logit_count_.assign(batch.size(), 0);
+  logit_rows_ = 0;
+  for (size_t e = 0; e < batch.size(); ++e) {
+    const BatchEntry& b = batch[e];
+    const int n = static_cast<int>(b.tokens.size());
+    entry_logit_row_[e] = logit_rows_;
+    for (int i = 0; i < n; ++i) {
+      const bool want = b.all_logits || i == n - 1;
+      rows_.push_back(Row{static_cast<int>(e), b.sequence->position() + i, b.tokens[i], want});
+      if (want) ++logit_rows_;
+    }
+    entry_logit_count_[e] = logit_rows_ - entry_logit_row_[e];
+  }
+  logits_.Reserve(static_cast<size_t>(logit_rows_) * c.vocab_size * sizeof(float));
+
+  const int total = static_cast<int>(rows_.size());
+  const int chunk = options_.max_batch_tokens;
+  EnsureScratch(std::min(total, chunk));
+  const Hooks* h = hooks != nullptr && !hooks->empty() ? hooks : nullptr;
+  logit_cursor_ = 0;
+  for (int begin = 0; begin < total; begin += chunk) {
+    ForwardChunk(begin, std::min(total, begin + chunk), h);
+  }
+  for (const BatchEntry& b : batch) b.sequence->Advance(static_cast<int>(b.tokens.size()));
+  return absl::OkStatus();
+}
+
+std::span<const float> Runner::Logits(int entry, int row) const {
+  const int vocab = model_.config().vocab_size;
+  if (entry < 0 || entry >= static_cast<int>(entry_logit_row_.size())) return {};
+  const int count = entry_logit_count_[entry];
+  const int r = row < 0 ? count - 1 : row;
+  if (r < 0 || r >= count) return {};
+  return {logits_.as<float>() + static_cast<size_t>(entry_logit_row_[entry] + r) * vocab,
+          static_cast<size_t>(vocab)};
+}
+
+absl::Status Runner::Decode(std::span<Sequence* const> sequences, std::span<const int32_t> tokens,
+                            const Hooks* hooks) {
+  if (sequences.size() != tokens.size()) {
+    return absl::InvalidArgumentError("Decode needs one token per sequence");
+  }
+  std::vector<BatchEntry> batch(sequences.size());
+  for (size_t i = 0; i < sequences.size(); ++i) {
+    batch[i].sequence = sequences[i];
+    batch[i].tokens = tokens.subspan(i, 1);
+  }
+  return Forward(batch, hooks);
+}
+
+void Runner::CallHooks(const std::vector<HookFn>& fns, HookPoint point, int layer, float* data,
+                       int rows, int cols, int64_t ld) {
+  ActivationView v{point, layer, data, rows, cols, ld,
+                   std::span<const int>(chunk_entry_.data(), rows),
+                   std::span<const int>(chunk_pos_.data(), rows)};
+  for (const HookFn& fn : fns) fn(v);
+}
+
+void Runner::RunLinear(const Linear& lin, const float* x, int m, float* y, int64_t ldy) {
+  const int64_t k = lin.in_dim;
+  acts_.Bind(x, m, k, k, lin.needs_q8());
+  if (acts_.quantized()) {
+    if (static_cast<int64_t>(m) * k * 4 < kParallelMinWork || pool_->size() == 1) {
+      acts_.QuantizeRows(0, m);
+    } else {
+      pool_->ParallelFor(m, [&](int64_t b, int64_t e) {
+        acts_.QuantizeRows(static_cast<int>(b), static_cast<int>(e));
+      });
+    }
+  }
+  int64_t total_groups = 0;
+  for (const PackedMatrix& p : lin.parts) total_groups += p.groups();
+  pool_->Run([&](int t, int nt) {
+    const int64_t g_begin = total_groups * t / nt;
+    const int64_t g_end = total_groups * (t + 1) / nt;
+    int64_t base = 0;
+    int64_t col = 0;
+    for (const PackedMatrix& p : lin.parts) {
+      const int64_t lo = std::max(g_begin - base, int64_t{0});
+      const int64_t hi = std::min(g_end - base, p.groups());
+      if (lo < hi) MatMulGroups(p, acts_, y + col, ldy, lo, hi);
+      base += p.groups();
+      col += p.rows();
+    }
+  });
+}
+
+void Runner::Attention(int layer, int m, const Hooks* hooks) {
+  const LlamaConfig& c = model_.config();
+  const int hd = c.head_dim;
+  const int group = c.n_heads / c.n_kv_heads;
+  const int64_t qkv_ld = c.q_dim() + 2 * c.kv_dim();
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const std::vector<HookFn>* pattern_hooks =
+      hooks != nullptr ? hooks->At(HookPoint::kAttnPattern, layer) : nullptr;
+  int max_ctx = 0;
+  int64_t work = 0;
+  for (int r = 0; r < m; ++r) {
+    max_ctx = std::max(max_ctx, chunk_pos_[r] + 1);
+    work += static_cast<int64_t>(chunk_pos_[r] + 1) * hd * c.n_heads * 4;
+  }
+  const int n_threads = pool_->size();
+  const size_t per_slot = static_cast<size_t>(max_ctx) * (pattern_hooks ? c.n_heads : 1);
+  att_scores_.Reserve(per_slot * n_threads * sizeof(float));
+
+  // Scores and softmax of (row r, head h) into p; returns the context length.
+  auto scores = [&](int r, int h, float* p) {
+    const Sequence* seq = row_seq_[chunk_begin_ + r];
+    const int ctx = chunk_pos_[r] + 1;
+    const float* q = qkv_.as<float>() + r * qkv_ld + h * hd;
+    const int kvh = h / group;
+    for (int t = 0; t < ctx; ++t) p[t] = DotF32(q, seq->key(layer, t) + kvh * hd, hd) * scale;
+    Softmax(p, ctx);
+    return ctx;
+  };
+  auto mix = [&](int r, int h, const float* p, int ctx) {
+    const Sequence* seq = row_seq_[chunk_begin_ + r];
+    float* out = attn_.as<float>() + r * c.q_dim() + h * hd;
+    std::memset(out, 0, hd * sizeof(float));
+    const int kvh = h / group;
+    for (int t = 0; t < ctx; ++t) Axpy(p[t], seq->value(layer, t) + kvh * hd, hd, out);
+  };
+
+  if (pattern_hooks != nullptr) {
+    float* p = att_scores_.as<float>();
+    for (int r = 0; r < m; ++r) {
+      const int ctx = chunk_pos_[r] + 1;
+      for (int h = 0; h < c.n_heads; ++h) scores(r, h, p + static_cast<size_t>(h) * ctx);
+      ActivationView v{HookPoint::kAttnPattern, layer, p, c.n_heads, ctx, ctx,
+                       std::span<const int>(chunk_entry_.data() + r, 1),
+                       std::span<const int>(chunk_pos_.data() + r, 1)};
+      for (const HookFn& fn : *pattern_hooks) fn(v);
+      for (int h = 0; h < c.n_heads; ++h) mix(r, h, p + static_cast<size_t>(h) * ctx, ctx);
+    }
+    return;
+  }
+  const int64_t pairs = static_cast<int64_t>(m) * c.n_heads;
+  auto run = [&](int t, int64_t b, int64_t e) {
+    float* p = att_scores_.as<float>() + per_slot * t;
+    for (int64_t i = b; i < e; ++i) {
+      const int r = static_cast<int>(i / c.n_heads), h = static_cast<int>(i % c.n_heads);
+      mix(r, h, p, scores(r, h, p));
+    }
+  };
+  if (work < kParallelMinWork || n_threads == 1) {
+    run(0, 0, pairs);
+  } else {
+    pool_->Run([&](int t, int nt) { run(t, pairs * t / nt, pairs * (t + 1) / nt); });
+  }
+}
+
+void Runner::ForwardChunk(int begin, int end, const Hooks* hooks) {
+  const LlamaConfig& c = model_.config();
+  const int m = end - begin;
+  const int dim = c.dim;
+  const int64_t qkv_ld = c.q_dim() + 2 * c.kv_dim();
+  chunk_begin_ = begin;
+  row_seq_.resize(rows_.size());
+  for (int r = 0; r < m; ++r) {
+    const Row& row = rows_[begin + r];
+    chunk_entry_[r] = row.entry;
+    chunk_pos_[r] = row.position;
+    row_seq_[begin + r] = entries_[row.entry].sequence;
+  }
+  auto for_rows = [&](int64_t work_per_row, auto&& fn) {
+    if (work_per_row * m < kParallelMinWork || pool_->size() == 1) {
+      fn(int64_t{0}, int64_t{m});
+    } else {
+      pool_->ParallelFor(m, fn);
+    }
+  };
+  auto hook_at = [&](HookPoint p, int layer) -> const std::vector<HookFn>* {
+    return hooks != nullptr ? hooks->At(p, layer) : nullptr;
+  };
+
+  float* x = x_.as<float>();
+  float* xn = xn_.as<float>();
+  float* qkv = qkv_.as<float>();
+  float* proj = proj_.as<float>();
+  float* gu = gu_.as<float>();
+  float* hbuf = h_.as<float>();
+  float* cs = rope_.as<float>();
+  const std::vector<double>& inv_freq = model_.rope_inv_freq();
+  const int half = c.rope_dim / 2;
+  for_rows(dim * 4 + half * 40, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      model_.Embed(rows_[begin + r].token, x + r * dim);
+      for (int i = 0; i < half; ++i) {
+        const double angle = chunk_pos_[r] * inv_freq[i];
+        cs[r * c.rope_dim + 2 * i] = static_cast<float>(std::cos(angle));
+        cs[r * c.rope_dim + 2 * i + 1] = static_cast<float>(std::sin(angle));
+      }
+    }
+  });
+  if (auto* fns = hook_at(HookPoint::kEmbed, -1)) CallHooks(*fns, HookPoint::kEmbed, -1, x, m, dim, dim);
+
+  for (int l = 0; l < c.n_layers; ++l) {
+    const LlamaLayer& L = model_.layers()[l];
+    if (auto* fns = hook_at(HookPoint::kResidPre, l)) CallHooks(*fns, HookPoint::kResidPre, l, x, m, dim, dim);
+    for_rows(dim * 3, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) RmsNorm(x + r * dim, L.attn_norm.data(), c.rms_eps, dim, xn + r * dim);
+    });
+    RunLinear(L.wqkv, xn, m, qkv, qkv_ld);
+    if (auto* fns = hook_at(HookPoint::kAttnQ, l)) CallHooks(*fns, HookPoint::kAttnQ, l, qkv, m, c.q_dim(), qkv_ld);
+    if (auto* fns = hook_at(HookPoint::kAttnK, l))
+      CallHooks(*fns, HookPoint::kAttnK, l, qkv + c.q_dim(), m, c.kv_dim(), qkv_ld);
+    if (auto* fns = hook_at(HookPoint::kAttnV, l))
+      CallHooks(*fns, HookPoint::kAttnV, l, qkv + c.q_dim() + c.kv_dim(), m, c.kv_dim(), qkv_ld);
+    for_rows(static_cast<int64_t>(c.q_dim() + c.kv_dim()) * 6, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        float* row = qkv + r * qkv_ld;
+        RopeNorm(row, c.n_heads, c.head_dim, c.rope_dim, cs + r * c.rope_dim);
+        RopeNorm(row + c.q_dim(), c.n_kv_heads, c.head_dim, c.rope_dim, cs + r * c.rope_dim);
+        Sequence* seq = row_seq_[begin + r];
+        std::memcpy(seq->key(l, chunk_pos_[r]), row + c.q_dim(), c.kv_dim() * sizeof(float));
+        std::memcpy(seq->value(l, chunk_pos_[r]), row + c.q_dim() + c.kv_dim(),
+                    c.kv_dim() * sizeof(float));
+      }
+    });
+    Attention(l, m, hooks);
+    RunLinear(L.wo, attn_.as<float>(), m, proj, dim);
+    if (auto* fns = hook_at(HookPoint::kAttnOut, l)) CallHooks(*fns, HookPoint::kAttnOut, l, proj, m, dim, dim);
+    for_rows(dim * 4, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        AddInPlace(proj + r * dim, dim, x + r * dim);
+        RmsNorm(x + r * dim, L.ffn_norm.data(), c.rms_eps, dim, xn + r * dim);
+      }
+    });
+    RunLinear(L.w13, xn, m, gu, 2 * c.ffn_dim);
+    for_rows(static_cast<int64_t>(c.ffn_dim) * 20, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const float* g = gu + r * 2 * c.ffn_dim;
+        SiluMul(g, g + c.ffn_dim, c.ffn_dim, hbuf + r * c.ffn_dim);
+      }
+    });
+    RunLinear(L.w2, hbuf, m, proj, dim);
+    if (auto* fns = hook_at(HookPoint::kMlpOut, l)) CallHooks(*fns, HookPoint::kMlpOut, l, proj, m, dim, dim);
+    for_rows(dim, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) AddInPlace(proj + r * dim, dim, x + r * dim);
+    });
+    if (auto* fns = hook_at(HookPoint::kResidPost, l)) CallHooks(*fns, HookPoint::kResidPost, l, x, m, dim, dim);
+  }
+
+  // Final norm, then logits for the rows that want them (compacted).
+  const float* gain = model_.output_norm().data();
+  int n_out = 0;
+  if (auto* fns = hook_at(HookPoint::kLnFinalNormalized, -1)) {
+    for (int r = 0; r < m; ++r) RmsNorm(x + r * dim, nullptr, c.rms_eps, dim, xn + r * dim);
+    CallHooks(*fns, HookPoint::kLnFinalNormalized, -1, xn, m, dim, dim);
+    for (int r = 0; r < m; ++r) {
+      if (!rows_[begin + r].logits) continue;
+      float* dst = xn + static_cast<int64_t>(n_out++) * dim;
+      const float* src = xn + static_cast<int64_t>(r) * dim;
+      for (int i = 0; i < dim; ++i) dst[i] = src[i] * gain[i];
+    }
+  } else {
+    for (int r = 0; r < m; ++r) {
+      if (!rows_[begin + r].logits) continue;
+      RmsNorm(x + r * dim, gain, c.rms_eps, dim, xn + static_cast<int64_t>(n_out++) * dim);
+    }
+  }
+  if (n_out > 0) {
+    RunLinear(model_.output(), xn, n_out,
+              logits_.as<float>() + static_cast<size_t>(logit_cursor_) * c.vocab_size, c.vocab_size);
+    logit_cursor_ += n_out;
+  }
+}
+
+}  // namespace aperture::engine

@@ -1,0 +1,105 @@
+// Runner: runs the Llama forward pass for a batch of sequences.
+//
+// A batch is any mix of entries, each a Sequence and the new tokens to append
+// to it: one entry with a long prompt (prefill, done as matrix-matrix
+// products), many entries with one token each (a decode step for several
+// conversations: every weight is read once for all of them), or both. Each
+// token attends to its own sequence's cache only, and every kernel reduces in
+// a fixed order, so an entry's logits do not depend on the thread count or on
+// which other entries share the batch.
+//
+// Usage:
+//   Runner runner(model, {.threads = 2});
+//   Sequence seq(model.config(), 2048);
+//   RETURN_IF_ERROR(runner.Forward({{&seq, prompt_ids}}));
+//   std::span<const float> logits = runner.Logits(0);   // last prompt token
+//
+// Thread-safety: not thread-safe; one thread drives a Runner (it owns a
+// thread pool and scratch buffers). Several Runners may share one model.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "engine/kernels/aligned_buffer.h"
+#include "engine/kernels/matmul.h"
+#include "engine/model/hooks.h"
+#include "engine/model/llama_model.h"
+#include "engine/model/sequence.h"
+#include "engine/threading/thread_pool.h"
+
+namespace aperture::engine {
+
+struct RunnerOptions {
+  int threads = 0;             // 0: every core this process may use
+  int max_batch_tokens = 256;  // longer batches run in chunks of this many tokens
+};
+
+struct BatchEntry {
+  Sequence* sequence = nullptr;
+  std::span<const int32_t> tokens;
+  bool all_logits = false;  // logits for every new token, not only the last
+};
+
+class Runner {
+ public:
+  Runner(const LlamaModel& model, RunnerOptions options = {});
+  ~Runner();
+
+  // Appends every entry's tokens to its sequence and computes logits. Fails
+  // (changing nothing) on an empty entry, a token id outside the vocabulary,
+  // a sequence listed twice, or a sequence without room for the tokens.
+  absl::Status Forward(std::span<const BatchEntry> batch, const Hooks* hooks = nullptr);
+
+  // Logits (vocab_size floats) of entry `entry` after the last Forward: of its
+  // last token, or with all_logits of its token `row`. Valid until the next call.
+  std::span<const float> Logits(int entry, int row = -1) const;
+
+  // Convenience: a decode step of one token for each sequence.
+  absl::Status Decode(std::span<Sequence* const> sequences, std::span<const int32_t> tokens,
+                      const Hooks* hooks = nullptr);
+
+  ThreadPool& pool() { return *pool_; }
+  const LlamaModel& model() const { return model_; }
+
+ private:
+  struct Row {
+    int entry;
+    int position;
+    int32_t token;
+    bool logits;  // whether this row's logits are wanted
+  };
+  // Runs rows [begin, end) of rows_ (one chunk) through the model.
+  void ForwardChunk(int begin, int end, const Hooks* hooks);
+  void RunLinear(const Linear& lin, const float* x, int m, float* y, int64_t ldy);
+  void Attention(int layer, int m, const Hooks* hooks);
+  void CallHooks(const std::vector<HookFn>& fns, HookPoint point, int layer, float* data,
+                 int rows, int cols, int64_t ld);
+  void EnsureScratch(int m);
+
+  const LlamaModel& model_;
+  RunnerOptions options_;
+  std::unique_ptr<ThreadPool> pool_;
+
+  // Per call.
+  std::vector<Row> rows_;
+  std::vector<Sequence*> row_seq_;
+  std::vector<BatchEntry> entries_;
+  std::vector<int> entry_logit_row_;  // first logits row of each entry
+  std::vector<int> entry_logit_count_;
+  AlignedBuffer logits_;
+  int logit_rows_ = 0;
+  int logit_cursor_ = 0;  // logits rows written so far in this call
+
+  // Per chunk scratch (capacity scratch_rows_ rows).
+  int scratch_rows_ = 0;
+  int chunk_begin_ = 0;
+  std::vector<int> chunk_entry_, chunk_pos_;
+  AlignedBuffer x_, xn_, qkv_, attn_, proj_, gu_, h_, rope_, att_scores_;
+  Activations acts_;
+};
+
+}  // namespace aperture::engine
