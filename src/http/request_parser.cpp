@@ -28,12 +28,18 @@ constexpr unsigned kTransferEncoding = 1u << 4;
 
 unsigned SingleInstanceBit(bhttp::field f) {
   switch (f) {
-    case bhttp::field::authorization: return kAuthorization;
-    case bhttp::field::proxy_authorization: return kProxyAuthorization;
-    case bhttp::field::content_length: return kContentLength;
-    case bhttp::field::host: return kHost;
-    case bhttp::field::transfer_encoding: return kTransferEncoding;
-    default: return 0;
+    case bhttp::field::authorization:
+      return kAuthorization;
+    case bhttp::field::proxy_authorization:
+      return kProxyAuthorization;
+    case bhttp::field::content_length:
+      return kContentLength;
+    case bhttp::field::host:
+      return kHost;
+    case bhttp::field::transfer_encoding:
+      return kTransferEncoding;
+    default:
+      return 0;
   }
 }
 
@@ -66,10 +72,9 @@ void AssignLower(std::string_view in, std::string* out) {
 
 }  // namespace
 
-RequestParser::RequestParser(Request* request, size_t max_header_bytes, size_t max_body_bytes)
-    : request_(request) {
-  header_limit(static_cast<std::uint32_t>(
-      std::min<size_t>(max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+RequestParser::RequestParser(Request* request, size_t max_header_bytes, size_t max_body_bytes) : request_(request) {
+  header_limit(
+      static_cast<std::uint32_t>(std::min<size_t>(max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
   body_limit(static_cast<std::uint64_t>(max_body_bytes));
   // Strings are cleared, not freed, so a keep-alive connection reuses them.
   request_->method.clear();
@@ -83,8 +88,7 @@ void RequestParser::Refuse(std::string message, beast::error_code& ec) {
   ec = bhttp::error::bad_field;
 }
 
-void RequestParser::on_request_impl(bhttp::verb, beast::string_view method_str,
-                                    beast::string_view target, int version,
+void RequestParser::on_request_impl(bhttp::verb, beast::string_view method_str, beast::string_view target, int version,
                                     beast::error_code& ec) {
   request_->method.assign(method_str.data(), method_str.size());
   request_->target.assign(target.data(), target.size());
@@ -95,14 +99,12 @@ void RequestParser::on_response_impl(int, beast::string_view, int, beast::error_
   ec = bhttp::error::bad_version;  // never called for a request parser
 }
 
-void RequestParser::on_field_impl(bhttp::field name, beast::string_view name_string,
-                                  beast::string_view value, beast::error_code& ec) {
+void RequestParser::on_field_impl(bhttp::field name, beast::string_view name_string, beast::string_view value,
+                                  beast::error_code& ec) {
   std::string_view v = View(value);
   if (unsigned bit = SingleInstanceBit(name); bit != 0) {
     if (seen_ & bit) {
-      return Refuse(fmt::format("duplicate {} header: a request may carry it only once",
-                                View(name_string)),
-                    ec);
+      return Refuse(fmt::format("duplicate {} header: a request may carry it only once", View(name_string)), ec);
     }
     seen_ |= bit;
   }
@@ -111,8 +113,7 @@ void RequestParser::on_field_impl(bhttp::field name, beast::string_view name_str
       // Only "chunked" frames a request body we can read unambiguously; any
       // other coding would leave the body length unknown.
       if (!IEquals(v, "chunked")) {
-        return Refuse(fmt::format("unsupported Transfer-Encoding '{}': only 'chunked' is accepted",
-                                  v.substr(0, 100)),
+        return Refuse(fmt::format("unsupported Transfer-Encoding '{}': only 'chunked' is accepted", v.substr(0, 100)),
                       ec);
       }
       break;
@@ -143,8 +144,7 @@ void RequestParser::on_header_impl(beast::error_code& ec) {
   if (!target.ok()) return Refuse(std::string(target.message()), ec);
 }
 
-void RequestParser::on_body_init_impl(boost::optional<std::uint64_t> const& content_length,
-                                      beast::error_code& ec) {
+void RequestParser::on_body_init_impl(boost::optional<std::uint64_t> const& content_length, beast::error_code& ec) {
   // Beast has already checked the length against the body limit. Reserve
   // only a bounded amount up front: a client announcing a large body and
   // then stalling should not pin that much memory.
@@ -159,11 +159,9 @@ std::size_t RequestParser::on_body_impl(beast::string_view body, beast::error_co
   return body.size();
 }
 
-void RequestParser::on_chunk_header_impl(std::uint64_t, beast::string_view,
-                                         beast::error_code& ec) {}
+void RequestParser::on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code& ec) {}
 
-std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, beast::string_view body,
-                                              beast::error_code& ec) {
+std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code& ec) {
   request_->body.append(body.data(), body.size());
   return body.size();
 }

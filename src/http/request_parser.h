@@ -34,15 +34,12 @@ class RequestParser : public boost::beast::http::basic_parser<true> {
 
  private:
   void on_request_impl(boost::beast::http::verb method, boost::beast::string_view method_str,
-                       boost::beast::string_view target, int version,
-                       boost::beast::error_code& ec) override;
-  void on_response_impl(int code, boost::beast::string_view reason, int version,
-                        boost::beast::error_code& ec) override;
+                       boost::beast::string_view target, int version, boost::beast::error_code& ec) override;
+  void on_response_impl(int code, boost::beast::string_view reason, int version, boost::beast::error_code& ec) override;
   void on_field_impl(boost::beast::http::field name, boost::beast::string_view name_string,
                      boost::beast::string_view value, boost::beast::error_code& ec) override;
   void on_header_impl(boost::beast::error_code& ec) override;
-  void on_body_init_impl(boost::optional<std::uint64_t> const& content_length,
-                         boost::beast::error_code& ec) override;
+  void on_body_init_impl(boost::optional<std::uint64_t> const& content_length, boost::beast::error_code& ec) override;
   std::size_t on_body_impl(boost::beast::string_view body, boost::beast::error_code& ec) override;
   void on_chunk_header_impl(std::uint64_t size, boost::beast::string_view extensions,
                             boost::beast::error_code& ec) override;

@@ -35,8 +35,8 @@ std::string CheckResponseHeaders(const Response& response);
 // Connection as `keep_alive` and `version` require, then the extra headers
 // of `response` except the framing and Connection headers the server owns.
 // Thread-safe.
-void AppendResponseHead(const Response& response, int version, BodyFraming framing,
-                        size_t body_length, bool keep_alive, std::string* out);
+void AppendResponseHead(const Response& response, int version, BodyFraming framing, size_t body_length, bool keep_alive,
+                        std::string* out);
 
 // Appends the chunk-size line "<hex>\r\n" to *out.
 void AppendChunkSize(size_t size, std::string* out);

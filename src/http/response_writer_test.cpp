@@ -5,9 +5,7 @@
 namespace aperture::http {
 namespace {
 
-bool Contains(const std::string& s, std::string_view part) {
-  return s.find(part) != std::string::npos;
-}
+bool Contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
 
 TEST(ResponseWriterTest, WritesLengthFramedHead) {
   Response response;

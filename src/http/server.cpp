@@ -59,18 +59,17 @@ class ServerImpl final : public Server {
       endpoint = tcp::endpoint(address, options.port);
     } else {
       tcp::resolver resolver(io_);
-      auto results = resolver.resolve(options.host, std::to_string(options.port),
-                                      tcp::resolver::passive, ec);
+      auto results = resolver.resolve(options.host, std::to_string(options.port), tcp::resolver::passive, ec);
       if (ec || results.empty()) {
-        return absl::InvalidArgumentError(fmt::format(
-            "cannot listen on '{}': not an IP address or resolvable host name ({})", options.host,
-            ec ? ec.message() : std::string("no addresses")));
+        return absl::InvalidArgumentError(
+            fmt::format("cannot listen on '{}': not an IP address or resolvable host name ({})", options.host,
+                        ec ? ec.message() : std::string("no addresses")));
       }
       endpoint = results.begin()->endpoint();
     }
     auto fail = [&](std::string_view step) {
-      return absl::UnavailableError(fmt::format("cannot listen on {}:{}: {} failed: {}",
-                                                options.host, options.port, step, ec.message()));
+      return absl::UnavailableError(
+          fmt::format("cannot listen on {}:{}: {} failed: {}", options.host, options.port, step, ec.message()));
     };
     if (acceptor_.open(endpoint.protocol(), ec)) return fail("open");
     if (acceptor_.set_option(tcp::acceptor::reuse_address(true), ec)) return fail("setsockopt");
@@ -133,23 +132,21 @@ class ServerImpl final : public Server {
 
   // Runs on strand_.
   void Accept() {
-    acceptor_.async_accept(
-        net::make_strand(io_), [this](boost::system::error_code ec, tcp::socket socket) {
-          if (!acceptor_.is_open()) return;  // stopped
-          if (ec) {
-            accept_backoff_.emplace(strand_);
-            accept_backoff_->expires_after(kAcceptBackoff);
-            accept_backoff_->async_wait([this](boost::system::error_code wait_ec) {
-              if (!wait_ec && acceptor_.is_open()) Accept();
-            });
-            return;
-          }
-          Session::Mode mode = core_->active() >= core_->options().max_connections
-                                   ? Session::Mode::kRejectOverloaded
-                                   : Session::Mode::kServe;
-          std::make_shared<Session>(core_, std::move(socket), mode)->Start();
-          Accept();
+    acceptor_.async_accept(net::make_strand(io_), [this](boost::system::error_code ec, tcp::socket socket) {
+      if (!acceptor_.is_open()) return;  // stopped
+      if (ec) {
+        accept_backoff_.emplace(strand_);
+        accept_backoff_->expires_after(kAcceptBackoff);
+        accept_backoff_->async_wait([this](boost::system::error_code wait_ec) {
+          if (!wait_ec && acceptor_.is_open()) Accept();
         });
+        return;
+      }
+      Session::Mode mode = core_->active() >= core_->options().max_connections ? Session::Mode::kRejectOverloaded
+                                                                               : Session::Mode::kServe;
+      std::make_shared<Session>(core_, std::move(socket), mode)->Start();
+      Accept();
+    });
   }
 
   // Runs on strand_: queues the deadline check of every connection whose
@@ -192,8 +189,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options, Han
   if (!handler) return absl::InvalidArgumentError("http::Server needs a request handler");
   if (options.max_header_bytes < 256) {
     return absl::InvalidArgumentError(fmt::format(
-        "max_header_bytes = {} is too small to hold a request line and Host header",
-        options.max_header_bytes));
+        "max_header_bytes = {} is too small to hold a request line and Host header", options.max_header_bytes));
+  }
+  if (options.max_connections == 0) {
+    return absl::InvalidArgumentError("max_connections must be at least 1");
   }
   if (options.read_timeout.count() <= 0 || options.idle_timeout.count() <= 0) {
     return absl::InvalidArgumentError("read_timeout and idle_timeout must be positive");

@@ -31,9 +31,7 @@ struct StreamGate {
 class ServerCore {
  public:
   ServerCore(ServerOptions options, Handler handler)
-      : options_(std::move(options)),
-        handler_(std::move(handler)),
-        gate_(std::make_shared<StreamGate>()) {}
+      : options_(std::move(options)), handler_(std::move(handler)), gate_(std::make_shared<StreamGate>()) {}
 
   const ServerOptions& options() const { return options_; }
   const Handler& handler() const { return handler_; }

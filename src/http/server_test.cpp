@@ -22,8 +22,7 @@ using std::chrono::milliseconds;
 // "c0;" ... then the end, or forever when `count` is negative.
 class ThreadedSource : public ChunkSource {
  public:
-  ThreadedSource(int count, milliseconds delay)
-      : count_(count), delay_(delay), worker_([this] { Run(); }) {}
+  ThreadedSource(int count, milliseconds delay) : count_(count), delay_(delay), worker_([this] { Run(); }) {}
   ~ThreadedSource() override {
     {
       std::lock_guard lock(mu_);
@@ -123,8 +122,8 @@ class ServerTest : public ::testing::Test {
       response.SetHeader("Connection", "close");
       return response;
     }
-    std::string body = fmt::format("method={} path={} remote={} body={}", request.method,
-                                   request.path, request.remote_address, request.body);
+    std::string body = fmt::format("method={} path={} remote={} body={}", request.method, request.path,
+                                   request.remote_address, request.body);
     for (const auto& [name, value] : request.query) body += fmt::format(" q[{}]={}", name, value);
     if (auto auth = request.Header("Authorization")) body += fmt::format(" auth={}", *auth);
     Response response;
@@ -149,8 +148,7 @@ void ExpectJsonError(const TestResponse& response, int status, std::string_view 
   EXPECT_EQ(response.status, status);
   EXPECT_EQ(response.Header("content-type"), "application/json");
   EXPECT_NE(response.body.find("\"error\""), std::string::npos) << response.body;
-  EXPECT_NE(response.body.find(fmt::format("\"type\":\"{}\"", type)), std::string::npos)
-      << response.body;
+  EXPECT_NE(response.body.find(fmt::format("\"type\":\"{}\"", type)), std::string::npos) << response.body;
 }
 
 TEST_F(ServerTest, GetDecodesQueryAndSetsHeaders) {
@@ -186,8 +184,7 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
     ASSERT_TRUE(client->SendRequest("POST", fmt::format("/n{}", i), fmt::format("body{}", i)));
     auto response = client->ReadResponse();
     ASSERT_TRUE(response.has_value()) << i;
-    EXPECT_EQ(response->body,
-              fmt::format("method=POST path=/n{} remote=127.0.0.1 body=body{}", i, i));
+    EXPECT_EQ(response->body, fmt::format("method=POST path=/n{} remote=127.0.0.1 body=body{}", i, i));
   }
   EXPECT_EQ(calls_.load(), 5);
 }
@@ -256,8 +253,7 @@ TEST_F(ServerTest, HeadSendsNoBody) {
 TEST_F(ServerTest, ExpectContinueGetsInterimResponse) {
   StartServer();
   auto client = Connect();
-  ASSERT_TRUE(client->Send(
-      "POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(client->Send("POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
   auto interim = client->ReadResponse();
   ASSERT_TRUE(interim.has_value());
   EXPECT_EQ(interim->status, 100);
@@ -270,9 +266,9 @@ TEST_F(ServerTest, ExpectContinueGetsInterimResponse) {
 TEST_F(ServerTest, ChunkedBodyWithinLimitIsDecoded) {
   StartServer();
   auto client = Connect();
-  ASSERT_TRUE(client->Send(
-      "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      client->Send("POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
   auto response = client->ReadResponse();
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->body, "method=POST path=/c remote=127.0.0.1 body=hello world");
@@ -326,8 +322,7 @@ struct BadRequestCase {
   const char* bytes;
 };
 
-class BadRequestTest : public ServerTest,
-                       public ::testing::WithParamInterface<BadRequestCase> {};
+class BadRequestTest : public ServerTest, public ::testing::WithParamInterface<BadRequestCase> {};
 
 TEST_P(BadRequestTest, IsAnswered400AndClosed) {
   StartServer();
@@ -353,8 +348,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadRequestCase{"DuplicateContentLength",
                        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n"
                        "Content-Length: 1\r\n\r\nx"},
-        BadRequestCase{"ContentLengthList",
-                       "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1, 1\r\n\r\nx"},
+        BadRequestCase{"ContentLengthList", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1, 1\r\n\r\nx"},
         BadRequestCase{"ContentLengthThenChunked",
                        "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n"
                        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
@@ -364,8 +358,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadRequestCase{"DuplicateTransferEncoding",
                        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
                        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
-        BadRequestCase{"UnsupportedTransferEncoding",
-                       "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n"},
+        BadRequestCase{"UnsupportedTransferEncoding", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n"},
         BadRequestCase{"MissingHost", "GET / HTTP/1.1\r\n\r\n"},
         BadRequestCase{"BadQueryEscape", "GET /p?a=%zz HTTP/1.1\r\nHost: h\r\n\r\n"},
         BadRequestCase{"RelativeTarget", "GET p HTTP/1.1\r\nHost: h\r\n\r\n"},
@@ -505,8 +498,7 @@ TEST_F(ServerTest, PipelinedRequestAfterStreamIsServed) {
   StartServer();
   SetSource(std::make_shared<ThreadedSource>(3, milliseconds(20)));
   auto client = Connect();
-  ASSERT_TRUE(client->Send(
-      "GET /stream HTTP/1.1\r\nHost: h\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n"));
+  ASSERT_TRUE(client->Send("GET /stream HTTP/1.1\r\nHost: h\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n"));
   auto streamed = client->ReadResponse();
   ASSERT_TRUE(streamed.has_value());
   EXPECT_EQ(streamed->body, "c0;c1;c2;");
@@ -559,6 +551,21 @@ TEST(ServerStartTest, ReportsAPortInUse) {
   auto second = Server::Start(options, [](Request&) { return Response(); });
   ASSERT_FALSE(second.ok());
   EXPECT_NE(std::string(second.status().message()).find("cannot listen"), std::string::npos);
+}
+
+TEST(ServerStartTest, RejectsInvalidOptions) {
+  ServerOptions options;
+  options.port = 0;
+  auto ok_handler = [](Request&) { return Response(); };
+  EXPECT_FALSE(Server::Start(options, nullptr).ok());
+  options.max_connections = 0;
+  EXPECT_FALSE(Server::Start(options, ok_handler).ok());
+  options.max_connections = 10;
+  options.max_header_bytes = 10;
+  EXPECT_FALSE(Server::Start(options, ok_handler).ok());
+  options.max_header_bytes = 4096;
+  options.read_timeout = std::chrono::milliseconds(0);
+  EXPECT_FALSE(Server::Start(options, ok_handler).ok());
 }
 
 TEST(ServerStartTest, RejectsAnUnknownHost) {

@@ -55,8 +55,7 @@ Session::~Session() {
 }
 
 int64_t Session::NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -114,8 +113,7 @@ void Session::OnStart() {
   if (mode_ == Mode::kRejectOverloaded) {
     Response response = ErrorResponse(
         503,
-        fmt::format("the server is at its limit of {} connections; retry shortly",
-                    core_->options().max_connections),
+        fmt::format("the server is at its limit of {} connections; retry shortly", core_->options().max_connections),
         "overloaded");
     response.SetHeader("Retry-After", "1");
     return SendResponse(std::move(response), 11, false, false);
@@ -130,9 +128,7 @@ void Session::BeginRequest() {
   SetDeadline(options.read_timeout);
   parser_.emplace(&request_, options.max_header_bytes, options.max_body_bytes);
   bhttp::async_read_header(socket_, buffer_, *parser_,
-                           [self = shared_from_this()](beast::error_code ec, size_t) {
-                             self->OnHeader(ec);
-                           });
+                           [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
 }
 
 void Session::OnHeader(beast::error_code ec) {
@@ -155,9 +151,7 @@ void Session::OnHeader(beast::error_code ec) {
 
 void Session::ReadBody() {
   bhttp::async_read(socket_, buffer_, *parser_,
-                    [self = shared_from_this()](beast::error_code ec, size_t) {
-                      self->OnBody(ec);
-                    });
+                    [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
 }
 
 void Session::OnBody(beast::error_code ec) {
@@ -173,22 +167,16 @@ void Session::OnReadError(beast::error_code ec) {
     // A connection that never sent a byte is closed quietly (browsers open
     // spare connections); a request cut short is answered.
     if (!parser_->got_some()) return Close();
-    return SendError(408,
-                     fmt::format("the request did not arrive within {} ms",
-                                 options.read_timeout.count()),
+    return SendError(408, fmt::format("the request did not arrive within {} ms", options.read_timeout.count()),
                      "request_timeout");
   }
-  if (ec == bhttp::error::header_limit ||
-      (ec == bhttp::error::buffer_overflow && !parser_->is_header_done())) {
-    return SendError(
-        431, fmt::format("the request header is larger than the limit of {} bytes",
-                         options.max_header_bytes),
-        "header_too_large");
+  if (ec == bhttp::error::header_limit || (ec == bhttp::error::buffer_overflow && !parser_->is_header_done())) {
+    return SendError(431,
+                     fmt::format("the request header is larger than the limit of {} bytes", options.max_header_bytes),
+                     "header_too_large");
   }
   if (ec == bhttp::error::body_limit) {
-    return SendError(413,
-                     fmt::format("the request body is larger than the limit of {} bytes",
-                                 options.max_body_bytes),
+    return SendError(413, fmt::format("the request body is larger than the limit of {} bytes", options.max_body_bytes),
                      "body_too_large");
   }
   if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) {
@@ -198,8 +186,7 @@ void Session::OnReadError(beast::error_code ec) {
     std::string message;
     if (!parser_->rule_error().empty()) {
       message = parser_->rule_error();
-    } else if (ec == bhttp::error::bad_content_length ||
-               ec == bhttp::error::bad_transfer_encoding) {
+    } else if (ec == bhttp::error::bad_content_length || ec == bhttp::error::bad_transfer_encoding) {
       message = fmt::format(
           "ambiguous request framing ({}): send either one Content-Length or "
           "'Transfer-Encoding: chunked', never both",
@@ -207,7 +194,7 @@ void Session::OnReadError(beast::error_code ec) {
     } else {
       message = fmt::format("malformed HTTP request: {}", ec.message());
     }
-    return SendError(400, std::move(message), "invalid_request");
+    return SendError(400, message, "invalid_request");
   }
   Close();  // a socket error
 }
@@ -225,11 +212,10 @@ void Session::Dispatch() {
     // The exception's text may describe internals; the client gets none of it.
     response = ErrorResponse(500, "internal server error", "internal_error");
   }
-  SendResponse(std::move(response), parser_->version(), parser_->keep_alive(),
-               request_.method == "HEAD");
+  SendResponse(std::move(response), parser_->version(), parser_->keep_alive(), request_.method == "HEAD");
 }
 
-void Session::SendError(int status, std::string message, std::string_view code) {
+void Session::SendError(int status, std::string_view message, std::string_view code) {
   int version = parser_ ? parser_->version() : 11;
   SendResponse(ErrorResponse(status, message, code), version, false, false);
 }
@@ -237,26 +223,22 @@ void Session::SendError(int status, std::string message, std::string_view code) 
 void Session::SendResponse(Response response, int version, bool keep_alive, bool head_only) {
   response_ = std::move(response);
   if (std::string problem = CheckResponseHeaders(response_); !problem.empty()) {
-    response_ = ErrorResponse(500, fmt::format("internal server error: {}", problem),
-                              "internal_error");
+    response_ = ErrorResponse(500, fmt::format("internal server error: {}", problem), "internal_error");
   }
   version_ = version;
   keep_alive_ = keep_alive && !WantsClose(response_);
   out_.clear();
   if (response_.stream) return StartStream(head_only);
 
-  BodyFraming framing =
-      StatusHasNoBody(response_.status) ? BodyFraming::kNone : BodyFraming::kLength;
+  BodyFraming framing = StatusHasNoBody(response_.status) ? BodyFraming::kNone : BodyFraming::kLength;
   AppendResponseHead(response_, version_, framing, response_.body.size(), keep_alive_, &out_);
   bool with_body = framing == BodyFraming::kLength && !head_only;
-  std::array<net::const_buffer, 2> buffers = {
-      net::buffer(out_),
-      with_body ? net::buffer(response_.body) : net::const_buffer()};
+  std::array<net::const_buffer, 2> buffers = {net::buffer(out_),
+                                              with_body ? net::buffer(response_.body) : net::const_buffer()};
   phase_ = Phase::kWriting;
   SetDeadline(core_->options().idle_timeout);
-  net::async_write(socket_, buffers, [self = shared_from_this()](beast::error_code ec, size_t) {
-    self->OnResponseWritten(ec);
-  });
+  net::async_write(socket_, buffers,
+                   [self = shared_from_this()](beast::error_code ec, size_t) { self->OnResponseWritten(ec); });
 }
 
 void Session::OnResponseWritten(beast::error_code ec) {
@@ -291,15 +273,13 @@ void Session::StartStream(bool head_only) {
   if (!chunked_) keep_alive_ = false;
   streaming_ = true;
   stream_cancelled_ = false;
-  AppendResponseHead(response_, version_,
-                     chunked_ ? BodyFraming::kChunked : BodyFraming::kUntilClose, 0, keep_alive_,
+  AppendResponseHead(response_, version_, chunked_ ? BodyFraming::kChunked : BodyFraming::kUntilClose, 0, keep_alive_,
                      &out_);
   phase_ = Phase::kStreaming;
   SetDeadline(core_->options().idle_timeout);
-  net::async_write(socket_, net::buffer(out_),
-                   [self = shared_from_this(), head_only](beast::error_code ec, size_t) {
-                     self->OnStreamHeadWritten(ec, head_only);
-                   });
+  net::async_write(socket_, net::buffer(out_), [self = shared_from_this(), head_only](beast::error_code ec, size_t) {
+    self->OnStreamHeadWritten(ec, head_only);
+  });
   // Keep a read pending while the stream runs: it is how a client that goes
   // away is noticed even while no chunk is being written.
   if (!head_only && !read_pending_) ReadMore();
@@ -322,8 +302,7 @@ void Session::RequestChunk() {
   std::shared_ptr<StreamGate> gate = core_->gate();
   std::weak_ptr<Session> weak = weak_from_this();
   std::shared_ptr<ChunkSource> source = response_.stream;
-  source->Next([gate = std::move(gate), weak = std::move(weak),
-                seq](std::optional<std::string> chunk) {
+  source->Next([gate = std::move(gate), weak = std::move(weak), seq](std::optional<std::string> chunk) {
     absl::ReaderMutexLock lock(&gate->mu);
     if (!gate->open) return;
     std::shared_ptr<Session> self = weak.lock();
@@ -343,12 +322,11 @@ void Session::OnChunk(uint64_t seq, std::optional<std::string> chunk) {
   auto self = shared_from_this();
   if (!chunk) {
     if (!chunked_) return EndStream();
-    net::async_write(socket_, net::buffer(kLastChunk.data(), kLastChunk.size()),
-                     [self](beast::error_code ec, size_t) {
-                       if (self->closed_) return;
-                       if (ec) return self->Close();
-                       self->EndStream();
-                     });
+    net::async_write(socket_, net::buffer(kLastChunk.data(), kLastChunk.size()), [self](beast::error_code ec, size_t) {
+      if (self->closed_) return;
+      if (ec) return self->Close();
+      self->EndStream();
+    });
     return;
   }
   // An empty chunk would read as the end of the body; there is nothing to send.
@@ -396,9 +374,7 @@ void Session::ReadMore() {
   read_pending_ = true;
   socket_.async_read_some(
       buffer_.prepare(std::min(room, kReadChunk)),
-      [self = shared_from_this()](beast::error_code ec, size_t bytes) {
-        self->OnReadMore(ec, bytes);
-      });
+      [self = shared_from_this()](beast::error_code ec, size_t bytes) { self->OnReadMore(ec, bytes); });
 }
 
 void Session::OnReadMore(beast::error_code ec, size_t bytes) {

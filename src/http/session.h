@@ -68,7 +68,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnReadError(boost::beast::error_code ec);
   void Dispatch();
 
-  void SendError(int status, std::string message, std::string_view code);
+  void SendError(int status, std::string_view message, std::string_view code);
   void SendResponse(Response response, int version, bool keep_alive, bool head_only);
   void OnResponseWritten(boost::beast::error_code ec);
   void FinishExchange();

@@ -67,8 +67,7 @@ absl::Status ParseTarget(std::string_view target, std::string* path,
   }
   if (target.empty() || (target.front() != '/' && !(absolute && target.front() == '?'))) {
     return absl::InvalidArgumentError(
-        fmt::format("unsupported request target '{}': expected a path starting with '/'",
-                    target.substr(0, 200)));
+        fmt::format("unsupported request target '{}': expected a path starting with '/'", target.substr(0, 200)));
   }
   size_t qmark = target.find('?');
   std::string_view raw_path = target.substr(0, qmark);
@@ -85,8 +84,7 @@ absl::Status ParseTarget(std::string_view target, std::string* path,
       if (segment.empty()) continue;
       size_t eq = segment.find('=');
       std::string_view name = segment.substr(0, eq);
-      std::string_view value =
-          eq == std::string_view::npos ? std::string_view() : segment.substr(eq + 1);
+      std::string_view value = eq == std::string_view::npos ? std::string_view() : segment.substr(eq + 1);
       // Reuse the strings already in *query to keep their capacity.
       if (count == query->size()) query->emplace_back();
       auto& [out_name, out_value] = (*query)[count++];
@@ -94,10 +92,10 @@ absl::Status ParseTarget(std::string_view target, std::string* path,
       out_value.clear();
       if (!PercentDecode(name, true, &out_name) || !PercentDecode(value, true, &out_value)) {
         query->resize(count - 1);
-        return absl::InvalidArgumentError(fmt::format(
-            "malformed percent-escape in query parameter '{}': '%' must be followed by two "
-            "hex digits",
-            segment.substr(0, 200)));
+        return absl::InvalidArgumentError(
+            fmt::format("malformed percent-escape in query parameter '{}': '%' must be followed by two "
+                        "hex digits",
+                        segment.substr(0, 200)));
       }
     }
   }

@@ -76,8 +76,8 @@ bool TestClient::Send(std::string_view bytes) {
   return true;
 }
 
-bool TestClient::SendRequest(std::string_view method, std::string_view target,
-                             std::string_view body, const std::vector<std::string>& header_lines) {
+bool TestClient::SendRequest(std::string_view method, std::string_view target, std::string_view body,
+                             const std::vector<std::string>& header_lines) {
   std::string request = fmt::format("{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\n", method, target);
   for (const std::string& line : header_lines) {
     request += line;
@@ -92,8 +92,7 @@ bool TestClient::SendRequest(std::string_view method, std::string_view target,
 int TestClient::ReadSome(std::chrono::steady_clock::time_point deadline) {
   if (fd_ < 0) return 0;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() < 0) return -1;
     pollfd p{fd_, POLLIN, 0};
     int ready = ::poll(&p, 1, static_cast<int>(left.count()));

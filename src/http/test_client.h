@@ -41,11 +41,9 @@ class TestClient {
                    const std::vector<std::string>& header_lines = {});
   // Reads one complete response; nullopt on timeout, close before a whole
   // response, or unparsable bytes.
-  std::optional<TestResponse> ReadResponse(
-      std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  std::optional<TestResponse> ReadResponse(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // Reads raw bytes until `needle` has been received; false on timeout or close.
-  bool ReadUntil(std::string_view needle,
-                 std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  bool ReadUntil(std::string_view needle, std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // Discards incoming bytes until the server closes the connection (EOF or
   // reset): true if that happens within `timeout`.
   bool WaitForClose(std::chrono::milliseconds timeout);
