@@ -60,26 +60,26 @@ struct AccessRequest {
   std::string id;
   std::string principal_id;
   std::string model_id;
-  Level level = Level::kClosed;   // what was asked for
+  Level level = Level::kClosed;  // what was asked for
   std::string justification;
-  std::string fields = "{}";      // JSON object answering the model's request fields
+  std::string fields = "{}";  // JSON object answering the model's request fields
   RequestState state = RequestState::kPending;
   std::string decided_by;
   std::string decision_reason;
-  std::string grant_id;           // set when approved
+  std::string grant_id;  // set when approved
   int64_t created_at = 0;
   int64_t decided_at = 0;
 };
 
 // One event for the record: an access decision, a key created, a grant...
 struct LogEvent {
-  std::string type;     // "access.decision", "key.created", "grant.created", ...
-  int64_t time = 0;     // Unix seconds
-  std::string actor;    // principal id, or "anonymous", or "cli"
-  std::string model;    // model id, or ""
-  std::string level;    // level name relevant to the event, or ""
-  std::string outcome;  // "allow", "deny", "ok"
-  std::string reason;   // machine-readable reason code
+  std::string type;            // "access.decision", "key.created", "grant.created", ...
+  int64_t time = 0;            // Unix seconds
+  std::string actor;           // principal id, or "anonymous", or "cli"
+  std::string model;           // model id, or ""
+  std::string level;           // level name relevant to the event, or ""
+  std::string outcome;         // "allow", "deny", "ok"
+  std::string reason;          // machine-readable reason code
   std::string details = "{}";  // canonical JSON object with event-specific fields (no secrets, no content)
 };
 

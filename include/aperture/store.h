@@ -30,7 +30,7 @@ class Store {
   virtual absl::StatusOr<std::optional<ApiKey>> FindApiKeyByHash(const std::string& hash) = 0;
   virtual absl::StatusOr<std::optional<ApiKey>> FindApiKey(const std::string& id) = 0;
   virtual absl::StatusOr<std::vector<ApiKey>> ListApiKeys(const std::string& principal_id) = 0;  // "" = all
-  virtual absl::Status RevokeApiKey(const std::string& id, int64_t when) = 0;  // NotFound if unknown
+  virtual absl::Status RevokeApiKey(const std::string& id, int64_t when) = 0;                    // NotFound if unknown
   // Records last use; a key is written at most once per call.
   virtual absl::Status TouchApiKeys(const std::vector<std::pair<std::string, int64_t>>& id_and_time) = 0;
 
@@ -49,8 +49,7 @@ class Store {
                                                         const std::string& model_id) = 0;
   // The highest-level grant that is neither revoked nor expired at `now`.
   virtual absl::StatusOr<std::optional<Grant>> FindActiveGrant(const std::string& principal_id,
-                                                               const std::string& model_id,
-                                                               int64_t now) = 0;
+                                                               const std::string& model_id, int64_t now) = 0;
   virtual absl::Status RevokeGrant(const std::string& id, int64_t when) = 0;
 
   // Access requests. At most one pending request per principal and model
@@ -58,12 +57,11 @@ class Store {
   virtual absl::Status CreateAccessRequest(const AccessRequest& r) = 0;
   virtual absl::StatusOr<std::optional<AccessRequest>> FindAccessRequest(const std::string& id) = 0;
   // Filter by principal and/or state; newest first.
-  virtual absl::StatusOr<std::vector<AccessRequest>> ListAccessRequests(
-      const std::string& principal_id, std::optional<RequestState> state) = 0;
+  virtual absl::StatusOr<std::vector<AccessRequest>> ListAccessRequests(const std::string& principal_id,
+                                                                        std::optional<RequestState> state) = 0;
   // Decides a pending request (FailedPrecondition if already decided). When
   // `grant` is set (approval) it is created in the same transaction.
-  virtual absl::Status DecideAccessRequest(const AccessRequest& decided,
-                                           const std::optional<Grant>& grant) = 0;
+  virtual absl::Status DecideAccessRequest(const AccessRequest& decided, const std::optional<Grant>& grant) = 0;
 
   // Events recorded until the transparency log takes over (see Recorder).
   virtual absl::Status AppendEvents(const std::vector<LogEvent>& events) = 0;

@@ -19,8 +19,8 @@ constexpr size_t kMaxTextLength = 4000;
 bool ValidName(std::string_view s, size_t max, bool allow_slash) {
   if (s.empty() || s.size() > max) return false;
   for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.' || (allow_slash && (c == '/' || c == ':'));
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.' || (allow_slash && (c == '/' || c == ':'));
     if (!ok) return false;
   }
   return s.front() != '.' && s.front() != '/';
@@ -39,12 +39,11 @@ Caller AccessService::Operator() {
 
 absl::Status AccessService::Require(const Caller& actor, Role role) const {
   if (actor.IsAtLeast(role)) return absl::OkStatus();
-  return absl::PermissionDeniedError(
-      fmt::format("this action needs the '{}' role", RoleName(role)));
+  return absl::PermissionDeniedError(fmt::format("this action needs the '{}' role", RoleName(role)));
 }
 
-absl::Status AccessService::Record(const Caller& actor, std::string type, std::string model,
-                                   std::string level, Json details) {
+absl::Status AccessService::Record(const Caller& actor, std::string type, std::string model, std::string level,
+                                   const Json& details) {
   LogEvent e;
   e.type = std::move(type);
   e.time = clock_.NowSeconds();
@@ -72,8 +71,8 @@ absl::StatusOr<Principal> AccessService::AddPrincipal(const Caller& actor, const
   }
   Principal p{NewId("prn"), name, role, clock_.NowSeconds()};
   RETURN_IF_ERROR(store_.CreatePrincipal(p));
-  RETURN_IF_ERROR(Record(actor, "principal.created", "", "",
-                         {{"principal", p.id}, {"name", p.name}, {"role", RoleName(role)}}));
+  RETURN_IF_ERROR(
+      Record(actor, "principal.created", "", "", {{"principal", p.id}, {"name", p.name}, {"role", RoleName(role)}}));
   return p;
 }
 
@@ -84,12 +83,10 @@ absl::StatusOr<CreatedKey> AccessService::CreateKey(const Caller& actor, const s
   CreatedKey created;
   created.plaintext = GenerateApiKey();
   const int64_t now = clock_.NowSeconds();
-  created.key = ApiKey{NewId("key"), p.id, hasher_.Hash(created.plaintext), now,
-                       ExpiryFrom(now, ttl_seconds), 0, 0};
+  created.key = ApiKey{NewId("key"), p.id, hasher_.Hash(created.plaintext), now, ExpiryFrom(now, ttl_seconds), 0, 0};
   RETURN_IF_ERROR(store_.CreateApiKey(created.key));
   RETURN_IF_ERROR(Record(actor, "key.created", "", "",
-                         {{"key", created.key.id}, {"principal", p.id},
-                          {"expires_at", created.key.expires_at}}));
+                         {{"key", created.key.id}, {"principal", p.id}, {"expires_at", created.key.expires_at}}));
   return created;
 }
 
@@ -101,8 +98,8 @@ absl::Status AccessService::RevokeKey(const Caller& actor, const std::string& ke
   return Record(actor, "key.revoked", "", "", {{"key", key_id}, {"principal", key->principal_id}});
 }
 
-absl::StatusOr<Model> AccessService::AddModel(const Caller& actor, const std::string& id,
-                                              const std::string& path, Level public_level) {
+absl::StatusOr<Model> AccessService::AddModel(const Caller& actor, const std::string& id, const std::string& path,
+                                              Level public_level) {
   RETURN_IF_ERROR(Require(actor, Role::kOwner));
   if (!ValidName(id, kMaxModelIdLength, true)) {
     return absl::InvalidArgumentError(
@@ -128,8 +125,7 @@ absl::Status AccessService::SetPublicLevel(const Caller& actor, const std::strin
                 {{"from", LevelName(model->public_level)}, {"to", LevelName(level)}});
 }
 
-absl::Status AccessService::SetRequestFields(const Caller& actor, const std::string& model_id,
-                                             const Json& fields) {
+absl::Status AccessService::SetRequestFields(const Caller& actor, const std::string& model_id, const Json& fields) {
   RETURN_IF_ERROR(Require(actor, Role::kOwner));
   RETURN_IF_ERROR(ValidateRequestFieldSpec(fields));
   RETURN_IF_ERROR(store_.SetModelRequestFields(model_id, CanonicalJson(fields)));
@@ -138,8 +134,7 @@ absl::Status AccessService::SetRequestFields(const Caller& actor, const std::str
 
 absl::StatusOr<Grant> AccessService::GrantAccess(const Caller& actor, const std::string& principal,
                                                  const std::string& model_id, Level level,
-                                                 std::optional<int64_t> ttl_seconds,
-                                                 const std::string& reason) {
+                                                 std::optional<int64_t> ttl_seconds, const std::string& reason) {
   RETURN_IF_ERROR(Require(actor, Role::kReviewer));
   if (reason.empty() || reason.size() > kMaxTextLength) {
     return absl::InvalidArgumentError("a grant needs a reason (at most 4000 characters)");
@@ -151,8 +146,7 @@ absl::StatusOr<Grant> AccessService::GrantAccess(const Caller& actor, const std:
   Grant g{NewId("grt"), p.id, model_id, level, ExpiryFrom(now, ttl_seconds), reason, actor.actor(), now, 0};
   RETURN_IF_ERROR(store_.CreateGrant(g));
   RETURN_IF_ERROR(Record(actor, "grant.created", model_id, std::string(LevelName(level)),
-                         {{"grant", g.id}, {"principal", p.id}, {"expires_at", g.expires_at},
-                          {"reason", reason}}));
+                         {{"grant", g.id}, {"principal", p.id}, {"expires_at", g.expires_at}, {"reason", reason}}));
   return g;
 }
 
@@ -185,8 +179,8 @@ absl::StatusOr<AccessRequest> AccessService::SubmitRequest(const Caller& actor, 
     return absl::NotFoundError(fmt::format("The model '{}' does not exist or you do not have access to it.", model_id));
   }
   if (level <= current) {
-    return absl::InvalidArgumentError(fmt::format(
-        "you already have level '{}' on '{}'; ask for a higher level", LevelName(current), model_id));
+    return absl::InvalidArgumentError(
+        fmt::format("you already have level '{}' on '{}'; ask for a higher level", LevelName(current), model_id));
   }
   auto spec = ParseJson(model->request_fields);
   if (!spec.ok()) return absl::InternalError("the model's request fields are not valid JSON");
@@ -200,9 +194,9 @@ absl::StatusOr<AccessRequest> AccessService::SubmitRequest(const Caller& actor, 
       return absl::AlreadyExistsError(fmt::format("request '{}' for this model is still pending", r.id));
     }
     if (r.state == RequestState::kDenied && r.decided_at + config_.access_request_retry_seconds > now) {
-      return absl::ResourceExhaustedError(fmt::format(
-          "your request '{}' was denied; you may ask again after {}", r.id,
-          FormatRfc3339(r.decided_at + config_.access_request_retry_seconds)));
+      return absl::ResourceExhaustedError(
+          fmt::format("your request '{}' was denied; you may ask again after {}", r.id,
+                      FormatRfc3339(r.decided_at + config_.access_request_retry_seconds)));
     }
     break;  // newest first: only the latest request for the model matters
   }
@@ -232,20 +226,19 @@ absl::StatusOr<std::vector<AccessRequest>> AccessService::ListRequests(const Cal
 }
 
 absl::StatusOr<AccessRequest> AccessService::Approve(const Caller& actor, const std::string& request_id,
-                                                     std::optional<Level> level,
-                                                     std::optional<int64_t> ttl_seconds,
+                                                     std::optional<Level> level, std::optional<int64_t> ttl_seconds,
                                                      const std::string& reason) {
   RETURN_IF_ERROR(Require(actor, Role::kReviewer));
   ASSIGN_OR_RETURN(auto request, store_.FindAccessRequest(request_id));
   if (!request) return absl::NotFoundError(fmt::format("no access request with id '{}'", request_id));
   if (request->state != RequestState::kPending) {
-    return absl::FailedPreconditionError(fmt::format("access request '{}' was already {}", request_id,
-                                                     RequestStateName(request->state)));
+    return absl::FailedPreconditionError(
+        fmt::format("access request '{}' was already {}", request_id, RequestStateName(request->state)));
   }
   Level granted = level.value_or(request->level);
   if (granted > request->level) {
-    return absl::InvalidArgumentError(fmt::format(
-        "cannot approve above the level asked for ('{}')", LevelName(request->level)));
+    return absl::InvalidArgumentError(
+        fmt::format("cannot approve above the level asked for ('{}')", LevelName(request->level)));
   }
   const int64_t now = clock_.NowSeconds();
   AccessRequest decided = *request;
@@ -253,13 +246,23 @@ absl::StatusOr<AccessRequest> AccessService::Approve(const Caller& actor, const 
   decided.decided_by = actor.actor();
   decided.decision_reason = reason.empty() ? "approved" : reason;
   decided.decided_at = now;
-  Grant g{NewId("grt"), request->principal_id, request->model_id, granted, ExpiryFrom(now, ttl_seconds),
-          fmt::format("access request {}", request_id), actor.actor(), now, 0};
+  Grant g{NewId("grt"),
+          request->principal_id,
+          request->model_id,
+          granted,
+          ExpiryFrom(now, ttl_seconds),
+          fmt::format("access request {}", request_id),
+          actor.actor(),
+          now,
+          0};
   decided.grant_id = g.id;
   RETURN_IF_ERROR(store_.DecideAccessRequest(decided, g));
   RETURN_IF_ERROR(Record(actor, "request.decided", request->model_id, std::string(LevelName(granted)),
-                         {{"request", request_id}, {"decision", "approved"}, {"grant", g.id},
-                          {"principal", request->principal_id}, {"expires_at", g.expires_at}}));
+                         {{"request", request_id},
+                          {"decision", "approved"},
+                          {"grant", g.id},
+                          {"principal", request->principal_id},
+                          {"expires_at", g.expires_at}}));
   return decided;
 }
 

@@ -28,8 +28,7 @@ struct CreatedKey {
 // Thread-safe.
 class AccessService {
  public:
-  AccessService(Store& store, Recorder& recorder, const ApiKeyHasher& hasher, const Config& config,
-                const Clock& clock)
+  AccessService(Store& store, Recorder& recorder, const ApiKeyHasher& hasher, const Config& config, const Clock& clock)
       : store_(store), recorder_(recorder), hasher_(hasher), config_(config), clock_(clock) {}
 
   // The local operator: whoever runs the CLI on the data directory acts as an owner.
@@ -46,22 +45,17 @@ class AccessService {
   absl::Status SetRequestFields(const Caller& actor, const std::string& model_id, const Json& fields);
 
   // Owners and reviewers.
-  absl::StatusOr<Grant> GrantAccess(const Caller& actor, const std::string& principal,
-                                    const std::string& model_id, Level level,
-                                    std::optional<int64_t> ttl_seconds, const std::string& reason);
+  absl::StatusOr<Grant> GrantAccess(const Caller& actor, const std::string& principal, const std::string& model_id,
+                                    Level level, std::optional<int64_t> ttl_seconds, const std::string& reason);
   absl::Status RevokeGrant(const Caller& actor, const std::string& grant_id);
-  absl::StatusOr<AccessRequest> Approve(const Caller& actor, const std::string& request_id,
-                                        std::optional<Level> level, std::optional<int64_t> ttl_seconds,
-                                        const std::string& reason);
-  absl::StatusOr<AccessRequest> Deny(const Caller& actor, const std::string& request_id,
-                                     const std::string& reason);
-  absl::StatusOr<std::vector<AccessRequest>> ListRequests(const Caller& actor,
-                                                          std::optional<RequestState> state);
+  absl::StatusOr<AccessRequest> Approve(const Caller& actor, const std::string& request_id, std::optional<Level> level,
+                                        std::optional<int64_t> ttl_seconds, const std::string& reason);
+  absl::StatusOr<AccessRequest> Deny(const Caller& actor, const std::string& request_id, const std::string& reason);
+  absl::StatusOr<std::vector<AccessRequest>> ListRequests(const Caller& actor, std::optional<RequestState> state);
 
   // Any principal, for themselves.
-  absl::StatusOr<AccessRequest> SubmitRequest(const Caller& actor, const std::string& model_id,
-                                              Level level, const std::string& justification,
-                                              const Json& fields);
+  absl::StatusOr<AccessRequest> SubmitRequest(const Caller& actor, const std::string& model_id, Level level,
+                                              const std::string& justification, const Json& fields);
   absl::StatusOr<std::vector<AccessRequest>> MyRequests(const Caller& actor);
 
   // Resolves a principal by id or name.
@@ -69,8 +63,7 @@ class AccessService {
 
  private:
   absl::Status Require(const Caller& actor, Role role) const;
-  absl::Status Record(const Caller& actor, std::string type, std::string model, std::string level,
-                      Json details);
+  absl::Status Record(const Caller& actor, std::string type, std::string model, std::string level, const Json& details);
 
   Store& store_;
   Recorder& recorder_;

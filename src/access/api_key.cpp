@@ -53,7 +53,8 @@ std::string GenerateApiKey() {
 
 absl::Status CheckApiKeyFormat(std::string_view key) {
   if (key.size() != kApiKeyLength || key.substr(0, kApiKeyPrefix.size()) != kApiKeyPrefix) {
-    return absl::UnauthenticatedError("the API key is malformed: Aperture keys start with 'ak_' and are 39 characters long");
+    return absl::UnauthenticatedError(
+        "the API key is malformed: Aperture keys start with 'ak_' and are 39 characters long");
   }
   for (char c : key.substr(kApiKeyPrefix.size())) {
     if (kBase62.find(c) == std::string_view::npos) {

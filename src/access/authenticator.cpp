@@ -8,7 +8,7 @@ namespace {
 
 constexpr char kReasonPayload[] = "aperture/auth-reason";
 
-absl::Status Refuse(std::string reason, std::string message) {
+absl::Status Refuse(const std::string& reason, const std::string& message) {
   absl::Status s = absl::UnauthenticatedError(message);
   s.SetPayload(kReasonPayload, absl::Cord(reason));
   return s;

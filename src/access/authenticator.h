@@ -26,8 +26,7 @@ class Authenticator {
   Authenticator(Store& store, const ApiKeyHasher& hasher, const Clock& clock, KeyUsage& usage)
       : store_(store), hasher_(hasher), clock_(clock), usage_(usage) {}
 
-  absl::StatusOr<Caller> Authenticate(std::optional<std::string_view> authorization,
-                                      std::string address) const;
+  absl::StatusOr<Caller> Authenticate(std::optional<std::string_view> authorization, std::string address) const;
 
  private:
   Store& store_;

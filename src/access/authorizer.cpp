@@ -13,8 +13,7 @@ constexpr Level kNoCeiling = Level::kOpen;
 
 }  // namespace
 
-Level EffectiveLevel(const Caller& caller, const Model& model, const std::optional<Grant>& grant,
-                     Level ceiling) {
+Level EffectiveLevel(const Caller& caller, const Model& model, const std::optional<Grant>& grant, Level ceiling) {
   if (caller.IsAtLeast(Role::kOwner)) return ceiling;
   Level base = model.public_level >= Level::kHosted ? model.public_level : Level::kClosed;
   if (grant) base = std::max(base, grant->level);
@@ -60,11 +59,10 @@ absl::StatusOr<Decision> Authorizer::Authorize(const Caller& caller, const std::
           "Your access to '{}' is at level '{}', which does not include '{}'; that needs level '{}' "
           "or higher. {}",
           model_id, LevelName(level), CapabilityName(capability), LevelName(*needed),
-          caller.anonymous()
-              ? "Create an account with the model's owner and request access with an API key."
-              : fmt::format("Request it with POST /v1/access-requests "
-                            "{{\"model\": \"{}\", \"level\": \"{}\", \"justification\": \"...\"}}.",
-                            model_id, LevelName(*needed)));
+          caller.anonymous() ? "Create an account with the model's owner and request access with an API key."
+                             : fmt::format("Request it with POST /v1/access-requests "
+                                           "{{\"model\": \"{}\", \"level\": \"{}\", \"justification\": \"...\"}}.",
+                                           model_id, LevelName(*needed)));
     } else {
       d.message = fmt::format("No release level of this server includes '{}'.", CapabilityName(capability));
     }

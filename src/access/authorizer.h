@@ -20,9 +20,9 @@ enum class Outcome { kAllow, kDeny };
 
 struct Decision {
   Outcome outcome = Outcome::kDeny;
-  int status = 403;         // the HTTP status a denial maps to (200 for allow)
-  std::string reason;       // machine-readable: "ok", "model_not_found", "level_too_low", ...
-  std::string message;      // for the caller
+  int status = 403;              // the HTTP status a denial maps to (200 for allow)
+  std::string reason;            // machine-readable: "ok", "model_not_found", "level_too_low", ...
+  std::string message;           // for the caller
   Level level = Level::kClosed;  // the caller's effective level on the model
   std::optional<Model> model;
 
@@ -33,8 +33,7 @@ struct Decision {
 //   min(ceiling, max(public level, grant level)), where a public level of
 //   `staged` or below gives outsiders nothing (staged means named principals
 //   only), and owners hold the ceiling.
-Level EffectiveLevel(const Caller& caller, const Model& model, const std::optional<Grant>& grant,
-                     Level ceiling);
+Level EffectiveLevel(const Caller& caller, const Model& model, const std::optional<Grant>& grant, Level ceiling);
 
 // Whether the caller may know the model exists: owners and reviewers always;
 // others when their effective level is above `closed`.
@@ -43,13 +42,11 @@ bool ModelVisible(const Caller& caller, Level effective);
 // Thread-safe (reads through a thread-safe Store).
 class Authorizer {
  public:
-  Authorizer(Store& store, const Config& config, const Clock& clock)
-      : store_(store), config_(config), clock_(clock) {}
+  Authorizer(Store& store, const Config& config, const Clock& clock) : store_(store), config_(config), clock_(clock) {}
 
   // Allow, or deny with 404 (model unknown or invisible to the caller) or
   // 403 (visible, but the level lacks the capability; says which level would do).
-  absl::StatusOr<Decision> Authorize(const Caller& caller, const std::string& model_id,
-                                     Capability capability) const;
+  absl::StatusOr<Decision> Authorize(const Caller& caller, const std::string& model_id, Capability capability) const;
 
   // The caller's effective level on `model`.
   absl::StatusOr<Level> LevelOn(const Caller& caller, const Model& model) const;

@@ -7,8 +7,8 @@
 
 namespace aperture {
 
-absl::Status FieldError(std::string_view field, std::string message) {
-  absl::Status s = absl::InvalidArgumentError(std::move(message));
+absl::Status FieldError(std::string_view field, const std::string& message) {
+  absl::Status s = absl::InvalidArgumentError(message);
   s.SetPayload("aperture/param", absl::Cord(std::string(field)));
   return s;
 }
@@ -19,7 +19,8 @@ absl::StatusOr<std::optional<Level>> OptionalLevel(const Json& body, std::string
   auto level = ParseLevel(*name);
   if (!level) {
     return FieldError(field, fmt::format("'{}' must be one of closed, staged, hosted, api, research, "
-                                         "download, open (got '{}')", field, *name));
+                                         "download, open (got '{}')",
+                                         field, *name));
   }
   return level;
 }

@@ -17,6 +17,6 @@ absl::StatusOr<std::optional<Level>> OptionalLevel(const Json& body, std::string
 absl::StatusOr<std::optional<int64_t>> OptionalDuration(const Json& body, std::string_view field);
 
 // InvalidArgument carrying `field` as the OpenAI-style param.
-absl::Status FieldError(std::string_view field, std::string message);
+absl::Status FieldError(std::string_view field, const std::string& message);
 
 }  // namespace aperture

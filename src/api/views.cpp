@@ -8,7 +8,10 @@ Json Time(int64_t t) { return t == 0 ? Json(nullptr) : Json(t); }
 }  // namespace
 
 Json View(const Principal& p) {
-  return {{"id", p.id}, {"object", "principal"}, {"name", p.name}, {"role", RoleName(p.role)},
+  return {{"id", p.id},
+          {"object", "principal"},
+          {"name", p.name},
+          {"role", RoleName(p.role)},
           {"created_at", p.created_at}};
 }
 

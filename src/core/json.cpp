@@ -21,11 +21,14 @@ bool DepthWithin(std::string_view text, int max_depth) {
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
-    if (c == '"') in_string = true;
+    if (c == '"')
+      in_string = true;
     else if (c == '[' || c == '{') {
       if (++depth > max_depth) return false;
     } else if (c == ']' || c == '}') {
@@ -39,8 +42,7 @@ bool DepthWithin(std::string_view text, int max_depth) {
 
 absl::StatusOr<Json> ParseJson(std::string_view text, int max_depth) {
   if (!DepthWithin(text, max_depth)) {
-    return absl::InvalidArgumentError(
-        fmt::format("JSON is nested more than {} levels deep", max_depth));
+    return absl::InvalidArgumentError(fmt::format("JSON is nested more than {} levels deep", max_depth));
   }
   Json value = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) return absl::InvalidArgumentError("body is not valid JSON");

@@ -3,10 +3,10 @@
 namespace aperture {
 namespace {
 
-constexpr std::array<std::string_view, 7> kLevelNames = {
-    "closed", "staged", "hosted", "api", "research", "download", "open"};
-constexpr std::array<std::string_view, 9> kCapabilityNames = {
-    "chat", "complete", "logprobs", "embed", "inspect", "intervene", "evaluate", "finetune", "download"};
+constexpr std::array<std::string_view, 7> kLevelNames = {"closed",   "staged",   "hosted", "api",
+                                                         "research", "download", "open"};
+constexpr std::array<std::string_view, 9> kCapabilityNames = {"chat",      "complete", "logprobs", "embed",   "inspect",
+                                                              "intervene", "evaluate", "finetune", "download"};
 constexpr std::array<std::string_view, 3> kRoleNames = {"member", "reviewer", "owner"};
 
 template <typename E, size_t N>

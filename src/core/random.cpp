@@ -23,8 +23,6 @@ std::string RandomBytes(size_t n) {
   return out;
 }
 
-std::string NewId(const char* prefix) {
-  return std::string(prefix) + "_" + HexEncode(RandomBytes(8));
-}
+std::string NewId(const char* prefix) { return std::string(prefix) + "_" + HexEncode(RandomBytes(8)); }
 
 }  // namespace aperture

@@ -21,14 +21,25 @@ absl::StatusOr<int64_t> ParseDurationSeconds(std::string_view text) {
   int64_t unit = 1;
   std::string_view digits = text;
   switch (text.back()) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    case 'w': unit = 7 * 86400; break;
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    case 'w':
+      unit = 7 * 86400;
+      break;
     default:
       if (text.back() < '0' || text.back() > '9') {
-        return absl::InvalidArgumentError(fmt::format("duration '{}' has an unknown unit; use s, m, h, d or w (e.g. 30d)", text));
+        return absl::InvalidArgumentError(
+            fmt::format("duration '{}' has an unknown unit; use s, m, h, d or w (e.g. 30d)", text));
       }
       digits = text;
       unit = 1;

@@ -37,8 +37,8 @@ std::string Metrics::Render() const {
   out += "# TYPE aperture_request_duration_seconds histogram\n";
   for (const auto& [route, h] : latency_) {
     for (size_t i = 0; i < kBuckets.size(); ++i) {
-      out += fmt::format("aperture_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n", route,
-                         kBuckets[i], h.counts[i]);
+      out += fmt::format("aperture_request_duration_seconds_bucket{{route=\"{}\",le=\"{}\"}} {}\n", route, kBuckets[i],
+                         h.counts[i]);
     }
     out += fmt::format("aperture_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}\n", route, h.count);
     out += fmt::format("aperture_request_duration_seconds_sum{{route=\"{}\"}} {}\n", route, h.sum);

@@ -24,8 +24,8 @@ struct RequestContext {
   std::vector<std::pair<std::string, std::string>> path_params;
   Json body;  // null unless the request had a JSON body
   Caller caller;
-  std::string model_id;               // for model-scoped routes
-  std::optional<Decision> decision;   // set by authz for model-scoped routes
+  std::string model_id;                  // for model-scoped routes
+  std::optional<Decision> decision;      // set by authz for model-scoped routes
   std::vector<Capability> capabilities;  // everything this request asks to do
   // What the record filter writes: "allow" unless a filter or handler refused.
   std::string outcome = "allow";

@@ -41,8 +41,7 @@ class Router {
   // The matching route and its path parameters; nullptr if none. Sets
   // `method_mismatch` when the path exists under another method (405).
   const Route* Match(std::string_view method, std::string_view path,
-                     std::vector<std::pair<std::string, std::string>>& params,
-                     bool& method_mismatch) const;
+                     std::vector<std::pair<std::string, std::string>>& params, bool& method_mismatch) const;
 
  private:
   struct Compiled {

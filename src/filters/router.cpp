@@ -25,8 +25,7 @@ void Router::Add(Route route) {
 }
 
 const Route* Router::Match(std::string_view method, std::string_view path,
-                           std::vector<std::pair<std::string, std::string>>& params,
-                           bool& method_mismatch) const {
+                           std::vector<std::pair<std::string, std::string>>& params, bool& method_mismatch) const {
   method_mismatch = false;
   if (path.empty() || path[0] != '/') return nullptr;
   const std::vector<std::string_view> parts = Split(path);
@@ -37,8 +36,10 @@ const Route* Router::Match(std::string_view method, std::string_view path,
     for (size_t i = 0; i < parts.size() && ok; ++i) {
       const std::string& seg = c.segments[i];
       if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
-        if (parts[i].empty()) ok = false;
-        else found.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));
+        if (parts[i].empty())
+          ok = false;
+        else
+          found.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));
       } else {
         ok = seg == parts[i];
       }

@@ -14,9 +14,10 @@
 
 namespace aperture {
 
-absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, Config config, const Clock& clock) {
+absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, const Config& config,
+                                                         const Clock& clock) {
   ASSIGN_OR_RETURN(std::string secret, ReadHashSecret(dir));
-  std::unique_ptr<Services> s(new Services(std::move(config), clock));
+  std::unique_ptr<Services> s(new Services(config, clock));
   ASSIGN_OR_RETURN(s->store, store::SqliteStore::Open(dir.database(), /*create=*/false));
   s->recorder = std::make_unique<StoreRecorder>(*s->store);
   s->hasher = std::make_unique<ApiKeyHasher>(std::move(secret));

@@ -28,7 +28,7 @@ namespace aperture {
 // The long-lived parts shared by the CLI and the server. Thread-safe.
 class Services {
  public:
-  static absl::StatusOr<std::unique_ptr<Services>> Open(const DataDir& dir, Config config,
+  static absl::StatusOr<std::unique_ptr<Services>> Open(const DataDir& dir, const Config& config,
                                                          const Clock& clock = SystemClock::Get());
   ~Services();
 
@@ -42,7 +42,7 @@ class Services {
   std::unique_ptr<Authorizer> authorizer;
 
  private:
-  explicit Services(Config c, const Clock& clk) : config(std::move(c)), clock(clk) {}
+  Services(const Config& c, const Clock& clk) : config(c), clock(clk) {}
 };
 
 // A running HTTP server over Services.

@@ -30,7 +30,7 @@ absl::StatusOr<Config> LoadConfig(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<Services>> OpenServices(const std::string& data, const std::string& config_path) {
   ASSIGN_OR_RETURN(Config config, LoadConfig(config_path));
-  return Services::Open(DataDir{data}, std::move(config));
+  return Services::Open(DataDir{data}, config);
 }
 
 absl::StatusOr<Level> LevelArg(const std::string& name) {

@@ -9,20 +9,28 @@ namespace aperture::testing {
 namespace {
 
 enum class KeyState { kNone, kMalformed, kBadChecksum, kUnknown, kRevoked, kExpired, kExpiredGrant, kValid };
-constexpr KeyState kAllKeyStates[] = {KeyState::kNone,    KeyState::kMalformed, KeyState::kBadChecksum,
-                                      KeyState::kUnknown, KeyState::kRevoked,   KeyState::kExpired,
+constexpr KeyState kAllKeyStates[] = {KeyState::kNone,         KeyState::kMalformed, KeyState::kBadChecksum,
+                                      KeyState::kUnknown,      KeyState::kRevoked,   KeyState::kExpired,
                                       KeyState::kExpiredGrant, KeyState::kValid};
 
 const char* Name(KeyState s) {
   switch (s) {
-    case KeyState::kNone: return "no key";
-    case KeyState::kMalformed: return "malformed key";
-    case KeyState::kBadChecksum: return "bad checksum";
-    case KeyState::kUnknown: return "unknown key";
-    case KeyState::kRevoked: return "revoked key";
-    case KeyState::kExpired: return "expired key";
-    case KeyState::kExpiredGrant: return "expired grant";
-    case KeyState::kValid: return "valid key";
+    case KeyState::kNone:
+      return "no key";
+    case KeyState::kMalformed:
+      return "malformed key";
+    case KeyState::kBadChecksum:
+      return "bad checksum";
+    case KeyState::kUnknown:
+      return "unknown key";
+    case KeyState::kRevoked:
+      return "revoked key";
+    case KeyState::kExpired:
+      return "expired key";
+    case KeyState::kExpiredGrant:
+      return "expired grant";
+    case KeyState::kValid:
+      return "valid key";
   }
   return "";
 }
@@ -36,16 +44,24 @@ Call RequestFor(Capability c, const std::string& model) {
   const std::string m = fmt::format("\"model\":\"{}\"", model);
   switch (c) {
     case Capability::kChat:
-      return {"POST", "/v1/chat/completions", fmt::format(R"({{{},"messages":[{{"role":"user","content":"hi"}}]}})", m)};
-    case Capability::kComplete: return {"POST", "/v1/completions", fmt::format(R"({{{},"prompt":"hi"}})", m)};
+      return {"POST", "/v1/chat/completions",
+              fmt::format(R"({{{},"messages":[{{"role":"user","content":"hi"}}]}})", m)};
+    case Capability::kComplete:
+      return {"POST", "/v1/completions", fmt::format(R"({{{},"prompt":"hi"}})", m)};
     case Capability::kLogprobs:
       return {"POST", "/v1/completions", fmt::format(R"({{{},"prompt":"hi","logprobs":2}})", m)};
-    case Capability::kEmbed: return {"POST", "/v1/embeddings", fmt::format(R"({{{},"input":"hi"}})", m)};
-    case Capability::kInspect: return {"POST", "/v1/research/inspect", fmt::format("{{{}}}", m)};
-    case Capability::kIntervene: return {"POST", "/v1/research/intervene", fmt::format("{{{}}}", m)};
-    case Capability::kEvaluate: return {"POST", "/v1/evals/runs", fmt::format("{{{}}}", m)};
-    case Capability::kFinetune: return {"POST", "/v1/fine_tuning/jobs", fmt::format("{{{}}}", m)};
-    case Capability::kDownload: return {"GET", fmt::format("/v1/models/{}/download", model), ""};
+    case Capability::kEmbed:
+      return {"POST", "/v1/embeddings", fmt::format(R"({{{},"input":"hi"}})", m)};
+    case Capability::kInspect:
+      return {"POST", "/v1/research/inspect", fmt::format("{{{}}}", m)};
+    case Capability::kIntervene:
+      return {"POST", "/v1/research/intervene", fmt::format("{{{}}}", m)};
+    case Capability::kEvaluate:
+      return {"POST", "/v1/evals/runs", fmt::format("{{{}}}", m)};
+    case Capability::kFinetune:
+      return {"POST", "/v1/fine_tuning/jobs", fmt::format("{{{}}}", m)};
+    case Capability::kDownload:
+      return {"GET", fmt::format("/v1/models/{}/download", model), ""};
   }
   return {};
 }
@@ -79,10 +95,11 @@ TEST(AuthzMatrixTest, EveryLevelCapabilityAndKeyState) {
     server.AddModel(fmt::format("p_{}", LevelName(level)), level);
     const std::string granted = fmt::format("g_{}", LevelName(level));
     server.AddModel(granted, Level::kClosed);
-    ASSERT_TRUE(server.services().access->GrantAccess(AccessService::Operator(), "member", granted, level,
-                                                      std::nullopt, "matrix").ok());
-    ASSERT_TRUE(server.services().access->GrantAccess(AccessService::Operator(), "lapsed", granted, level,
-                                                      60, "matrix").ok());
+    ASSERT_TRUE(server.services()
+                    .access->GrantAccess(AccessService::Operator(), "member", granted, level, std::nullopt, "matrix")
+                    .ok());
+    ASSERT_TRUE(
+        server.services().access->GrantAccess(AccessService::Operator(), "lapsed", granted, level, 60, "matrix").ok());
   }
   std::string bad_checksum = valid_key;
   bad_checksum.back() = bad_checksum.back() == 'A' ? 'B' : 'A';
@@ -96,20 +113,34 @@ TEST(AuthzMatrixTest, EveryLevelCapabilityAndKeyState) {
         const std::string model = fmt::format("{}_{}", anonymous ? "p" : "g", LevelName(level));
         std::string key;
         switch (state) {
-          case KeyState::kNone: break;
-          case KeyState::kMalformed: key = "ak_short"; break;
-          case KeyState::kBadChecksum: key = bad_checksum; break;
-          case KeyState::kUnknown: key = unknown_key; break;
-          case KeyState::kRevoked: key = revoked_key; break;
-          case KeyState::kExpired: key = expired_key; break;
-          case KeyState::kExpiredGrant: key = lapsed_key; break;
-          case KeyState::kValid: key = valid_key; break;
+          case KeyState::kNone:
+            break;
+          case KeyState::kMalformed:
+            key = "ak_short";
+            break;
+          case KeyState::kBadChecksum:
+            key = bad_checksum;
+            break;
+          case KeyState::kUnknown:
+            key = unknown_key;
+            break;
+          case KeyState::kRevoked:
+            key = revoked_key;
+            break;
+          case KeyState::kExpired:
+            key = expired_key;
+            break;
+          case KeyState::kExpiredGrant:
+            key = lapsed_key;
+            break;
+          case KeyState::kValid:
+            key = valid_key;
+            break;
         }
         int expected;
         std::string code;
         bool key_broken = state == KeyState::kMalformed || state == KeyState::kBadChecksum ||
-                          state == KeyState::kUnknown || state == KeyState::kRevoked ||
-                          state == KeyState::kExpired;
+                          state == KeyState::kUnknown || state == KeyState::kRevoked || state == KeyState::kExpired;
         if (key_broken) {
           expected = 401;
         } else {
@@ -118,15 +149,18 @@ TEST(AuthzMatrixTest, EveryLevelCapabilityAndKeyState) {
           Level effective = Level::kClosed;
           if (anonymous) effective = level >= Level::kHosted ? level : Level::kClosed;
           if (state == KeyState::kValid) effective = level;
-          if (effective == Level::kClosed) expected = 404;
-          else if (Allowed(config, effective, cap)) expected = cap == Capability::kDownload ? 200 : 501;
-          else expected = 403;
+          if (effective == Level::kClosed)
+            expected = 404;
+          else if (Allowed(config, effective, cap))
+            expected = cap == Capability::kDownload ? 200 : 501;
+          else
+            expected = 403;
         }
         Call call = RequestFor(cap, model);
         auto r = server.Call(call.method, call.target, call.body, key);
         ++cells;
-        EXPECT_EQ(r.status, expected) << "level " << LevelName(level) << ", capability " << CapabilityName(cap)
-                                      << ", " << Name(state) << ": " << r.body;
+        EXPECT_EQ(r.status, expected) << "level " << LevelName(level) << ", capability " << CapabilityName(cap) << ", "
+                                      << Name(state) << ": " << r.body;
         if (expected == 501) EXPECT_NE(r.body.find("engine_unavailable"), std::string::npos);
         if (expected == 200) EXPECT_EQ(r.body, "weights of " + model);
         if (expected == 403) EXPECT_NE(r.body.find("needs level"), std::string::npos) << r.body;
@@ -174,8 +208,11 @@ TEST(AuthzMatrixTest, GrantsAbovePublicLevelWorkAndExpire) {
   const std::string key = server.CreateKey("researcher");
   const std::string inspect = R"({"model":"m"})";
   EXPECT_EQ(server.Call("POST", "/v1/research/inspect", inspect, key).status, 403);
-  ASSERT_TRUE(server.services().access->GrantAccess(AccessService::Operator(), "researcher", "m", Level::kResearch,
-                                                    3600, "interpretability study").ok());
+  ASSERT_TRUE(
+      server.services()
+          .access
+          ->GrantAccess(AccessService::Operator(), "researcher", "m", Level::kResearch, 3600, "interpretability study")
+          .ok());
   EXPECT_EQ(server.Call("POST", "/v1/research/inspect", inspect, key).status, 501);
   Json models = server.CallJson("GET", "/v1/models", "", key);
   EXPECT_EQ(models["data"][0]["level"], "research");

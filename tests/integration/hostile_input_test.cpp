@@ -49,8 +49,8 @@ TEST_F(HostileInputTest, WrongTypesNameTheParam) {
   auto r = server_.Call("POST", "/v1/completions", R"({"model": 5, "prompt": "x"})", key_);
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(Error(r)["param"], "model");
-  r = server_.Call("POST", "/v1/admin/grants",
-                   R"({"principal":"alice","model":"m","level":"galaxy","reason":"x"})", server_.owner_key());
+  r = server_.Call("POST", "/v1/admin/grants", R"({"principal":"alice","model":"m","level":"galaxy","reason":"x"})",
+                   server_.owner_key());
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(Error(r)["param"], "level");
   r = server_.Call("POST", "/v1/admin/keys", R"({"principal":"alice","expires_in":"soon"})", server_.owner_key());

@@ -24,12 +24,13 @@ TEST(PersistenceTest, RestartKeepsPrincipalsKeysGrantsAndRequests) {
   server.AddModel("m", Level::kHosted);
   server.AddPrincipal("alice", Role::kMember);
   const std::string key = server.CreateKey("alice");
-  ASSERT_EQ(server.Call("POST", "/v1/admin/grants",
-                        R"({"principal":"alice","model":"m","level":"api","reason":"pilot"})", server.owner_key())
+  ASSERT_EQ(server
+                .Call("POST", "/v1/admin/grants", R"({"principal":"alice","model":"m","level":"api","reason":"pilot"})",
+                      server.owner_key())
                 .status,
             201);
-  auto submitted = server.Call("POST", "/v1/access-requests",
-                               R"({"model":"m","level":"research","justification":"probing"})", key);
+  auto submitted =
+      server.Call("POST", "/v1/access-requests", R"({"model":"m","level":"research","justification":"probing"})", key);
   ASSERT_EQ(submitted.status, 201) << submitted.body;
 
   server.Restart();
@@ -93,11 +94,12 @@ TEST(PersistenceTest, AccessRequestLifecycle) {
   server.AddPrincipal("rita", Role::kReviewer);
   const std::string ana = server.CreateKey("ana");
   const std::string rita = server.CreateKey("rita");
-  ASSERT_EQ(server.Call("POST", "/v1/admin/models/m/request-fields",
-                        R"({"fields":[{"name":"affiliation","type":"text","required":true},
+  ASSERT_EQ(server
+                .Call("POST", "/v1/admin/models/m/request-fields",
+                      R"({"fields":[{"name":"affiliation","type":"text","required":true},
                                       {"name":"use","type":"select","options":["research","teaching"]},
                                       {"name":"licence","type":"checkbox","required":true}]})",
-                        server.owner_key())
+                      server.owner_key())
                 .status,
             200);
   // The form is enforced.
@@ -106,7 +108,8 @@ TEST(PersistenceTest, AccessRequestLifecycle) {
   EXPECT_NE(r.body.find("affiliation"), std::string::npos);
   r = server.Call("POST", "/v1/access-requests",
                   R"({"model":"m","level":"research","justification":"j",
-                      "fields":{"affiliation":"Uni","use":"mining","licence":true}})", ana);
+                      "fields":{"affiliation":"Uni","use":"mining","licence":true}})",
+                  ana);
   EXPECT_EQ(r.status, 400);
   const std::string good = R"({"model":"m","level":"research","justification":"interpretability",
                                "fields":{"affiliation":"Uni","use":"research","licence":true}})";
@@ -125,10 +128,12 @@ TEST(PersistenceTest, AccessRequestLifecycle) {
   // A denial carries its reason, and a new request waits for the configured time.
   r = server.Call("POST", "/v1/access-requests",
                   R"({"model":"m","level":"download","justification":"offline use",
-                      "fields":{"affiliation":"Uni","licence":true}})", ana);
+                      "fields":{"affiliation":"Uni","licence":true}})",
+                  ana);
   ASSERT_EQ(r.status, 201) << r.body;
   const std::string id2 = ParseJson(r.body)->at("id");
-  ASSERT_EQ(server.Call("POST", "/v1/admin/access-requests/" + id2 + "/deny", R"({"reason":"not yet"})", rita).status, 200);
+  ASSERT_EQ(server.Call("POST", "/v1/admin/access-requests/" + id2 + "/deny", R"({"reason":"not yet"})", rita).status,
+            200);
   Json mine = server.CallJson("GET", "/v1/access-requests", "", ana);
   bool seen = false;
   for (const Json& req : mine["data"]) {

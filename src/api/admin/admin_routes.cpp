@@ -24,23 +24,43 @@ std::string QueryOr(const RequestContext& ctx, std::string_view name) {
 
 void AddAdminRoutes(Router& router, ApiDeps& d) {
   // Principals.
-  router.Add({"GET", "/v1/admin/principals", "admin.principals.list", Access::kOwner, ModelFrom::kNone, {}, {},
+  router.Add({"GET",
+              "/v1/admin/principals",
+              "admin.principals.list",
+              Access::kOwner,
+              ModelFrom::kNone,
+              {},
+              {},
               Json200([&d](RequestContext&) -> absl::StatusOr<Json> {
                 ASSIGN_OR_RETURN(auto all, d.store.ListPrincipals());
                 return ListOf(all);
               })});
-  router.Add({"POST", "/v1/admin/principals", "admin.principals.create", Access::kOwner, ModelFrom::kNone, {}, {},
-              Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
-                ASSIGN_OR_RETURN(std::string name, RequiredString(ctx.body, "name"));
-                ASSIGN_OR_RETURN(auto role_name, OptionalString(ctx.body, "role"));
-                auto role = ParseRole(role_name.value_or("member"));
-                if (!role) return FieldError("role", "'role' must be owner, reviewer or member");
-                ASSIGN_OR_RETURN(Principal p, d.access.AddPrincipal(ctx.caller, name, *role));
-                return View(p);
-              }, 201)});
+  router.Add({"POST",
+              "/v1/admin/principals",
+              "admin.principals.create",
+              Access::kOwner,
+              ModelFrom::kNone,
+              {},
+              {},
+              Json200(
+                  [&d](RequestContext& ctx) -> absl::StatusOr<Json> {
+                    ASSIGN_OR_RETURN(std::string name, RequiredString(ctx.body, "name"));
+                    ASSIGN_OR_RETURN(auto role_name, OptionalString(ctx.body, "role"));
+                    auto role = ParseRole(role_name.value_or("member"));
+                    if (!role) return FieldError("role", "'role' must be owner, reviewer or member");
+                    ASSIGN_OR_RETURN(Principal p, d.access.AddPrincipal(ctx.caller, name, *role));
+                    return View(p);
+                  },
+                  201)});
 
   // Keys: the plaintext appears in this one response and nowhere else.
-  router.Add({"GET", "/v1/admin/keys", "admin.keys.list", Access::kOwner, ModelFrom::kNone, {}, {},
+  router.Add({"GET",
+              "/v1/admin/keys",
+              "admin.keys.list",
+              Access::kOwner,
+              ModelFrom::kNone,
+              {},
+              {},
               Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
                 std::string principal = QueryOr(ctx, "principal");
                 if (!principal.empty()) {
@@ -50,16 +70,30 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
                 ASSIGN_OR_RETURN(auto keys, d.store.ListApiKeys(principal));
                 return ListOf(keys);
               })});
-  router.Add({"POST", "/v1/admin/keys", "admin.keys.create", Access::kOwner, ModelFrom::kNone, {}, {},
-              Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
-                ASSIGN_OR_RETURN(std::string principal, RequiredString(ctx.body, "principal"));
-                ASSIGN_OR_RETURN(auto ttl, OptionalDuration(ctx.body, "expires_in"));
-                ASSIGN_OR_RETURN(CreatedKey created, d.access.CreateKey(ctx.caller, principal, ttl));
-                Json v = View(created.key);
-                v["key"] = created.plaintext;
-                return v;
-              }, 201)});
-  router.Add({"DELETE", "/v1/admin/keys/{id}", "admin.keys.revoke", Access::kOwner, ModelFrom::kNone, {}, {},
+  router.Add({"POST",
+              "/v1/admin/keys",
+              "admin.keys.create",
+              Access::kOwner,
+              ModelFrom::kNone,
+              {},
+              {},
+              Json200(
+                  [&d](RequestContext& ctx) -> absl::StatusOr<Json> {
+                    ASSIGN_OR_RETURN(std::string principal, RequiredString(ctx.body, "principal"));
+                    ASSIGN_OR_RETURN(auto ttl, OptionalDuration(ctx.body, "expires_in"));
+                    ASSIGN_OR_RETURN(CreatedKey created, d.access.CreateKey(ctx.caller, principal, ttl));
+                    Json v = View(created.key);
+                    v["key"] = created.plaintext;
+                    return v;
+                  },
+                  201)});
+  router.Add({"DELETE",
+              "/v1/admin/keys/{id}",
+              "admin.keys.revoke",
+              Access::kOwner,
+              ModelFrom::kNone,
+              {},
+              {},
               Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
                 RETURN_IF_ERROR(d.access.RevokeKey(ctx.caller, ctx.PathParam("id")));
                 ASSIGN_OR_RETURN(auto key, d.store.FindApiKey(ctx.PathParam("id")));
@@ -67,7 +101,13 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
               })});
 
   // Models.
-  router.Add({"GET", "/v1/admin/models", "admin.models.list", Access::kReviewer, ModelFrom::kNone, {}, {},
+  router.Add({"GET",
+              "/v1/admin/models",
+              "admin.models.list",
+              Access::kReviewer,
+              ModelFrom::kNone,
+              {},
+              {},
               Json200([&d](RequestContext&) -> absl::StatusOr<Json> {
                 ASSIGN_OR_RETURN(auto models, d.store.ListModels());
                 Json data = Json::array();
@@ -78,24 +118,42 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
                 }
                 return Json{{"object", "list"}, {"data", std::move(data)}};
               })});
-  router.Add({"POST", "/v1/admin/models", "admin.models.create", Access::kOwner, ModelFrom::kNone, {}, {},
-              Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
-                ASSIGN_OR_RETURN(std::string id, RequiredString(ctx.body, "id"));
-                ASSIGN_OR_RETURN(std::string path, RequiredString(ctx.body, "path"));
-                ASSIGN_OR_RETURN(auto level, OptionalLevel(ctx.body, "public_level"));
-                ASSIGN_OR_RETURN(Model m, d.access.AddModel(ctx.caller, id, path, level.value_or(Level::kClosed)));
-                return View(m, m.public_level);
-              }, 201)});
-  router.Add({"POST", "/v1/admin/models/{id}/public-level", "admin.models.public_level", Access::kOwner,
-              ModelFrom::kNone, {}, {},
+  router.Add({"POST",
+              "/v1/admin/models",
+              "admin.models.create",
+              Access::kOwner,
+              ModelFrom::kNone,
+              {},
+              {},
+              Json200(
+                  [&d](RequestContext& ctx) -> absl::StatusOr<Json> {
+                    ASSIGN_OR_RETURN(std::string id, RequiredString(ctx.body, "id"));
+                    ASSIGN_OR_RETURN(std::string path, RequiredString(ctx.body, "path"));
+                    ASSIGN_OR_RETURN(auto level, OptionalLevel(ctx.body, "public_level"));
+                    ASSIGN_OR_RETURN(Model m, d.access.AddModel(ctx.caller, id, path, level.value_or(Level::kClosed)));
+                    return View(m, m.public_level);
+                  },
+                  201)});
+  router.Add({"POST",
+              "/v1/admin/models/{id}/public-level",
+              "admin.models.public_level",
+              Access::kOwner,
+              ModelFrom::kNone,
+              {},
+              {},
               Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
                 ASSIGN_OR_RETURN(Level level, RequiredLevel(ctx.body, "level"));
                 RETURN_IF_ERROR(d.access.SetPublicLevel(ctx.caller, ctx.PathParam("id"), level));
                 ASSIGN_OR_RETURN(auto m, d.store.FindModel(ctx.PathParam("id")));
                 return View(*m, m->public_level);
               })});
-  router.Add({"POST", "/v1/admin/models/{id}/request-fields", "admin.models.request_fields", Access::kOwner,
-              ModelFrom::kNone, {}, {},
+  router.Add({"POST",
+              "/v1/admin/models/{id}/request-fields",
+              "admin.models.request_fields",
+              Access::kOwner,
+              ModelFrom::kNone,
+              {},
+              {},
               Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
                 auto it = ctx.body.find("fields");
                 if (it == ctx.body.end()) return FieldError("fields", "'fields' is required");
@@ -105,7 +163,13 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
               })});
 
   // Grants.
-  router.Add({"GET", "/v1/admin/grants", "admin.grants.list", Access::kReviewer, ModelFrom::kNone, {}, {},
+  router.Add({"GET",
+              "/v1/admin/grants",
+              "admin.grants.list",
+              Access::kReviewer,
+              ModelFrom::kNone,
+              {},
+              {},
               Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
                 std::string principal = QueryOr(ctx, "principal");
                 if (!principal.empty()) {
@@ -115,17 +179,31 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
                 ASSIGN_OR_RETURN(auto grants, d.store.ListGrants(principal, QueryOr(ctx, "model")));
                 return ListOf(grants);
               })});
-  router.Add({"POST", "/v1/admin/grants", "admin.grants.create", Access::kReviewer, ModelFrom::kNone, {}, {},
-              Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
-                ASSIGN_OR_RETURN(std::string principal, RequiredString(ctx.body, "principal"));
-                ASSIGN_OR_RETURN(std::string model, RequiredString(ctx.body, "model"));
-                ASSIGN_OR_RETURN(Level level, RequiredLevel(ctx.body, "level"));
-                ASSIGN_OR_RETURN(auto ttl, OptionalDuration(ctx.body, "expires_in"));
-                ASSIGN_OR_RETURN(std::string reason, RequiredString(ctx.body, "reason"));
-                ASSIGN_OR_RETURN(Grant g, d.access.GrantAccess(ctx.caller, principal, model, level, ttl, reason));
-                return View(g);
-              }, 201)});
-  router.Add({"DELETE", "/v1/admin/grants/{id}", "admin.grants.revoke", Access::kReviewer, ModelFrom::kNone, {}, {},
+  router.Add({"POST",
+              "/v1/admin/grants",
+              "admin.grants.create",
+              Access::kReviewer,
+              ModelFrom::kNone,
+              {},
+              {},
+              Json200(
+                  [&d](RequestContext& ctx) -> absl::StatusOr<Json> {
+                    ASSIGN_OR_RETURN(std::string principal, RequiredString(ctx.body, "principal"));
+                    ASSIGN_OR_RETURN(std::string model, RequiredString(ctx.body, "model"));
+                    ASSIGN_OR_RETURN(Level level, RequiredLevel(ctx.body, "level"));
+                    ASSIGN_OR_RETURN(auto ttl, OptionalDuration(ctx.body, "expires_in"));
+                    ASSIGN_OR_RETURN(std::string reason, RequiredString(ctx.body, "reason"));
+                    ASSIGN_OR_RETURN(Grant g, d.access.GrantAccess(ctx.caller, principal, model, level, ttl, reason));
+                    return View(g);
+                  },
+                  201)});
+  router.Add({"DELETE",
+              "/v1/admin/grants/{id}",
+              "admin.grants.revoke",
+              Access::kReviewer,
+              ModelFrom::kNone,
+              {},
+              {},
               Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
                 RETURN_IF_ERROR(d.access.RevokeGrant(ctx.caller, ctx.PathParam("id")));
                 ASSIGN_OR_RETURN(auto g, d.store.FindGrant(ctx.PathParam("id")));
@@ -133,7 +211,13 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
               })});
 
   // Access requests, reviewer side.
-  router.Add({"GET", "/v1/admin/access-requests", "admin.requests.list", Access::kReviewer, ModelFrom::kNone, {}, {},
+  router.Add({"GET",
+              "/v1/admin/access-requests",
+              "admin.requests.list",
+              Access::kReviewer,
+              ModelFrom::kNone,
+              {},
+              {},
               Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
                 std::optional<RequestState> state;
                 if (auto s = ctx.request.Query("state")) {
@@ -143,19 +227,29 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
                 ASSIGN_OR_RETURN(auto list, d.access.ListRequests(ctx.caller, state));
                 return ListOf(list);
               })});
-  router.Add({"POST", "/v1/admin/access-requests/{id}/approve", "admin.requests.approve", Access::kReviewer,
-              ModelFrom::kNone, {}, {},
+  router.Add({"POST",
+              "/v1/admin/access-requests/{id}/approve",
+              "admin.requests.approve",
+              Access::kReviewer,
+              ModelFrom::kNone,
+              {},
+              {},
               Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
                 const Json body = ctx.body.is_object() ? ctx.body : Json::object();
                 ASSIGN_OR_RETURN(auto level, OptionalLevel(body, "level"));
                 ASSIGN_OR_RETURN(auto ttl, OptionalDuration(body, "expires_in"));
                 ASSIGN_OR_RETURN(auto reason, OptionalString(body, "reason"));
-                ASSIGN_OR_RETURN(AccessRequest r, d.access.Approve(ctx.caller, ctx.PathParam("id"), level, ttl,
-                                                                   reason.value_or("")));
+                ASSIGN_OR_RETURN(AccessRequest r,
+                                 d.access.Approve(ctx.caller, ctx.PathParam("id"), level, ttl, reason.value_or("")));
                 return View(r);
               })});
-  router.Add({"POST", "/v1/admin/access-requests/{id}/deny", "admin.requests.deny", Access::kReviewer,
-              ModelFrom::kNone, {}, {},
+  router.Add({"POST",
+              "/v1/admin/access-requests/{id}/deny",
+              "admin.requests.deny",
+              Access::kReviewer,
+              ModelFrom::kNone,
+              {},
+              {},
               Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
                 ASSIGN_OR_RETURN(std::string reason, RequiredString(ctx.body, "reason"));
                 ASSIGN_OR_RETURN(AccessRequest r, d.access.Deny(ctx.caller, ctx.PathParam("id"), reason));
@@ -163,17 +257,31 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
               })});
 
   // Access requests, requester side.
-  router.Add({"POST", "/v1/access-requests", "requests.create", Access::kPrincipal, ModelFrom::kNone, {}, {},
-              Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
-                ASSIGN_OR_RETURN(std::string model, RequiredString(ctx.body, "model"));
-                ASSIGN_OR_RETURN(Level level, RequiredLevel(ctx.body, "level"));
-                ASSIGN_OR_RETURN(std::string justification, RequiredString(ctx.body, "justification"));
-                Json fields = ctx.body.contains("fields") ? ctx.body["fields"] : Json::object();
-                ASSIGN_OR_RETURN(AccessRequest r,
-                                 d.access.SubmitRequest(ctx.caller, model, level, justification, fields));
-                return View(r);
-              }, 201)});
-  router.Add({"GET", "/v1/access-requests", "requests.mine", Access::kPrincipal, ModelFrom::kNone, {}, {},
+  router.Add({"POST",
+              "/v1/access-requests",
+              "requests.create",
+              Access::kPrincipal,
+              ModelFrom::kNone,
+              {},
+              {},
+              Json200(
+                  [&d](RequestContext& ctx) -> absl::StatusOr<Json> {
+                    ASSIGN_OR_RETURN(std::string model, RequiredString(ctx.body, "model"));
+                    ASSIGN_OR_RETURN(Level level, RequiredLevel(ctx.body, "level"));
+                    ASSIGN_OR_RETURN(std::string justification, RequiredString(ctx.body, "justification"));
+                    Json fields = ctx.body.contains("fields") ? ctx.body["fields"] : Json::object();
+                    ASSIGN_OR_RETURN(AccessRequest r,
+                                     d.access.SubmitRequest(ctx.caller, model, level, justification, fields));
+                    return View(r);
+                  },
+                  201)});
+  router.Add({"GET",
+              "/v1/access-requests",
+              "requests.mine",
+              Access::kPrincipal,
+              ModelFrom::kNone,
+              {},
+              {},
               Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
                 ASSIGN_OR_RETURN(auto list, d.access.MyRequests(ctx.caller));
                 return ListOf(list);

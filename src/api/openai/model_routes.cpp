@@ -14,8 +14,8 @@ namespace {
 // A request asks for logprobs when it sets `logprobs` (true or a count) or `top_logprobs`.
 std::vector<Capability> LogprobsAsked(const Json& body) {
   auto lp = body.find("logprobs");
-  bool asked = lp != body.end() && !lp->is_null() &&
-               !(lp->is_boolean() && !lp->get<bool>()) && !(lp->is_number() && lp->get<double>() == 0);
+  bool asked = lp != body.end() && !lp->is_null() && !(lp->is_boolean() && !lp->get<bool>()) &&
+               !(lp->is_number() && lp->get<double>() == 0);
   auto top = body.find("top_logprobs");
   asked = asked || (top != body.end() && !top->is_null() && !(top->is_number() && top->get<double>() == 0));
   if (asked) return {Capability::kLogprobs};
@@ -52,8 +52,7 @@ class FileChunkSource final : public http::ChunkSource {
 }  // namespace
 
 void AddModelRoutes(Router& router, ApiDeps& d) {
-  router.Add({"GET", "/v1/models", "models.list", Access::kAnyone, ModelFrom::kNone, {}, {},
-              [&d](RequestContext& ctx) {
+  router.Add({"GET", "/v1/models", "models.list", Access::kAnyone, ModelFrom::kNone, {}, {}, [&d](RequestContext& ctx) {
                 auto models = d.store.ListModels();
                 if (!models.ok()) return StatusResponse(models.status());
                 Json data = Json::array();
@@ -64,22 +63,22 @@ void AddModelRoutes(Router& router, ApiDeps& d) {
                 }
                 return JsonResponse({{"object", "list"}, {"data", std::move(data)}});
               }});
-  router.Add({"GET", "/v1/models/{model}", "models.get", Access::kAnyone, ModelFrom::kNone, {}, {},
-              [&d](RequestContext& ctx) {
-                const std::string id = ctx.PathParam("model");
-                auto model = d.store.FindModel(id);
-                if (!model.ok()) return StatusResponse(model.status());
-                absl::StatusOr<Level> level = Level::kClosed;
-                if (*model) level = d.authorizer.LevelOn(ctx.caller, **model);
-                if (!level.ok()) return StatusResponse(level.status());
-                if (!*model || !ModelVisible(ctx.caller, *level)) {
-                  ctx.Deny("model_not_found");
-                  return http::ErrorResponse(
-                      404, fmt::format("The model '{}' does not exist or you do not have access to it.", id),
-                      "model_not_found", "model");
-                }
-                return JsonResponse(View(**model, *level));
-              }});
+  router.Add(
+      {"GET", "/v1/models/{model}", "models.get", Access::kAnyone, ModelFrom::kNone, {}, {}, [&d](RequestContext& ctx) {
+         const std::string id = ctx.PathParam("model");
+         auto model = d.store.FindModel(id);
+         if (!model.ok()) return StatusResponse(model.status());
+         absl::StatusOr<Level> level = Level::kClosed;
+         if (*model) level = d.authorizer.LevelOn(ctx.caller, **model);
+         if (!level.ok()) return StatusResponse(level.status());
+         if (!*model || !ModelVisible(ctx.caller, *level)) {
+           ctx.Deny("model_not_found");
+           return http::ErrorResponse(404,
+                                      fmt::format("The model '{}' does not exist or you do not have access to it.", id),
+                                      "model_not_found", "model");
+         }
+         return JsonResponse(View(**model, *level));
+       }});
 
   struct EngineRoute {
     const char* path;
@@ -87,28 +86,40 @@ void AddModelRoutes(Router& router, ApiDeps& d) {
     Capability capability;
     bool logprobs;
   };
-  for (const EngineRoute& r : {EngineRoute{"/v1/chat/completions", "chat.completions", Capability::kChat, true},
-                               EngineRoute{"/v1/completions", "completions", Capability::kComplete, true},
-                               EngineRoute{"/v1/embeddings", "embeddings", Capability::kEmbed, false},
-                               EngineRoute{"/v1/research/inspect", "research.inspect", Capability::kInspect, false},
-                               EngineRoute{"/v1/research/intervene", "research.intervene", Capability::kIntervene, false},
-                               EngineRoute{"/v1/evals/runs", "evals.runs", Capability::kEvaluate, false},
-                               EngineRoute{"/v1/fine_tuning/jobs", "fine_tuning.jobs", Capability::kFinetune, false}}) {
+  for (const EngineRoute& r :
+       {EngineRoute{"/v1/chat/completions", "chat.completions", Capability::kChat, true},
+        EngineRoute{"/v1/completions", "completions", Capability::kComplete, true},
+        EngineRoute{"/v1/embeddings", "embeddings", Capability::kEmbed, false},
+        EngineRoute{"/v1/research/inspect", "research.inspect", Capability::kInspect, false},
+        EngineRoute{"/v1/research/intervene", "research.intervene", Capability::kIntervene, false},
+        EngineRoute{"/v1/evals/runs", "evals.runs", Capability::kEvaluate, false},
+        EngineRoute{"/v1/fine_tuning/jobs", "fine_tuning.jobs", Capability::kFinetune, false}}) {
     Route route{"POST", r.path, r.name, Access::kAnyone, ModelFrom::kBody, r.capability, {}, EngineMissing};
     if (r.logprobs) route.body_capabilities = LogprobsAsked;
     router.Add(std::move(route));
   }
 
-  router.Add({"GET", "/v1/models/{model}/download", "models.download", Access::kAnyone, ModelFrom::kPath,
-              Capability::kDownload, {},
+  router.Add({"GET",
+              "/v1/models/{model}/download",
+              "models.download",
+              Access::kAnyone,
+              ModelFrom::kPath,
+              Capability::kDownload,
+              {},
               [&d](RequestContext& ctx) {
                 const Model& m = *ctx.decision->model;
                 auto source = std::make_shared<FileChunkSource>(m.path);
                 if (!source->ok()) {
                   return http::ErrorResponse(503, "the model file is not readable on this server", "file_unavailable");
                 }
-                LogEvent e{"download", d.clock.NowSeconds(), ctx.caller.actor(), m.id,
-                           std::string(LevelName(ctx.decision->level)), "ok", "ok", "{}"};
+                LogEvent e{"download",
+                           d.clock.NowSeconds(),
+                           ctx.caller.actor(),
+                           m.id,
+                           std::string(LevelName(ctx.decision->level)),
+                           "ok",
+                           "ok",
+                           "{}"};
                 d.recorder.Record(std::move(e));
                 http::Response resp;
                 resp.content_type = "application/octet-stream";

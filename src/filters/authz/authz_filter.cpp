@@ -11,8 +11,7 @@ std::optional<http::Response> CheckRole(RequestContext& ctx) {
   if (access == Access::kAnyone) return std::nullopt;
   if (ctx.caller.anonymous()) {
     ctx.Deny("key_required");
-    return http::ErrorResponse(401, "this endpoint needs an API key (Authorization: Bearer ak_...)",
-                               "key_required")
+    return http::ErrorResponse(401, "this endpoint needs an API key (Authorization: Bearer ak_...)", "key_required")
         .SetHeader("WWW-Authenticate", "Bearer");
   }
   const Role needed = access == Access::kOwner      ? Role::kOwner
@@ -20,8 +19,7 @@ std::optional<http::Response> CheckRole(RequestContext& ctx) {
                                                     : Role::kMember;
   if (!ctx.caller.IsAtLeast(needed)) {
     ctx.Deny("role_too_low");
-    return http::ErrorResponse(403, fmt::format("this endpoint needs the '{}' role", RoleName(needed)),
-                               "role_too_low");
+    return http::ErrorResponse(403, fmt::format("this endpoint needs the '{}' role", RoleName(needed)), "role_too_low");
   }
   return std::nullopt;
 }

@@ -7,15 +7,20 @@ namespace aperture::store {
 absl::Status SqliteError(sqlite3* db, int rc, std::string_view what) {
   std::string msg = fmt::format("{}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   switch (rc & 0xff) {
-    case SQLITE_CONSTRAINT: return absl::AlreadyExistsError(msg);
+    case SQLITE_CONSTRAINT:
+      return absl::AlreadyExistsError(msg);
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return absl::UnavailableError(msg);
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(msg);
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
-    case SQLITE_READONLY: return absl::PermissionDeniedError(msg);
+    case SQLITE_READONLY:
+      return absl::PermissionDeniedError(msg);
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return absl::DataLossError(msg);
-    default: return absl::InternalError(msg);
+    case SQLITE_NOTADB:
+      return absl::DataLossError(msg);
+    default:
+      return absl::InternalError(msg);
   }
 }
 
@@ -74,8 +79,8 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path
   }
   std::unique_ptr<SqliteDb> db(new SqliteDb(raw));
   sqlite3_busy_timeout(raw, 5000);
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                             "PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON"}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON"}) {
     absl::Status s = db->Exec(pragma);
     if (!s.ok()) return s;
   }

@@ -23,8 +23,8 @@ Model ReadModel(const Statement& s) {
 }
 
 Grant ReadGrant(const Statement& s) {
-  return Grant{s.Text(0), s.Text(1), s.Text(2), static_cast<Level>(s.Int(3)), s.Int(4),
-               s.Text(5), s.Text(6), s.Int(7), s.Int(8)};
+  return Grant{s.Text(0), s.Text(1), s.Text(2), static_cast<Level>(s.Int(3)), s.Int(4), s.Text(5),
+               s.Text(6), s.Int(7),  s.Int(8)};
 }
 
 AccessRequest ReadRequest(const Statement& s) {
@@ -129,8 +129,7 @@ absl::Status SqliteStore::Write(F&& body) {
 
 absl::Status SqliteStore::CreatePrincipal(const Principal& p) {
   return Write([&](SqliteDb& db) -> absl::Status {
-    ASSIGN_OR_RETURN(auto stmt, db.Prepare(
-        "INSERT INTO principals (id, name, role, created_at) VALUES (?, ?, ?, ?)"));
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO principals (id, name, role, created_at) VALUES (?, ?, ?, ?)"));
     absl::Status s = stmt.BindAll(p.id, p.name, RoleName(p.role), p.created_at).Run();
     if (absl::IsAlreadyExists(s)) {
       return absl::AlreadyExistsError(fmt::format("a principal named '{}' already exists", p.name));
@@ -155,7 +154,8 @@ absl::StatusOr<std::optional<Principal>> SqliteStore::FindPrincipalByName(const 
 
 absl::StatusOr<std::vector<Principal>> SqliteStore::ListPrincipals() {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT id, name, role, created_at FROM principals ORDER BY created_at, rowid"));
+  ASSIGN_OR_RETURN(auto stmt,
+                   r->Prepare("SELECT id, name, role, created_at FROM principals ORDER BY created_at, rowid"));
   return All<Principal>(stmt, ReadPrincipal);
 }
 
@@ -163,8 +163,9 @@ absl::StatusOr<std::vector<Principal>> SqliteStore::ListPrincipals() {
 
 absl::Status SqliteStore::CreateApiKey(const ApiKey& k) {
   return Write([&](SqliteDb& db) -> absl::Status {
-    ASSIGN_OR_RETURN(auto stmt, db.Prepare(
-        "INSERT INTO api_keys (id, principal_id, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)"));
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        db.Prepare("INSERT INTO api_keys (id, principal_id, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)"));
     stmt.BindAll(k.id, k.principal_id).BindBlob(3, k.hash).Bind(4, k.created_at).Bind(5, k.expires_at);
     return stmt.Run();
   });
@@ -172,35 +173,37 @@ absl::Status SqliteStore::CreateApiKey(const ApiKey& k) {
 
 absl::StatusOr<std::optional<ApiKey>> SqliteStore::FindApiKeyByHash(const std::string& hash) {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
-      "SELECT id, principal_id, hash, created_at, expires_at, revoked_at, last_used_at "
-      "FROM api_keys WHERE hash = ?"));
+  ASSIGN_OR_RETURN(auto stmt,
+                   r->Prepare("SELECT id, principal_id, hash, created_at, expires_at, revoked_at, last_used_at "
+                              "FROM api_keys WHERE hash = ?"));
   stmt.BindBlob(1, hash);
   return One<ApiKey>(stmt, ReadKey);
 }
 
 absl::StatusOr<std::optional<ApiKey>> SqliteStore::FindApiKey(const std::string& id) {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
-      "SELECT id, principal_id, hash, created_at, expires_at, revoked_at, last_used_at "
-      "FROM api_keys WHERE id = ?"));
+  ASSIGN_OR_RETURN(auto stmt,
+                   r->Prepare("SELECT id, principal_id, hash, created_at, expires_at, revoked_at, last_used_at "
+                              "FROM api_keys WHERE id = ?"));
   stmt.BindAll(id);
   return One<ApiKey>(stmt, ReadKey);
 }
 
 absl::StatusOr<std::vector<ApiKey>> SqliteStore::ListApiKeys(const std::string& principal_id) {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
-      "SELECT id, principal_id, hash, created_at, expires_at, revoked_at, last_used_at "
-      "FROM api_keys WHERE ?1 = '' OR principal_id = ?1 ORDER BY created_at, rowid"));
+  ASSIGN_OR_RETURN(auto stmt,
+                   r->Prepare("SELECT id, principal_id, hash, created_at, expires_at, revoked_at, last_used_at "
+                              "FROM api_keys WHERE ?1 = '' OR principal_id = ?1 ORDER BY created_at, rowid"));
   stmt.BindAll(principal_id);
   return All<ApiKey>(stmt, ReadKey);
 }
 
 absl::Status SqliteStore::RevokeApiKey(const std::string& id, int64_t when) {
   return Write([&](SqliteDb& db) -> absl::Status {
-    ASSIGN_OR_RETURN(auto stmt, db.Prepare(
-        "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ?2 ELSE revoked_at END WHERE id = ?1"));
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        db.Prepare(
+            "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ?2 ELSE revoked_at END WHERE id = ?1"));
     RETURN_IF_ERROR(stmt.BindAll(id, when).Run());
     return ExpectOneChange(db, "key", id);
   });
@@ -210,8 +213,7 @@ absl::Status SqliteStore::TouchApiKeys(const std::vector<std::pair<std::string, 
   if (id_and_time.empty()) return absl::OkStatus();
   return Write([&](SqliteDb& db) -> absl::Status {
     for (const auto& [id, when] : id_and_time) {
-      ASSIGN_OR_RETURN(auto stmt, db.Prepare(
-          "UPDATE api_keys SET last_used_at = MAX(last_used_at, ?2) WHERE id = ?1"));
+      ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE api_keys SET last_used_at = MAX(last_used_at, ?2) WHERE id = ?1"));
       RETURN_IF_ERROR(stmt.BindAll(id, when).Run());
     }
     return absl::OkStatus();
@@ -222,10 +224,11 @@ absl::Status SqliteStore::TouchApiKeys(const std::vector<std::pair<std::string, 
 
 absl::Status SqliteStore::CreateModel(const Model& m) {
   return Write([&](SqliteDb& db) -> absl::Status {
-    ASSIGN_OR_RETURN(auto stmt, db.Prepare(
-        "INSERT INTO models (id, path, public_level, request_fields, created_at) VALUES (?, ?, ?, ?, ?)"));
-    absl::Status s = stmt.BindAll(m.id, m.path, static_cast<int64_t>(m.public_level),
-                                  m.request_fields, m.created_at).Run();
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        db.Prepare("INSERT INTO models (id, path, public_level, request_fields, created_at) VALUES (?, ?, ?, ?, ?)"));
+    absl::Status s =
+        stmt.BindAll(m.id, m.path, static_cast<int64_t>(m.public_level), m.request_fields, m.created_at).Run();
     if (absl::IsAlreadyExists(s)) {
       return absl::AlreadyExistsError(fmt::format("a model with id '{}' already exists", m.id));
     }
@@ -235,16 +238,16 @@ absl::Status SqliteStore::CreateModel(const Model& m) {
 
 absl::StatusOr<std::optional<Model>> SqliteStore::FindModel(const std::string& id) {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
-      "SELECT id, path, public_level, request_fields, created_at FROM models WHERE id = ?"));
+  ASSIGN_OR_RETURN(auto stmt,
+                   r->Prepare("SELECT id, path, public_level, request_fields, created_at FROM models WHERE id = ?"));
   stmt.BindAll(id);
   return One<Model>(stmt, ReadModel);
 }
 
 absl::StatusOr<std::vector<Model>> SqliteStore::ListModels() {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
-      "SELECT id, path, public_level, request_fields, created_at FROM models ORDER BY id"));
+  ASSIGN_OR_RETURN(auto stmt,
+                   r->Prepare("SELECT id, path, public_level, request_fields, created_at FROM models ORDER BY id"));
   return All<Model>(stmt, ReadModel);
 }
 
@@ -269,10 +272,10 @@ absl::Status SqliteStore::SetModelRequestFields(const std::string& id, const std
 #define GRANT_COLS "id, principal_id, model_id, level, expires_at, reason, granted_by, created_at, revoked_at"
 
 static absl::Status InsertGrant(SqliteDb& db, const Grant& g) {
-  ASSIGN_OR_RETURN(auto stmt, db.Prepare(
-      "INSERT INTO grants (" GRANT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)"));
-  absl::Status s = stmt.BindAll(g.id, g.principal_id, g.model_id, static_cast<int64_t>(g.level),
-                                g.expires_at, g.reason, g.granted_by, g.created_at).Run();
+  ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO grants (" GRANT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)"));
+  absl::Status s = stmt.BindAll(g.id, g.principal_id, g.model_id, static_cast<int64_t>(g.level), g.expires_at, g.reason,
+                                g.granted_by, g.created_at)
+                       .Run();
   if (absl::IsAlreadyExists(s)) {
     return absl::NotFoundError("the grant names a principal or model that does not exist");
   }
@@ -293,28 +296,28 @@ absl::StatusOr<std::optional<Grant>> SqliteStore::FindGrant(const std::string& i
 absl::StatusOr<std::vector<Grant>> SqliteStore::ListGrants(const std::string& principal_id,
                                                            const std::string& model_id) {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
-      "SELECT " GRANT_COLS " FROM grants WHERE (?1 = '' OR principal_id = ?1) "
-      "AND (?2 = '' OR model_id = ?2) ORDER BY created_at DESC, rowid DESC"));
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " GRANT_COLS " FROM grants WHERE (?1 = '' OR principal_id = ?1) "
+                                         "AND (?2 = '' OR model_id = ?2) ORDER BY created_at DESC, rowid DESC"));
   stmt.BindAll(principal_id, model_id);
   return All<Grant>(stmt, ReadGrant);
 }
 
 absl::StatusOr<std::optional<Grant>> SqliteStore::FindActiveGrant(const std::string& principal_id,
-                                                                  const std::string& model_id,
-                                                                  int64_t now) {
+                                                                  const std::string& model_id, int64_t now) {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
-      "SELECT " GRANT_COLS " FROM grants WHERE principal_id = ?1 AND model_id = ?2 "
-      "AND revoked_at = 0 AND (expires_at = 0 OR expires_at > ?3) ORDER BY level DESC LIMIT 1"));
+  ASSIGN_OR_RETURN(
+      auto stmt, r->Prepare("SELECT " GRANT_COLS " FROM grants WHERE principal_id = ?1 AND model_id = ?2 "
+                            "AND revoked_at = 0 AND (expires_at = 0 OR expires_at > ?3) ORDER BY level DESC LIMIT 1"));
   stmt.BindAll(principal_id, model_id, now);
   return One<Grant>(stmt, ReadGrant);
 }
 
 absl::Status SqliteStore::RevokeGrant(const std::string& id, int64_t when) {
   return Write([&](SqliteDb& db) -> absl::Status {
-    ASSIGN_OR_RETURN(auto stmt, db.Prepare(
-        "UPDATE grants SET revoked_at = CASE WHEN revoked_at = 0 THEN ?2 ELSE revoked_at END WHERE id = ?1"));
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        db.Prepare(
+            "UPDATE grants SET revoked_at = CASE WHEN revoked_at = 0 THEN ?2 ELSE revoked_at END WHERE id = ?1"));
     RETURN_IF_ERROR(stmt.BindAll(id, when).Run());
     return ExpectOneChange(db, "grant", id);
   });
@@ -322,16 +325,17 @@ absl::Status SqliteStore::RevokeGrant(const std::string& id, int64_t when) {
 
 // ---- access requests
 
-#define REQUEST_COLS                                                                   \
+#define REQUEST_COLS                                                              \
   "id, principal_id, model_id, level, justification, fields, state, decided_by, " \
   "decision_reason, grant_id, created_at, decided_at"
 
 absl::Status SqliteStore::CreateAccessRequest(const AccessRequest& r) {
   return Write([&](SqliteDb& db) -> absl::Status {
-    ASSIGN_OR_RETURN(auto stmt, db.Prepare(
-        "INSERT INTO access_requests (" REQUEST_COLS ") VALUES (?, ?, ?, ?, ?, ?, 'pending', '', '', '', ?, 0)"));
-    absl::Status s = stmt.BindAll(r.id, r.principal_id, r.model_id, static_cast<int64_t>(r.level),
-                                  r.justification, r.fields, r.created_at).Run();
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO access_requests (" REQUEST_COLS
+                                           ") VALUES (?, ?, ?, ?, ?, ?, 'pending', '', '', '', ?, 0)"));
+    absl::Status s = stmt.BindAll(r.id, r.principal_id, r.model_id, static_cast<int64_t>(r.level), r.justification,
+                                  r.fields, r.created_at)
+                         .Run();
     if (absl::IsAlreadyExists(s)) {
       return absl::AlreadyExistsError("there is already a pending access request for this model");
     }
@@ -346,12 +350,12 @@ absl::StatusOr<std::optional<AccessRequest>> SqliteStore::FindAccessRequest(cons
   return One<AccessRequest>(stmt, ReadRequest);
 }
 
-absl::StatusOr<std::vector<AccessRequest>> SqliteStore::ListAccessRequests(
-    const std::string& principal_id, std::optional<RequestState> state) {
+absl::StatusOr<std::vector<AccessRequest>> SqliteStore::ListAccessRequests(const std::string& principal_id,
+                                                                           std::optional<RequestState> state) {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
-      "SELECT " REQUEST_COLS " FROM access_requests WHERE (?1 = '' OR principal_id = ?1) "
-      "AND (?2 = '' OR state = ?2) ORDER BY created_at DESC, rowid DESC"));
+  ASSIGN_OR_RETURN(auto stmt,
+                   r->Prepare("SELECT " REQUEST_COLS " FROM access_requests WHERE (?1 = '' OR principal_id = ?1) "
+                              "AND (?2 = '' OR state = ?2) ORDER BY created_at DESC, rowid DESC"));
   stmt.BindAll(principal_id, state ? RequestStateName(*state) : std::string_view());
   return All<AccessRequest>(stmt, ReadRequest);
 }
@@ -359,11 +363,13 @@ absl::StatusOr<std::vector<AccessRequest>> SqliteStore::ListAccessRequests(
 absl::Status SqliteStore::DecideAccessRequest(const AccessRequest& d, const std::optional<Grant>& grant) {
   return Write([&](SqliteDb& db) -> absl::Status {
     if (grant) RETURN_IF_ERROR(InsertGrant(db, *grant));
-    ASSIGN_OR_RETURN(auto stmt, db.Prepare(
-        "UPDATE access_requests SET state = ?2, decided_by = ?3, decision_reason = ?4, grant_id = ?5, "
-        "decided_at = ?6 WHERE id = ?1 AND state = 'pending'"));
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        db.Prepare("UPDATE access_requests SET state = ?2, decided_by = ?3, decision_reason = ?4, grant_id = ?5, "
+                   "decided_at = ?6 WHERE id = ?1 AND state = 'pending'"));
     RETURN_IF_ERROR(stmt.BindAll(d.id, RequestStateName(d.state), d.decided_by, d.decision_reason,
-                                 grant ? grant->id : std::string(), d.decided_at).Run());
+                                 grant ? grant->id : std::string(), d.decided_at)
+                        .Run());
     if (db.Changes() == 0) {
       return absl::FailedPreconditionError(
           fmt::format("access request '{}' does not exist or was already decided", d.id));
@@ -378,11 +384,10 @@ absl::Status SqliteStore::AppendEvents(const std::vector<LogEvent>& events) {
   if (events.empty()) return absl::OkStatus();
   return Write([&](SqliteDb& db) -> absl::Status {
     for (const LogEvent& e : events) {
-      ASSIGN_OR_RETURN(auto stmt, db.Prepare(
-          "INSERT INTO events (type, time, actor, model, level, outcome, reason, details) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
-      RETURN_IF_ERROR(stmt.BindAll(e.type, e.time, e.actor, e.model, e.level, e.outcome, e.reason,
-                                   e.details).Run());
+      ASSIGN_OR_RETURN(auto stmt,
+                       db.Prepare("INSERT INTO events (type, time, actor, model, level, outcome, reason, details) "
+                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+      RETURN_IF_ERROR(stmt.BindAll(e.type, e.time, e.actor, e.model, e.level, e.outcome, e.reason, e.details).Run());
     }
     return absl::OkStatus();
   });
@@ -398,9 +403,8 @@ absl::StatusOr<int64_t> SqliteStore::CountEvents(const std::string& type) {
 
 absl::StatusOr<std::vector<LogEvent>> SqliteStore::ListEvents(int64_t after_id, int64_t limit) {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
-      "SELECT type, time, actor, model, level, outcome, reason, details FROM events "
-      "WHERE id > ? ORDER BY id LIMIT ?"));
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT type, time, actor, model, level, outcome, reason, details FROM events "
+                                         "WHERE id > ? ORDER BY id LIMIT ?"));
   stmt.BindAll(after_id, limit);
   return All<LogEvent>(stmt, ReadEvent);
 }

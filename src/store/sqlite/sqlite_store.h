@@ -41,19 +41,16 @@ class SqliteStore final : public Store {
 
   absl::Status CreateGrant(const Grant& g) override;
   absl::StatusOr<std::optional<Grant>> FindGrant(const std::string& id) override;
-  absl::StatusOr<std::vector<Grant>> ListGrants(const std::string& principal_id,
-                                                const std::string& model_id) override;
-  absl::StatusOr<std::optional<Grant>> FindActiveGrant(const std::string& principal_id,
-                                                       const std::string& model_id,
+  absl::StatusOr<std::vector<Grant>> ListGrants(const std::string& principal_id, const std::string& model_id) override;
+  absl::StatusOr<std::optional<Grant>> FindActiveGrant(const std::string& principal_id, const std::string& model_id,
                                                        int64_t now) override;
   absl::Status RevokeGrant(const std::string& id, int64_t when) override;
 
   absl::Status CreateAccessRequest(const AccessRequest& r) override;
   absl::StatusOr<std::optional<AccessRequest>> FindAccessRequest(const std::string& id) override;
-  absl::StatusOr<std::vector<AccessRequest>> ListAccessRequests(
-      const std::string& principal_id, std::optional<RequestState> state) override;
-  absl::Status DecideAccessRequest(const AccessRequest& decided,
-                                   const std::optional<Grant>& grant) override;
+  absl::StatusOr<std::vector<AccessRequest>> ListAccessRequests(const std::string& principal_id,
+                                                                std::optional<RequestState> state) override;
+  absl::Status DecideAccessRequest(const AccessRequest& decided, const std::optional<Grant>& grant) override;
 
   absl::Status AppendEvents(const std::vector<LogEvent>& events) override;
   absl::StatusOr<int64_t> CountEvents(const std::string& type) override;

@@ -66,14 +66,20 @@ TEST_F(SqliteStoreTest, ActiveGrantIsHighestUnexpiredUnrevoked) {
 
 TEST_F(SqliteStoreTest, OnePendingRequestAndAtomicApproval) {
   AccessRequest r;
-  r.id = "r1"; r.principal_id = "p1"; r.model_id = "m1"; r.level = Level::kResearch;
-  r.justification = "study"; r.created_at = 5;
+  r.id = "r1";
+  r.principal_id = "p1";
+  r.model_id = "m1";
+  r.level = Level::kResearch;
+  r.justification = "study";
+  r.created_at = 5;
   ASSERT_TRUE(store_->CreateAccessRequest(r).ok());
   r.id = "r2";
   EXPECT_TRUE(absl::IsAlreadyExists(store_->CreateAccessRequest(r)));
 
   AccessRequest d = **store_->FindAccessRequest("r1");
-  d.state = RequestState::kApproved; d.decided_by = "p0"; d.decided_at = 9;
+  d.state = RequestState::kApproved;
+  d.decided_by = "p0";
+  d.decided_at = 9;
   // A grant that cannot be created leaves the request pending.
   Grant bad{"g1", "p1", "ghost-model", Level::kApi, 0, "ok", "p0", 9, 0};
   EXPECT_FALSE(store_->DecideAccessRequest(d, bad).ok());
@@ -107,8 +113,12 @@ namespace {
 
 TEST_F(SqliteStoreTest, ListsWithoutAFilterReturnEverything) {
   AccessRequest r;
-  r.id = "r1"; r.principal_id = "p1"; r.model_id = "m1"; r.level = Level::kApi;
-  r.justification = "j"; r.created_at = 5;
+  r.id = "r1";
+  r.principal_id = "p1";
+  r.model_id = "m1";
+  r.level = Level::kApi;
+  r.justification = "j";
+  r.created_at = 5;
   ASSERT_TRUE(store_->CreateAccessRequest(r).ok());
   EXPECT_EQ(store_->ListAccessRequests("p1", std::nullopt)->size(), 1u);
   EXPECT_EQ(store_->ListAccessRequests("", std::nullopt)->size(), 1u);
