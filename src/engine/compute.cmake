@@ -15,6 +15,7 @@ target_sources(aperture_engine PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/model/llama_model.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model/runner.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model/test_model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/model/benchmark.cpp
 )
 # The ISA-specific files select their instruction sets with target pragmas.
 set_source_files_properties(

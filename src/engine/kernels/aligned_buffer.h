@@ -29,6 +29,11 @@ class AlignedBuffer {
 
   // Discards the contents; the new buffer is zeroed.
   void Resize(size_t bytes) {
+    ResizeUninitialized(bytes);
+    if (data_ != nullptr) std::memset(data_, 0, (bytes + 63) / 64 * 64);
+  }
+  // Discards the contents; the new bytes are unspecified (the caller writes them all).
+  void ResizeUninitialized(size_t bytes) {
     std::free(data_);
     data_ = nullptr;
     size_ = bytes;
@@ -36,7 +41,6 @@ class AlignedBuffer {
     const size_t rounded = (bytes + 63) / 64 * 64;
     data_ = static_cast<unsigned char*>(std::aligned_alloc(64, rounded));
     if (data_ == nullptr) std::abort();  // out of memory: nothing sensible to return
-    std::memset(data_, 0, rounded);
   }
   // Grows (discarding contents) only when smaller than `bytes`.
   void Reserve(size_t bytes) {

@@ -56,7 +56,8 @@ absl::Status CheckShape(GgmlType type, int64_t rows, int64_t cols) {
 }  // namespace
 
 absl::StatusOr<PackedMatrix> PackedMatrix::Create(GgmlType type, const void* data, int64_t rows,
-                                                  int64_t cols, bool repack) {
+                                                  int64_t cols, bool repack,
+                                                  const ReleaseFn& release) {
   if (absl::Status s = CheckShape(type, rows, cols); !s.ok()) return s;
   PackedMatrix m;
   m.type_ = type;
@@ -69,16 +70,14 @@ absl::StatusOr<PackedMatrix> PackedMatrix::Create(GgmlType type, const void* dat
     return m;
   }
   m.format_ = InterleavedFormat(type);
-  m.group_stride_ = GroupStride(m.format_, cols);
-  m.owned_.Resize(m.group_stride_ * static_cast<size_t>(m.groups()));
-  m.base_ = m.owned_.data();
-  m.PackGroupRows(data, 0, rows);
+  m.AllocateInterleaved();
+  m.PackGroupRows(data, 0, rows, release);
   return m;
 }
 
 absl::StatusOr<PackedMatrix> PackedMatrix::Stack(GgmlType type, const void* const* parts,
                                                  const int64_t* part_rows, int n_parts,
-                                                 int64_t cols) {
+                                                 int64_t cols, const ReleaseFn& release) {
   int64_t total = 0;
   for (int i = 0; i < n_parts; ++i) total += part_rows[i];
   if (absl::Status s = CheckShape(type, total, cols); !s.ok()) return s;
@@ -88,12 +87,10 @@ absl::StatusOr<PackedMatrix> PackedMatrix::Stack(GgmlType type, const void* cons
   if (HasInterleavedLayout(type)) {
     m.type_ = type;
     m.format_ = InterleavedFormat(type);
-    m.group_stride_ = GroupStride(m.format_, cols);
-    m.owned_.Resize(m.group_stride_ * static_cast<size_t>(m.groups()));
-    m.base_ = m.owned_.data();
+    m.AllocateInterleaved();
     int64_t row0 = 0;
     for (int i = 0; i < n_parts; ++i) {
-      m.PackGroupRows(parts[i], row0, part_rows[i]);
+      m.PackGroupRows(parts[i], row0, part_rows[i], release);
       row0 += part_rows[i];
     }
     return m;
@@ -113,12 +110,30 @@ absl::StatusOr<PackedMatrix> PackedMatrix::Stack(GgmlType type, const void* cons
   return m;
 }
 
+// Every byte of full groups is written by packing; only the last group's
+// missing rows need zeros.
+void PackedMatrix::AllocateInterleaved() {
+  group_stride_ = GroupStride(format_, cols_);
+  owned_.ResizeUninitialized(group_stride_ * static_cast<size_t>(groups()));
+  base_ = owned_.data();
+  std::memset(owned_.data() + (groups() - 1) * group_stride_, 0, group_stride_);
+}
+
 // Writes rows [row0, row0 + nrows) of the interleaved layout from the file's rows.
-void PackedMatrix::PackGroupRows(const void* data, int64_t row0, int64_t nrows) {
+void PackedMatrix::PackGroupRows(const void* data, int64_t row0, int64_t nrows,
+                                 const ReleaseFn& release) {
   const size_t src_row_bytes = RowBytes(type_, cols_);
   const int64_t blocks = cols_ / 32;
   unsigned char* base = owned_.data();
+  // Hand finished source ranges back about every 4 MiB.
+  const int64_t release_rows = std::max<int64_t>(1, (int64_t{4} << 20) / static_cast<int64_t>(src_row_bytes));
+  int64_t released = 0;
   for (int64_t i = 0; i < nrows; ++i) {
+    if (release && i - released >= release_rows) {
+      release(static_cast<const unsigned char*>(data) + released * src_row_bytes,
+              (i - released) * src_row_bytes);
+      released = i;
+    }
     const int64_t row = row0 + i;
     const int64_t g = row / kRowGroup;
     const int r = static_cast<int>(row % kRowGroup);
@@ -160,6 +175,10 @@ void PackedMatrix::PackGroupRows(const void* data, int64_t row0, int64_t nrows) 
       }
       case PackedFormat::kRows: break;
     }
+  }
+  if (release && nrows > released) {
+    release(static_cast<const unsigned char*>(data) + released * src_row_bytes,
+            (nrows - released) * src_row_bytes);
   }
 }
 

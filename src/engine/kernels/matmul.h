@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "absl/status/statusor.h"
 #include "engine/kernels/aligned_buffer.h"
@@ -42,14 +43,19 @@ class PackedMatrix {
   // With repack, F32/Q8_0/Q4_0 are copied into the interleaved layouts;
   // otherwise (or for other types) `data` is referenced and must outlive the
   // matrix. Fails when cols is not a multiple of the type's block size.
+  // While repacking, `release` (when set) is told of each source range it
+  // has finished with, so the caller can drop those file pages early.
+  using ReleaseFn = std::function<void(const void* data, size_t bytes)>;
   static absl::StatusOr<PackedMatrix> Create(GgmlType type, const void* data, int64_t rows,
-                                             int64_t cols, bool repack);
+                                             int64_t cols, bool repack,
+                                             const ReleaseFn& release = nullptr);
 
   // Stacks several matrices with the same cols and type into one (rows
   // concatenated), repacked; used to fuse Q/K/V and gate/up projections.
   // Types without an interleaved layout are dequantized to F32.
   static absl::StatusOr<PackedMatrix> Stack(GgmlType type, const void* const* parts,
-                                            const int64_t* part_rows, int n_parts, int64_t cols);
+                                            const int64_t* part_rows, int n_parts, int64_t cols,
+                                            const ReleaseFn& release = nullptr);
 
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }
@@ -70,7 +76,8 @@ class PackedMatrix {
   size_t row_bytes() const { return row_bytes_; }
 
  private:
-  void PackGroupRows(const void* data, int64_t row0, int64_t nrows);
+  void PackGroupRows(const void* data, int64_t row0, int64_t nrows, const ReleaseFn& release);
+  void AllocateInterleaved();
 
   GgmlType type_ = GgmlType::kF32;
   PackedFormat format_ = PackedFormat::kRows;

@@ -167,6 +167,14 @@ float DotF32_Avx2(const float* a, const float* b, int64_t n) {
   return _mm_cvtss_f32(h1);
 }
 
+void AxpyF32_Avx2(float a, const float* x, int64_t n, float* y) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
 void QuantizeActRow_Avx2(const float* x, int64_t k, int8_t* q, float* d, int32_t* s) {
   const __m256 sign_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   for (int64_t b = 0; b < k / 32; ++b) {

@@ -77,14 +77,20 @@ inline void F32Rows(const PackedMatrix& w, int64_t g, const Activations& x, floa
   }
 }
 
-// One group x T activation rows of a Q8_0x16 (kQ4 = false) or Q4_0x16 matrix.
-template <bool kQ4, int T>
+// G consecutive groups x T activation rows of a Q8_0x16 (kQ4 = false) or
+// Q4_0x16 matrix. Several groups give the out-of-order core independent
+// dependency chains when T is small (decode).
+template <bool kQ4, int G, int T>
 inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m0, float* y,
                   int64_t ldy) {
   const int64_t blocks = w.cols() / 32;
-  const unsigned char* grp = w.group_data(g);
-  const uint16_t* scales = reinterpret_cast<const uint16_t*>(
-      grp + (kQ4 ? Q4GroupScalesOffset(blocks) : Q8GroupScalesOffset(blocks)));
+  const unsigned char* grp[G];
+  const uint16_t* scales[G];
+  for (int i = 0; i < G; ++i) {
+    grp[i] = w.group_data(g + i);
+    scales[i] = reinterpret_cast<const uint16_t*>(
+        grp[i] + (kQ4 ? Q4GroupScalesOffset(blocks) : Q8GroupScalesOffset(blocks)));
+  }
   const int8_t* q[T];
   const float* d[T];
   const int32_t* s[T];
@@ -93,72 +99,116 @@ inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m0
     d[t] = x.d(m0 + t);
     s[t] = x.s(m0 + t);
   }
-  __m512 facc[T];
+  __m512 facc[G][T];
+#pragma GCC unroll 4
+  for (int i = 0; i < G; ++i)
 #pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) facc[t] = _mm512_setzero_ps();
+    for (int t = 0; t < T; ++t) facc[i][t] = _mm512_setzero_ps();
   const __m512i low_mask = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < blocks; ++b) {
-    __m512i isum[T];
+    __m512i isum[G][T];
 #pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) isum[t] = _mm512_set1_epi32((kQ4 ? -8 : -128) * s[t][b]);
+    for (int t = 0; t < T; ++t) {
+      const __m512i init = _mm512_set1_epi32((kQ4 ? -8 : -128) * s[t][b]);
+#pragma GCC unroll 4
+      for (int i = 0; i < G; ++i) isum[i][t] = init;
+    }
     if constexpr (kQ4) {
-      const unsigned char* wb = grp + b * 256;
 #pragma GCC unroll 4
       for (int c = 0; c < 4; ++c) {
-        const __m512i p = _mm512_load_si512(wb + c * 64);
-        const __m512i lo = _mm512_and_si512(p, low_mask);
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(p, 4), low_mask);
+        __m512i xl[T], xh[T];
 #pragma GCC unroll 16
         for (int t = 0; t < T; ++t) {
-          int32_t xl, xh;
-          std::memcpy(&xl, q[t] + b * 32 + c * 4, 4);
-          std::memcpy(&xh, q[t] + b * 32 + 16 + c * 4, 4);
-          isum[t] = _mm512_dpbusd_epi32(isum[t], lo, _mm512_set1_epi32(xl));
-          isum[t] = _mm512_dpbusd_epi32(isum[t], hi, _mm512_set1_epi32(xh));
+          int32_t vl, vh;
+          std::memcpy(&vl, q[t] + b * 32 + c * 4, 4);
+          std::memcpy(&vh, q[t] + b * 32 + 16 + c * 4, 4);
+          xl[t] = _mm512_set1_epi32(vl);
+          xh[t] = _mm512_set1_epi32(vh);
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < G; ++i) {
+          const __m512i p = _mm512_load_si512(grp[i] + b * 256 + c * 64);
+          const __m512i lo = _mm512_and_si512(p, low_mask);
+          const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(p, 4), low_mask);
+#pragma GCC unroll 16
+          for (int t = 0; t < T; ++t) {
+            isum[i][t] = _mm512_dpbusd_epi32(isum[i][t], lo, xl[t]);
+            isum[i][t] = _mm512_dpbusd_epi32(isum[i][t], hi, xh[t]);
+          }
         }
       }
     } else {
-      const unsigned char* wb = grp + b * 512;
 #pragma GCC unroll 8
       for (int c = 0; c < 8; ++c) {
-        const __m512i wv = _mm512_load_si512(wb + c * 64);
+        __m512i xv[T];
 #pragma GCC unroll 16
         for (int t = 0; t < T; ++t) {
-          int32_t xv;
-          std::memcpy(&xv, q[t] + b * 32 + c * 4, 4);
-          isum[t] = _mm512_dpbusd_epi32(isum[t], wv, _mm512_set1_epi32(xv));
+          int32_t v;
+          std::memcpy(&v, q[t] + b * 32 + c * 4, 4);
+          xv[t] = _mm512_set1_epi32(v);
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < G; ++i) {
+          const __m512i wv = _mm512_load_si512(grp[i] + b * 512 + c * 64);
+#pragma GCC unroll 16
+          for (int t = 0; t < T; ++t) isum[i][t] = _mm512_dpbusd_epi32(isum[i][t], wv, xv[t]);
         }
       }
     }
-    const __m512 dw = _mm512_cvtph_ps(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kRowGroup)));
+#pragma GCC unroll 4
+    for (int i = 0; i < G; ++i) {
+      const __m512 dw = _mm512_cvtph_ps(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales[i] + b * kRowGroup)));
 #pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) {
-      const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(d[t][b]));
-      facc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), scale, facc[t]);
+      for (int t = 0; t < T; ++t) {
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(d[t][b]));
+        facc[i][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[i][t]), scale, facc[i][t]);
+      }
     }
   }
-  const int nr = RowsIn(w, g);
+#pragma GCC unroll 4
+  for (int i = 0; i < G; ++i) {
+    const int nr = RowsIn(w, g + i);
 #pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) StoreRows(y + (m0 + t) * ldy + g * kRowGroup, facc[t], nr);
+    for (int t = 0; t < T; ++t) StoreRows(y + (m0 + t) * ldy + (g + i) * kRowGroup, facc[i][t], nr);
+  }
+}
+
+// Rows m0..m0+T of groups [g0, g1): G groups at a time, then singles.
+template <bool kQ4, int G, int T>
+inline void QGroups(const PackedMatrix& w, const Activations& x, int m0, float* y, int64_t ldy,
+                    int64_t g0, int64_t g1) {
+  int64_t g = g0;
+  for (; g + G <= g1; g += G) QTile<kQ4, G, T>(w, g, x, m0, y, ldy);
+  for (; g < g1; ++g) QTile<kQ4, 1, T>(w, g, x, m0, y, ldy);
 }
 
 template <bool kQ4>
 void QRows(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0,
            int64_t g1) {
+  const int m = x.m();
+  if (m <= 4) {
+    switch (m) {
+      case 1: return QGroups<kQ4, 4, 1>(w, x, 0, y, ldy, g0, g1);
+      case 2: return QGroups<kQ4, 4, 2>(w, x, 0, y, ldy, g0, g1);
+      case 3: return QGroups<kQ4, 2, 3>(w, x, 0, y, ldy, g0, g1);
+      default: return QGroups<kQ4, 2, 4>(w, x, 0, y, ldy, g0, g1);
+    }
+  }
+  // Larger batches: one group's weights stay in L1 while tiles of 8 rows pass.
   constexpr int kT = 8;
   for (int64_t g = g0; g < g1; ++g) {
-    int m = 0;
-    for (; m + kT <= x.m(); m += kT) QTile<kQ4, kT>(w, g, x, m, y, ldy);
-    switch (x.m() - m) {
+    int i = 0;
+    for (; i + kT <= m; i += kT) QTile<kQ4, 1, kT>(w, g, x, i, y, ldy);
+    switch (m - i) {
       case 0: break;
-      case 1: QTile<kQ4, 1>(w, g, x, m, y, ldy); break;
-      case 2: QTile<kQ4, 2>(w, g, x, m, y, ldy); break;
-      case 3: QTile<kQ4, 3>(w, g, x, m, y, ldy); break;
-      case 4: QTile<kQ4, 4>(w, g, x, m, y, ldy); break;
-      case 5: QTile<kQ4, 5>(w, g, x, m, y, ldy); break;
-      case 6: QTile<kQ4, 6>(w, g, x, m, y, ldy); break;
-      case 7: QTile<kQ4, 7>(w, g, x, m, y, ldy); break;
+      case 1: QTile<kQ4, 1, 1>(w, g, x, i, y, ldy); break;
+      case 2: QTile<kQ4, 1, 2>(w, g, x, i, y, ldy); break;
+      case 3: QTile<kQ4, 1, 3>(w, g, x, i, y, ldy); break;
+      case 4: QTile<kQ4, 1, 4>(w, g, x, i, y, ldy); break;
+      case 5: QTile<kQ4, 1, 5>(w, g, x, i, y, ldy); break;
+      case 6: QTile<kQ4, 1, 6>(w, g, x, i, y, ldy); break;
+      case 7: QTile<kQ4, 1, 7>(w, g, x, i, y, ldy); break;
     }
   }
 }
@@ -198,6 +248,15 @@ float DotF32_Avx512(const float* a, const float* b, int64_t n) {
   __m128 h1 = _mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1));
   for (int64_t i = n16; i < n; ++i) h1 = _mm_fmadd_ss(_mm_set_ss(a[i]), _mm_set_ss(b[i]), h1);
   return _mm_cvtss_f32(h1);
+}
+
+void AxpyF32_Avx512(float a, const float* x, int64_t n, float* y) {
+  const __m512 va = _mm512_set1_ps(a);
+  int64_t i = 0;
+  // Multiply then add (no fused multiply-add) to round exactly as the scalar path.
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(y + i), _mm512_mul_ps(va, _mm512_loadu_ps(x + i))));
+  for (; i < n; ++i) y[i] += a * x[i];
 }
 
 void QuantizeActRow_Avx512(const float* x, int64_t k, int8_t* q, float* d, int32_t* s) {

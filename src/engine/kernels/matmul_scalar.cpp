@@ -95,6 +95,10 @@ float DotF32_Scalar(const float* a, const float* b, int64_t n) {
   return acc;
 }
 
+void AxpyF32_Scalar(float a, const float* x, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
 void QuantizeActRow_Scalar(const float* x, int64_t k, int8_t* q, float* d, int32_t* s) {
   for (int64_t b = 0; b < k / 32; ++b) {
     float amax = 0;

@@ -59,7 +59,12 @@ void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
 }
 
 void Axpy(float a, const float* x, int64_t n, float* y) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+  switch (ActiveIsa()) {
+    case Isa::kAvx512: return internal::AxpyF32_Avx512(a, x, n, y);
+    case Isa::kAvx2: return internal::AxpyF32_Avx2(a, x, n, y);
+    case Isa::kScalar: break;
+  }
+  internal::AxpyF32_Scalar(a, x, n, y);
 }
 
 void AddInPlace(const float* x, int64_t n, float* y) {

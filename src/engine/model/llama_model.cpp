@@ -68,7 +68,10 @@ absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::FromGguf(std::unique_ptr
 absl::Status LlamaModel::LoadWeights(bool file_is_mapped, const LoadOptions& options) {
   const GgufFile& f = *file_;
   const LlamaConfig& c = config_;
-  std::vector<const GgufTensor*> repacked;  // sources whose pages can go
+  // Source pages of repacked tensors are dropped as packing finishes with
+  // them, so peak memory stays near the file size.
+  const PackedMatrix::ReleaseFn release =
+      file_is_mapped ? PackedMatrix::ReleaseFn(ReleasePages) : PackedMatrix::ReleaseFn();
 
   // Builds a Linear from tensors with the same input width; stacks them
   // into one repacked matrix when they share an interleavable type.
@@ -92,11 +95,13 @@ absl::Status LlamaModel::LoadWeights(bool file_is_mapped, const LoadOptions& opt
       std::vector<const void*> parts;
       for (auto* t : ts) parts.push_back(t->data);
       ASSIGN_OR_RETURN(PackedMatrix pm, PackedMatrix::Stack(type, parts.data(), rows.data(),
-                                                            static_cast<int>(ts.size()), cols));
+                                                            static_cast<int>(ts.size()), cols,
+                                                            release));
       lin.parts.push_back(std::move(pm));
     } else {
       for (size_t i = 0; i < ts.size(); ++i) {
-        auto pm = PackedMatrix::Create(ts[i]->type, ts[i]->data, rows[i], cols, options.repack);
+        auto pm = PackedMatrix::Create(ts[i]->type, ts[i]->data, rows[i], cols, options.repack,
+                                       release);
         if (!pm.ok()) {
           return absl::InvalidArgumentError(
               fmt::format("tensor {}: {}", names[i], std::string(pm.status().message())));
@@ -104,13 +109,7 @@ absl::Status LlamaModel::LoadWeights(bool file_is_mapped, const LoadOptions& opt
         lin.parts.push_back(*std::move(pm));
       }
     }
-    for (size_t i = 0; i < ts.size(); ++i) {
-      weight_bytes_per_token_ += ts[i]->size_bytes;
-      if (lin.parts.size() == 1 ? lin.parts[0].format() != PackedFormat::kRows
-                                : lin.parts[i].format() != PackedFormat::kRows) {
-        if (file_is_mapped) ReleasePages(ts[i]->data, ts[i]->size_bytes);
-      }
-    }
+    for (const GgufTensor* t : ts) weight_bytes_per_token_ += t->size_bytes;
     return lin;
   };
 

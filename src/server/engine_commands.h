@@ -1,0 +1,19 @@
+// The engine's command-line subcommands: `generate`, `tokenize`, `bench` and
+// `model make-test` (see AddEngineCommands). main() registers them.
+#pragma once
+
+#include "CLI/CLI.hpp"
+
+namespace aperture {
+
+// Registers on `app`:
+//   generate --model PATH --prompt TEXT [--max-tokens N --temperature T --top-p P
+//            --seed S --threads N] [--json]      prints the prompt and its continuation
+//   tokenize --model PATH [--no-bos] TEXT      prints token ids on one line
+//   bench --model PATH [--threads N]           prints pp128, tg64 and peak RSS
+//   model make-test --out PATH --layers L --dim D --heads H --kv-heads K --ffn F
+//            --vocab V --type f32|f16|bf16|q8_0|q4_0|q4_1|q4_k|q5_k|q6_k --seed S
+// A failing command prints the error to stderr and exits with status 1.
+void AddEngineCommands(CLI::App& app);
+
+}  // namespace aperture
