@@ -12,10 +12,7 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-struct Candidate {
-  float logit;
-  int32_t id;
-};
+using Candidate = SamplerCandidate;
 
 // Most likely first; ids break ties so the order never depends on the sort.
 bool Before(const Candidate& a, const Candidate& b) {
@@ -23,6 +20,79 @@ bool Before(const Candidate& a, const Candidate& b) {
 }
 
 absl::Status Bad(std::string msg) { return absl::InvalidArgumentError("sampling: " + msg); }
+
+// exp((logit - max) * inv_t) in float (a third of the cost of double exp);
+// below e^-87 the weight is 0, which also keeps denormals out.
+inline double Weight(float logit, float max_logit, float inv_t) {
+  const float d = (logit - max_logit) * inv_t;
+  return d < -87.0f ? 0.0 : static_cast<double>(std::exp(d));
+}
+
+// Keeps the smallest prefix of `c`, in Before order, whose weights sum to
+// at least `target` (top-p). Linear time: the weights are summed into
+// buckets of logit value, walked from the top; only the bucket where the
+// sum crosses `target` is sorted. Every sum runs in a fixed order (ids
+// ascending within a bucket, buckets descending), so the kept set does not
+// depend on the standard library. `c` must be in id order; on return it
+// holds the kept tokens.
+void KeepMassPrefix(std::vector<Candidate>& c, double target, float max_logit) {
+  if (c.empty()) return;
+  float min_logit = max_logit;
+  for (const Candidate& x : c) min_logit = std::min(min_logit, x.logit);
+  constexpr int kBuckets = 1024;
+  const float scale = max_logit > min_logit ? (kBuckets - 1) / (max_logit - min_logit) : 0.0f;
+  auto bucket = [&](float l) {
+    const int b = static_cast<int>((l - min_logit) * scale);
+    return std::clamp(b, 0, kBuckets - 1);
+  };
+  std::vector<double> mass(kBuckets, 0.0);
+  for (const Candidate& x : c) mass[bucket(x.logit)] += x.weight;
+  double acc = 0;
+  int crossing = 0;
+  for (int b = kBuckets - 1; b >= 0; --b) {
+    if (acc + mass[b] >= target || b == 0) {
+      crossing = b;
+      break;
+    }
+    acc += mass[b];
+  }
+  std::vector<Candidate> edge;
+  size_t kept = 0;
+  for (const Candidate& x : c) {
+    const int b = bucket(x.logit);
+    if (b > crossing) {
+      c[kept++] = x;
+    } else if (b == crossing) {
+      edge.push_back(x);
+    }
+  }
+  c.resize(kept);
+  std::sort(edge.begin(), edge.end(), Before);
+  for (const Candidate& x : edge) {
+    c.push_back(x);
+    acc += x.weight;
+    if (acc >= target) break;
+  }
+}
+
+// The best `k` tokens (k < number of finite logits or not), in no
+// particular order: one pass with a bounded heap whose front is the worst kept.
+void TopK(const std::vector<float>& logits, size_t k, std::vector<Candidate>* out) {
+  out->clear();
+  out->reserve(k);
+  for (int32_t i = 0; i < static_cast<int32_t>(logits.size()); ++i) {
+    if (logits[i] == kNegInf) continue;
+    const Candidate c{logits[i], i, 0.0};
+    if (out->size() < k) {
+      out->push_back(c);
+      std::push_heap(out->begin(), out->end(), Before);
+    } else if (Before(c, out->front())) {
+      std::pop_heap(out->begin(), out->end(), Before);
+      out->back() = c;
+      std::push_heap(out->begin(), out->end(), Before);
+    }
+  }
+}
 
 }  // namespace
 
@@ -56,6 +126,62 @@ absl::StatusOr<Sampler> Sampler::Create(const SamplingParams& p, int32_t n_vocab
     return Bad(fmt::format("top_logprobs {} must be in [0, {}]", p.top_logprobs, n_vocab));
   }
   return Sampler(p, n_vocab);
+}
+
+int32_t Sampler::Draw(float max_logit) {
+  std::vector<Candidate>& cands = scratch_;
+  cands.clear();
+  // Each filter keeps a set fixed by the strict (logit desc, id asc) order,
+  // whatever order the selection algorithms leave the entries in.
+  if (params_.top_k > 0 && params_.top_k < n_vocab_) {
+    TopK(adjusted_, static_cast<size_t>(params_.top_k), &cands);
+    std::sort(cands.begin(), cands.end(),
+              [](const Candidate& a, const Candidate& b) { return a.id < b.id; });
+  } else {
+    cands.reserve(n_vocab_);
+    for (int32_t i = 0; i < n_vocab_; ++i) {
+      if (adjusted_[i] != kNegInf) cands.push_back({adjusted_[i], i, 0.0});
+    }
+  }
+  if (params_.top_p < 1.0f) {
+    double total = 0;
+    for (Candidate& c : cands) {
+      c.weight = Weight(c.logit, max_logit, 1.0f);
+      total += c.weight;
+    }
+    KeepMassPrefix(cands, params_.top_p * total, max_logit);
+  }
+  if (params_.min_p > 0.0f) {
+    const double threshold = max_logit + std::log(static_cast<double>(params_.min_p));
+    auto drop = [&](const Candidate& c) { return c.logit < threshold; };
+    cands.erase(std::remove_if(cands.begin(), cands.end(), drop), cands.end());
+  }
+  // Canonical order (by id) for the draw, so the same random number picks
+  // the same token on every standard library.
+  if (cands.size() * 8 < static_cast<size_t>(n_vocab_)) {
+    std::sort(cands.begin(), cands.end(),
+              [](const Candidate& a, const Candidate& b) { return a.id < b.id; });
+  } else {
+    keep_.assign(n_vocab_, 0);
+    for (const Candidate& c : cands) keep_[c.id] = 1;
+    cands.clear();
+    for (int32_t i = 0; i < n_vocab_; ++i) {
+      if (keep_[i]) cands.push_back({adjusted_[i], i, 0.0});
+    }
+  }
+  const float inv_t = 1.0f / params_.temperature;
+  double wsum = 0;
+  for (Candidate& c : cands) {
+    c.weight = Weight(c.logit, max_logit, inv_t);
+    wsum += c.weight;
+  }
+  const double u = rng_.NextDouble() * wsum;
+  double cum = 0;
+  for (const Candidate& c : cands) {
+    cum += c.weight;
+    if (u < cum) return c.id;
+  }
+  return cands.back().id;  // u within rounding of wsum
 }
 
 absl::StatusOr<SampleResult> Sampler::Sample(std::span<const float> logits,
@@ -92,7 +218,6 @@ absl::StatusOr<SampleResult> Sampler::Sample(std::span<const float> logits,
     }
   }
 
-  // Log-sum-exp over the adjusted logits, in index order (deterministic).
   float max_logit = kNegInf;
   int32_t argmax = -1;
   for (int32_t i = 0; i < n_vocab_; ++i) {
@@ -106,82 +231,25 @@ absl::StatusOr<SampleResult> Sampler::Sample(std::span<const float> logits,
         max_logit == kNegInf ? "sampling: every token is excluded (all logits are -inf)"
                              : "sampling: a logit is +inf");
   }
-  double sum = 0;
-  for (float l : adjusted_) sum += std::exp(static_cast<double>(l) - max_logit);
-  const double log_z = max_logit + std::log(sum);
-  auto logprob = [&](int32_t id) { return static_cast<float>(adjusted_[id] - log_z); };
 
   SampleResult result;
-  if (params_.temperature == 0.0f) {
-    result.token = argmax;
-  } else {
-    std::vector<Candidate> cands;
-    cands.reserve(n_vocab_);
-    for (int32_t i = 0; i < n_vocab_; ++i) {
-      if (adjusted_[i] != kNegInf) cands.push_back({adjusted_[i], i});
-    }
-    if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < cands.size()) {
-      std::nth_element(cands.begin(), cands.begin() + params_.top_k, cands.end(), Before);
-      cands.resize(params_.top_k);
-    }
-    if (params_.top_p < 1.0f) {
-      // Mass of each candidate relative to those left; sort only as far as needed.
-      double total = 0;
-      for (const Candidate& c : cands) total += std::exp(static_cast<double>(c.logit) - max_logit);
-      size_t m = std::min<size_t>(cands.size(), 64);
-      size_t keep = cands.size();
-      while (true) {
-        std::partial_sort(cands.begin(), cands.begin() + m, cands.end(), Before);
-        double cum = 0;
-        size_t i = 0;
-        for (; i < m; ++i) {
-          cum += std::exp(static_cast<double>(cands[i].logit) - max_logit) / total;
-          if (cum >= params_.top_p) break;
-        }
-        if (i < m) {
-          keep = i + 1;
-          break;
-        }
-        if (m == cands.size()) break;
-        m = std::min(cands.size(), m * 4);
-      }
-      cands.resize(keep);
-    }
-    if (params_.min_p > 0.0f) {
-      const double threshold = max_logit + std::log(static_cast<double>(params_.min_p));
-      auto drop = [&](const Candidate& c) { return c.logit < threshold; };
-      cands.erase(std::remove_if(cands.begin(), cands.end(), drop), cands.end());
-    }
-    // The candidates' order is fixed by the steps above, so the draw is deterministic.
-    // Temperature, then one draw from the remaining candidates.
-    const double inv_t = 1.0 / params_.temperature;
-    std::vector<double> weights(cands.size());
-    double wsum = 0;
-    for (size_t i = 0; i < cands.size(); ++i) {
-      weights[i] = std::exp((static_cast<double>(cands[i].logit) - max_logit) * inv_t);
-      wsum += weights[i];
-    }
-    const double u = rng_.NextDouble() * wsum;
-    double cum = 0;
-    result.token = cands.back().id;
-    for (size_t i = 0; i < cands.size(); ++i) {
-      cum += weights[i];
-      if (u < cum) {
-        result.token = cands[i].id;
-        break;
-      }
-    }
-  }
+  result.token = params_.temperature == 0.0f ? argmax : Draw(max_logit);
 
-  result.logprob = logprob(result.token);
-  if (params_.top_logprobs > 0) {
-    std::vector<Candidate> all;
-    all.reserve(n_vocab_);
-    for (int32_t i = 0; i < n_vocab_; ++i) all.push_back({adjusted_[i], i});
-    const size_t n = static_cast<size_t>(params_.top_logprobs);
-    std::partial_sort(all.begin(), all.begin() + n, all.end(), Before);
-    result.top.reserve(n);
-    for (size_t i = 0; i < n; ++i) result.top.push_back({all[i].id, logprob(all[i].id)});
+  if (params_.logprobs) {
+    // Log-sum-exp over the adjusted logits, in index order (deterministic).
+    double sum = 0;
+    for (float l : adjusted_) sum += Weight(l, max_logit, 1.0f);
+    const double log_z = max_logit + std::log(sum);
+    auto logprob = [&](int32_t id) { return static_cast<float>(adjusted_[id] - log_z); };
+    result.logprob = logprob(result.token);
+    if (params_.top_logprobs > 0) {
+      std::vector<Candidate> top;
+      TopK(adjusted_, static_cast<size_t>(params_.top_logprobs), &top);
+      std::sort(top.begin(), top.end(), Before);
+      // Banned tokens (-inf) are left out, so there may be fewer than asked.
+      result.top.reserve(top.size());
+      for (const Candidate& c : top) result.top.push_back({c.id, logprob(c.id)});
+    }
   }
   return result;
 }

@@ -11,9 +11,13 @@
 // a finite logprob. A banned token (bias -inf) has logprob -inf.
 //
 // Determinism: same params (seed included), same logits and history give
-// the same token on any machine and thread count: candidates are ordered by
-// (logit desc, id asc), sums run in double in that fixed order, and the
-// random numbers come from our own xoshiro256** (rng.h).
+// the same token on any machine and thread count: each filter keeps a set
+// fixed by the strict order (logit desc, id asc), the draw walks the kept
+// tokens in id order summing in double, and the random numbers come from
+// our own xoshiro256** (rng.h). Greedy never consumes random numbers.
+//
+// Cost: a few passes over the vocabulary; top-p selects its prefix by a
+// weighted quickselect (expected linear) instead of sorting.
 //
 // Usage:
 //   ASSIGN_OR_RETURN(Sampler s, Sampler::Create(params, n_vocab));
@@ -44,7 +48,8 @@ struct SamplingParams {
   int32_t penalty_last_n = 64;
   std::vector<std::pair<int32_t, float>> logit_bias;  // added to the logit; -inf bans a token
   uint64_t seed = 0;
-  int32_t top_logprobs = 0;  // alternatives to report (0..n_vocab)
+  bool logprobs = false;  // fill SampleResult::logprob (costs one pass of exp over the vocabulary)
+  int32_t top_logprobs = 0;  // with logprobs: alternatives to report (0..n_vocab)
 };
 
 struct TokenLogprob {
@@ -55,7 +60,14 @@ struct TokenLogprob {
 struct SampleResult {
   int32_t token = -1;
   float logprob = 0.0f;           // of `token`
-  std::vector<TokenLogprob> top;  // top_logprobs entries, most likely first
+  std::vector<TokenLogprob> top;  // up to top_logprobs entries, most likely first (no -inf ones)
+};
+
+// One token under consideration (the sampler's scratch; not part of its results).
+struct SamplerCandidate {
+  float logit;
+  int32_t id;
+  double weight;  // exp(logit - max), filled where needed
 };
 
 class Sampler {
@@ -80,8 +92,14 @@ class Sampler {
 
   SamplingParams params_;
   int32_t n_vocab_;
+  // The draw after top-k, top-p, min-p and temperature.
+  int32_t Draw(float max_logit);
+
   Rng rng_;
-  std::vector<float> adjusted_;  // scratch, reused between calls
+  // Scratch, reused between calls.
+  std::vector<float> adjusted_;
+  std::vector<SamplerCandidate> scratch_;
+  std::vector<uint8_t> keep_;
 };
 
 }  // namespace aperture::engine

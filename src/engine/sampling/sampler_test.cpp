@@ -1,8 +1,10 @@
 #include "engine/sampling/sampler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -123,6 +125,45 @@ TEST(SamplerTest, TopPOverALargeVocabulary) {
   EXPECT_EQ(h[123], 200);
 }
 
+TEST(SamplerTest, TopPKeepsExactlyTheReferencePrefixOnAFlatDistribution) {
+  // 300 tokens with close logits: the prefix is long, so the selection
+  // descends several levels. Reference: sort and accumulate.
+  std::vector<float> logits(300);
+  for (size_t i = 0; i < logits.size(); ++i) logits[i] = std::sin(static_cast<float>(i) * 1.7f);
+  std::vector<int32_t> order(logits.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  });
+  double total = 0;
+  for (float l : logits) total += std::exp(static_cast<double>(l));
+  std::set<int32_t> kept;
+  double cum = 0;
+  for (int32_t id : order) {
+    kept.insert(id);
+    cum += std::exp(static_cast<double>(logits[id])) / total;
+    if (cum >= 0.6) break;
+  }
+  SamplingParams p;
+  p.top_p = 0.6f;
+  p.temperature = 100.0f;  // nearly uniform over the kept set
+  auto h = Histogram(p, logits, 30000);
+  for (const auto& [id, n] : h) EXPECT_TRUE(kept.count(id)) << "token " << id << " drawn";
+  EXPECT_EQ(h.size(), kept.size());
+}
+
+TEST(SamplerTest, NoLogprobsUnlessAsked) {
+  SamplingParams p;
+  p.temperature = 0;
+  p.top_logprobs = 3;
+  Sampler s = Make(p, 4);
+  auto r = s.Sample(std::vector<float>{1.0f, 2.0f, 3.0f, 4.0f}, {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->token, 3);
+  EXPECT_EQ(r->logprob, 0.0f);
+  EXPECT_TRUE(r->top.empty());
+}
+
 TEST(SamplerTest, MinPDropsUnlikelyTokens) {
   // probs 0.6, 0.3, 0.1: min_p 0.2 * 0.6 = 0.12 drops token 2.
   SamplingParams p;
@@ -178,6 +219,7 @@ TEST(SamplerTest, LogitBiasAndBans) {
 TEST(SamplerTest, LogprobsAreLogSoftmaxBeforeTemperature) {
   SamplingParams p;
   p.temperature = 0.3f;
+  p.logprobs = true;
   p.top_logprobs = 2;
   p.logit_bias = {{2, 1.0f}};
   Sampler s = Make(p, 3);
