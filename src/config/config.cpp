@@ -10,14 +10,17 @@
 namespace aperture {
 namespace {
 
-LevelLimits Make(std::initializer_list<Capability> caps, int64_t max_tokens, int64_t rpm,
-                 int64_t tpm, int64_t top_logprobs) {
+LevelLimits Make(std::initializer_list<Capability> caps, int64_t max_tokens, int64_t rpm, int64_t tpm,
+                 int64_t top_logprobs, int64_t max_n, LogitBias logit_bias, bool system_prompt) {
   LevelLimits l;
   for (Capability c : caps) l.capabilities.set(static_cast<size_t>(c));
   l.max_tokens = max_tokens;
   l.requests_per_minute = rpm;
   l.tokens_per_minute = tpm;
   l.max_top_logprobs = top_logprobs;
+  l.max_n = max_n;
+  l.logit_bias = logit_bias;
+  l.system_prompt = system_prompt;
   return l;
 }
 
@@ -42,6 +45,26 @@ class TableReader {
   }
 
   absl::Status Duration(std::string_view key, int64_t& seconds);
+
+  absl::Status Bool(std::string_view key, bool& out) {
+    const toml::node* node = Take(key);
+    if (!node) return absl::OkStatus();
+    auto v = node->value<bool>();
+    if (!node->is_boolean() || !v) return Error(*node, key, "must be true or false");
+    out = *v;
+    return absl::OkStatus();
+  }
+
+  absl::Status LogitBiasPolicy(std::string_view key, LogitBias& out) {
+    const toml::node* node = Take(key);
+    if (!node) return absl::OkStatus();
+    auto v = node->value<std::string>();
+    if (v == "never") out = LogitBias::kNever;
+    else if (v == "without_logprobs") out = LogitBias::kWithoutLogprobs;
+    else if (v == "always") out = LogitBias::kAlways;
+    else return Error(*node, key, "must be \"never\", \"without_logprobs\" or \"always\"");
+    return absl::OkStatus();
+  }
   absl::Status Capabilities(std::string_view key, LevelLimits& limits);
 
   const toml::table* Table(std::string_view key, absl::Status& status) {
@@ -134,6 +157,9 @@ absl::Status ReadLevel(TableReader& r, LevelLimits& limits) {
   if (s.ok()) s = r.Int("requests_per_minute", limits.requests_per_minute, 0, kMax);
   if (s.ok()) s = r.Int("tokens_per_minute", limits.tokens_per_minute, 0, kMax);
   if (s.ok()) s = r.Int("max_top_logprobs", limits.max_top_logprobs, 0, 20);
+  if (s.ok()) s = r.Int("max_n", limits.max_n, 1, 128);
+  if (s.ok()) s = r.LogitBiasPolicy("logit_bias", limits.logit_bias);
+  if (s.ok()) s = r.Bool("system_prompt", limits.system_prompt);
   if (s.ok()) s = r.NoUnknownKeys();
   return s;
 }
@@ -150,19 +176,20 @@ std::optional<Level> Config::LowestLevelWith(Capability c) const {
 Config DefaultConfig() {
   Config c;
   // closed: owners only, so no level capability at all.
-  c.levels[int(Level::kClosed)] = Make({}, 0, 0, 0, 0);
+  c.levels[int(Level::kClosed)] = Make({}, 0, 0, 0, 0, 1, LogitBias::kNever, false);
   // staged and hosted: chat within tight limits, no logprobs.
-  c.levels[int(Level::kStaged)] = Make({C::kChat}, 1024, 30, 20000, 0);
-  c.levels[int(Level::kHosted)] = Make({C::kChat}, 512, 20, 10000, 0);
+  c.levels[int(Level::kStaged)] = Make({C::kChat}, 1024, 30, 20000, 0, 1, LogitBias::kNever, true);
+  c.levels[int(Level::kHosted)] = Make({C::kChat}, 512, 20, 10000, 0, 1, LogitBias::kNever, true);
   c.levels[int(Level::kApi)] =
-      Make({C::kChat, C::kComplete, C::kLogprobs, C::kEmbed}, 4096, 120, 200000, 5);
+      Make({C::kChat, C::kComplete, C::kLogprobs, C::kEmbed}, 4096, 120, 200000, 5, 4,
+           LogitBias::kWithoutLogprobs, false);
   const auto research = {C::kChat,    C::kComplete,  C::kLogprobs, C::kEmbed,   C::kInspect,
                          C::kIntervene, C::kEvaluate, C::kFinetune};
-  c.levels[int(Level::kResearch)] = Make(research, 8192, 600, 1000000, 20);
+  c.levels[int(Level::kResearch)] = Make(research, 8192, 600, 1000000, 20, 8, LogitBias::kAlways, false);
   const auto all = {C::kChat,      C::kComplete, C::kLogprobs, C::kEmbed,   C::kInspect,
                     C::kIntervene, C::kEvaluate, C::kFinetune, C::kDownload};
-  c.levels[int(Level::kDownload)] = Make(all, 8192, 600, 1000000, 20);
-  c.levels[int(Level::kOpen)] = Make(all, 8192, 600, 1000000, 20);
+  c.levels[int(Level::kDownload)] = Make(all, 8192, 600, 1000000, 20, 8, LogitBias::kAlways, false);
+  c.levels[int(Level::kOpen)] = Make(all, 8192, 600, 1000000, 20, 8, LogitBias::kAlways, false);
   return c;
 }
 

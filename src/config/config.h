@@ -14,6 +14,11 @@
 
 namespace aperture {
 
+// Whether a level may bias logits: never, only when the request asks for no
+// logprobs (together they let a caller extract the output layer, Carlini et
+// al. 2024), or always.
+enum class LogitBias { kNever = 0, kWithoutLogprobs, kAlways };
+
 // What one release level allows. Zero limits mean "none allowed" for
 // max_tokens/top_logprobs and "unlimited" for the per-minute rates.
 struct LevelLimits {
@@ -22,6 +27,9 @@ struct LevelLimits {
   int64_t requests_per_minute = 0;   // per caller and model
   int64_t tokens_per_minute = 0;     // per caller and model
   int64_t max_top_logprobs = 0;      // logprobs alternatives per token
+  int64_t max_n = 1;                 // completions per request
+  LogitBias logit_bias = LogitBias::kNever;
+  bool system_prompt = false;        // the model owner's system prompt is prepended
 
   bool Allows(Capability c) const { return capabilities.test(static_cast<size_t>(c)); }
 };

@@ -70,6 +70,9 @@ TEST(ConfigTest, ExampleFileMatchesTheDefaults) {
     EXPECT_EQ(c->Limits(l).requests_per_minute, d.Limits(l).requests_per_minute) << LevelName(l);
     EXPECT_EQ(c->Limits(l).tokens_per_minute, d.Limits(l).tokens_per_minute) << LevelName(l);
     EXPECT_EQ(c->Limits(l).max_top_logprobs, d.Limits(l).max_top_logprobs) << LevelName(l);
+    EXPECT_EQ(c->Limits(l).max_n, d.Limits(l).max_n) << LevelName(l);
+    EXPECT_EQ(c->Limits(l).logit_bias, d.Limits(l).logit_bias) << LevelName(l);
+    EXPECT_EQ(c->Limits(l).system_prompt, d.Limits(l).system_prompt) << LevelName(l);
   }
   EXPECT_EQ(c->server.max_body_bytes, d.server.max_body_bytes);
   EXPECT_EQ(c->server.read_timeout_ms, d.server.read_timeout_ms);
