@@ -46,7 +46,15 @@ void ThreadPool::Run(absl::FunctionRef<void(int, int)> fn) {
   generation_.fetch_add(1, std::memory_order_seq_cst);
   if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
   fn(0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) APERTURE_CPU_RELAX();
+  // Spin briefly, then yield: on an oversubscribed machine the worker we
+  // wait for may need this very core.
+  for (int polls = 0; pending_.load(std::memory_order_acquire) != 0; ++polls) {
+    if (polls < 4096) {
+      APERTURE_CPU_RELAX();
+    } else {
+      sched_yield();
+    }
+  }
   task_ = nullptr;
 }
 
@@ -66,7 +74,12 @@ void ThreadPool::WorkerLoop(int index) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us_);
     uint32_t now_gen = generation_.load(std::memory_order_acquire);
     for (int polls = 0; now_gen == seen; ++polls) {
-      APERTURE_CPU_RELAX();
+      // Pause-spin first (fastest wake-up), then yield the core while polling.
+      if (polls < 4096) {
+        APERTURE_CPU_RELAX();
+      } else {
+        sched_yield();
+      }
       if ((polls & 255) == 255 && std::chrono::steady_clock::now() > deadline) {
         sleepers_.fetch_add(1, std::memory_order_seq_cst);
         // Re-check after announcing ourselves so a Run that missed the
