@@ -7,7 +7,7 @@
 // valid UTF-8).
 //
 // Usage:
-//   IncrementalDecoder dec(tokenizer, {.strip_leading_space = false});
+//   IncrementalDecoder dec(tokenizer);  // generated tokens after a prompt
 //   for each generated id: send(dec.Push(id));
 //   send(dec.Flush());
 //
@@ -24,7 +24,10 @@ namespace aperture::engine {
 
 class IncrementalDecoder {
  public:
-  explicit IncrementalDecoder(const Tokenizer& tokenizer, DecodeOptions options = {});
+  // The default keeps a leading space: streams are almost always a
+  // continuation of a prompt, where " there" after "Once upon a time" matters.
+  explicit IncrementalDecoder(const Tokenizer& tokenizer,
+                              DecodeOptions options = {.strip_leading_space = false});
 
   // Adds one token; returns the text that is now complete (possibly "").
   std::string Push(int32_t id);

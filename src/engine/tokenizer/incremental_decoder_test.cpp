@@ -26,7 +26,7 @@ TEST(IncrementalDecoderTest, HoldsBackPartialCharactersAcrossByteTokens) {
   // 🦙 is spelled by four byte tokens.
   const std::vector<int32_t> ids = tok->Encode("🦙", false, false);
   ASSERT_EQ(ids.size(), 5u);  // ▁ then 4 bytes
-  IncrementalDecoder dec(*tok);
+  IncrementalDecoder dec(*tok, {.strip_leading_space = true});
   EXPECT_EQ(dec.Push(ids[0]), "");  // the stripped leading space
   EXPECT_EQ(dec.Push(ids[1]), "");
   EXPECT_EQ(dec.Push(ids[2]), "");
@@ -42,7 +42,7 @@ TEST(IncrementalDecoderTest, ChunksConcatenateToTheWholeDecode) {
     for (const std::string text : {"héllo 🦙 wörld 日本語 👨‍👩‍👧",
                                    " spaces  and\nnewlines", "Привет, мир! 123"}) {
       const auto ids = tok->Encode(text, true, false);
-      IncrementalDecoder dec(*tok);
+      IncrementalDecoder dec(*tok, {.strip_leading_space = true});  // as Decode does
       std::string streamed;
       for (int32_t id : ids) {
         const std::string chunk = dec.Push(id);
@@ -74,9 +74,9 @@ TEST(IncrementalDecoderTest, InvalidBytesBecomeReplacementCharacters) {
 
 TEST(IncrementalDecoderTest, ContinuationKeepsTheLeadingSpace) {
   auto tok = LoadTokenizer("ggml-vocab-llama-spm.gguf");
-  IncrementalDecoder dec(*tok, {.strip_leading_space = false});
+  IncrementalDecoder dec(*tok);  // the default: a continuation
   EXPECT_EQ(dec.Push(15043), " Hello");
-  IncrementalDecoder first(*tok);
+  IncrementalDecoder first(*tok, {.strip_leading_space = true});
   EXPECT_EQ(first.Push(15043), "Hello");
   EXPECT_EQ(first.Push(3186), " world");
 }
