@@ -8,7 +8,7 @@ namespace aperture::store {
 namespace {
 
 // Append only: never edit a migration that has shipped.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE principals (
   id TEXT PRIMARY KEY,
@@ -73,6 +73,40 @@ CREATE TABLE events (
   details TEXT NOT NULL
 );
 CREATE INDEX events_type ON events(type);
+)sql",
+    // 2: the transparency log (src/translog, docs/log_format.md). Nodes are
+    // the hashes of full subtrees, keyed by level * 2^48 + index, so each
+    // level is appended at its end and any proof is O(log n) point reads.
+    // Leaf hashes are indexed by their first 8 bytes within buckets of 2^16
+    // leaves, so appends touch only the newest bucket's pages.
+    R"sql(
+CREATE TABLE log_entries (
+  idx INTEGER PRIMARY KEY,
+  entry BLOB NOT NULL
+);
+CREATE TABLE log_nodes (
+  id INTEGER PRIMARY KEY,
+  hash BLOB NOT NULL
+);
+CREATE TABLE log_leaf_index (
+  bucket INTEGER NOT NULL,
+  prefix INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  PRIMARY KEY (bucket, prefix, idx)
+) WITHOUT ROWID;
+CREATE TABLE log_subjects (
+  principal TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  PRIMARY KEY (principal, idx)
+) WITHOUT ROWID;
+CREATE TABLE log_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  size INTEGER NOT NULL,
+  root BLOB NOT NULL,
+  origin TEXT NOT NULL,
+  checkpoint TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
 )sql",
 };
 

@@ -1,0 +1,222 @@
+#include "store/sqlite/sqlite_log_store.h"
+
+#include "core/status_macros.h"
+#include "fmt/format.h"
+#include "store/sqlite/migrations.h"
+
+namespace aperture::store {
+namespace {
+
+// Node ids: level * 2^48 + index. 2^48 leaves is far beyond any real log.
+constexpr int kLevelShift = 48;
+constexpr int64_t kMaxIndex = (int64_t{1} << kLevelShift) - 1;
+// Leaf hashes are indexed per bucket of 2^16 leaves (see migration 2).
+constexpr int kBucketShift = 16;
+
+int64_t NodeKey(LogNodeId id) { return (int64_t{id.level} << kLevelShift) | id.index; }
+
+int64_t HashPrefix(std::string_view hash) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < hash.size(); ++i) v = (v << 8) | static_cast<uint8_t>(hash[i]);
+  return static_cast<int64_t>(v);
+}
+
+// Memory-mapped reads spare a system call per page on the proof path.
+absl::Status Tune(SqliteDb& db, bool writer) {
+  RETURN_IF_ERROR(db.Exec("PRAGMA mmap_size=2147418112"));
+  return db.Exec(writer ? "PRAGMA cache_size=-65536" : "PRAGMA cache_size=-16384");
+}
+
+}  // namespace
+
+class SqliteLogStore::Reader {
+ public:
+  Reader(SqliteLogStore* store, std::unique_ptr<SqliteDb> db) : store_(store), db_(std::move(db)) {}
+  Reader(Reader&&) = default;
+  ~Reader() {
+    if (db_) store_->ReleaseReader(std::move(db_));
+  }
+  SqliteDb* operator->() { return db_.get(); }
+
+ private:
+  SqliteLogStore* store_;
+  std::unique_ptr<SqliteDb> db_;
+};
+
+absl::StatusOr<std::unique_ptr<SqliteLogStore>> SqliteLogStore::Open(const std::string& path, bool create) {
+  if (path.empty() || path == ":memory:") return absl::InvalidArgumentError("the SQLite log store needs a file path");
+  std::unique_ptr<SqliteLogStore> store(new SqliteLogStore(path));
+  ASSIGN_OR_RETURN(auto writer, SqliteDb::Open(path, create));
+  RETURN_IF_ERROR(Migrate(*writer));
+  RETURN_IF_ERROR(Tune(*writer, /*writer=*/true));
+  absl::MutexLock lock(&store->write_mu_);
+  store->writer_ = std::move(writer);
+  return store;
+}
+
+absl::StatusOr<SqliteLogStore::Reader> SqliteLogStore::AcquireReader() {
+  {
+    absl::MutexLock lock(&pool_mu_);
+    if (!readers_.empty()) {
+      auto db = std::move(readers_.back());
+      readers_.pop_back();
+      return Reader(this, std::move(db));
+    }
+  }
+  ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path_, /*create=*/false));
+  RETURN_IF_ERROR(Tune(*db, /*writer=*/false));
+  return Reader(this, std::move(db));
+}
+
+void SqliteLogStore::ReleaseReader(std::unique_ptr<SqliteDb> db) {
+  absl::MutexLock lock(&pool_mu_);
+  readers_.push_back(std::move(db));
+}
+
+absl::StatusOr<std::optional<LogHead>> SqliteLogStore::Head() {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT size, root, origin, checkpoint, updated_at FROM log_head WHERE id = 1"));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return std::optional<LogHead>();
+  return std::optional<LogHead>(LogHead{stmt.Int(0), stmt.Text(1), stmt.Text(2), stmt.Text(3), stmt.Int(4)});
+}
+
+absl::Status SqliteLogStore::Append(const LogAppend& a) {
+  if (a.entries.size() != a.leaf_hashes.size() ||
+      a.head.size != a.expected_size + static_cast<int64_t>(a.entries.size()) || a.head.size > kMaxIndex) {
+    return absl::InvalidArgumentError("a log append must give one leaf hash per entry and the matching new size");
+  }
+  absl::MutexLock lock(&write_mu_);
+  SqliteDb& db = *writer_;
+  return InTransaction(db, [&]() -> absl::Status {
+    int64_t size = 0;
+    {
+      ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT size FROM log_head WHERE id = 1"));
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (row) size = stmt.Int(0);
+    }
+    if (size != a.expected_size) {
+      return absl::AbortedError(
+          fmt::format("the log has {} entries, not the {} this append continues from", size, a.expected_size));
+    }
+    for (size_t i = 0; i < a.entries.size(); ++i) {
+      const int64_t idx = a.expected_size + static_cast<int64_t>(i);
+      {
+        ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO log_entries (idx, entry) VALUES (?, ?)"));
+        RETURN_IF_ERROR(stmt.Bind(1, idx).BindBlob(2, a.entries[i]).Run());
+      }
+      ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO log_leaf_index (bucket, prefix, idx) VALUES (?, ?, ?)"));
+      RETURN_IF_ERROR(stmt.BindAll(idx >> kBucketShift, HashPrefix(a.leaf_hashes[i]), idx).Run());
+    }
+    for (const auto& [id, hash] : a.nodes) {
+      if (id.level < 0 || id.level > 62 || id.index < 0 || id.index > kMaxIndex) {
+        return absl::InvalidArgumentError(fmt::format("no tree node at level {} index {}", id.level, id.index));
+      }
+      ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO log_nodes (id, hash) VALUES (?, ?)"));
+      RETURN_IF_ERROR(stmt.Bind(1, NodeKey(id)).BindBlob(2, hash).Run());
+    }
+    for (const auto& [principal, idx] : a.subjects) {
+      ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT OR IGNORE INTO log_subjects (principal, idx) VALUES (?, ?)"));
+      RETURN_IF_ERROR(stmt.BindAll(principal, idx).Run());
+    }
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare(
+        "INSERT INTO log_head (id, size, root, origin, checkpoint, updated_at) VALUES (1, ?1, ?2, ?3, ?4, ?5) "
+        "ON CONFLICT (id) DO UPDATE SET size = ?1, root = ?2, origin = ?3, checkpoint = ?4, updated_at = ?5"));
+    return stmt.Bind(1, a.head.size)
+        .BindBlob(2, a.head.root)
+        .Bind(3, a.head.origin)
+        .Bind(4, a.head.checkpoint)
+        .Bind(5, a.head.updated_at)
+        .Run();
+  });
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteLogStore::Nodes(const std::vector<LogNodeId>& ids) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  std::vector<std::string> out;
+  out.reserve(ids.size());
+  for (const LogNodeId& id : ids) {
+    ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT hash FROM log_nodes WHERE id = ?"));
+    ASSIGN_OR_RETURN(bool row, stmt.Bind(1, NodeKey(id)).Step());
+    if (!row) {
+      return absl::NotFoundError(fmt::format("the log holds no hash for level {} index {}", id.level, id.index));
+    }
+    out.push_back(stmt.Text(0));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteLogStore::NodeRange(int level, int64_t begin, int64_t end) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT hash FROM log_nodes WHERE id >= ? AND id < ? ORDER BY id"));
+  stmt.Bind(1, NodeKey({level, begin})).Bind(2, NodeKey({level, end}));
+  std::vector<std::string> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    out.push_back(stmt.Text(0));
+  }
+  if (static_cast<int64_t>(out.size()) != end - begin) {
+    return absl::NotFoundError(fmt::format("the log holds {} of the hashes at level {} from {} to {}", out.size(),
+                                           level, begin, end));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteLogStore::Entries(int64_t begin, int64_t end) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT entry FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx"));
+  stmt.Bind(1, begin).Bind(2, end);
+  std::vector<std::string> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    out.push_back(stmt.Text(0));
+  }
+  if (static_cast<int64_t>(out.size()) != end - begin) {
+    return absl::NotFoundError(fmt::format("the log holds {} of the entries from {} to {}", out.size(), begin, end));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<int64_t>> SqliteLogStore::FindLeaf(const std::string& leaf_hash, int64_t size) {
+  if (size <= 0) return std::optional<int64_t>();
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  const int64_t prefix = HashPrefix(leaf_hash);
+  for (int64_t bucket = 0; bucket <= (size - 1) >> kBucketShift; ++bucket) {
+    std::vector<int64_t> candidates;
+    {
+      ASSIGN_OR_RETURN(auto stmt, r->Prepare(
+          "SELECT idx FROM log_leaf_index WHERE bucket = ? AND prefix = ? ORDER BY idx"));
+      stmt.Bind(1, bucket).Bind(2, prefix);
+      for (;;) {
+        ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        candidates.push_back(stmt.Int(0));
+      }
+    }
+    for (int64_t idx : candidates) {
+      if (idx >= size) continue;
+      ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT hash FROM log_nodes WHERE id = ?"));
+      ASSIGN_OR_RETURN(bool row, stmt.Bind(1, NodeKey({0, idx})).Step());
+      if (row && stmt.Text(0) == leaf_hash) return std::optional<int64_t>(idx);
+    }
+  }
+  return std::optional<int64_t>();
+}
+
+absl::StatusOr<std::vector<int64_t>> SqliteLogStore::EntriesAbout(const std::string& principal, int64_t after,
+                                                                  int64_t limit) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
+      "SELECT idx FROM log_subjects WHERE principal = ? AND idx > ? ORDER BY idx LIMIT ?"));
+  stmt.BindAll(principal, after, limit);
+  std::vector<int64_t> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return out;
+    out.push_back(stmt.Int(0));
+  }
+}
+
+}  // namespace aperture::store

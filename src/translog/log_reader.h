@@ -1,0 +1,49 @@
+// LogReader: what the log publishes, read from a LogStore: the signed head,
+// inclusion and consistency proofs at any published size, entries, C2SP
+// tiles and entry bundles, and the entries about one principal. Every proof
+// costs O(log n) node reads.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "aperture/log_store.h"
+#include "translog/merkle.h"
+#include "translog/tile_path.h"
+
+namespace aperture::translog {
+
+// Thread-safe (the store is).
+class LogReader {
+ public:
+  explicit LogReader(LogStore& store) : store_(store) {}
+
+  // The latest head; FailedPrecondition before the log's first checkpoint.
+  absl::StatusOr<LogHead> Head();
+  // Proofs for trees up to the current size. InvalidArgument for sizes or
+  // indices the tree does not have.
+  absl::StatusOr<std::vector<Hash>> InclusionProof(int64_t index, int64_t size);
+  absl::StatusOr<std::vector<Hash>> ConsistencyProof(int64_t old_size, int64_t new_size);
+  absl::StatusOr<Hash> RootAt(int64_t size);
+  absl::StatusOr<Hash> LeafHashAt(int64_t index);
+  absl::StatusOr<std::vector<std::string>> Entries(int64_t begin, int64_t end);
+  absl::StatusOr<std::optional<int64_t>> FindLeaf(const Hash& leaf_hash, int64_t size);
+  // A tile or entry bundle as served (concatenated hashes; uint16-length-
+  // prefixed entries). NotFound when the tree is not yet large enough for it.
+  absl::StatusOr<std::string> Tile(const TileRef& tile);
+  absl::StatusOr<std::vector<int64_t>> EntriesAbout(const std::string& principal, int64_t after, int64_t limit) {
+    return store_.EntriesAbout(principal, after, limit);
+  }
+
+ private:
+  // The hashes of `ranges`, each folded from its full subtrees, read in one go.
+  absl::StatusOr<std::vector<Hash>> RangeHashes(const std::vector<LeafRange>& ranges);
+  absl::Status CheckSize(int64_t size);
+
+  LogStore& store_;
+};
+
+}  // namespace aperture::translog

@@ -1,0 +1,248 @@
+#include "translog/sequencer.h"
+
+#include <sodium.h>
+
+#include "core/hex.h"
+#include "core/status_macros.h"
+#include "fmt/format.h"
+#include "spdlog/spdlog.h"
+#include "translog/checkpoint.h"
+#include "translog/entry.h"
+
+namespace aperture::translog {
+namespace {
+
+// A commit that fails for another reason than a concurrent writer is retried
+// this many times (a busy database, a full disk being cleared) before the
+// batch is reported failed.
+constexpr int kMaxAttempts = 4;
+// Concurrent writers (the CLI beside the server) rarely collide more than
+// once; this bounds a pathological livelock.
+constexpr int kMaxRaces = 64;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LogSequencer>> LogSequencer::Open(LogStore& store, std::string secret_key,
+                                                                 std::string origin, const Clock& clock) {
+  return Open(store, std::move(secret_key), std::move(origin), clock, Options());
+}
+
+absl::StatusOr<std::unique_ptr<LogSequencer>> LogSequencer::Open(LogStore& store, std::string secret_key,
+                                                                 std::string origin, const Clock& clock,
+                                                                 Options options) {
+  // Checked up front so a bad key or name fails at start, not at the first commit.
+  RETURN_IF_ERROR(NoteSigner::Create(origin, secret_key).status());
+  std::unique_ptr<LogSequencer> s(new LogSequencer(store, std::move(secret_key), std::move(origin), clock, options));
+  {
+    absl::MutexLock lock(&s->append_mu_);
+    // An empty log still publishes a signed checkpoint (size 0).
+    for (int race = 0; race < kMaxRaces; ++race) {
+      RETURN_IF_ERROR(s->Reload());
+      ASSIGN_OR_RETURN(auto head, store.Head());
+      if (head) break;
+      LogAppend init;
+      init.expected_size = 0;
+      ASSIGN_OR_RETURN(init.head, s->SignHead(s->frontier_, s->origin_));
+      absl::Status st = store.Append(init);
+      if (st.ok()) break;
+      if (!absl::IsAborted(st)) return st;
+    }
+  }
+  s->thread_ = std::thread([raw = s.get()] { raw->Run(); });
+  return s;
+}
+
+LogSequencer::LogSequencer(LogStore& store, std::string secret_key, std::string origin, const Clock& clock,
+                           Options options)
+    : store_(store), clock_(clock), options_(options), secret_key_(std::move(secret_key)), origin_(std::move(origin)) {}
+
+LogSequencer::~LogSequencer() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  sodium_memzero(const_cast<char*>(secret_key_.data()), secret_key_.size());
+}
+
+int64_t LogSequencer::Enqueue(Pending p) {
+  absl::MutexLock lock(&mu_);
+  auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return queue_.size() < options_.max_queued; };
+  mu_.Await(absl::Condition(&has_room));
+  queue_.push_back(std::move(p));
+  return ++enqueued_;
+}
+
+void LogSequencer::Record(LogEvent event) {
+  absl::StatusOr<PreparedEntry> prepared = PrepareEntry(event);
+  if (!prepared.ok()) {
+    spdlog::error("event not logged: {}", std::string(prepared.status().message()));
+    absl::MutexLock lock(&mu_);
+    ++failed_;
+    return;
+  }
+  Enqueue(Pending{std::move(prepared->entry), std::move(prepared->subjects), nullptr});
+}
+
+absl::Status LogSequencer::RecordDurably(LogEvent event) {
+  ASSIGN_OR_RETURN(PreparedEntry prepared, PrepareEntry(event));
+  auto waiter = std::make_shared<Waiter>();
+  Enqueue(Pending{std::move(prepared.entry), std::move(prepared.subjects), waiter});
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&waiter->done));
+  return waiter->status;
+}
+
+void LogSequencer::Flush() {
+  absl::MutexLock lock(&mu_);
+  const int64_t target = enqueued_;
+  auto done = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return committed_ >= target; };
+  mu_.Await(absl::Condition(&done));
+}
+
+int64_t LogSequencer::failed() const {
+  absl::MutexLock lock(&mu_);
+  return failed_;
+}
+
+void LogSequencer::Run() {
+  for (;;) {
+    std::vector<Pending> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
+      mu_.Await(absl::Condition(&ready));
+      if (queue_.empty()) return;  // stopping, and nothing left
+      auto full = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || queue_.size() >= options_.max_batch;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&full), options_.batch_delay);
+      const size_t n = std::min(queue_.size(), options_.max_batch);
+      batch.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    absl::Status status;
+    {
+      absl::MutexLock lock(&append_mu_);
+      status = Commit(batch);
+    }
+    if (!status.ok()) {
+      spdlog::error("could not log {} events: {}", batch.size(), std::string(status.message()));
+    }
+    absl::MutexLock lock(&mu_);
+    committed_ += static_cast<int64_t>(batch.size());
+    if (!status.ok()) failed_ += static_cast<int64_t>(batch.size());
+    for (Pending& p : batch) {
+      if (p.waiter) {
+        p.waiter->status = status;
+        p.waiter->done = true;
+      }
+    }
+  }
+}
+
+absl::Status LogSequencer::Reload() {
+  frontier_valid_ = false;
+  ASSIGN_OR_RETURN(std::optional<LogHead> head, store_.Head());
+  if (!head) {
+    frontier_ = Frontier();
+    frontier_valid_ = true;
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> stored, store_.Nodes(Frontier::NodesFor(head->size)));
+  std::vector<Hash> hashes;
+  hashes.reserve(stored.size());
+  for (const std::string& h : stored) {
+    ASSIGN_OR_RETURN(Hash hash, HashFromBytes(h, "a stored tree hash"));
+    hashes.push_back(hash);
+  }
+  ASSIGN_OR_RETURN(Frontier f, Frontier::FromHashes(head->size, std::move(hashes)));
+  if (ToBytes(f.Root()) != head->root) {
+    return absl::DataLossError(fmt::format(
+        "the stored tree hashes give root {} for size {}, but the signed head says {}; the log's tables were "
+        "altered",
+        HashHex(f.Root()), head->size, HexEncode(head->root)));
+  }
+  frontier_ = std::move(f);
+  origin_ = head->origin;
+  frontier_valid_ = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LogHead> LogSequencer::SignHead(const Frontier& tree, const std::string& origin) {
+  ASSIGN_OR_RETURN(NoteSigner signer, NoteSigner::Create(origin, secret_key_));
+  LogHead head;
+  head.size = tree.size();
+  const Hash root = tree.Root();
+  head.root = ToBytes(root);
+  head.origin = origin;
+  ASSIGN_OR_RETURN(head.checkpoint, signer.Sign(FormatCheckpoint({origin, tree.size(), root})));
+  head.updated_at = clock_.NowSeconds();
+  return head;
+}
+
+absl::Status LogSequencer::Commit(const std::vector<Pending>& batch) {
+  absl::Status last;
+  int failures = 0;
+  for (int race = 0; race < kMaxRaces && failures < kMaxAttempts; ++race) {
+    if (!frontier_valid_) {
+      last = Reload();
+      if (!last.ok()) {
+        if (last.code() == absl::StatusCode::kDataLoss) return last;
+        ++failures;
+        absl::SleepFor(absl::Milliseconds(20 * failures));
+        continue;
+      }
+    }
+    Frontier tree = frontier_;
+    LogAppend append;
+    append.expected_size = tree.size();
+    append.entries.reserve(batch.size());
+    append.leaf_hashes.reserve(batch.size());
+    append.nodes.reserve(batch.size() * 2 + 64);
+    for (const Pending& p : batch) {
+      const Hash leaf = LeafHash(p.entry);
+      for (const std::string& principal : p.subjects) append.subjects.emplace_back(principal, tree.size());
+      tree.Append(leaf, [&](LogNodeId id, const Hash& h) { append.nodes.emplace_back(id, ToBytes(h)); });
+      append.entries.push_back(p.entry);
+      append.leaf_hashes.push_back(ToBytes(leaf));
+    }
+    ASSIGN_OR_RETURN(append.head, SignHead(tree, origin_));
+    last = store_.Append(append);
+    if (last.ok()) {
+      frontier_ = std::move(tree);
+      return last;
+    }
+    frontier_valid_ = false;
+    if (!absl::IsAborted(last)) {
+      ++failures;
+      absl::SleepFor(absl::Milliseconds(20 * failures));
+    }
+  }
+  return last;
+}
+
+absl::Status LogSequencer::AdoptOrigin(const std::string& origin) {
+  RETURN_IF_ERROR(NoteSigner::Create(origin, secret_key_).status());
+  absl::MutexLock lock(&append_mu_);
+  for (int race = 0; race < kMaxRaces; ++race) {
+    RETURN_IF_ERROR(Reload());
+    if (origin_ == origin) return absl::OkStatus();
+    spdlog::warn("the log was published as '{}'; it is published as '{}' from now on", origin_, origin);
+    LogAppend rename;
+    rename.expected_size = frontier_.size();
+    ASSIGN_OR_RETURN(rename.head, SignHead(frontier_, origin));
+    absl::Status s = store_.Append(rename);
+    if (s.ok()) {
+      origin_ = origin;
+      return s;
+    }
+    if (!absl::IsAborted(s)) return s;
+  }
+  return absl::AbortedError("the log kept changing while being renamed; try again");
+}
+
+}  // namespace aperture::translog
