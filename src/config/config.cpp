@@ -45,6 +45,7 @@ class TableReader {
   }
 
   absl::Status Duration(std::string_view key, int64_t& seconds);
+  absl::Status LogName(std::string_view key, std::string& name);
 
   absl::Status Bool(std::string_view key, bool& out) {
     const toml::node* node = Take(key);
@@ -150,6 +151,22 @@ absl::Status TableReader::Duration(std::string_view key, int64_t& seconds) {
   return absl::OkStatus();
 }
 
+// A signed-note key name: non-empty, no spaces, no '+' (c2sp.org/signed-note).
+absl::Status TableReader::LogName(std::string_view key, std::string& name) {
+  const toml::node* node = Take(key);
+  if (!node) return absl::OkStatus();
+  auto text = node->value<std::string>();
+  if (!node->is_string() || !text) return Error(*node, key, "must be a string");
+  if (text->empty() || text->size() > 256) return Error(*node, key, "must be 1 to 256 characters");
+  for (unsigned char ch : *text) {
+    if (ch == '+' || ch <= ' ' || ch == 0x7f) {
+      return Error(*node, key, "must not contain spaces, control characters or '+' (it names the signing key)");
+    }
+  }
+  name = *text;
+  return absl::OkStatus();
+}
+
 absl::Status ReadLevel(TableReader& r, LevelLimits& limits) {
   constexpr int64_t kMax = int64_t{1} << 40;
   absl::Status s = r.Capabilities("capabilities", limits);
@@ -226,6 +243,12 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
   if (const toml::table* t = top.Table("access_requests", s)) {
     TableReader r(*t, "access_requests", source);
     s = r.Duration("retry_wait", c.access_request_retry_seconds);
+    if (s.ok()) s = r.NoUnknownKeys();
+  }
+  if (!s.ok()) return s;
+  if (const toml::table* t = top.Table("log", s)) {
+    TableReader r(*t, "log", source);
+    s = r.LogName("name", c.log.name);
     if (s.ok()) s = r.NoUnknownKeys();
   }
   if (!s.ok()) return s;

@@ -43,8 +43,17 @@ struct ServerConfig {
   int64_t max_connections = 4096;
 };
 
+// The transparency log.
+struct LogConfig {
+  // The log's name: the origin line of its checkpoints and the name of the
+  // key that signs them. Best a schema-less URL of the log, e.g.
+  // "models.example.org/log"; no spaces, no '+'.
+  std::string name = "aperture.local/log";
+};
+
 struct Config {
   ServerConfig server;
+  LogConfig log;
   std::array<LevelLimits, kAllLevels.size()> levels;
   // Requests per minute for routes that name no model (listing, admin), per
   // principal, and per client address for anonymous callers.

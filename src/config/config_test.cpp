@@ -79,6 +79,17 @@ TEST(ConfigTest, ExampleFileMatchesTheDefaults) {
   EXPECT_EQ(c->principal_requests_per_minute, d.principal_requests_per_minute);
   EXPECT_EQ(c->anonymous_requests_per_minute, d.anonymous_requests_per_minute);
   EXPECT_EQ(c->access_request_retry_seconds, d.access_request_retry_seconds);
+  EXPECT_EQ(c->log.name, d.log.name);
+}
+
+TEST(ConfigTest, LogNameMustBeAValidKeyName) {
+  auto ok = ParseConfig("[log]\nname = \"models.example.org/log\"\n", "t.toml");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->log.name, "models.example.org/log");
+  for (const char* bad : {"name = \"\"", "name = \"a b\"", "name = \"a+b\"", "name = 3", "nam = \"x\""}) {
+    auto c = ParseConfig(std::string("[log]\n") + bad + "\n", "t.toml");
+    EXPECT_FALSE(c.ok()) << bad;
+  }
 }
 
 }  // namespace
