@@ -59,7 +59,7 @@ inline void F32Tile(const PackedMatrix& w, int64_t g, const float* x, int64_t ld
 template <int G>
 inline void F32Rows(const PackedMatrix& w, int64_t g, const Activations& x, float* y,
                     int64_t ldy) {
-  constexpr int kT = G == 1 ? 12 : 12 / G;
+  constexpr int kT = G == 1 ? 12 : (G == 4 ? 6 : 12 / G);
   int m = 0;
   const int64_t ldx = x.ld();
   for (; m + kT <= x.m(); m += kT) F32Tile<G, kT>(w, g, x.f32() + m * ldx, ldx, y + m * ldy, ldy);
@@ -221,7 +221,7 @@ void MatMulF32x16_Avx512(const PackedMatrix& w, const Activations& x, float* y, 
   if (x.m() == 1) {
     for (; g + 4 <= g1; g += 4) F32Tile<4, 1>(w, g, x.f32(), x.ld(), y, ldy);
   } else {
-    for (; g + 2 <= g1; g += 2) F32Rows<2>(w, g, x, y, ldy);
+    for (; g + 4 <= g1; g += 4) F32Rows<4>(w, g, x, y, ldy);
   }
   for (; g < g1; ++g) F32Rows<1>(w, g, x, y, ldy);
 }
