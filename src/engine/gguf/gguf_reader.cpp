@@ -59,6 +59,8 @@ class Cursor {
   Cursor(const uint8_t* data, size_t size) : data_(data), size_(size) {}
 
   uint64_t pos() const { return pos_; }
+  const uint8_t* at(uint64_t pos) const { return data_ + pos; }
+  void Skip(uint64_t n) { pos_ += n; }  // caller checked n <= remaining()
   uint64_t remaining() const { return size_ - pos_; }
 
   template <typename T>
@@ -163,15 +165,26 @@ absl::Status ReadValue(Cursor& c, GgufValueType type, const std::string& key, in
             fmt::format("key '{}': array of {} {} elements cannot fit in the {} bytes left", key,
                         count, GgufValueTypeName(elem_type), c.remaining()));
       }
-      std::vector<GgufValue> elems(count);
-      for (uint64_t i = 0; i < count; ++i) {
-        absl::Status s = ReadValue(c, elem_type, key, depth + 1, &elems[i]);
-        if (!s.ok()) {
-          return absl::Status(s.code(), fmt::format("{} (element {} of array '{}')",
-                                                    std::string(s.message()), i, key));
+      // Validate every element but keep only a reference to the bytes:
+      // vocabularies are hundreds of thousands of strings.
+      const uint64_t start = c.pos();
+      const uint64_t fixed = MinEncodedSize(elem_type);
+      const bool fixed_size = elem_type != GgufValueType::kString &&
+                              elem_type != GgufValueType::kArray &&
+                              elem_type != GgufValueType::kBool;
+      if (fixed_size) {
+        c.Skip(count * fixed);  // count * fixed <= remaining, checked above
+      } else {
+        GgufValue scratch;
+        for (uint64_t i = 0; i < count; ++i) {
+          absl::Status s = ReadValue(c, elem_type, key, depth + 1, &scratch);
+          if (!s.ok()) {
+            return absl::Status(s.code(), fmt::format("{} (element {} of array '{}')",
+                                                      std::string(s.message()), i, key));
+          }
         }
       }
-      *out = GgufValue::Array(elem_type, std::move(elems));
+      *out = GgufValue::ArrayRef(elem_type, GgufArrayRef{c.at(start), c.pos() - start, count});
       return absl::OkStatus();
     }
   }
@@ -442,14 +455,17 @@ absl::StatusOr<std::vector<T>> GetIntegerArrayImpl(const GgufValue* v, std::stri
       break;
   }
   std::vector<T> out;
-  out.reserve(v->array().size());
-  for (size_t i = 0; i < v->array().size(); ++i) {
-    auto x = AsInteger<T>(v->array()[i]);
-    if (!x) {
-      return absl::InvalidArgumentError(fmt::format(
-          "GGUF metadata key '{}' element {} is not an integer that fits in {}", key, i, want));
-    }
-    out.push_back(*x);
+  out.reserve(v->array_size());
+  bool fits = true;
+  v->ForEachArrayElement([&](GgufValue& e) {
+    auto x = AsInteger<T>(e);
+    if (!x) fits = false;
+    if (fits) out.push_back(*x);
+  });
+  if (!fits) {
+    return absl::InvalidArgumentError(
+        fmt::format("GGUF metadata key '{}' element {} is not an integer that fits in {}", key,
+                    out.size(), want));
   }
   return out;
 }
@@ -514,8 +530,8 @@ absl::StatusOr<std::vector<std::string>> GgufFile::GetStringArray(std::string_vi
     return WrongType(key, *v, "array of string");
   }
   std::vector<std::string> out;
-  out.reserve(v->array().size());
-  for (const GgufValue& e : v->array()) out.push_back(e.as_string());
+  out.reserve(v->array_size());
+  v->ForEachArrayElement([&](GgufValue& e) { out.push_back(std::move(e).TakeString()); });
   return out;
 }
 
@@ -527,8 +543,8 @@ absl::StatusOr<std::vector<float>> GgufFile::GetFloat32Array(std::string_view ke
     return WrongType(key, *v, "array of float32");
   }
   std::vector<float> out;
-  out.reserve(v->array().size());
-  for (const GgufValue& e : v->array()) out.push_back(static_cast<float>(e.as_double()));
+  out.reserve(v->array_size());
+  v->ForEachArrayElement([&](GgufValue& e) { out.push_back(static_cast<float>(e.as_double())); });
   return out;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -32,6 +33,16 @@ enum class GgufValueType : uint32_t {
 const char* GgufValueTypeName(GgufValueType t);
 bool IsValidGgufValueType(uint32_t id);
 
+// The encoded elements of an array inside a GGUF file's bytes (the reader
+// keeps arrays this way: a 128k-token vocabulary costs no memory until a
+// getter decodes it). The bytes were validated when the file was opened.
+struct GgufArrayRef {
+  const uint8_t* data = nullptr;
+  uint64_t bytes = 0;
+  uint64_t count = 0;
+  bool operator==(const GgufArrayRef&) const = default;
+};
+
 class GgufValue {
  public:
   GgufValue() : type_(GgufValueType::kUint8), data_(uint64_t{0}) {}
@@ -57,6 +68,14 @@ class GgufValue {
     return v;
   }
 
+  // An array read from a file: refers to the file's bytes, so it must not
+  // outlive the GgufFile (Materialized() makes an independent copy).
+  static GgufValue ArrayRef(GgufValueType element_type, GgufArrayRef ref) {
+    GgufValue v(GgufValueType::kArray, ref);
+    v.array_type_ = element_type;
+    return v;
+  }
+
   GgufValueType type() const { return type_; }
   bool is_unsigned() const {
     return std::holds_alternative<uint64_t>(data_) && type_ != GgufValueType::kBool;
@@ -66,22 +85,32 @@ class GgufValue {
   bool is_float() const { return std::holds_alternative<double>(data_); }
 
   // Raw accessors; each is only meaningful for the matching type():
-  uint64_t as_uint() const { return std::get<uint64_t>(data_); }                 // unsigned, bool
-  int64_t as_int() const { return std::get<int64_t>(data_); }                    // signed
-  double as_double() const { return std::get<double>(data_); }                   // float32/64
-  bool as_bool() const { return std::get<uint64_t>(data_) != 0; }                // bool
-  const std::string& as_string() const { return std::get<std::string>(data_); }  // string
-  GgufValueType array_type() const { return array_type_; }                       // array
-  const std::vector<GgufValue>& array() const {                                  // array
-    return std::get<std::vector<GgufValue>>(data_);
+  uint64_t as_uint() const { return std::get<uint64_t>(data_); }                   // unsigned, bool
+  int64_t as_int() const { return std::get<int64_t>(data_); }                      // signed
+  double as_double() const { return std::get<double>(data_); }                     // float32/64
+  bool as_bool() const { return std::get<uint64_t>(data_) != 0; }                  // bool
+  const std::string& as_string() const { return std::get<std::string>(data_); }    // string
+  std::string TakeString() && { return std::move(std::get<std::string>(data_)); }  // string
+  GgufValueType array_type() const { return array_type_; }                         // array
+  size_t array_size() const;                                                       // array
+  // The elements, decoded (a copy for file-backed arrays: prefer
+  // ForEachArrayElement or GgufFile's typed array getters for big arrays).
+  std::vector<GgufValue> array() const;
+  // Calls `f` on each element in order, decoding one at a time; `f` may move from it.
+  void ForEachArrayElement(const std::function<void(GgufValue&)>& f) const;
+  // The elements of an in-memory array (built by Array()); nullptr for a file-backed one.
+  const std::vector<GgufValue>* array_elements() const {
+    return std::get_if<std::vector<GgufValue>>(&data_);
   }
+  // A copy that refers to no file (arrays decoded, recursively).
+  GgufValue Materialized() const;
 
-  bool operator==(const GgufValue& o) const {
-    return type_ == o.type_ && array_type_ == o.array_type_ && data_ == o.data_;
-  }
+  // Deep comparison (a file-backed array equals the same elements held in memory).
+  bool operator==(const GgufValue& o) const;
 
  private:
-  using Data = std::variant<uint64_t, int64_t, double, std::string, std::vector<GgufValue>>;
+  using Data =
+      std::variant<uint64_t, int64_t, double, std::string, std::vector<GgufValue>, GgufArrayRef>;
   GgufValue(GgufValueType t, Data d) : type_(t), data_(std::move(d)) {}
 
   GgufValueType type_;

@@ -64,8 +64,11 @@ absl::Status PutValue(std::string& out, const GgufValue& v, const std::string& k
       break;
     case GgufValueType::kArray: {
       Put<uint32_t>(out, static_cast<uint32_t>(v.array_type()));
-      Put<uint64_t>(out, v.array().size());
-      for (const GgufValue& e : v.array()) {
+      // Set() materialized every array, so the elements are in memory.
+      const std::vector<GgufValue>* elems = v.array_elements();
+      if (elems == nullptr) return absl::InternalError("file-backed array in GgufWriter");
+      Put<uint64_t>(out, elems->size());
+      for (const GgufValue& e : *elems) {
         if (e.type() != v.array_type()) {
           return absl::InvalidArgumentError(fmt::format("key '{}': array of {} holds a {} element",
                                                         key, GgufValueTypeName(v.array_type()),
@@ -87,6 +90,8 @@ void GgufWriter::SetAlignment(uint32_t alignment) {
 }
 
 void GgufWriter::Set(std::string key, GgufValue value) {
+  // A value copied from a GgufFile may point into that file's mapping.
+  value = value.Materialized();
   for (GgufKeyValue& kv : kvs_) {
     if (kv.key == key) {
       kv.value = std::move(value);

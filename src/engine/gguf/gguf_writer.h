@@ -37,6 +37,7 @@ class GgufWriter {
   void SetAlignment(uint32_t alignment);
 
   // Sets a key; an existing key keeps its position and gets the new value.
+  // Values copied from a GgufFile are deep-copied, so the file may close first.
   void Set(std::string key, GgufValue value);
   void SetString(std::string key, std::string v) {
     Set(std::move(key), GgufValue::String(std::move(v)));

@@ -165,3 +165,40 @@ TEST(GgufWriterTest, SetReplacesKeepingOrder) {
 
 }  // namespace
 }  // namespace aperture::engine
+
+namespace aperture::engine {
+namespace {
+
+TEST(GgufValueTest, FileBackedArraysDecodeLazilyAndCopyOut) {
+  GgufWriter w;
+  w.SetStringArray("tokens", {"a", "bb", "a much longer token than fifteen bytes"});
+  w.Set("nested",
+        GgufValue::Array(GgufValueType::kArray,
+                         {GgufValue::Array(GgufValueType::kInt32, {GgufValue::Int32(-7)})}));
+  auto f = GgufFile::FromBuffer(*w.Serialize());
+  ASSERT_TRUE(f.ok()) << f.status();
+  const GgufValue* tokens = (*f)->Find("tokens");
+  ASSERT_NE(tokens, nullptr);
+  EXPECT_EQ(tokens->array_elements(), nullptr);  // kept as a reference into the file
+  EXPECT_EQ(tokens->array_size(), 3u);
+  std::vector<std::string> seen;
+  tokens->ForEachArrayElement([&](GgufValue& e) { seen.push_back(e.as_string()); });
+  EXPECT_EQ(seen[2], "a much longer token than fifteen bytes");
+
+  // Copies made with Materialized(), or through a writer, outlive the file.
+  GgufValue copy = tokens->Materialized();
+  GgufValue nested = (*f)->Find("nested")->Materialized();
+  GgufWriter again;
+  again.Set("tokens", *tokens);
+  f->reset();
+  ASSERT_NE(copy.array_elements(), nullptr);
+  EXPECT_EQ(copy.array()[1].as_string(), "bb");
+  EXPECT_EQ(nested.array()[0].array()[0].as_int(), -7);
+  auto g = GgufFile::FromBuffer(*again.Serialize());
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ((*g)->GetStringArray("tokens")->at(2), "a much longer token than fifteen bytes");
+  EXPECT_EQ(*(*g)->Find("tokens"), copy);
+}
+
+}  // namespace
+}  // namespace aperture::engine

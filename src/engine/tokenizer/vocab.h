@@ -28,6 +28,12 @@ class Vocab {
   Vocab() = default;
   // `scores` and `types` may be empty (all 0 / all normal) or have tokens.size() entries.
   Vocab(std::vector<std::string> tokens, std::vector<float> scores, std::vector<TokenType> types);
+  // The index views the token strings, which a move keeps in place (the
+  // vector's buffer changes owner); a copy would not, so there is none.
+  Vocab(Vocab&&) = default;
+  Vocab& operator=(Vocab&&) = default;
+  Vocab(const Vocab&) = delete;
+  Vocab& operator=(const Vocab&) = delete;
 
   int32_t size() const { return static_cast<int32_t>(text_.size()); }
   const std::string& text(int32_t id) const { return text_[id]; }
@@ -45,14 +51,10 @@ class Vocab {
   }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   std::vector<std::string> text_;
   std::vector<float> score_;
   std::vector<TokenType> type_;
-  std::unordered_map<std::string, int32_t, Hash, std::equal_to<>> index_;
+  std::unordered_map<std::string_view, int32_t> index_;  // views into text_
   size_t max_token_bytes_ = 0;
 };
 
