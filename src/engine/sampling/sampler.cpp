@@ -235,7 +235,7 @@ absl::StatusOr<SampleResult> Sampler::Sample(std::span<const float> logits,
   SampleResult result;
   result.token = params_.temperature == 0.0f ? argmax : Draw(max_logit);
 
-  if (params_.logprobs) {
+  if (params_.logprobs || params_.top_logprobs > 0) {
     // Log-sum-exp over the adjusted logits, in index order (deterministic).
     double sum = 0;
     for (float l : adjusted_) sum += Weight(l, max_logit, 1.0f);

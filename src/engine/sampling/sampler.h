@@ -48,8 +48,10 @@ struct SamplingParams {
   int32_t penalty_last_n = 64;
   std::vector<std::pair<int32_t, float>> logit_bias;  // added to the logit; -inf bans a token
   uint64_t seed = 0;
-  bool logprobs = false;  // fill SampleResult::logprob (costs one pass of exp over the vocabulary)
-  int32_t top_logprobs = 0;  // with logprobs: alternatives to report (0..n_vocab)
+  // Fill SampleResult::logprob (one pass of exp over the vocabulary);
+  // implied by top_logprobs > 0.
+  bool logprobs = false;
+  int32_t top_logprobs = 0;  // alternatives to report (0..n_vocab)
 };
 
 struct TokenLogprob {

@@ -155,13 +155,19 @@ TEST(SamplerTest, TopPKeepsExactlyTheReferencePrefixOnAFlatDistribution) {
 TEST(SamplerTest, NoLogprobsUnlessAsked) {
   SamplingParams p;
   p.temperature = 0;
-  p.top_logprobs = 3;
   Sampler s = Make(p, 4);
   auto r = s.Sample(std::vector<float>{1.0f, 2.0f, 3.0f, 4.0f}, {});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->token, 3);
   EXPECT_EQ(r->logprob, 0.0f);
   EXPECT_TRUE(r->top.empty());
+  p.top_logprobs = 1;  // implies logprobs
+  Sampler t = Make(p, 4);
+  r = t.Sample(std::vector<float>{0.0f, 0.0f, 0.0f, 0.0f}, {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_NEAR(r->logprob, std::log(0.25), 1e-6);
+  ASSERT_EQ(r->top.size(), 1u);
+  EXPECT_EQ(r->top[0].token, 0);
 }
 
 TEST(SamplerTest, MinPDropsUnlikelyTokens) {
