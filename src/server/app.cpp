@@ -1,8 +1,13 @@
 #include "server/app.h"
 
+#include <sys/stat.h>
+
 #include <chrono>
+#include <fstream>
+#include <iterator>
 
 #include "api/admin/admin_routes.h"
+#include "api/log/log_routes.h"
 #include "api/openai/model_routes.h"
 #include "api/ops/ops_routes.h"
 #include "core/status_macros.h"
@@ -10,16 +15,42 @@
 #include "filters/authz/authz_filter.h"
 #include "filters/limits/parse_filter.h"
 #include "filters/ratelimit/ratelimit_filter.h"
+#include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
 namespace aperture {
+namespace {
+
+// The server's Ed25519 secret key (libsodium's 64 bytes), refusing a key
+// others can read.
+absl::StatusOr<std::string> ReadSigningKey(const DataDir& dir) {
+  const std::string path = dir.signing_key();
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(fmt::format("{} has no signing.key; run `aperture init --data {}` first", dir.path, dir.path));
+  }
+  if (st.st_mode & 077) {
+    return absl::PermissionDeniedError(fmt::format("{} must be readable by its owner only (chmod 600)", path));
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (key.size() != 64) return absl::DataLossError(fmt::format("{} is damaged: expected 64 bytes", path));
+  return key;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, const Config& config,
                                                          const Clock& clock) {
   ASSIGN_OR_RETURN(std::string secret, ReadHashSecret(dir));
   std::unique_ptr<Services> s(new Services(config, clock));
   ASSIGN_OR_RETURN(s->store, store::SqliteStore::Open(dir.database(), /*create=*/false));
-  s->recorder = std::make_unique<StoreRecorder>(*s->store);
+  ASSIGN_OR_RETURN(std::string signing_key, ReadSigningKey(dir));
+  s->log_public_key = signing_key.substr(32);
+  ASSIGN_OR_RETURN(s->log_store, store::SqliteLogStore::Open(dir.database(), /*create=*/false));
+  ASSIGN_OR_RETURN(s->recorder,
+                   translog::LogSequencer::Open(*s->log_store, std::move(signing_key), s->config.log.name, s->clock));
+  s->log = std::make_unique<translog::LogReader>(*s->log_store);
   s->hasher = std::make_unique<ApiKeyHasher>(std::move(secret));
   s->access = std::make_unique<AccessService>(*s->store, *s->recorder, *s->hasher, s->config, s->clock);
   s->authorizer = std::make_unique<Authorizer>(*s->store, s->config, s->clock);
@@ -42,6 +73,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   AddOpsRoutes(app->router_, app->deps_);
   AddModelRoutes(app->router_, app->deps_);
   AddAdminRoutes(app->router_, app->deps_);
+  AddLogRoutes(app->router_, *services.log, services.log_public_key);
+  // The server publishes the log under its configured name.
+  RETURN_IF_ERROR(services.recorder->AdoptOrigin(services.config.log.name));
 
   // The request path, in order. Record runs last for every request.
   std::vector<std::unique_ptr<Filter>> chain;

@@ -20,8 +20,10 @@
 #include "filters/route.h"
 #include "http/server.h"
 #include "server/data_dir.h"
+#include "store/sqlite/sqlite_log_store.h"
 #include "store/sqlite/sqlite_store.h"
-#include "translog/store_recorder.h"
+#include "translog/log_reader.h"
+#include "translog/sequencer.h"
 
 namespace aperture {
 
@@ -35,7 +37,11 @@ class Services {
   Config config;
   const Clock& clock;
   std::unique_ptr<store::SqliteStore> store;
-  std::unique_ptr<StoreRecorder> recorder;
+  // The transparency log: every recorded event is a log entry.
+  std::unique_ptr<store::SqliteLogStore> log_store;
+  std::unique_ptr<translog::LogSequencer> recorder;
+  std::unique_ptr<translog::LogReader> log;
+  std::string log_public_key;  // the Ed25519 key that signs checkpoints
   std::unique_ptr<ApiKeyHasher> hasher;
   KeyUsage key_usage;
   std::unique_ptr<AccessService> access;
