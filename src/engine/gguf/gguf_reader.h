@@ -6,8 +6,8 @@
 //   ASSIGN_OR_RETURN(std::unique_ptr<GgufFile> f, GgufFile::Open(path));
 //   ASSIGN_OR_RETURN(std::string arch, f->GetString("general.architecture"));
 //   ASSIGN_OR_RETURN(uint32_t n_layer, f->GetUint32(arch + ".block_count"));
-//   ASSIGN_OR_RETURN(float eps, f->GetFloat32Or(arch + ".attention.layer_norm_rms_epsilon",
-//   1e-5f)); const GgufTensor* t = f->FindTensor("token_embd.weight");
+//   ASSIGN_OR_RETURN(float eps, f->GetFloat32Or(arch + ".attention.layer_norm_rms_epsilon", 1e-5f));
+//   const GgufTensor* t = f->FindTensor("token_embd.weight");
 //   // t->dims[0] is the row length (fastest varying), t->data the bytes.
 //
 // Everything is checked when the file is opened: every count, string
@@ -17,6 +17,9 @@
 // tensor data in bounds, each offset aligned, tensors stored contiguously in
 // file order (as ggml writes them, so none overlap). Once Open succeeds,
 // every GgufTensor's data..data+size_bytes lies inside the mapping.
+//
+// Metadata arrays (vocabularies, merges) are validated at open but stay in
+// the mapping; the array getters decode them on each call, so call them once.
 //
 // Thread-safety: immutable after construction; any number of threads may
 // read it concurrently. Tensor pointers live as long as the GgufFile.
