@@ -38,6 +38,8 @@ struct Model {
   //  {"name":"licence","type":"checkbox","required":true}]
   std::string request_fields = "[]";
   int64_t created_at = 0;
+  // Put before every chat at levels whose config says so (hosted by default).
+  std::string system_prompt;
 };
 
 struct Grant {
@@ -69,6 +71,16 @@ struct AccessRequest {
   std::string grant_id;  // set when approved
   int64_t created_at = 0;
   int64_t decided_at = 0;
+};
+
+// Tokens served to one principal on one model on one UTC day.
+struct UsageRow {
+  std::string principal;  // principal id, or "anonymous"
+  std::string model;
+  std::string day;        // "2026-11-23"
+  int64_t requests = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
 };
 
 // One event for the record: an access decision, a key created, a grant...

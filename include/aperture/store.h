@@ -40,6 +40,7 @@ class Store {
   virtual absl::StatusOr<std::vector<Model>> ListModels() = 0;
   virtual absl::Status SetModelPublicLevel(const std::string& id, Level level) = 0;
   virtual absl::Status SetModelRequestFields(const std::string& id, const std::string& fields_json) = 0;
+  virtual absl::Status SetModelSystemPrompt(const std::string& id, const std::string& prompt) = 0;
 
   // Grants. Revoked grants stay, with revoked_at set.
   virtual absl::Status CreateGrant(const Grant& g) = 0;
@@ -62,6 +63,13 @@ class Store {
   // Decides a pending request (FailedPrecondition if already decided). When
   // `grant` is set (approval) it is created in the same transaction.
   virtual absl::Status DecideAccessRequest(const AccessRequest& decided, const std::optional<Grant>& grant) = 0;
+
+  // Usage: each row's counts are added to the stored row for its
+  // (principal, model, day).
+  virtual absl::Status AddUsage(const std::vector<UsageRow>& deltas) = 0;
+  // Rows of a principal ("" = everyone) for days in [from_day, to_day], by day then principal.
+  virtual absl::StatusOr<std::vector<UsageRow>> ListUsage(const std::string& principal, const std::string& from_day,
+                                                          const std::string& to_day) = 0;
 
   // Events recorded until the transparency log takes over (see Recorder).
   virtual absl::Status AppendEvents(const std::vector<LogEvent>& events) = 0;

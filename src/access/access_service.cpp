@@ -132,6 +132,14 @@ absl::Status AccessService::SetRequestFields(const Caller& actor, const std::str
   return Record(actor, "model.request_fields", model_id, "", {{"fields_sha256", Sha256Hex(CanonicalJson(fields))}});
 }
 
+absl::Status AccessService::SetSystemPrompt(const Caller& actor, const std::string& model_id,
+                                            const std::string& prompt) {
+  RETURN_IF_ERROR(Require(actor, Role::kOwner));
+  if (prompt.size() > kMaxTextLength) return absl::InvalidArgumentError("a system prompt is at most 4000 characters");
+  RETURN_IF_ERROR(store_.SetModelSystemPrompt(model_id, prompt));
+  return Record(actor, "model.system_prompt", model_id, "", {{"system_prompt_sha256", Sha256Hex(prompt)}});
+}
+
 absl::StatusOr<Grant> AccessService::GrantAccess(const Caller& actor, const std::string& principal,
                                                  const std::string& model_id, Level level,
                                                  std::optional<int64_t> ttl_seconds, const std::string& reason) {

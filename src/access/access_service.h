@@ -43,6 +43,7 @@ class AccessService {
                                  Level public_level);
   absl::Status SetPublicLevel(const Caller& actor, const std::string& model_id, Level level);
   absl::Status SetRequestFields(const Caller& actor, const std::string& model_id, const Json& fields);
+  absl::Status SetSystemPrompt(const Caller& actor, const std::string& model_id, const std::string& prompt);
 
   // Owners and reviewers.
   absl::StatusOr<Grant> GrantAccess(const Caller& actor, const std::string& principal, const std::string& model_id,

@@ -156,6 +156,17 @@ int main(int argc, char** argv) {
     return absl::OkStatus();
   }));
 
+  std::string system_prompt;
+  auto* model_prompt = model->add_subcommand("set-system-prompt", "the prompt put before chats at hosted level");
+  data_opt(model_prompt);
+  model_prompt->add_option("--id", model_id)->required();
+  model_prompt->add_option("--prompt", system_prompt)->required();
+  model_prompt->callback(with([&](Services& s) -> absl::Status {
+    RETURN_IF_ERROR(s.access->SetSystemPrompt(op, model_id, system_prompt));
+    std::cout << "system prompt updated\n";
+    return absl::OkStatus();
+  }));
+
   // principal
   auto* principal = cli.add_subcommand("principal", "people, teams and services");
   principal->require_subcommand(1);

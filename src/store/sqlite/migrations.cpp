@@ -8,7 +8,7 @@ namespace aperture::store {
 namespace {
 
 // Append only: never edit a migration that has shipped.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     R"sql(
 CREATE TABLE principals (
   id TEXT PRIMARY KEY,
@@ -106,6 +106,20 @@ CREATE TABLE log_head (
   origin TEXT NOT NULL,
   checkpoint TEXT NOT NULL,
   updated_at INTEGER NOT NULL
+);
+)sql",
+    // 3: serving — the owner's system prompt per model, and token usage per
+    // principal, model and UTC day.
+    R"sql(
+ALTER TABLE models ADD COLUMN system_prompt TEXT NOT NULL DEFAULT '';
+CREATE TABLE usage (
+  principal TEXT NOT NULL,
+  model TEXT NOT NULL,
+  day TEXT NOT NULL,
+  requests INTEGER NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  PRIMARY KEY (principal, model, day)
 );
 )sql",
 };

@@ -19,7 +19,11 @@ ApiKey ReadKey(const Statement& s) {
 }
 
 Model ReadModel(const Statement& s) {
-  return Model{s.Text(0), s.Text(1), static_cast<Level>(s.Int(2)), s.Text(3), s.Int(4)};
+  return Model{s.Text(0), s.Text(1), static_cast<Level>(s.Int(2)), s.Text(3), s.Int(4), s.Text(5)};
+}
+
+UsageRow ReadUsage(const Statement& s) {
+  return UsageRow{s.Text(0), s.Text(1), s.Text(2), s.Int(3), s.Int(4), s.Int(5)};
 }
 
 Grant ReadGrant(const Statement& s) {
@@ -239,7 +243,7 @@ absl::Status SqliteStore::CreateModel(const Model& m) {
 absl::StatusOr<std::optional<Model>> SqliteStore::FindModel(const std::string& id) {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
   ASSIGN_OR_RETURN(auto stmt,
-                   r->Prepare("SELECT id, path, public_level, request_fields, created_at FROM models WHERE id = ?"));
+                   r->Prepare("SELECT id, path, public_level, request_fields, created_at, system_prompt FROM models WHERE id = ?"));
   stmt.BindAll(id);
   return One<Model>(stmt, ReadModel);
 }
@@ -247,7 +251,7 @@ absl::StatusOr<std::optional<Model>> SqliteStore::FindModel(const std::string& i
 absl::StatusOr<std::vector<Model>> SqliteStore::ListModels() {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
   ASSIGN_OR_RETURN(auto stmt,
-                   r->Prepare("SELECT id, path, public_level, request_fields, created_at FROM models ORDER BY id"));
+                   r->Prepare("SELECT id, path, public_level, request_fields, created_at, system_prompt FROM models ORDER BY id"));
   return All<Model>(stmt, ReadModel);
 }
 
@@ -263,6 +267,14 @@ absl::Status SqliteStore::SetModelRequestFields(const std::string& id, const std
   return Write([&](SqliteDb& db) -> absl::Status {
     ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE models SET request_fields = ? WHERE id = ?"));
     RETURN_IF_ERROR(stmt.BindAll(fields_json, id).Run());
+    return ExpectOneChange(db, "model", id);
+  });
+}
+
+absl::Status SqliteStore::SetModelSystemPrompt(const std::string& id, const std::string& prompt) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE models SET system_prompt = ? WHERE id = ?"));
+    RETURN_IF_ERROR(stmt.BindAll(prompt, id).Run());
     return ExpectOneChange(db, "model", id);
   });
 }
@@ -376,6 +388,35 @@ absl::Status SqliteStore::DecideAccessRequest(const AccessRequest& d, const std:
     }
     return absl::OkStatus();
   });
+}
+
+// ---- usage
+
+absl::Status SqliteStore::AddUsage(const std::vector<UsageRow>& deltas) {
+  if (deltas.empty()) return absl::OkStatus();
+  return Write([&](SqliteDb& db) -> absl::Status {
+    for (const UsageRow& u : deltas) {
+      ASSIGN_OR_RETURN(auto stmt, db.Prepare(
+          "INSERT INTO usage (principal, model, day, requests, prompt_tokens, completion_tokens) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (principal, model, day) DO UPDATE SET "
+          "requests = requests + ?4, prompt_tokens = prompt_tokens + ?5, "
+          "completion_tokens = completion_tokens + ?6"));
+      RETURN_IF_ERROR(stmt.BindAll(u.principal, u.model, u.day, u.requests, u.prompt_tokens,
+                                   u.completion_tokens).Run());
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<UsageRow>> SqliteStore::ListUsage(const std::string& principal,
+                                                             const std::string& from_day,
+                                                             const std::string& to_day) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
+      "SELECT principal, model, day, requests, prompt_tokens, completion_tokens FROM usage "
+      "WHERE (?1 = '' OR principal = ?1) AND day >= ?2 AND day <= ?3 ORDER BY day, principal, model"));
+  stmt.BindAll(principal, from_day, to_day);
+  return All<UsageRow>(stmt, ReadUsage);
 }
 
 // ---- events

@@ -38,6 +38,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<Model>> ListModels() override;
   absl::Status SetModelPublicLevel(const std::string& id, Level level) override;
   absl::Status SetModelRequestFields(const std::string& id, const std::string& fields_json) override;
+  absl::Status SetModelSystemPrompt(const std::string& id, const std::string& prompt) override;
 
   absl::Status CreateGrant(const Grant& g) override;
   absl::StatusOr<std::optional<Grant>> FindGrant(const std::string& id) override;
@@ -51,6 +52,10 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<AccessRequest>> ListAccessRequests(const std::string& principal_id,
                                                                 std::optional<RequestState> state) override;
   absl::Status DecideAccessRequest(const AccessRequest& decided, const std::optional<Grant>& grant) override;
+
+  absl::Status AddUsage(const std::vector<UsageRow>& deltas) override;
+  absl::StatusOr<std::vector<UsageRow>> ListUsage(const std::string& principal, const std::string& from_day,
+                                                  const std::string& to_day) override;
 
   absl::Status AppendEvents(const std::vector<LogEvent>& events) override;
   absl::StatusOr<int64_t> CountEvents(const std::string& type) override;

@@ -128,3 +128,27 @@ TEST_F(SqliteStoreTest, ListsWithoutAFilterReturnEverything) {
 
 }  // namespace
 }  // namespace aperture::store
+
+namespace aperture::store {
+namespace {
+
+TEST_F(SqliteStoreTest, UsageAddsUpPerPrincipalModelAndDay) {
+  ASSERT_TRUE(store_->AddUsage({{"p1", "m1", "2026-11-23", 1, 10, 5}, {"p1", "m1", "2026-11-23", 1, 3, 2}}).ok());
+  ASSERT_TRUE(store_->AddUsage({{"p1", "m1", "2026-11-24", 1, 1, 1}, {"anonymous", "m1", "2026-11-23", 1, 7, 7}}).ok());
+  auto mine = store_->ListUsage("p1", "2026-11-23", "2026-11-23");
+  ASSERT_TRUE(mine.ok());
+  ASSERT_EQ(mine->size(), 1u);
+  EXPECT_EQ((*mine)[0].requests, 2);
+  EXPECT_EQ((*mine)[0].prompt_tokens, 13);
+  EXPECT_EQ((*mine)[0].completion_tokens, 7);
+  EXPECT_EQ(store_->ListUsage("", "2026-01-01", "2026-12-31")->size(), 3u);
+}
+
+TEST_F(SqliteStoreTest, ModelSystemPrompt) {
+  ASSERT_TRUE(store_->SetModelSystemPrompt("m1", "Be kind.").ok());
+  EXPECT_EQ((*store_->FindModel("m1"))->system_prompt, "Be kind.");
+  EXPECT_TRUE(absl::IsNotFound(store_->SetModelSystemPrompt("nope", "x")));
+}
+
+}  // namespace
+}  // namespace aperture::store
