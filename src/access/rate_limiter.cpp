@@ -31,4 +31,13 @@ std::optional<int64_t> RateLimiter::Acquire(const std::string& key, int64_t per_
   return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(missing / per_micro / 1e6)));
 }
 
+void RateLimiter::Refund(const std::string& key, int64_t per_minute, int64_t amount) {
+  if (per_minute <= 0 || amount <= 0) return;
+  Shard& shard = shards_[std::hash<std::string>{}(key) % kShards];
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.buckets.find(key);
+  if (it == shard.buckets.end()) return;
+  it->second.tokens = std::min(static_cast<double>(per_minute), it->second.tokens + static_cast<double>(amount));
+}
+
 }  // namespace aperture

@@ -22,6 +22,9 @@ class RateLimiter {
   // nullopt if allowed, or the seconds to wait before retrying. A rate of 0
   // means unlimited.
   std::optional<int64_t> Acquire(const std::string& key, int64_t per_minute, int64_t cost = 1);
+  // Gives back tokens taken but not used (e.g. a completion that stopped
+  // before max_tokens); the bucket never exceeds its capacity.
+  void Refund(const std::string& key, int64_t per_minute, int64_t amount);
 
  private:
   struct Bucket {

@@ -26,6 +26,9 @@ TEST(RateLimiterTest, CostAndUnlimited) {
   ASSERT_TRUE(wait.has_value());
   EXPECT_EQ(*wait, 36);  // 60 tokens missing at 100/min
   EXPECT_FALSE(limiter.Acquire("t", 0, 1'000'000).has_value());
+  limiter.Refund("t", 100, 70);  // 20 left + 70 back
+  EXPECT_FALSE(limiter.Acquire("t", 100, 90).has_value());
+  EXPECT_TRUE(limiter.Acquire("t", 100, 1).has_value());
 }
 
 }  // namespace
