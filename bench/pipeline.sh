@@ -53,7 +53,11 @@ run_wrk() {  # prints "rps p50_ms p99_ms"
     END {printf "%.0f %.3f %.3f\n", rps, p50, p99}'
 }
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+served() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^aperture_requests_total/ {s+=$2} END {print s+0}'; }
+ticks_before=$(cpu_ticks "$server_pid"); served_before=$(served)
 read -r a_rps a_p50 a_p99 < <(run_wrk -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/models")
+ticks_after=$(cpu_ticks "$server_pid"); served_after=$(served)
 read -r n_rps n_p50 n_p99 < <(run_wrk "http://127.0.0.1:$nport/models.json")
 decisions=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^aperture_decisions_total/ {s+=$2} END {print s+0}')
 
@@ -65,3 +69,7 @@ awk -v a="$a_rps" -v n="$n_rps" -v p="$a_p99" 'BEGIN {
   printf "  aperture / nginx throughput: %.2f\n", a / n;
   printf "  floor 10000 req/s: %s   floor p99 < 2 ms: %s\n", (a >= 10000 ? "met" : "NOT MET"), (p < 2 ? "met" : "NOT MET") }'
 echo "  decisions recorded by the server: $decisions"
+# CPU time per request is what the server costs, whatever else runs on the machine.
+awk -v t="$((ticks_after - ticks_before))" -v n="$((served_after - served_before))" -v hz="$(getconf CLK_TCK)" \
+  -v cores="$(nproc)" 'BEGIN { us = t / hz * 1e6 / n;
+  printf "  server CPU per request: %.1f us (%d requests): at most %.0f req/s on %d cores\n", us, n, cores * 1e6 / us, cores }'
