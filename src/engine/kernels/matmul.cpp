@@ -246,10 +246,19 @@ void Activations::QuantizeRows(int row_begin, int row_end) {
     case Isa::kAvx2: fn = internal::QuantizeActRow_Avx2; break;
     case Isa::kScalar: break;
   }
+  // Quantize a row contiguously, then scatter its blocks to the block-major layout.
+  thread_local AlignedBuffer tq, td, ts;
+  const int64_t blocks = k_ / 32;
+  tq.Reserve(static_cast<size_t>(k_));
+  td.Reserve(static_cast<size_t>(blocks) * sizeof(float));
+  ts.Reserve(static_cast<size_t>(blocks) * sizeof(int32_t));
   for (int row = row_begin; row < row_end; ++row) {
-    fn(x_ + row * ld_, k_, q_.as<int8_t>() + static_cast<int64_t>(row) * k_,
-       d_.as<float>() + static_cast<int64_t>(row) * (k_ / 32),
-       s_.as<int32_t>() + static_cast<int64_t>(row) * (k_ / 32));
+    fn(x_ + row * ld_, k_, tq.as<int8_t>(), td.as<float>(), ts.as<int32_t>());
+    for (int64_t b = 0; b < blocks; ++b) {
+      std::memcpy(q_.as<int8_t>() + (b * m_ + row) * 32, tq.as<int8_t>() + b * 32, 32);
+      d_.as<float>()[b * m_ + row] = td.as<float>()[b];
+      s_.as<int32_t>()[b * m_ + row] = ts.as<int32_t>()[b];
+    }
   }
 }
 

@@ -90,9 +90,10 @@ class PackedMatrix {
 };
 
 // M activation rows of K floats, plus (when a Q8_0/Q4_0 matrix will consume
-// them) their 8-bit quantization: per 32-element block a float scale d and
-// the sum of the quants. Prepared once, read by all threads. Not thread-safe
-// while being prepared.
+// them) their 8-bit quantization: per 32-element block the quants, a float
+// scale d and the sum of the quants, stored block-major ([block][row]) so a
+// kernel reaches the same block of consecutive rows at constant offsets.
+// Prepared once, read by all threads. Not thread-safe while being prepared.
 class Activations {
  public:
   // Points at x (M rows, row stride ld floats); quantizes rows [row_begin,
@@ -106,9 +107,11 @@ class Activations {
   int64_t k() const { return k_; }
   int64_t ld() const { return ld_; }
   bool quantized() const { return quantized_; }
-  const int8_t* q(int row) const { return q_.as<int8_t>() + static_cast<int64_t>(row) * k_; }
-  const float* d(int row) const { return d_.as<float>() + static_cast<int64_t>(row) * (k_ / 32); }
-  const int32_t* s(int row) const { return s_.as<int32_t>() + static_cast<int64_t>(row) * (k_ / 32); }
+  // The 32 quants of block b of row `row`; rows of a block are 32 bytes apart.
+  const int8_t* q(int64_t b, int row) const { return q_.as<int8_t>() + (b * m_ + row) * 32; }
+  // Scale and quant sum of block b of row `row`; rows of a block are adjacent.
+  const float* d(int64_t b, int row) const { return d_.as<float>() + b * m_ + row; }
+  const int32_t* s(int64_t b, int row) const { return s_.as<int32_t>() + b * m_ + row; }
 
  private:
   const float* x_ = nullptr;

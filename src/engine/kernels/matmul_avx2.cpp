@@ -73,22 +73,21 @@ inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m,
   const unsigned char* grp = w.group_data(g);
   const uint16_t* scales = reinterpret_cast<const uint16_t*>(
       grp + (kQ4 ? Q4GroupScalesOffset(blocks) : Q8GroupScalesOffset(blocks)));
-  const int8_t* q = x.q(m);
-  const float* d = x.d(m);
-  const int32_t* s = x.s(m);
   __m256 facc0 = _mm256_setzero_ps(), facc1 = _mm256_setzero_ps();
   const __m256i ones = _mm256_set1_epi16(1);
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
   const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
   for (int64_t b = 0; b < blocks; ++b) {
+    const int8_t* qb = x.q(b, m);
+    const int32_t s_b = *x.s(b, m);
     __m256i i0, i1;
     if constexpr (kQ4) {
-      i0 = i1 = _mm256_set1_epi32(-8 * s[b]);
+      i0 = i1 = _mm256_set1_epi32(-8 * s_b);
       const unsigned char* wb = grp + b * 256;
       for (int c = 0; c < 4; ++c) {
         int32_t xl, xh;
-        std::memcpy(&xl, q + b * 32 + c * 4, 4);
-        std::memcpy(&xh, q + b * 32 + 16 + c * 4, 4);
+        std::memcpy(&xl, qb + c * 4, 4);
+        std::memcpy(&xh, qb + 16 + c * 4, 4);
         const __m256i vxl = _mm256_set1_epi32(xl), vxh = _mm256_set1_epi32(xh);
         for (int h = 0; h < 2; ++h) {
           const __m256i p = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + c * 64 + h * 32));
@@ -104,7 +103,7 @@ inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m,
       const unsigned char* wb = grp + b * 512;
       for (int c = 0; c < 8; ++c) {
         int32_t xv;
-        std::memcpy(&xv, q + b * 32 + c * 4, 4);
+        std::memcpy(&xv, qb + c * 4, 4);
         const __m256i vx = _mm256_set1_epi32(xv);
         for (int h = 0; h < 2; ++h) {
           const __m256i u = _mm256_load_si256(reinterpret_cast<const __m256i*>(wb + c * 64 + h * 32));
@@ -115,7 +114,7 @@ inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m,
         }
       }
     }
-    const __m256 dx = _mm256_set1_ps(d[b]);
+    const __m256 dx = _mm256_set1_ps(*x.d(b, m));
     const __m256 dw0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + b * kRowGroup)));
     const __m256 dw1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + b * kRowGroup + 8)));
     facc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_mul_ps(dw0, dx), facc0);

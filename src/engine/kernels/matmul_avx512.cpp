@@ -91,14 +91,6 @@ inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m0
     scales[i] = reinterpret_cast<const uint16_t*>(
         grp[i] + (kQ4 ? Q4GroupScalesOffset(blocks) : Q8GroupScalesOffset(blocks)));
   }
-  const int8_t* q[T];
-  const float* d[T];
-  const int32_t* s[T];
-  for (int t = 0; t < T; ++t) {
-    q[t] = x.q(m0 + t);
-    d[t] = x.d(m0 + t);
-    s[t] = x.s(m0 + t);
-  }
   __m512 facc[G][T];
 #pragma GCC unroll 4
   for (int i = 0; i < G; ++i)
@@ -106,10 +98,14 @@ inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m0
     for (int t = 0; t < T; ++t) facc[i][t] = _mm512_setzero_ps();
   const __m512i low_mask = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < blocks; ++b) {
+    // Block b of rows m0.. : quants 32 bytes apart, scales and sums adjacent.
+    const int8_t* qb = x.q(b, m0);
+    const float* db = x.d(b, m0);
+    const int32_t* sb = x.s(b, m0);
     __m512i isum[G][T];
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
-      const __m512i init = _mm512_set1_epi32((kQ4 ? -8 : -128) * s[t][b]);
+      const __m512i init = _mm512_set1_epi32((kQ4 ? -8 : -128) * sb[t]);
 #pragma GCC unroll 4
       for (int i = 0; i < G; ++i) isum[i][t] = init;
     }
@@ -120,8 +116,8 @@ inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m0
 #pragma GCC unroll 16
         for (int t = 0; t < T; ++t) {
           int32_t vl, vh;
-          std::memcpy(&vl, q[t] + b * 32 + c * 4, 4);
-          std::memcpy(&vh, q[t] + b * 32 + 16 + c * 4, 4);
+          std::memcpy(&vl, qb + t * 32 + c * 4, 4);
+          std::memcpy(&vh, qb + t * 32 + 16 + c * 4, 4);
           xl[t] = _mm512_set1_epi32(vl);
           xh[t] = _mm512_set1_epi32(vh);
         }
@@ -144,7 +140,7 @@ inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m0
 #pragma GCC unroll 16
         for (int t = 0; t < T; ++t) {
           int32_t v;
-          std::memcpy(&v, q[t] + b * 32 + c * 4, 4);
+          std::memcpy(&v, qb + t * 32 + c * 4, 4);
           xv[t] = _mm512_set1_epi32(v);
         }
 #pragma GCC unroll 4
@@ -161,7 +157,7 @@ inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m0
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales[i] + b * kRowGroup)));
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
-        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(d[t][b]));
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(db[t]));
         facc[i][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[i][t]), scale, facc[i][t]);
       }
     }

@@ -32,17 +32,15 @@ void MatMulQ8x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, i
     const uint16_t* scales = reinterpret_cast<const uint16_t*>(grp + Q8GroupScalesOffset(blocks));
     const int nr = static_cast<int>(std::min<int64_t>(kRowGroup, w.rows() - g * kRowGroup));
     for (int m = 0; m < x.m(); ++m) {
-      const int8_t* q = x.q(m);
-      const float* d = x.d(m);
-      const int32_t* s = x.s(m);
       for (int r = 0; r < nr; ++r) {
         float acc = 0;
         for (int64_t b = 0; b < blocks; ++b) {
-          int32_t isum = -128 * s[b];
+          const int8_t* q = x.q(b, m);
+          int32_t isum = -128 * *x.s(b, m);
           const unsigned char* wb = grp + b * 512;
           for (int c = 0; c < 8; ++c)
-            for (int j = 0; j < 4; ++j) isum += wb[c * 64 + r * 4 + j] * q[b * 32 + c * 4 + j];
-          const float scale = Fp16ToFp32(scales[b * kRowGroup + r]) * d[b];
+            for (int j = 0; j < 4; ++j) isum += wb[c * 64 + r * 4 + j] * q[c * 4 + j];
+          const float scale = Fp16ToFp32(scales[b * kRowGroup + r]) * *x.d(b, m);
           acc = std::fma(static_cast<float>(isum), scale, acc);
         }
         y[m * ldy + g * kRowGroup + r] = acc;
@@ -59,20 +57,18 @@ void MatMulQ4x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, i
     const uint16_t* scales = reinterpret_cast<const uint16_t*>(grp + Q4GroupScalesOffset(blocks));
     const int nr = static_cast<int>(std::min<int64_t>(kRowGroup, w.rows() - g * kRowGroup));
     for (int m = 0; m < x.m(); ++m) {
-      const int8_t* q = x.q(m);
-      const float* d = x.d(m);
-      const int32_t* s = x.s(m);
       for (int r = 0; r < nr; ++r) {
         float acc = 0;
         for (int64_t b = 0; b < blocks; ++b) {
-          int32_t isum = -8 * s[b];
+          const int8_t* q = x.q(b, m);
+          int32_t isum = -8 * *x.s(b, m);
           const unsigned char* wb = grp + b * 256;
           for (int c = 0; c < 4; ++c)
             for (int j = 0; j < 4; ++j) {
               const unsigned char v = wb[c * 64 + r * 4 + j];
-              isum += (v & 0xF) * q[b * 32 + c * 4 + j] + (v >> 4) * q[b * 32 + 16 + c * 4 + j];
+              isum += (v & 0xF) * q[c * 4 + j] + (v >> 4) * q[16 + c * 4 + j];
             }
-          const float scale = Fp16ToFp32(scales[b * kRowGroup + r]) * d[b];
+          const float scale = Fp16ToFp32(scales[b * kRowGroup + r]) * *x.d(b, m);
           acc = std::fma(static_cast<float>(isum), scale, acc);
         }
         y[m * ldy + g * kRowGroup + r] = acc;

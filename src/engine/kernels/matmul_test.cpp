@@ -157,10 +157,10 @@ TEST(DotTest, QuantizedActivationsSumMatchesQuants) {
   for (int b = 0; b < 2; ++b) {
     int32_t s = 0;
     for (int j = 0; j < 32; ++j) {
-      s += a.q(0)[b * 32 + j];
-      EXPECT_NEAR(a.q(0)[b * 32 + j] * a.d(0)[b], x[b * 32 + j], a.d(0)[b] * 0.5001f);
+      s += a.q(b, 0)[j];
+      EXPECT_NEAR(a.q(b, 0)[j] * *a.d(b, 0), x[b * 32 + j], *a.d(b, 0) * 0.5001f);
     }
-    EXPECT_EQ(s, a.s(0)[b]);
+    EXPECT_EQ(s, *a.s(b, 0));
   }
 }
 
