@@ -246,6 +246,19 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
     if (s.ok()) s = r.NoUnknownKeys();
   }
   if (!s.ok()) return s;
+  if (const toml::table* t = top.Table("serving", s)) {
+    TableReader r(*t, "serving", source);
+    int64_t threads = c.serving.threads;
+    s = r.Int("threads", threads, 0, 256);
+    c.serving.threads = static_cast<int>(threads);
+    if (s.ok()) s = r.Int("max_active", c.serving.max_active, 1, 4096);
+    if (s.ok()) s = r.Int("max_waiting", c.serving.max_waiting, 0, 1'000'000);
+    if (s.ok()) s = r.Int("prefill_tokens_per_step", c.serving.prefill_tokens_per_step, 1, 65536);
+    if (s.ok()) s = r.Int("request_timeout_ms", c.serving.request_timeout_ms, 100, 86'400'000);
+    if (s.ok()) s = r.Int("max_context", c.serving.max_context, 0, 1 << 24);
+    if (s.ok()) s = r.NoUnknownKeys();
+  }
+  if (!s.ok()) return s;
   if (const toml::table* t = top.Table("log", s)) {
     TableReader r(*t, "log", source);
     s = r.LogName("name", c.log.name);

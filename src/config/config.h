@@ -51,9 +51,20 @@ struct LogConfig {
   std::string name = "aperture.local/log";
 };
 
+// The inference scheduler (src/scheduler): continuous batching limits.
+struct ServingConfig {
+  int threads = 0;                      // engine threads; 0 = one per core
+  int64_t max_active = 16;              // sequences decoded together
+  int64_t max_waiting = 64;             // requests queued behind them; beyond: 503
+  int64_t prefill_tokens_per_step = 128;  // prompt tokens per step, so long prompts do not stall streams
+  int64_t request_timeout_ms = 300'000;   // a request still running after this ends
+  int64_t max_context = 0;              // > 0: cap every model's context at this many tokens
+};
+
 struct Config {
   ServerConfig server;
   LogConfig log;
+  ServingConfig serving;
   std::array<LevelLimits, kAllLevels.size()> levels;
   // Requests per minute for routes that name no model (listing, admin), per
   // principal, and per client address for anonymous callers.

@@ -75,6 +75,11 @@ TEST(ConfigTest, ExampleFileMatchesTheDefaults) {
     EXPECT_EQ(c->Limits(l).system_prompt, d.Limits(l).system_prompt) << LevelName(l);
   }
   EXPECT_EQ(c->server.max_body_bytes, d.server.max_body_bytes);
+  EXPECT_EQ(c->serving.max_active, d.serving.max_active);
+  EXPECT_EQ(c->serving.max_waiting, d.serving.max_waiting);
+  EXPECT_EQ(c->serving.prefill_tokens_per_step, d.serving.prefill_tokens_per_step);
+  EXPECT_EQ(c->serving.request_timeout_ms, d.serving.request_timeout_ms);
+  EXPECT_EQ(c->serving.max_context, d.serving.max_context);
   EXPECT_EQ(c->server.read_timeout_ms, d.server.read_timeout_ms);
   EXPECT_EQ(c->principal_requests_per_minute, d.principal_requests_per_minute);
   EXPECT_EQ(c->anonymous_requests_per_minute, d.anonymous_requests_per_minute);
