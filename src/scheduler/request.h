@@ -1,0 +1,118 @@
+// The requests the Scheduler serves and the events it delivers for them:
+// plain value types, shared by the scheduler and its callers (the OpenAI
+// routes). Nothing here knows about HTTP, principals or policy.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/chat/chat_template.h"
+#include "engine/sampling/sampler.h"
+
+namespace aperture::scheduler {
+
+// Identifies a submitted request (for Cancel). Never 0.
+using RequestId = uint64_t;
+
+// Why one completion (choice) ended.
+enum class FinishReason {
+  kStop,       // an end-of-turn token, a stop token id or a stop string
+  kLength,     // max_tokens generated, or the sequence's capacity reached
+  kCancelled,  // Cancel() or the scheduler shutting down
+  kDeadline,   // the request's deadline passed
+  kError,      // the engine failed (GenerateDone::status says why)
+};
+// "stop", "length", "cancelled", "deadline", "error".
+std::string_view FinishReasonName(FinishReason reason);
+
+struct TopLogprob {
+  int32_t token = -1;
+  std::string text;  // the token's bytes (may be part of a UTF-8 character)
+  float logprob = 0.0f;
+};
+
+// One generated token of one choice.
+struct TokenEvent {
+  int choice = 0;  // 0..n-1
+  int32_t token = -1;
+  std::string token_text;  // the token's own bytes (may be part of a UTF-8 character)
+  // Text to show now: only whole UTF-8 characters, with anything that could
+  // still become a stop string held back, and a completed stop string cut
+  // out (with whatever followed it in the token). May be empty.
+  std::string text;
+  float logprob = 0.0f;                   // when sampling.logprobs
+  std::vector<TopLogprob> top_logprobs;  // sampling.top_logprobs entries, most likely first
+};
+
+// The end of one choice.
+struct ChoiceEnd {
+  int choice = 0;
+  FinishReason reason = FinishReason::kStop;
+  // Text held back until the end (a partial character as U+FFFD, or the
+  // start of a stop string that never completed); send it before finishing.
+  std::string text;
+  int completion_tokens = 0;  // token events this choice produced
+};
+
+// The end of the request: after every ChoiceEnd, exactly once per accepted request.
+struct GenerateDone {
+  int prompt_tokens = 0;
+  int completion_tokens = 0;  // over all choices: the number of TokenEvents
+  absl::Status status;        // OK unless the engine failed
+};
+
+// Callbacks run on the scheduler thread, one at a time, and must be cheap
+// (post the event onward, do not block). They may call Scheduler::Cancel.
+struct GenerateCallbacks {
+  std::function<void(const TokenEvent&)> on_token;
+  std::function<void(const ChoiceEnd&)> on_choice_end;
+  std::function<void(const GenerateDone&)> on_done;
+};
+
+struct GenerateRequest {
+  std::string model;  // a registered model id
+
+  // The prompt: exactly one of these.
+  std::vector<int32_t> prompt_tokens;              // used as given (no BOS added)
+  std::string prompt;                              // encoded with BOS as the model asks, no special tokens parsed
+  std::vector<engine::ChatMessage> messages;       // rendered with the model's chat template
+
+  // Tokens to generate per choice; 0: until the context is full.
+  int max_tokens = 16;
+  int n = 1;  // completions sharing the prompt (prefilled once)
+  // Sampling, as the engine's Sampler takes it. With n > 1, choice i draws
+  // from seed ^ (i * 0x9E3779B97F4A7C15), so choice 0 matches n = 1.
+  engine::SamplingParams sampling;
+  std::vector<std::string> stop;      // stop strings (cut out of the text)
+  std::vector<int32_t> stop_tokens;   // token ids that end a choice (not shown)
+  bool ignore_eos = false;            // do not stop at EOS/EOT/end-of-turn (benchmarks)
+  // Steady deadline in microseconds of the scheduler's Clock (0: none).
+  int64_t deadline_micros = 0;
+
+  GenerateCallbacks callbacks;
+};
+
+struct EmbedResult {
+  std::vector<float> embedding;  // d_model floats, unit L2 norm
+  int prompt_tokens = 0;
+};
+
+// An embedding: the mean over every input position (BOS included) of the
+// final RMSNorm's output (ln_final.hook_normalized times the norm's gain),
+// L2-normalised.
+struct EmbedRequest {
+  std::string model;
+  std::vector<int32_t> tokens;  // or:
+  std::string text;             // encoded with BOS as the model asks
+  int64_t deadline_micros = 0;
+  // Called once on the scheduler thread: the embedding, or Cancelled /
+  // DeadlineExceeded / the engine's error.
+  std::function<void(absl::StatusOr<EmbedResult>)> on_done;
+};
+
+}  // namespace aperture::scheduler

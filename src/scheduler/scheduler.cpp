@@ -1,0 +1,569 @@
+#include "scheduler/scheduler.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <optional>
+#include <utility>
+
+#include "engine/model/hooks.h"
+#include "core/status_macros.h"
+#include "fmt/format.h"
+#include "scheduler/sequence_copy.h"
+#include "scheduler/text_stream.h"
+
+namespace aperture::scheduler {
+namespace {
+
+// Choice i of a request draws from seed ^ (i * kSeedStride): choice 0 is the n = 1 stream.
+constexpr uint64_t kSeedStride = 0x9E3779B97F4A7C15ull;
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+absl::Status CheckTokens(std::span<const int32_t> tokens, int vocab_size) {
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0 || tokens[i] >= vocab_size) {
+      return absl::InvalidArgumentError(
+          fmt::format("prompt token {} (at index {}) is outside the vocabulary [0, {})", tokens[i], i, vocab_size));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string_view FinishReasonName(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kCancelled:
+      return "cancelled";
+    case FinishReason::kDeadline:
+      return "deadline";
+    case FinishReason::kError:
+      return "error";
+  }
+  return "error";
+}
+
+// One request as the scheduler thread sees it.
+struct Scheduler::Work {
+  struct Choice {
+    std::unique_ptr<engine::Sequence> seq;  // allocated at admission
+    std::optional<engine::Sampler> sampler;
+    std::optional<TextStream> stream;
+    std::vector<int32_t> generated;  // the sampler's history (OpenAI's penalties count sampled tokens)
+    int32_t pending = -1;            // sampled, to be fed in the next step
+    int events = 0;
+    bool done = false;
+  };
+
+  RequestId id = 0;
+  bool embed = false;
+  bool admitted = false;  // its slots count in slots_used_
+  bool finished = false;  // on_done delivered
+  int slots = 1;
+  std::shared_ptr<const LoadedModel> model;
+  std::vector<int32_t> prompt;
+  int prefilled = 0;  // prompt tokens already in the (first) sequence
+  int64_t deadline_micros = 0;
+
+  // Generation.
+  GenerateCallbacks callbacks;
+  int max_tokens = 0;
+  bool logprobs = false;
+  bool ignore_eos = false;
+  std::vector<int32_t> stop_tokens;
+  std::vector<Choice> choices;
+  int completion_tokens = 0;
+
+  // Embedding.
+  std::function<void(absl::StatusOr<EmbedResult>)> embed_done;
+  std::unique_ptr<engine::Sequence> embed_seq;
+  std::vector<double> pool_sum;
+
+  bool prefilling() const { return prefilled < static_cast<int>(prompt.size()); }
+  bool all_choices_done() const {
+    return std::all_of(choices.begin(), choices.end(), [](const Choice& c) { return c.done; });
+  }
+};
+
+Scheduler::Scheduler(SchedulerOptions options)
+    : options_([&] {
+        options.max_active = std::max(1, options.max_active);
+        options.max_waiting = std::max(0, options.max_waiting);
+        options.prefill_tokens_per_step = std::max(1, options.prefill_tokens_per_step);
+        return options;
+      }()),
+      clock_(options.clock != nullptr ? *options.clock : SystemClock::Get()),
+      models_(options.models) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Scheduler::~Scheduler() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+// ---------------------------------------------------------------- Submit
+
+absl::StatusOr<RequestId> Scheduler::Submit(GenerateRequest request) {
+  if (!request.callbacks.on_done) return absl::InvalidArgumentError("a generate request needs an on_done callback");
+  const int prompt_kinds = (request.prompt_tokens.empty() ? 0 : 1) + (request.prompt.empty() ? 0 : 1) +
+                           (request.messages.empty() ? 0 : 1);
+  if (prompt_kinds != 1) {
+    return absl::InvalidArgumentError(
+        prompt_kinds == 0 ? "the request has no prompt (give prompt tokens, prompt text or chat messages)"
+                          : "the request has more than one prompt (give only one of prompt tokens, text, messages)");
+  }
+  if (request.n < 1 || request.n > options_.max_active) {
+    return absl::InvalidArgumentError(
+        fmt::format("n is {}; this server runs 1 to {} completions per request", request.n, options_.max_active));
+  }
+  if (request.max_tokens < 0) {
+    return absl::InvalidArgumentError(fmt::format("max_tokens is {}; it must be at least 0", request.max_tokens));
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const LoadedModel> model, models_.Get(request.model));
+  const engine::Tokenizer& tok = *model->tokenizer;
+
+  auto w = std::make_unique<Work>();
+  bool chat = false;
+  std::vector<std::string> stops = std::move(request.stop);
+  w->stop_tokens = std::move(request.stop_tokens);
+  if (!request.messages.empty()) {
+    ASSIGN_OR_RETURN(engine::RenderedChat rendered, model->chat_template->Render(request.messages));
+    w->prompt = model->chat_encoder->Encode(rendered);
+    const engine::ChatStops chat_stops = model->chat_encoder->Stops(*model->chat_template);
+    if (!request.ignore_eos) {
+      w->stop_tokens.insert(w->stop_tokens.end(), chat_stops.token_ids.begin(), chat_stops.token_ids.end());
+    }
+    stops.insert(stops.end(), chat_stops.strings.begin(), chat_stops.strings.end());
+    chat = true;
+  } else if (!request.prompt.empty()) {
+    w->prompt = tok.Encode(request.prompt, /*add_special=*/true, /*parse_special=*/false);
+  } else {
+    w->prompt = std::move(request.prompt_tokens);
+  }
+  if (w->prompt.empty()) return absl::InvalidArgumentError("the prompt encodes to no tokens");
+  RETURN_IF_ERROR(CheckTokens(w->prompt, model->vocab_size()));
+
+  const int prompt_len = static_cast<int>(w->prompt.size());
+  const int ctx = model->context_length;
+  if (prompt_len >= ctx || (request.max_tokens > 0 && static_cast<int64_t>(prompt_len) + request.max_tokens > ctx)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "the prompt ({} tokens) plus max_tokens ({}) is more than the model's context of {} tokens; shorten the "
+        "prompt or lower max_tokens",
+        prompt_len, request.max_tokens > 0 ? request.max_tokens : 1, ctx));
+  }
+  w->max_tokens = request.max_tokens > 0 ? request.max_tokens : ctx - prompt_len;
+
+  w->choices.resize(request.n);
+  for (int i = 0; i < request.n; ++i) {
+    engine::SamplingParams params = request.sampling;
+    params.seed ^= static_cast<uint64_t>(i) * kSeedStride;
+    ASSIGN_OR_RETURN(engine::Sampler sampler, engine::Sampler::Create(params, model->vocab_size()));
+    w->choices[i].sampler.emplace(std::move(sampler));
+    w->choices[i].stream.emplace(tok, /*strip_leading_space=*/chat, stops);
+  }
+  w->slots = request.n;
+  w->logprobs = request.sampling.logprobs;
+  w->ignore_eos = request.ignore_eos;
+  w->deadline_micros = request.deadline_micros;
+  w->callbacks = std::move(request.callbacks);
+  w->model = std::move(model);
+  return Enqueue(std::move(w));
+}
+
+absl::StatusOr<RequestId> Scheduler::SubmitEmbed(EmbedRequest request) {
+  if (!request.on_done) return absl::InvalidArgumentError("an embedding request needs an on_done callback");
+  if (request.tokens.empty() == request.text.empty()) {
+    return absl::InvalidArgumentError("an embedding request needs exactly one input: tokens or text");
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const LoadedModel> model, models_.Get(request.model));
+  auto w = std::make_unique<Work>();
+  w->embed = true;
+  w->prompt = request.tokens.empty()
+                  ? model->tokenizer->Encode(request.text, /*add_special=*/true, /*parse_special=*/false)
+                  : std::move(request.tokens);
+  if (w->prompt.empty()) return absl::InvalidArgumentError("the input encodes to no tokens");
+  RETURN_IF_ERROR(CheckTokens(w->prompt, model->vocab_size()));
+  if (static_cast<int>(w->prompt.size()) > model->context_length) {
+    return absl::InvalidArgumentError(fmt::format("the input ({} tokens) is longer than the model's context of {} tokens",
+                                                  w->prompt.size(), model->context_length));
+  }
+  w->deadline_micros = request.deadline_micros;
+  w->embed_done = std::move(request.on_done);
+  w->model = std::move(model);
+  return Enqueue(std::move(w));
+}
+
+absl::StatusOr<RequestId> Scheduler::Enqueue(std::unique_ptr<Work> w) {
+  RequestId id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return absl::UnavailableError("the scheduler is shutting down");
+    const int free_slots = options_.max_active - slots_used_ - waiting_slots_;
+    if (w->slots > free_slots && static_cast<int>(waiting_.size()) >= options_.max_waiting) {
+      ++metrics_.requests_rejected;
+      return absl::UnavailableError(
+          fmt::format("the server is busy ({} sequences running, {} requests queued); retry later", slots_used_,
+                      waiting_.size()));
+    }
+    id = next_id_++;
+    w->id = id;
+    waiting_slots_ += w->slots;
+    live_.insert(id);
+    waiting_.push_back(std::move(w));
+  }
+  cv_.notify_all();
+  return id;
+}
+
+bool Scheduler::Cancel(RequestId id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!live_.contains(id)) return false;
+    cancels_.insert(id);
+  }
+  cv_.notify_all();
+  return true;
+}
+
+SchedulerMetrics Scheduler::metrics() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  SchedulerMetrics m = metrics_;
+  m.active_sequences = slots_used_;
+  m.waiting_requests = static_cast<int>(waiting_.size());
+  return m;
+}
+
+// ---------------------------------------------------------------- the loop
+
+void Scheduler::Loop() {
+  for (;;) {
+    std::unordered_set<RequestId> cancels;
+    std::vector<std::unique_ptr<Work>> dropped;  // left the queue before starting
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !waiting_.empty() || !active_.empty() || !cancels_.empty(); });
+      if (stop_) break;
+      cancels.swap(cancels_);
+      const int64_t now = clock_.NowMicros();
+      for (auto it = waiting_.begin(); it != waiting_.end();) {
+        Work& w = **it;
+        if (cancels.contains(w.id) || (w.deadline_micros > 0 && now >= w.deadline_micros)) {
+          waiting_slots_ -= w.slots;
+          dropped.push_back(std::move(*it));
+          it = waiting_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    const int64_t now = clock_.NowMicros();
+    for (auto& w : dropped) {
+      FinishRequest(*w, cancels.contains(w->id) ? FinishReason::kCancelled : FinishReason::kDeadline, {});
+    }
+    // Cancelled and expired running requests free their slots before admission.
+    for (auto& w : active_) {
+      if (cancels.contains(w->id)) {
+        FinishRequest(*w, FinishReason::kCancelled, {});
+      } else if (w->deadline_micros > 0 && now >= w->deadline_micros) {
+        FinishRequest(*w, FinishReason::kDeadline, {});
+      }
+    }
+    std::erase_if(active_, [](const std::unique_ptr<Work>& w) { return w->finished; });
+
+    std::vector<std::unique_ptr<Work>> admitted;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // First come, first served: a request that does not fit waits, and so does everyone behind it.
+      while (!waiting_.empty() && waiting_.front()->slots <= options_.max_active - slots_used_) {
+        std::unique_ptr<Work> w = std::move(waiting_.front());
+        waiting_.pop_front();
+        waiting_slots_ -= w->slots;
+        slots_used_ += w->slots;
+        w->admitted = true;
+        admitted.push_back(std::move(w));
+      }
+    }
+    for (auto& w : admitted) {
+      const engine::LlamaConfig& config = w->model->model->config();
+      const int prompt_len = static_cast<int>(w->prompt.size());
+      if (w->embed) {
+        w->embed_seq = std::make_unique<engine::Sequence>(config, prompt_len);
+        w->pool_sum.assign(config.dim, 0.0);
+      } else {
+        for (Work::Choice& c : w->choices) c.seq = std::make_unique<engine::Sequence>(config, prompt_len + w->max_tokens);
+      }
+      active_.push_back(std::move(w));
+    }
+    if (active_.empty()) continue;
+
+    const auto step_start = std::chrono::steady_clock::now();
+    step_engine_seconds_ = 0;
+    step_sequences_ = 0;
+    step_prompt_tokens_ = 0;
+    step_tokens_ = 0;
+    int prefill_budget = options_.prefill_tokens_per_step;
+    std::vector<const LoadedModel*> models;
+    for (const auto& w : active_) {
+      if (std::find(models.begin(), models.end(), w->model.get()) == models.end()) models.push_back(w->model.get());
+    }
+    for (const LoadedModel* m : models) RunModelStep(*m, prefill_budget);
+
+    // Requests whose every choice ended get their final callback.
+    for (auto& w : active_) {
+      if (!w->finished && !w->embed && w->all_choices_done()) FinishRequest(*w, FinishReason::kStop, {});
+    }
+    std::erase_if(active_, [](const std::unique_ptr<Work>& w) { return w->finished; });
+
+    std::lock_guard<std::mutex> lock(mu_);
+    ++metrics_.steps;
+    metrics_.tokens_generated += step_tokens_;
+    metrics_.prompt_tokens_processed += step_prompt_tokens_;
+    metrics_.engine_seconds += step_engine_seconds_;
+    metrics_.step_seconds += SecondsSince(step_start);
+    metrics_.last_step_engine_seconds = step_engine_seconds_;
+    metrics_.last_step_sequences = step_sequences_;
+    metrics_.last_step_prompt_tokens = step_prompt_tokens_;
+    metrics_.active_requests = static_cast<int>(active_.size());
+  }
+
+  // Shutting down: every request still gets its final callbacks.
+  std::deque<std::unique_ptr<Work>> waiting;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    waiting.swap(waiting_);
+    waiting_slots_ = 0;
+  }
+  for (auto& w : active_) FinishRequest(*w, FinishReason::kCancelled, {});
+  for (auto& w : waiting) FinishRequest(*w, FinishReason::kCancelled, {});
+  active_.clear();
+}
+
+engine::Runner& Scheduler::RunnerFor(const LoadedModel& model) {
+  std::unique_ptr<engine::Runner>& r = runners_[model.model.get()];
+  if (r == nullptr) r = std::make_unique<engine::Runner>(*model.model, engine::RunnerOptions{.threads = options_.threads});
+  return *r;
+}
+
+// One batch for one model: a decode entry per running choice, then prompt
+// chunks first come first served within the step's prompt budget.
+void Scheduler::RunModelStep(const LoadedModel& model, int& prefill_budget) {
+  struct Slot {
+    Work* work;
+    int choice;  // >= 0: a decode entry of that choice; -1: a prompt chunk
+    int tokens;
+  };
+  std::vector<engine::BatchEntry> entries;
+  std::vector<Slot> slots;
+  std::vector<Slot> embed_chunks;
+  for (auto& w : active_) {
+    if (w->finished || w->model.get() != &model || w->embed || w->prefilling()) continue;
+    for (int i = 0; i < static_cast<int>(w->choices.size()); ++i) {
+      Work::Choice& c = w->choices[i];
+      if (c.done) continue;
+      entries.push_back({c.seq.get(), std::span<const int32_t>(&c.pending, 1), false});
+      slots.push_back({w.get(), i, 1});
+    }
+  }
+  step_sequences_ += static_cast<int>(entries.size());
+  for (auto& w : active_) {
+    if (prefill_budget <= 0) break;
+    if (w->finished || w->model.get() != &model || !w->prefilling()) continue;
+    const int k = std::min<int>(prefill_budget, static_cast<int>(w->prompt.size()) - w->prefilled);
+    prefill_budget -= k;
+    if (w->embed) {
+      embed_chunks.push_back({w.get(), -1, k});
+    } else {
+      entries.push_back({w->choices[0].seq.get(), std::span<const int32_t>(w->prompt.data() + w->prefilled, k), false});
+      slots.push_back({w.get(), -1, k});
+    }
+  }
+
+  engine::Runner& runner = RunnerFor(model);
+  if (!entries.empty()) {
+    const auto start = std::chrono::steady_clock::now();
+    absl::Status status = runner.Forward(entries);
+    step_engine_seconds_ += SecondsSince(start);
+    if (!status.ok()) {
+      for (const Slot& s : slots) {
+        if (!s.work->finished) FinishRequest(*s.work, FinishReason::kError, status);
+      }
+    } else {
+      for (size_t e = 0; e < slots.size(); ++e) {
+        const Slot& s = slots[e];
+        Work& w = *s.work;
+        if (w.finished) continue;
+        if (s.choice >= 0) {
+          SampleAndEmit(w, s.choice, runner.Logits(static_cast<int>(e)));
+          continue;
+        }
+        w.prefilled += s.tokens;
+        step_prompt_tokens_ += s.tokens;
+        if (w.prefilling()) continue;
+        // The prompt is in: the other choices copy its cache and every choice draws its first token.
+        const int prompt_len = static_cast<int>(w.prompt.size());
+        for (size_t i = 1; i < w.choices.size(); ++i) {
+          absl::Status copied =
+              CopyPrefix(model.model->config(), *w.choices[0].seq, prompt_len, w.choices[i].seq.get());
+          if (!copied.ok()) {
+            FinishRequest(w, FinishReason::kError, copied);
+            break;
+          }
+        }
+        for (int i = 0; i < static_cast<int>(w.choices.size()) && !w.finished; ++i) {
+          SampleAndEmit(w, i, runner.Logits(static_cast<int>(e)));
+        }
+      }
+    }
+  }
+
+  for (const Slot& s : embed_chunks) RunEmbedChunk(*s.work, s.tokens, runner);
+}
+
+void Scheduler::SampleAndEmit(Work& w, int choice, std::span<const float> logits) {
+  Work::Choice& c = w.choices[choice];
+  absl::StatusOr<engine::SampleResult> r = c.sampler->Sample(logits, c.generated);
+  if (!r.ok()) {
+    FinishRequest(w, FinishReason::kError, r.status());
+    return;
+  }
+  const int32_t token = r->token;
+  const engine::Tokenizer& tok = *w.model->tokenizer;
+  const bool stop_token = std::find(w.stop_tokens.begin(), w.stop_tokens.end(), token) != w.stop_tokens.end() ||
+                          (!w.ignore_eos && tok.IsEndOfGeneration(token));
+  if (stop_token) {
+    EndChoice(w, choice, FinishReason::kStop);
+    return;
+  }
+  c.generated.push_back(token);
+  TextStream::Result text = c.stream->Push(token);
+  TokenEvent event;
+  event.choice = choice;
+  event.token = token;
+  event.token_text = tok.TokenToPiece(token, /*render_special=*/true);
+  event.text = std::move(text.text);
+  if (w.logprobs) {
+    event.logprob = r->logprob;
+    event.top_logprobs.reserve(r->top.size());
+    for (const engine::TokenLogprob& alt : r->top) {
+      event.top_logprobs.push_back({alt.token, tok.TokenToPiece(alt.token, /*render_special=*/true), alt.logprob});
+    }
+  }
+  ++c.events;
+  ++w.completion_tokens;
+  ++step_tokens_;
+  if (w.callbacks.on_token) w.callbacks.on_token(event);
+  if (text.stopped) {
+    EndChoice(w, choice, FinishReason::kStop);
+  } else if (static_cast<int>(c.generated.size()) >= w.max_tokens) {
+    EndChoice(w, choice, FinishReason::kLength);
+  } else {
+    c.pending = token;
+  }
+}
+
+void Scheduler::EndChoice(Work& w, int choice, FinishReason reason) {
+  Work::Choice& c = w.choices[choice];
+  if (c.done) return;
+  c.done = true;
+  ChoiceEnd end;
+  end.choice = choice;
+  end.reason = reason;
+  end.text = c.stream->Finish();
+  end.completion_tokens = c.events;
+  c.seq.reset();
+  if (w.admitted) ReleaseSlots(1);
+  if (w.callbacks.on_choice_end) w.callbacks.on_choice_end(end);
+}
+
+void Scheduler::RunEmbedChunk(Work& w, int tokens, engine::Runner& runner) {
+  if (w.finished) return;
+  const engine::LlamaModel& model = *w.model->model;
+  const std::vector<float>& gain = model.output_norm();
+  const int dim = model.config().dim;
+  // The pooled activation is the final RMSNorm's output: the hook sees it before the gain.
+  engine::Hooks hooks;
+  hooks.Add(engine::HookPoint::kLnFinalNormalized, -1, [&](const engine::ActivationView& v) {
+    for (int r = 0; r < v.rows; ++r) {
+      const float* row = v.row(r);
+      for (int d = 0; d < dim; ++d) w.pool_sum[d] += static_cast<double>(row[d]) * gain[d];
+    }
+  });
+  const engine::BatchEntry entry{w.embed_seq.get(),
+                                 std::span<const int32_t>(w.prompt.data() + w.prefilled, tokens), false};
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status status = runner.Forward({&entry, 1}, &hooks);
+  step_engine_seconds_ += SecondsSince(start);
+  if (!status.ok()) {
+    FinishRequest(w, FinishReason::kError, status);
+    return;
+  }
+  w.prefilled += tokens;
+  step_prompt_tokens_ += tokens;
+  if (w.prefilling()) return;
+
+  EmbedResult result;
+  result.prompt_tokens = static_cast<int>(w.prompt.size());
+  double norm = 0;
+  for (double& x : w.pool_sum) {
+    x /= static_cast<double>(w.prompt.size());
+    norm += x * x;
+  }
+  norm = std::sqrt(norm);
+  result.embedding.resize(dim);
+  for (int d = 0; d < dim; ++d) result.embedding[d] = static_cast<float>(norm > 0 ? w.pool_sum[d] / norm : 0.0);
+  w.embed_seq.reset();
+  w.finished = true;
+  ReleaseSlots(1);
+  MarkDone(w.id);
+  w.embed_done(std::move(result));
+}
+
+void Scheduler::FinishRequest(Work& w, FinishReason reason, const absl::Status& status) {
+  if (w.finished) return;
+  w.finished = true;
+  if (w.embed) {
+    w.embed_seq.reset();
+    if (w.admitted) ReleaseSlots(1);
+    MarkDone(w.id);
+    absl::Status s = status;
+    if (s.ok()) {
+      s = reason == FinishReason::kDeadline ? absl::DeadlineExceededError("the embedding request passed its deadline")
+                                            : absl::CancelledError("the embedding request was cancelled");
+    }
+    w.embed_done(s);
+    return;
+  }
+  for (int i = 0; i < static_cast<int>(w.choices.size()); ++i) EndChoice(w, i, reason);
+  MarkDone(w.id);
+  GenerateDone done;
+  done.prompt_tokens = static_cast<int>(w.prompt.size());
+  done.completion_tokens = w.completion_tokens;
+  done.status = status;
+  w.callbacks.on_done(done);
+}
+
+void Scheduler::ReleaseSlots(int n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  slots_used_ -= n;
+}
+
+void Scheduler::MarkDone(RequestId id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  live_.erase(id);
+  cancels_.erase(id);
+  ++metrics_.requests_finished;
+}
+
+}  // namespace aperture::scheduler
