@@ -147,9 +147,8 @@ void Runner::RunLinear(const Linear& lin, const float* x, int m, float* y, int64
   }
   int64_t total_groups = 0;
   for (const PackedMatrix& p : lin.parts) total_groups += p.groups();
-  pool_->Run([&](int t, int nt) {
-    const int64_t g_begin = total_groups * t / nt;
-    const int64_t g_end = total_groups * (t + 1) / nt;
+  // Chunks of at least 4 row groups keep each thread streaming whole panels.
+  pool_->ParallelFor(total_groups, [&](int, int64_t g_begin, int64_t g_end) {
     int64_t base = 0;
     int64_t col = 0;
     for (const PackedMatrix& p : lin.parts) {
@@ -159,7 +158,7 @@ void Runner::RunLinear(const Linear& lin, const float* x, int m, float* y, int64
       base += p.groups();
       col += p.rows();
     }
-  });
+  }, /*min_chunk=*/4);
 }
 
 void Runner::Attention(int layer, int m, const Hooks* hooks) {
@@ -222,7 +221,7 @@ void Runner::Attention(int layer, int m, const Hooks* hooks) {
   if (work < kParallelMinWork || n_threads == 1) {
     run(0, 0, pairs);
   } else {
-    pool_->Run([&](int t, int nt) { run(t, pairs * t / nt, pairs * (t + 1) / nt); });
+    pool_->ParallelFor(pairs, [&](int t, int64_t b, int64_t e) { run(t, b, e); });
   }
 }
 
@@ -243,7 +242,7 @@ void Runner::ForwardChunk(int begin, int end, const Hooks* hooks) {
     if (work_per_row * m < kParallelMinWork || pool_->size() == 1) {
       fn(int64_t{0}, int64_t{m});
     } else {
-      pool_->ParallelFor(m, fn);
+      pool_->ParallelFor(m, [&](int64_t b, int64_t e) { fn(b, e); });
     }
   };
   auto hook_at = [&](HookPoint p, int layer) -> const std::vector<HookFn>* {

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <chrono>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -12,6 +13,18 @@
 #endif
 
 namespace aperture::engine {
+namespace {
+
+// Pause-spin first (fastest hand-over), then give the core away while polling.
+inline void Backoff(int polls) {
+  if (polls < 4096) {
+    APERTURE_CPU_RELAX();
+  } else {
+    sched_yield();
+  }
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads, int spin_us)
     : n_threads_(n_threads < 1 ? 1 : n_threads), spin_us_(spin_us) {
@@ -21,7 +34,7 @@ ThreadPool::ThreadPool(int n_threads, int spin_us)
 
 ThreadPool::~ThreadPool() {
   stop_.store(true, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
+  generation_.fetch_add(1, std::memory_order_seq_cst);
   generation_.notify_all();
   for (auto& t : workers_) t.join();
 }
@@ -36,67 +49,70 @@ int ThreadPool::DefaultThreads() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
-void ThreadPool::Run(absl::FunctionRef<void(int, int)> fn) {
-  if (n_threads_ == 1) {
-    fn(0, 1);
-    return;
-  }
-  task_ = &fn;
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_seq_cst);
-  if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
-  fn(0, n_threads_);
-  // Spin briefly, then yield: on an oversubscribed machine the worker we
-  // wait for may need this very core.
-  for (int polls = 0; pending_.load(std::memory_order_acquire) != 0; ++polls) {
-    if (polls < 4096) {
-      APERTURE_CPU_RELAX();
-    } else {
-      sched_yield();
-    }
-  }
-  task_ = nullptr;
+void ThreadPool::ParallelFor(int64_t n, absl::FunctionRef<void(int64_t, int64_t)> fn) {
+  ParallelFor(n, [&](int, int64_t b, int64_t e) { fn(b, e); });
 }
 
-void ThreadPool::ParallelFor(int64_t n, absl::FunctionRef<void(int64_t, int64_t)> fn) {
+void ThreadPool::ParallelFor(int64_t n, absl::FunctionRef<void(int, int64_t, int64_t)> fn,
+                             int64_t min_chunk) {
   if (n <= 0) return;
-  Run([&](int i, int nt) {
-    const int64_t begin = n * i / nt;
-    const int64_t end = n * (i + 1) / nt;
-    if (begin < end) fn(begin, end);
-  });
+  const int64_t by_size = std::max<int64_t>(1, n / std::max<int64_t>(1, min_chunk));
+  const uint32_t chunks =
+      static_cast<uint32_t>(std::min<int64_t>({n, by_size, int64_t{4} * n_threads_}));
+  if (n_threads_ == 1 || chunks == 1) {
+    fn(0, 0, n);
+    return;
+  }
+  const uint32_t gen = ++last_gen_;
+  jobs_[gen & 1] = Job{&fn, n, chunks};
+  done_.store(0, std::memory_order_relaxed);
+  claim_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
+  generation_.store(gen, std::memory_order_seq_cst);
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
+  Work(gen, 0);
+  for (int polls = 0; done_.load(std::memory_order_acquire) != chunks; ++polls) Backoff(polls);
+}
+
+void ThreadPool::Work(uint32_t gen, int thread) {
+  for (;;) {
+    uint64_t v = claim_.load(std::memory_order_acquire);
+    if ((v >> 32) != gen) return;
+    const uint32_t c = static_cast<uint32_t>(v);
+    // The job of `gen` stays in place until every chunk of it has finished,
+    // and a claim only succeeds while `gen` is current.
+    const Job& job = jobs_[gen & 1];
+    if (c >= job.chunks) return;
+    if (!claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) continue;
+    const int64_t begin = job.n * c / job.chunks;
+    const int64_t end = job.n * (c + 1) / job.chunks;
+    (*job.fn)(thread, begin, end);
+    done_.fetch_add(1, std::memory_order_acq_rel);
+  }
 }
 
 void ThreadPool::WorkerLoop(int index) {
-  uint32_t seen = 0;  // the value before any Run, even if one started already
+  uint32_t seen = 0;  // the value before any region, even if one started already
   for (;;) {
-    // Spin, checking the clock only every few hundred polls.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us_);
     uint32_t now_gen = generation_.load(std::memory_order_acquire);
     for (int polls = 0; now_gen == seen; ++polls) {
-      // Pause-spin first (fastest wake-up), then yield the core while polling.
-      if (polls < 4096) {
-        APERTURE_CPU_RELAX();
-      } else {
-        sched_yield();
-      }
+      Backoff(polls);
       if ((polls & 255) == 255 && std::chrono::steady_clock::now() > deadline) {
         sleepers_.fetch_add(1, std::memory_order_seq_cst);
-        // Re-check after announcing ourselves so a Run that missed the
+        // Re-check after announcing ourselves so a region that missed the
         // announcement cannot leave us asleep.
-        now_gen = generation_.load(std::memory_order_seq_cst);
-        if (now_gen == seen) {
+        if (generation_.load(std::memory_order_seq_cst) == seen) {
           generation_.wait(seen, std::memory_order_acquire);
         }
         sleepers_.fetch_sub(1, std::memory_order_seq_cst);
         deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us_);
+        polls = 0;
       }
       now_gen = generation_.load(std::memory_order_acquire);
     }
     seen = now_gen;
     if (stop_.load(std::memory_order_acquire)) return;
-    (*task_)(index, n_threads_);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    Work(seen, index);
   }
 }
 

@@ -1,14 +1,16 @@
 // ThreadPool: a fixed set of worker threads that stays warm between the
 // many short parallel regions of a forward pass (about fifty per token).
-// Workers spin briefly after each region, so the next one starts without a
-// system call, and then sleep on a futex until woken.
+// Workers pause-spin briefly after each region so the next one starts
+// without a system call, then yield, then sleep on a futex until woken.
 //
-// Work is split statically: Run(fn) calls fn(i, n) once on every thread i of
-// n (the caller is thread 0), so a given index range always goes to the same
-// code path and results never depend on timing.
+// Work is cut into a few contiguous chunks per thread that any thread may
+// claim, the caller included: on a busy machine a worker that has not been
+// scheduled yet does not hold the region up, the caller takes its chunks.
+// Which thread runs a chunk never changes what the chunk computes, so
+// results do not depend on timing or on the number of threads.
 //
-// Thread-safety: Run must be called from one thread at a time (the owner);
-// the pool itself synchronises its workers.
+// Thread-safety: ParallelFor must be called from one thread at a time (the
+// owner); the pool synchronises its workers.
 #pragma once
 
 #include <atomic>
@@ -31,29 +33,40 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
-  // Runs fn(thread_index, n_threads) on every thread and returns when all
-  // have finished.
-  void Run(absl::FunctionRef<void(int, int)> fn);
-
-  // Splits [0, n) into size() contiguous chunks and runs fn(begin, end) on
-  // each (empty chunks are skipped).
+  // Splits [0, n) into contiguous chunks (about four per thread, at least
+  // min_chunk indices each) and calls fn(thread, begin, end) exactly once per
+  // chunk; `thread` in [0, size()) names the executing thread (for per-thread
+  // scratch). Returns when every chunk has finished.
+  void ParallelFor(int64_t n, absl::FunctionRef<void(int, int64_t, int64_t)> fn,
+                   int64_t min_chunk = 1);
+  // As above without the thread index.
   void ParallelFor(int64_t n, absl::FunctionRef<void(int64_t, int64_t)> fn);
 
   // Number of hardware threads this process may use (at least 1).
   static int DefaultThreads();
 
  private:
+  struct Job {
+    const absl::FunctionRef<void(int, int64_t, int64_t)>* fn = nullptr;
+    int64_t n = 0;
+    uint32_t chunks = 0;
+  };
   void WorkerLoop(int index);
+  // Claims and runs chunks of job `gen` until none are left.
+  void Work(uint32_t gen, int thread);
 
   const int n_threads_;
   const int spin_us_;
   std::vector<std::thread> workers_;
-  // Bumped for each region; workers run the task when it changes.
+  uint32_t last_gen_ = 0;  // owner only
+  Job jobs_[2];            // indexed by generation parity
+  // Bumped for each region; wakes the workers.
   alignas(64) std::atomic<uint32_t> generation_{0};
-  alignas(64) std::atomic<int> pending_{0};
+  // (generation << 32) | next unclaimed chunk.
+  alignas(64) std::atomic<uint64_t> claim_{0};
+  alignas(64) std::atomic<uint32_t> done_{0};
   alignas(64) std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
-  const absl::FunctionRef<void(int, int)>* task_ = nullptr;
 };
 
 }  // namespace aperture::engine
