@@ -4,11 +4,14 @@
 
 #include "access/access_service.h"
 #include "access/authorizer.h"
+#include "access/rate_limiter.h"
+#include "access/usage_meter.h"
 #include "aperture/recorder.h"
 #include "aperture/store.h"
 #include "config/config.h"
 #include "core/clock.h"
 #include "filters/metrics.h"
+#include "scheduler/scheduler.h"
 
 namespace aperture {
 
@@ -20,6 +23,9 @@ struct ApiDeps {
   const Config& config;
   Metrics& metrics;
   const Clock& clock;
+  scheduler::Scheduler& scheduler;
+  UsageMeter& usage;
+  RateLimiter& limiter;  // token-per-minute budgets of the serving routes
 };
 
 }  // namespace aperture

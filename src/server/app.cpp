@@ -9,6 +9,7 @@
 #include "api/admin/admin_routes.h"
 #include "api/log/log_routes.h"
 #include "api/openai/model_routes.h"
+#include "api/openai/serving_routes.h"
 #include "api/ops/ops_routes.h"
 #include "core/status_macros.h"
 #include "filters/authn/authn_filter.h"
@@ -60,18 +61,29 @@ absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, con
 Services::~Services() {
   if (recorder) recorder->Flush();
   if (store) key_usage.Flush(*store).IgnoreError();
+  if (store) usage.Flush(*store).IgnoreError();
 }
 
 App::App(Services& s)
     : services_(s),
       limiter_(s.clock),
+      token_limiter_(s.clock),
+      scheduler_(std::make_unique<scheduler::Scheduler>(scheduler::SchedulerOptions{
+          .threads = s.config.serving.threads,
+          .max_active = static_cast<int>(s.config.serving.max_active),
+          .max_waiting = static_cast<int>(s.config.serving.max_waiting),
+          .prefill_tokens_per_step = static_cast<int>(s.config.serving.prefill_tokens_per_step),
+          .models = {.max_context = static_cast<int>(s.config.serving.max_context)},
+          .clock = &s.clock})),
       authenticator_(*s.store, *s.hasher, s.clock, s.key_usage),
-      deps_{*s.store, *s.recorder, *s.access, *s.authorizer, s.config, metrics_, s.clock} {}
+      deps_{*s.store,   *s.recorder, *s.access,  *s.authorizer, s.config,
+            metrics_,   s.clock,     *scheduler_, s.usage,       token_limiter_} {}
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port) {
   std::unique_ptr<App> app(new App(services));
   AddOpsRoutes(app->router_, app->deps_);
   AddModelRoutes(app->router_, app->deps_);
+  AddServingRoutes(app->router_, app->deps_);
   AddAdminRoutes(app->router_, app->deps_);
   AddLogRoutes(app->router_, *services.log, services.log_public_key);
   // The server publishes the log under its configured name.
@@ -108,6 +120,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
       }
       absl::Status s = raw->services_.key_usage.Flush(*raw->services_.store);
       if (!s.ok()) spdlog::warn("could not record key use: {}", std::string(s.message()));
+      s = raw->services_.usage.Flush(*raw->services_.store);
+      if (!s.ok()) spdlog::warn("could not record token usage: {}", std::string(s.message()));
     }
   });
   return app;
@@ -116,6 +130,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
 void App::Stop() {
   if (stopping_.exchange(true)) return;
   if (server_) server_->Stop();
+  scheduler_.reset();  // ends every request, so their usage and records are in
   if (housekeeping_.joinable()) housekeeping_.join();
   services_.recorder->Flush();
 }

@@ -13,12 +13,14 @@
 #include "access/authorizer.h"
 #include "access/key_usage.h"
 #include "access/rate_limiter.h"
+#include "access/usage_meter.h"
 #include "api/api_deps.h"
 #include "config/config.h"
 #include "filters/metrics.h"
 #include "filters/pipeline.h"
 #include "filters/route.h"
 #include "http/server.h"
+#include "scheduler/scheduler.h"
 #include "server/data_dir.h"
 #include "store/sqlite/sqlite_log_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -44,6 +46,7 @@ class Services {
   std::string log_public_key;  // the Ed25519 key that signs checkpoints
   std::unique_ptr<ApiKeyHasher> hasher;
   KeyUsage key_usage;
+  UsageMeter usage;
   std::unique_ptr<AccessService> access;
   std::unique_ptr<Authorizer> authorizer;
 
@@ -64,6 +67,8 @@ class App {
   Services& services_;
   Metrics metrics_;
   RateLimiter limiter_;
+  RateLimiter token_limiter_;
+  std::unique_ptr<scheduler::Scheduler> scheduler_;
   Authenticator authenticator_;
   ApiDeps deps_;
   Router router_;

@@ -177,8 +177,15 @@ void AddEngineCommands(CLI::App& app) {
   b->callback([=] { RunBench(*bench_model, *bench_threads); });
 
   auto mk = std::make_shared<MakeTestArgs>();
-  CLI::App* model = app.add_subcommand("model", "Model utilities");
-  model->require_subcommand(1);
+  // main() may already have a `model` command (add, list, ...): join it.
+  CLI::App* model = nullptr;
+  for (CLI::App* sub : app.get_subcommands({})) {
+    if (sub->get_name() == "model") model = sub;
+  }
+  if (!model) {
+    model = app.add_subcommand("model", "Model utilities");
+    model->require_subcommand(1);
+  }
   CLI::App* m = model->add_subcommand("make-test", "Write a Llama GGUF with seeded random weights");
   m->add_option("--out", mk->out, "Output path")->required();
   m->add_option("--layers", mk->spec.layers, "Layers");

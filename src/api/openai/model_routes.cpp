@@ -11,25 +11,14 @@
 namespace aperture {
 namespace {
 
-// A request asks for logprobs when it sets `logprobs` (true or a count) or `top_logprobs`.
-std::vector<Capability> LogprobsAsked(const Json& body) {
-  auto lp = body.find("logprobs");
-  bool asked = lp != body.end() && !lp->is_null() && !(lp->is_boolean() && !lp->get<bool>()) &&
-               !(lp->is_number() && lp->get<double>() == 0);
-  auto top = body.find("top_logprobs");
-  asked = asked || (top != body.end() && !top->is_null() && !(top->is_number() && top->get<double>() == 0));
-  if (asked) return {Capability::kLogprobs};
-  return {};
-}
-
-// Authorization passed, but this server has no engine to run the model with.
-http::Response EngineMissing(RequestContext& ctx) {
+// Authorization passed, but this capability has no implementation in this
+// server yet (research access and evaluations arrive with their issues).
+http::Response CapabilityMissing(RequestContext& ctx) {
   return http::ErrorResponse(
       501,
-      fmt::format("'{}' on '{}' was authorized at level '{}', but this build of Aperture has no inference "
-                  "engine connected to the server yet",
+      fmt::format("'{}' on '{}' was authorized at level '{}', but this server does not offer it yet",
                   ctx.route->name, ctx.model_id, LevelName(ctx.decision->level)),
-      "engine_unavailable");
+      "capability_unavailable");
 }
 
 // Streams a file in 1 MiB chunks.
@@ -80,23 +69,16 @@ void AddModelRoutes(Router& router, ApiDeps& d) {
          return JsonResponse(View(**model, *level));
        }});
 
-  struct EngineRoute {
+  struct PendingRoute {
     const char* path;
     const char* name;
     Capability capability;
-    bool logprobs;
   };
-  for (const EngineRoute& r :
-       {EngineRoute{"/v1/chat/completions", "chat.completions", Capability::kChat, true},
-        EngineRoute{"/v1/completions", "completions", Capability::kComplete, true},
-        EngineRoute{"/v1/embeddings", "embeddings", Capability::kEmbed, false},
-        EngineRoute{"/v1/research/inspect", "research.inspect", Capability::kInspect, false},
-        EngineRoute{"/v1/research/intervene", "research.intervene", Capability::kIntervene, false},
-        EngineRoute{"/v1/evals/runs", "evals.runs", Capability::kEvaluate, false},
-        EngineRoute{"/v1/fine_tuning/jobs", "fine_tuning.jobs", Capability::kFinetune, false}}) {
-    Route route{"POST", r.path, r.name, Access::kAnyone, ModelFrom::kBody, r.capability, {}, EngineMissing};
-    if (r.logprobs) route.body_capabilities = LogprobsAsked;
-    router.Add(std::move(route));
+  for (const PendingRoute& r : {PendingRoute{"/v1/research/inspect", "research.inspect", Capability::kInspect},
+                                PendingRoute{"/v1/research/intervene", "research.intervene", Capability::kIntervene},
+                                PendingRoute{"/v1/evals/runs", "evals.runs", Capability::kEvaluate},
+                                PendingRoute{"/v1/fine_tuning/jobs", "fine_tuning.jobs", Capability::kFinetune}}) {
+    router.Add({"POST", r.path, r.name, Access::kAnyone, ModelFrom::kBody, r.capability, {}, CapabilityMissing});
   }
 
   router.Add({"GET",

@@ -1,0 +1,327 @@
+#include "api/openai/serving_routes.h"
+
+#include <atomic>
+#include <memory>
+
+#include "api/body_fields.h"
+#include "api/openai/completion_params.h"
+#include "api/openai/completion_response.h"
+#include "api/openai/event_stream.h"
+#include "api/openai/level_checks.h"
+#include "api/views.h"
+#include "core/hash.h"
+#include "core/random.h"
+#include "core/status_macros.h"
+#include "core/time_format.h"
+#include "filters/request_context.h"
+#include "filters/status_response.h"
+#include "fmt/format.h"
+#include "translog/base64.h"
+
+namespace aperture {
+namespace {
+
+using scheduler::ChoiceEnd;
+using scheduler::GenerateDone;
+using scheduler::TokenEvent;
+
+// The principal usage is counted under: a principal id, or "anonymous".
+std::string UsageOwner(const Caller& caller) { return caller.anonymous() ? "anonymous" : caller.principal->id; }
+
+// Token-per-minute bucket of a caller on a model.
+std::string TokenBucket(const RequestContext& ctx) {
+  return fmt::format("tpm/{}/{}", ctx.caller.anonymous() ? "addr:" + ctx.caller.address : ctx.caller.principal->id,
+                     ctx.model_id);
+}
+
+http::Response Refusal(RequestContext& ctx, const absl::Status& status, std::string reason) {
+  ctx.Deny(std::move(reason));
+  return StatusResponse(status);
+}
+
+// A scheduler refusal: a full queue is 503 with Retry-After.
+http::Response SubmitError(const absl::Status& status) {
+  http::Response r = StatusResponse(status);
+  if (absl::IsUnavailable(status)) r.SetHeader("Retry-After", "1");
+  return r;
+}
+
+// Makes sure the scheduler knows the model's file; loading happens on first use.
+absl::Status EnsureModel(ApiDeps& d, const Model& model) {
+  absl::Status s = d.scheduler.RegisterModel(model.id, model.path);
+  return absl::IsAlreadyExists(s) ? absl::OkStatus() : s;
+}
+
+// Rough prompt size in tokens before the scheduler tokenizes it, for the
+// token budget; the difference is refunded when the real counts are known.
+int64_t EstimatePromptTokens(const CompletionParams& p) {
+  if (!p.prompt_tokens.empty()) return static_cast<int64_t>(p.prompt_tokens.size());
+  size_t bytes = p.prompt.size();
+  for (const ChatMessage& m : p.messages) bytes += m.content.size() + 16;
+  return static_cast<int64_t>(bytes / 4 + 1);
+}
+
+// What one running completion shares between the handler and the scheduler's callbacks.
+struct Completion {
+  Completion(CompletionParams p, std::string id, int64_t created, std::string model)
+      : params(std::move(p)), response(params, std::move(id), created, std::move(model)) {}
+  CompletionParams params;
+  CompletionResponse response;
+  std::shared_ptr<EventStream> stream = std::make_shared<EventStream>();
+};
+
+http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
+  const Model& model = *ctx.decision->model;
+  const Level level = ctx.decision->level;
+  auto params = ParseCompletionParams(ctx.body, chat);
+  if (!params.ok()) return StatusResponse(params.status());
+  auto adjust = ApplyLevel(*params, level, d.config);
+  if (!adjust.ok()) return Refusal(ctx, adjust.status(), "parameter_above_level");
+  if (absl::Status s = EnsureModel(d, model); !s.ok()) return StatusResponse(s);
+
+  scheduler::GenerateRequest req;
+  req.model = model.id;
+  if (chat) {
+    if (adjust->prepend_system_prompt && !model.system_prompt.empty()) {
+      req.messages.push_back({"system", model.system_prompt});
+    }
+    for (const ChatMessage& m : params->messages) req.messages.push_back({m.role, m.content});
+  } else if (!params->prompt_tokens.empty()) {
+    req.prompt_tokens = params->prompt_tokens;
+  } else {
+    req.prompt = params->prompt;
+  }
+  req.max_tokens = static_cast<int>(adjust->max_tokens);
+  req.n = static_cast<int>(params->n);
+  req.sampling.temperature = static_cast<float>(params->temperature);
+  req.sampling.top_p = params->top_p > 0 ? static_cast<float>(params->top_p) : 1e-6f;
+  req.sampling.presence_penalty = static_cast<float>(params->presence_penalty);
+  req.sampling.frequency_penalty = static_cast<float>(params->frequency_penalty);
+  for (const auto& [token, bias] : params->logit_bias) req.sampling.logit_bias.emplace_back(token, bias);
+  req.sampling.seed = params->seed ? static_cast<uint64_t>(*params->seed) : [] {
+    uint64_t s = 0;
+    const std::string bytes = RandomBytes(sizeof s);
+    std::memcpy(&s, bytes.data(), sizeof s);
+    return s;
+  }();
+  req.sampling.logprobs = params->logprobs;
+  req.sampling.top_logprobs = static_cast<int32_t>(params->top_logprobs);
+  req.stop = params->stop;
+  req.deadline_micros = d.clock.NowMicros() + d.config.serving.request_timeout_ms * 1000;
+
+  // The token budget: what this request may use at most, refunded to what it used.
+  const int64_t tpm = d.config.Limits(level).tokens_per_minute;
+  const int64_t budget = EstimatePromptTokens(*params) + adjust->max_tokens * params->n;
+  const std::string bucket = TokenBucket(ctx);
+  if (!ctx.caller.IsAtLeast(Role::kOwner)) {
+    if (auto wait = d.limiter.Acquire(bucket, tpm, std::min(budget, tpm)); wait) {
+      ctx.Deny("token_rate_limited");
+      return http::ErrorResponse(429, fmt::format("token limit of {} tokens per minute reached; retry in {} s", tpm, *wait),
+                                 "rate_limited")
+          .SetHeader("Retry-After", std::to_string(*wait));
+    }
+  }
+
+  const std::string id = (chat ? "chatcmpl-" : "cmpl-") + NewId("x").substr(2);
+  auto state = std::make_shared<Completion>(std::move(*params), id, d.clock.NowSeconds(), model.id);
+  state->stream->Push(state->response.OnStart());
+  const std::string request_hash = Sha256Hex(ctx.request.body);
+  const std::string owner = UsageOwner(ctx.caller);
+  const std::string actor = ctx.caller.actor();
+  const bool charge = !ctx.caller.IsAtLeast(Role::kOwner);
+  req.callbacks.on_token = [state](const TokenEvent& e) { state->stream->Push(state->response.OnToken(e)); };
+  req.callbacks.on_choice_end = [state](const ChoiceEnd& e) { state->stream->Push(state->response.OnChoiceEnd(e)); };
+  req.callbacks.on_done = [state, &d, request_hash, owner, actor, charge, bucket, tpm, budget, level,
+                           model_id = model.id, route = ctx.route->name](const GenerateDone& done) {
+    state->stream->Push(state->response.OnDone(done));
+    state->stream->Finish();
+    const int64_t used = done.prompt_tokens + done.completion_tokens;
+    if (charge && used < budget) d.limiter.Refund(bucket, tpm, std::min(budget, tpm) - std::min(used, tpm));
+    const int64_t now = d.clock.NowSeconds();
+    d.usage.Add(owner, model_id, now, done.prompt_tokens, done.completion_tokens);
+    Json details = {{"route", route},
+                    {"request_sha256", request_hash},
+                    {"response_sha256", Sha256Hex(state->response.AllText())},
+                    {"prompt_tokens", done.prompt_tokens},
+                    {"completion_tokens", done.completion_tokens},
+                    {"finish_reasons", state->response.FinishReasons()}};
+    d.recorder.Record(LogEvent{"completion", now, actor, model_id, std::string(LevelName(level)),
+                               done.status.ok() ? "ok" : "error", done.status.ok() ? "ok" : "engine_error",
+                               CanonicalJson(details)});
+  };
+  auto submitted = d.scheduler.Submit(std::move(req));
+  if (!submitted.ok()) {
+    if (charge) d.limiter.Refund(bucket, tpm, std::min(budget, tpm));
+    return SubmitError(submitted.status());
+  }
+  scheduler::Scheduler* sched = &d.scheduler;
+  state->stream->OnCancel([sched, request_id = *submitted] { sched->Cancel(request_id); });
+
+  http::Response r;
+  r.content_type = state->params.stream ? "text/event-stream" : "application/json";
+  if (state->params.stream) r.SetHeader("Cache-Control", "no-cache");
+  r.SetHeader("X-Aperture-Level", std::string(LevelName(level)));
+  if (adjust->max_tokens_clamped) r.SetHeader("X-Aperture-Max-Tokens", std::to_string(adjust->max_tokens));
+  r.stream = state->stream;
+  return r;
+}
+
+// Gathers the embeddings of several inputs, in order, then answers once.
+struct Embeddings {
+  explicit Embeddings(size_t n) : vectors(n), remaining(n) {}
+  absl::Mutex mu;
+  std::vector<std::vector<float>> vectors ABSL_GUARDED_BY(mu);
+  int prompt_tokens ABSL_GUARDED_BY(mu) = 0;
+  absl::Status status ABSL_GUARDED_BY(mu);
+  size_t remaining ABSL_GUARDED_BY(mu);
+  std::shared_ptr<EventStream> stream = std::make_shared<EventStream>();
+};
+
+std::string EmbeddingsBody(const std::vector<std::vector<float>>& vectors, const std::string& format,
+                           const std::string& model, int prompt_tokens) {
+  Json data = Json::array();
+  for (size_t i = 0; i < vectors.size(); ++i) {
+    Json embedding;
+    if (format == "base64") {
+      std::string bytes(reinterpret_cast<const char*>(vectors[i].data()), vectors[i].size() * sizeof(float));
+      embedding = translog::Base64Encode(bytes);
+    } else {
+      embedding = vectors[i];
+    }
+    data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", std::move(embedding)}});
+  }
+  return Json{{"object", "list"},
+              {"data", std::move(data)},
+              {"model", model},
+              {"usage", {{"prompt_tokens", prompt_tokens}, {"total_tokens", prompt_tokens}}}}
+      .dump();
+}
+
+http::Response HandleEmbeddings(ApiDeps& d, RequestContext& ctx) {
+  const Model& model = *ctx.decision->model;
+  auto params = ParseEmbeddingParams(ctx.body);
+  if (!params.ok()) return StatusResponse(params.status());
+  if (absl::Status s = EnsureModel(d, model); !s.ok()) return StatusResponse(s);
+  auto state = std::make_shared<Embeddings>(params->inputs.size());
+  const std::string owner = UsageOwner(ctx.caller);
+  const std::string actor = ctx.caller.actor();
+  const std::string level(LevelName(ctx.decision->level));
+  const std::string request_hash = Sha256Hex(ctx.request.body);
+  std::vector<scheduler::RequestId> submitted;
+  for (size_t i = 0; i < params->inputs.size(); ++i) {
+    scheduler::EmbedRequest req;
+    req.model = model.id;
+    req.text = params->inputs[i];
+    req.deadline_micros = d.clock.NowMicros() + d.config.serving.request_timeout_ms * 1000;
+    req.on_done = [state, i, &d, owner, actor, level, request_hash, model_id = model.id,
+                   format = params->encoding_format](absl::StatusOr<scheduler::EmbedResult> result) {
+      std::string body;
+      int prompt_tokens = 0;
+      {
+        absl::MutexLock lock(&state->mu);
+        if (result.ok()) {
+          state->vectors[i] = std::move(result->embedding);
+          state->prompt_tokens += result->prompt_tokens;
+        } else if (state->status.ok()) {
+          state->status = result.status();
+        }
+        if (--state->remaining > 0) return;
+        prompt_tokens = state->prompt_tokens;
+        body = state->status.ok() ? EmbeddingsBody(state->vectors, format, model_id, prompt_tokens)
+                                  : StatusResponse(state->status).body;
+      }
+      state->stream->Push(std::move(body));
+      state->stream->Finish();
+      const int64_t now = d.clock.NowSeconds();
+      d.usage.Add(owner, model_id, now, prompt_tokens, 0);
+      d.recorder.Record(LogEvent{"embedding", now, actor, model_id, level, "ok", "ok",
+                                 CanonicalJson({{"request_sha256", request_hash}, {"prompt_tokens", prompt_tokens}})});
+    };
+    auto id = d.scheduler.SubmitEmbed(std::move(req));
+    if (!id.ok()) {
+      for (scheduler::RequestId earlier : submitted) d.scheduler.Cancel(earlier);
+      return SubmitError(id.status());
+    }
+    submitted.push_back(*id);
+  }
+  scheduler::Scheduler* sched = &d.scheduler;
+  state->stream->OnCancel([sched, submitted] {
+    for (scheduler::RequestId id : submitted) sched->Cancel(id);
+  });
+  http::Response r;
+  r.stream = state->stream;
+  return r;
+}
+
+// Usage for a day range: the caller's own; owners may ask for a principal or everyone.
+http::Response HandleUsage(ApiDeps& d, RequestContext& ctx) {
+  auto result = [&]() -> absl::StatusOr<Json> {
+    const std::string today = UsageMeter::Day(d.clock.NowSeconds());
+    auto date = ctx.request.Query("date");
+    std::string from = std::string(ctx.request.Query("start_date").value_or(date.value_or(today)));
+    std::string to = std::string(ctx.request.Query("end_date").value_or(date.value_or(today)));
+    for (const auto& [param, value] : {std::pair{"start_date", from}, std::pair{"end_date", to}}) {
+      if (value.size() != 10 || value[4] != '-' || value[7] != '-') {
+        return FieldError(param, fmt::format("'{}' must be a date like 2026-11-23", param));
+      }
+    }
+    std::string principal = ctx.caller.principal->id;
+    if (auto asked = ctx.request.Query("principal")) {
+      if (!ctx.caller.IsAtLeast(Role::kOwner)) {
+        return absl::PermissionDeniedError("only owners may read other principals' usage");
+      }
+      if (*asked == "*") {
+        principal.clear();
+      } else {
+        ASSIGN_OR_RETURN(Principal p, d.access.ResolvePrincipal(std::string(*asked)));
+        principal = p.id;
+      }
+    }
+    RETURN_IF_ERROR(d.usage.Flush(d.store));
+    ASSIGN_OR_RETURN(auto rows, d.store.ListUsage(principal, from, to));
+    Json data = Json::array();
+    int64_t prompt = 0, completion = 0, requests = 0;
+    for (const UsageRow& u : rows) {
+      data.push_back({{"principal", u.principal}, {"model", u.model}, {"date", u.day}, {"requests", u.requests},
+                      {"prompt_tokens", u.prompt_tokens}, {"completion_tokens", u.completion_tokens},
+                      {"total_tokens", u.prompt_tokens + u.completion_tokens}});
+      prompt += u.prompt_tokens;
+      completion += u.completion_tokens;
+      requests += u.requests;
+    }
+    return Json{{"object", "list"},
+                {"data", std::move(data)},
+                {"start_date", from},
+                {"end_date", to},
+                {"totals",
+                 {{"requests", requests}, {"prompt_tokens", prompt}, {"completion_tokens", completion},
+                  {"total_tokens", prompt + completion}}}};
+  }();
+  return Answer(result);
+}
+
+// A request asks for logprobs when it sets `logprobs` (true or a count) or `top_logprobs`.
+std::vector<Capability> LogprobsAsked(const Json& body) {
+  auto lp = body.find("logprobs");
+  bool asked = lp != body.end() && !lp->is_null() && !(lp->is_boolean() && !lp->get<bool>()) &&
+               !(lp->is_number() && lp->get<double>() == 0);
+  auto top = body.find("top_logprobs");
+  asked = asked || (top != body.end() && !top->is_null() && !(top->is_number() && top->get<double>() == 0));
+  if (asked) return {Capability::kLogprobs};
+  return {};
+}
+
+}  // namespace
+
+void AddServingRoutes(Router& router, ApiDeps& d) {
+  router.Add({"POST", "/v1/chat/completions", "chat.completions", Access::kAnyone, ModelFrom::kBody,
+              Capability::kChat, LogprobsAsked, [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, true); }});
+  router.Add({"POST", "/v1/completions", "completions", Access::kAnyone, ModelFrom::kBody, Capability::kComplete,
+              LogprobsAsked, [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, false); }});
+  router.Add({"POST", "/v1/embeddings", "embeddings", Access::kAnyone, ModelFrom::kBody, Capability::kEmbed, {},
+              [&d](RequestContext& ctx) { return HandleEmbeddings(d, ctx); }});
+  router.Add({"GET", "/v1/usage", "usage", Access::kPrincipal, ModelFrom::kNone, {}, {},
+              [&d](RequestContext& ctx) { return HandleUsage(d, ctx); }});
+}
+
+}  // namespace aperture
