@@ -15,7 +15,7 @@
 
 namespace aperture::engine::testing {
 
-inline double HalfToDouble(uint16_t h) {
+inline double HalfAsDouble(uint16_t h) {
   const int sign = h >> 15, exp = (h >> 10) & 0x1F, mant = h & 0x3FF;
   double v;
   if (exp == 0) {
@@ -29,7 +29,7 @@ inline double HalfToDouble(uint16_t h) {
 }
 
 // Tensor as doubles, row-major [rows][dims[0]].
-inline std::vector<double> TensorToDouble(const GgufTensor& t) {
+inline std::vector<double> TensorAsDouble(const GgufTensor& t) {
   const int64_t n = static_cast<int64_t>(t.n_elements);
   std::vector<double> out(n);
   const uint8_t* p = t.data;
@@ -45,7 +45,7 @@ inline std::vector<double> TensorToDouble(const GgufTensor& t) {
       for (int64_t i = 0; i < n; ++i) {
         uint16_t h;
         std::memcpy(&h, p + 2 * i, 2);
-        out[i] = HalfToDouble(h);
+        out[i] = HalfAsDouble(h);
       }
       break;
     case GgmlType::kBF16:
@@ -63,7 +63,7 @@ inline std::vector<double> TensorToDouble(const GgufTensor& t) {
         const uint8_t* blk = p + b * 34;
         uint16_t d;
         std::memcpy(&d, blk, 2);
-        for (int j = 0; j < 32; ++j) out[b * 32 + j] = HalfToDouble(d) * static_cast<int8_t>(blk[2 + j]);
+        for (int j = 0; j < 32; ++j) out[b * 32 + j] = HalfAsDouble(d) * static_cast<int8_t>(blk[2 + j]);
       }
       break;
     case GgmlType::kQ4_0:  // { half d; uint8 qs[16] }: x[j] = d * (lo(qs[j]) - 8), x[j+16] = d * (hi - 8)
@@ -72,8 +72,8 @@ inline std::vector<double> TensorToDouble(const GgufTensor& t) {
         uint16_t d;
         std::memcpy(&d, blk, 2);
         for (int j = 0; j < 16; ++j) {
-          out[b * 32 + j] = HalfToDouble(d) * ((blk[2 + j] & 0xF) - 8);
-          out[b * 32 + j + 16] = HalfToDouble(d) * ((blk[2 + j] >> 4) - 8);
+          out[b * 32 + j] = HalfAsDouble(d) * ((blk[2 + j] & 0xF) - 8);
+          out[b * 32 + j + 16] = HalfAsDouble(d) * ((blk[2 + j] >> 4) - 8);
         }
       }
       break;
@@ -84,8 +84,8 @@ inline std::vector<double> TensorToDouble(const GgufTensor& t) {
         std::memcpy(&d, blk, 2);
         std::memcpy(&m, blk + 2, 2);
         for (int j = 0; j < 16; ++j) {
-          out[b * 32 + j] = HalfToDouble(d) * (blk[4 + j] & 0xF) + HalfToDouble(m);
-          out[b * 32 + j + 16] = HalfToDouble(d) * (blk[4 + j] >> 4) + HalfToDouble(m);
+          out[b * 32 + j] = HalfAsDouble(d) * (blk[4 + j] & 0xF) + HalfAsDouble(m);
+          out[b * 32 + j + 16] = HalfAsDouble(d) * (blk[4 + j] >> 4) + HalfAsDouble(m);
         }
       }
       break;
@@ -113,7 +113,7 @@ inline std::vector<std::vector<double>> ReferenceLogits(const GgufFile& f,
   const int rope_dim = u32("llama.rope.dimension_count", hd);
   const double eps = f.GetFloat32Or("llama.attention.layer_norm_rms_epsilon", 1e-5f).value();
   const double base = f.GetFloat32Or("llama.rope.freq_base", 10000.f).value();
-  auto T = [&](const std::string& name) { return TensorToDouble(*f.FindTensor(name)); };
+  auto T = [&](const std::string& name) { return TensorAsDouble(*f.FindTensor(name)); };
   const std::vector<double> emb = T("token_embd.weight");
   const int V = static_cast<int>(f.FindTensor("token_embd.weight")->dims[1]);
   const int n = static_cast<int>(tokens.size());
