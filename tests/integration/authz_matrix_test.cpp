@@ -2,6 +2,8 @@
 // cells the level config allows succeed; every other cell gets its status.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "fmt/format.h"
 #include "tests/integration/test_server.h"
 #include "translog/entry.h"
@@ -46,11 +48,11 @@ Call RequestFor(Capability c, const std::string& model) {
   switch (c) {
     case Capability::kChat:
       return {"POST", "/v1/chat/completions",
-              fmt::format(R"({{{},"messages":[{{"role":"user","content":"hi"}}]}})", m)};
+              fmt::format(R"({{{},"messages":[{{"role":"user","content":"hi"}}],"max_tokens":2}})", m)};
     case Capability::kComplete:
-      return {"POST", "/v1/completions", fmt::format(R"({{{},"prompt":"hi"}})", m)};
+      return {"POST", "/v1/completions", fmt::format(R"({{{},"prompt":"hi","max_tokens":2}})", m)};
     case Capability::kLogprobs:
-      return {"POST", "/v1/completions", fmt::format(R"({{{},"prompt":"hi","logprobs":2}})", m)};
+      return {"POST", "/v1/completions", fmt::format(R"({{{},"prompt":"hi","max_tokens":2,"logprobs":2}})", m)};
     case Capability::kEmbed:
       return {"POST", "/v1/embeddings", fmt::format(R"({{{},"input":"hi"}})", m)};
     case Capability::kInspect:
@@ -65,6 +67,12 @@ Call RequestFor(Capability c, const std::string& model) {
       return {"GET", fmt::format("/v1/models/{}/download", model), ""};
   }
   return {};
+}
+
+// Capabilities this server already serves (the rest answer 501 once allowed).
+bool Served(Capability c) {
+  return c == Capability::kChat || c == Capability::kComplete || c == Capability::kLogprobs ||
+         c == Capability::kEmbed || c == Capability::kDownload;
 }
 
 // What the level config says a caller at `level` may do with `c`
@@ -106,6 +114,8 @@ TEST(AuthzMatrixTest, EveryLevelCapabilityAndKeyState) {
   bad_checksum.back() = bad_checksum.back() == 'A' ? 'B' : 'A';
   server.clock().AdvanceSeconds(120);  // expires expired_key and lapsed's grants
 
+  std::ifstream in(kTestModelPath, std::ios::binary);
+  const std::string model_bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   int cells = 0;
   for (Level level : kAllLevels) {
     for (Capability cap : kAllCapabilities) {
@@ -153,7 +163,7 @@ TEST(AuthzMatrixTest, EveryLevelCapabilityAndKeyState) {
           if (effective == Level::kClosed)
             expected = 404;
           else if (Allowed(config, effective, cap))
-            expected = cap == Capability::kDownload ? 200 : 501;
+            expected = Served(cap) ? 200 : 501;
           else
             expected = 403;
         }
@@ -162,8 +172,9 @@ TEST(AuthzMatrixTest, EveryLevelCapabilityAndKeyState) {
         ++cells;
         EXPECT_EQ(r.status, expected) << "level " << LevelName(level) << ", capability " << CapabilityName(cap) << ", "
                                       << Name(state) << ": " << r.body;
-        if (expected == 501) EXPECT_NE(r.body.find("engine_unavailable"), std::string::npos);
-        if (expected == 200) EXPECT_EQ(r.body, "weights of " + model);
+        if (expected == 501) EXPECT_NE(r.body.find("capability_unavailable"), std::string::npos);
+        if (expected == 200 && cap == Capability::kDownload) EXPECT_TRUE(r.body == model_bytes) << r.body.size();
+        if (expected == 200 && cap != Capability::kDownload) EXPECT_NE(r.body.find("\"usage\""), std::string::npos);
         if (expected == 403) EXPECT_NE(r.body.find("needs level"), std::string::npos) << r.body;
         if (expected == 401) EXPECT_TRUE(r.Header("www-authenticate").has_value());
       }
@@ -220,7 +231,7 @@ TEST(AuthzMatrixTest, GrantsAbovePublicLevelWorkAndExpire) {
           .access
           ->GrantAccess(AccessService::Operator(), "researcher", "m", Level::kResearch, 3600, "interpretability study")
           .ok());
-  EXPECT_EQ(server.Call("POST", "/v1/research/inspect", inspect, key).status, 501);
+  EXPECT_EQ(server.Call("POST", "/v1/research/inspect", inspect, key).status, 501);  // allowed, not yet offered
   Json models = server.CallJson("GET", "/v1/models", "", key);
   EXPECT_EQ(models["data"][0]["level"], "research");
   server.clock().AdvanceSeconds(3601);

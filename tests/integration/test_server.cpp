@@ -66,9 +66,7 @@ Json TestServer::CallJson(const std::string& method, const std::string& target, 
 }
 
 void TestServer::AddModel(const std::string& id, Level public_level) {
-  std::string path = (root_ / (id + ".gguf")).string();
-  std::ofstream(path) << "weights of " << id;
-  auto m = services_->access->AddModel(AccessService::Operator(), id, path, public_level);
+  auto m = services_->access->AddModel(AccessService::Operator(), id, kTestModelPath, public_level);
   ASSERT_TRUE(m.ok()) << m.status();
 }
 

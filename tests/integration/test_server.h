@@ -13,6 +13,8 @@
 
 namespace aperture::testing {
 
+inline constexpr char kTestModelPath[] = APERTURE_SHARED_DIR "/models/stories260K.gguf";
+
 class TestServer {
  public:
   explicit TestServer(Config config = DefaultConfig());
@@ -29,7 +31,7 @@ class TestServer {
   Json CallJson(const std::string& method, const std::string& target, const std::string& body = "",
                 const std::string& key = "");
 
-  // A model file (any bytes until the engine is wired) registered as `id`.
+  // The trained tiny model of ../shared/models registered as `id`.
   void AddModel(const std::string& id, Level public_level);
   std::string AddPrincipal(const std::string& name, Role role);  // returns its id
   std::string CreateKey(const std::string& principal, std::optional<int64_t> ttl = std::nullopt);

@@ -78,6 +78,8 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   auto adjust = ApplyLevel(*params, level, d.config);
   if (!adjust.ok()) return Refusal(ctx, adjust.status(), "parameter_above_level");
   if (absl::Status s = EnsureModel(d, model); !s.ok()) return StatusResponse(s);
+  auto loaded = d.scheduler.GetModel(model.id);
+  if (!loaded.ok()) return StatusResponse(absl::UnavailableError(std::string(loaded.status().message())));
 
   scheduler::GenerateRequest req;
   req.model = model.id;
@@ -91,7 +93,10 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   } else {
     req.prompt = params->prompt;
   }
-  req.max_tokens = static_cast<int>(adjust->max_tokens);
+  // Without an explicit max_tokens, a level cap at or above the context
+  // means "until the context is full" (0), as OpenAI does.
+  const bool open_ended = !params->max_tokens && adjust->max_tokens >= (*loaded)->context_length;
+  req.max_tokens = open_ended ? 0 : static_cast<int>(adjust->max_tokens);
   req.n = static_cast<int>(params->n);
   req.sampling.temperature = static_cast<float>(params->temperature);
   req.sampling.top_p = params->top_p > 0 ? static_cast<float>(params->top_p) : 1e-6f;
