@@ -3,12 +3,15 @@
 // file's tokenizer metadata is fed to Tokenizer::FromGguf as well.
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 #include "engine/gguf/gguf_reader.h"
+#include "engine/gguf/gguf_writer.h"
 #include "engine/tokenizer/tokenizer.h"
 
 using aperture::engine::GgufFile;
+using aperture::engine::GgufWriter;
 using aperture::engine::Tokenizer;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -35,6 +38,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)f.GetInt32Array(kv.key);
     (void)f.GetFloat32Array(kv.key);
   }
+  // Whatever parses must survive a round trip through the writer unchanged.
+  GgufWriter w;
+  w.SetVersion(f.version());
+  for (const auto& kv : f.metadata()) w.Set(kv.key, kv.value);
+  for (const auto& t : f.tensors()) {
+    if (!w.AddTensor(t.name, t.dims, t.type, std::span<const uint8_t>(t.data, t.size_bytes)).ok()) {
+      __builtin_trap();
+    }
+  }
+  auto bytes = w.Serialize();
+  if (!bytes.ok()) __builtin_trap();
+  auto again = GgufFile::FromBuffer(*bytes);
+  if (!again.ok() || (*again)->metadata().size() != f.metadata().size() ||
+      (*again)->tensors().size() != f.tensors().size()) {
+    __builtin_trap();
+  }
+  for (size_t i = 0; i < f.metadata().size(); ++i) {
+    if (!((*again)->metadata()[i].value == f.metadata()[i].value)) __builtin_trap();
+  }
+
   if (f.Has("tokenizer.ggml.model")) {
     auto tok = Tokenizer::FromGguf(f);
     if (tok.ok()) {

@@ -6,8 +6,8 @@
 //   ASSIGN_OR_RETURN(std::unique_ptr<GgufFile> f, GgufFile::Open(path));
 //   ASSIGN_OR_RETURN(std::string arch, f->GetString("general.architecture"));
 //   ASSIGN_OR_RETURN(uint32_t n_layer, f->GetUint32(arch + ".block_count"));
-//   ASSIGN_OR_RETURN(float eps, f->GetFloat32Or(arch + ".attention.layer_norm_rms_epsilon", 1e-5f));
-//   const GgufTensor* t = f->FindTensor("token_embd.weight");
+//   ASSIGN_OR_RETURN(float eps, f->GetFloat32Or(arch + ".attention.layer_norm_rms_epsilon",
+//   1e-5f)); const GgufTensor* t = f->FindTensor("token_embd.weight");
 //   // t->dims[0] is the row length (fastest varying), t->data the bytes.
 //
 // Everything is checked when the file is opened: every count, string

@@ -1,5 +1,6 @@
 #include "engine/gguf/gguf_value.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace aperture::engine {
@@ -127,6 +128,11 @@ GgufValue GgufValue::Materialized() const {
 
 bool GgufValue::operator==(const GgufValue& o) const {
   if (type_ != o.type_) return false;
+  if (is_float()) {
+    // NaN equals NaN here: this compares stored values, not numbers.
+    const double a = as_double(), b = o.as_double();
+    return a == b || (std::isnan(a) && std::isnan(b));
+  }
   if (type_ != GgufValueType::kArray) return data_ == o.data_;
   if (array_type_ != o.array_type_ || array_size() != o.array_size()) return false;
   return array() == o.array();

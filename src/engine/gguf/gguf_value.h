@@ -105,7 +105,8 @@ class GgufValue {
   // A copy that refers to no file (arrays decoded, recursively).
   GgufValue Materialized() const;
 
-  // Deep comparison (a file-backed array equals the same elements held in memory).
+  // Deep comparison (a file-backed array equals the same elements held in
+  // memory; a NaN equals a NaN).
   bool operator==(const GgufValue& o) const;
 
  private:

@@ -84,14 +84,15 @@ absl::Status PutValue(std::string& out, const GgufValue& v, const std::string& k
 
 }  // namespace
 
-void GgufWriter::SetAlignment(uint32_t alignment) {
-  alignment_ = alignment;
-  SetUint32("general.alignment", alignment);
-}
+void GgufWriter::SetAlignment(uint32_t alignment) { SetUint32("general.alignment", alignment); }
 
 void GgufWriter::Set(std::string key, GgufValue value) {
   // A value copied from a GgufFile may point into that file's mapping.
   value = value.Materialized();
+  // The layout must follow the alignment the file will declare.
+  if (key == "general.alignment" && value.type() == GgufValueType::kUint32) {
+    alignment_ = static_cast<uint32_t>(value.as_uint());
+  }
   for (GgufKeyValue& kv : kvs_) {
     if (kv.key == key) {
       kv.value = std::move(value);

@@ -32,8 +32,8 @@ class GgufWriter {
 
   // 3 (default) or 2; anything else makes Serialize fail.
   void SetVersion(uint32_t version) { version_ = version; }
-  // Power of two <= 65536 (else Serialize fails). Also stored as
-  // `general.alignment` (uint32) unless it is the default 32.
+  // Power of two <= 65536 (else Serialize fails); stored as
+  // `general.alignment` (uint32). Setting that key directly does the same.
   void SetAlignment(uint32_t alignment);
 
   // Sets a key; an existing key keeps its position and gets the new value.

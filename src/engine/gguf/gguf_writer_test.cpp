@@ -1,5 +1,6 @@
 #include "engine/gguf/gguf_writer.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -198,6 +199,24 @@ TEST(GgufValueTest, FileBackedArraysDecodeLazilyAndCopyOut) {
   ASSERT_TRUE(g.ok());
   EXPECT_EQ((*g)->GetStringArray("tokens")->at(2), "a much longer token than fifteen bytes");
   EXPECT_EQ(*(*g)->Find("tokens"), copy);
+}
+
+}  // namespace
+}  // namespace aperture::engine
+
+namespace aperture::engine {
+namespace {
+
+TEST(GgufValueTest, NanValuesCompareEqualAfterARoundTrip) {
+  GgufWriter w;
+  w.SetFloat32Array("scores", std::vector<float>{std::nanf(""), 1.0f});
+  auto f = GgufFile::FromBuffer(*w.Serialize());
+  ASSERT_TRUE(f.ok());
+  GgufWriter again;
+  again.Set("scores", *(*f)->Find("scores"));
+  auto g = GgufFile::FromBuffer(*again.Serialize());
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(*(*g)->Find("scores"), *(*f)->Find("scores"));
 }
 
 }  // namespace
