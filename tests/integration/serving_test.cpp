@@ -1,0 +1,204 @@
+// The OpenAI endpoints over loopback on the real tiny model: whole and
+// streamed answers, stop strings, n, logprobs caps per level, logit_bias
+// with logprobs, disconnects, a full queue and usage accounting.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "fmt/format.h"
+#include "tests/integration/test_server.h"
+
+namespace aperture::testing {
+namespace {
+
+class ServingTest : public ::testing::Test {
+ protected:
+  explicit ServingTest(Config config = DefaultConfig()) : server_(config) {
+    server_.AddModel("tiny", Level::kHosted);
+    server_.AddPrincipal("dev", Role::kMember);
+    server_.AddPrincipal("researcher", Role::kMember);
+    dev_ = server_.CreateKey("dev");
+    researcher_ = server_.CreateKey("researcher");
+    const Caller op = AccessService::Operator();
+    EXPECT_TRUE(server_.services().access->GrantAccess(op, "dev", "tiny", Level::kApi, std::nullopt, "t").ok());
+    EXPECT_TRUE(
+        server_.services().access->GrantAccess(op, "researcher", "tiny", Level::kResearch, std::nullopt, "t").ok());
+  }
+
+  // The data: lines of an SSE body, without the prefix.
+  static std::vector<std::string> Events(const std::string& body) {
+    std::vector<std::string> out;
+    size_t pos = 0;
+    while ((pos = body.find("data: ", pos)) != std::string::npos) {
+      size_t end = body.find("\n\n", pos);
+      out.push_back(body.substr(pos + 6, end - pos - 6));
+      pos = end;
+    }
+    return out;
+  }
+
+  TestServer server_;
+  std::string dev_, researcher_;
+};
+
+const char* kChat = R"({"model":"tiny","messages":[{"role":"user","content":"Once upon a time"}],"temperature":0,"max_tokens":24)";
+const char* kCompletion = R"({"model":"tiny","prompt":"Once upon a time","temperature":0,"max_tokens":24)";
+
+TEST_F(ServingTest, ChatAndCompletionWholeAndStreamedAgree) {
+  for (bool chat : {true, false}) {
+    const std::string base = chat ? kChat : kCompletion;
+    const std::string path = chat ? "/v1/chat/completions" : "/v1/completions";
+    Json whole = server_.CallJson("POST", path, base + "}", dev_);
+    ASSERT_TRUE(whole.contains("choices")) << whole.dump();
+    const std::string text = chat ? whole["choices"][0]["message"]["content"].get<std::string>()
+                                  : whole["choices"][0]["text"].get<std::string>();
+    EXPECT_GT(text.size(), 10u);
+    EXPECT_EQ(whole["choices"][0]["finish_reason"], "length");
+    EXPECT_EQ(whole["usage"]["completion_tokens"], 24);
+
+    auto streamed = server_.Call("POST", path, base + R"(,"stream":true,"stream_options":{"include_usage":true}})", dev_);
+    ASSERT_EQ(streamed.status, 200);
+    EXPECT_EQ(streamed.Header("content-type").value_or(""), "text/event-stream");
+    auto events = Events(streamed.body);
+    ASSERT_GE(events.size(), 3u);
+    EXPECT_EQ(events.back(), "[DONE]");
+    std::string joined;
+    Json usage;
+    for (size_t i = 0; i + 1 < events.size(); ++i) {
+      Json e = *ParseJson(events[i]);
+      if (e.contains("usage") && !e["usage"].is_null()) usage = e["usage"];
+      for (const Json& c : e["choices"]) {
+        if (chat && c["delta"].contains("content")) joined += c["delta"]["content"].get<std::string>();
+        if (!chat) joined += c["text"].get<std::string>();
+      }
+    }
+    EXPECT_EQ(joined, text);
+    EXPECT_EQ(usage["completion_tokens"], 24);
+  }
+}
+
+TEST_F(ServingTest, StopStringSpanningTokensIsCutExactly) {
+  Json whole = server_.CallJson("POST", "/v1/completions", std::string(kCompletion) + R"(,"logprobs":0})", dev_);
+  const Json& tokens = whole["choices"][0]["logprobs"]["tokens"];
+  ASSERT_GE(tokens.size(), 4u);
+  // The last character of token 1 and the first of token 2.
+  const std::string a = tokens[1], b = tokens[2];
+  ASSERT_FALSE(a.empty() || b.empty());
+  const std::string stop = a.substr(a.size() - 1) + b.substr(0, 1);
+  const std::string text = whole["choices"][0]["text"];
+  const std::string expected = text.substr(0, text.find(stop));
+  Json stopped = server_.CallJson("POST", "/v1/completions",
+                                  std::string(kCompletion) + fmt::format(R"(,"stop":["{}"]}})", stop), dev_);
+  EXPECT_EQ(stopped["choices"][0]["text"], expected);
+  EXPECT_EQ(stopped["choices"][0]["finish_reason"], "stop");
+  auto streamed = server_.Call("POST", "/v1/completions",
+                               std::string(kCompletion) + fmt::format(R"(,"stop":["{}"],"stream":true}})", stop), dev_);
+  std::string joined;
+  for (const std::string& e : Events(streamed.body)) {
+    if (e != "[DONE]") joined += (*ParseJson(e))["choices"][0]["text"].get<std::string>();
+  }
+  EXPECT_EQ(joined, expected);
+}
+
+TEST_F(ServingTest, NChoicesWhereAllowed) {
+  const std::string body = std::string(kChat) + R"(,"n":3,"temperature":1,"seed":7})";
+  Json r = server_.CallJson("POST", "/v1/chat/completions", body, dev_);
+  ASSERT_EQ(r["choices"].size(), 3u) << r.dump();
+  auto hosted = server_.Call("POST", "/v1/chat/completions", body);  // anonymous: hosted
+  EXPECT_EQ(hosted.status, 403);
+  EXPECT_EQ((*ParseJson(hosted.body))["error"]["param"], "n");
+}
+
+TEST_F(ServingTest, LogprobsCapsPerLevel) {
+  auto ask = [&](const std::string& key, int top) {
+    return server_.Call("POST", "/v1/chat/completions",
+                        std::string(kChat) + fmt::format(R"(,"logprobs":true,"top_logprobs":{}}})", top), key);
+  };
+  EXPECT_EQ(ask("", 1).status, 403);  // hosted: no logprobs at all
+  auto api = ask(dev_, 5);
+  ASSERT_EQ(api.status, 200);
+  Json content = (*ParseJson(api.body))["choices"][0]["logprobs"]["content"];
+  ASSERT_FALSE(content.empty());
+  EXPECT_EQ(content[0]["top_logprobs"].size(), 5u);
+  auto too_many = ask(dev_, 6);
+  EXPECT_EQ(too_many.status, 403);
+  EXPECT_NE(too_many.body.find("needs level 'research'"), std::string::npos);
+  auto research = ask(researcher_, 20);
+  ASSERT_EQ(research.status, 200);
+  EXPECT_EQ((*ParseJson(research.body))["choices"][0]["logprobs"]["content"][0]["top_logprobs"].size(), 20u);
+}
+
+TEST_F(ServingTest, LogitBiasWithLogprobsRefusedAtApi) {
+  const std::string body = std::string(kChat) + R"(,"logit_bias":{"5":2},"logprobs":true,"top_logprobs":2})";
+  auto api = server_.Call("POST", "/v1/chat/completions", body, dev_);
+  EXPECT_EQ(api.status, 403);
+  EXPECT_EQ((*ParseJson(api.body))["error"]["param"], "logit_bias");
+  EXPECT_EQ(server_.Call("POST", "/v1/chat/completions", std::string(kChat) + R"(,"logit_bias":{"5":2}})", dev_).status,
+            200);
+  EXPECT_EQ(server_.Call("POST", "/v1/chat/completions", body, researcher_).status, 200);
+}
+
+TEST_F(ServingTest, MaxTokensIsClampedAndSaysSo) {
+  auto r = server_.Call("POST", "/v1/chat/completions",
+                        R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":100000})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Header("x-aperture-max-tokens").value_or(""), "512");
+}
+
+TEST_F(ServingTest, UsageTotalsMatchTheTokensServed) {
+  int64_t prompt = 0, completion = 0;
+  for (int i = 0; i < 3; ++i) {
+    Json r = server_.CallJson("POST", "/v1/completions", std::string(kCompletion) + "}", dev_);
+    prompt += r["usage"]["prompt_tokens"].get<int64_t>();
+    completion += r["usage"]["completion_tokens"].get<int64_t>();
+  }
+  Json usage = server_.CallJson("GET", "/v1/usage", "", dev_);
+  EXPECT_EQ(usage["totals"]["requests"], 3);
+  EXPECT_EQ(usage["totals"]["prompt_tokens"], prompt);
+  EXPECT_EQ(usage["totals"]["completion_tokens"], completion);
+  // Owners can read everyone's; members only their own.
+  EXPECT_EQ(server_.Call("GET", "/v1/usage?principal=*", "", dev_).status, 403);
+  Json all = server_.CallJson("GET", "/v1/usage?principal=*", "", server_.owner_key());
+  EXPECT_EQ(all["totals"]["completion_tokens"], completion);
+}
+
+TEST_F(ServingTest, ContextTooLongIsA400) {
+  std::string long_prompt;
+  for (int i = 0; i < 1000; ++i) long_prompt += "Once upon a time ";  // ~5000 tokens
+  auto r = server_.Call("POST", "/v1/completions",
+                        fmt::format(R"({{"model":"tiny","prompt":"{}","max_tokens":10}})", long_prompt), dev_);
+  EXPECT_EQ(r.status, 400) << r.body;
+}
+
+Config OneSlot() {
+  Config c = DefaultConfig();
+  c.serving.max_active = 1;
+  c.serving.max_waiting = 0;
+  return c;
+}
+
+class OneSlotTest : public ServingTest {
+ protected:
+  OneSlotTest() : ServingTest(OneSlot()) {}
+};
+
+TEST_F(OneSlotTest, QueueFullIs503AndADisconnectFreesTheSlot) {
+  const std::string endless = R"({"model":"tiny","prompt":"Once","max_tokens":400,"stream":true,"temperature":0})";
+  auto holder = http::TestClient::Connect(server_.port());
+  ASSERT_TRUE(holder->SendRequest("POST", "/v1/completions", endless, {"Authorization: Bearer " + dev_}));
+  ASSERT_TRUE(holder->ReadUntil("data: "));
+  auto refused = server_.Call("POST", "/v1/completions", std::string(kCompletion) + "}", dev_);
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_TRUE(refused.Header("retry-after").has_value());
+  holder->Close();
+  // The slot is free once the server notices; the next request starts at once.
+  int status = 0;
+  for (int i = 0; i < 50 && status != 200; ++i) {
+    status = server_.Call("POST", "/v1/completions", std::string(kCompletion) + "}", dev_).status;
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(status, 200);
+}
+
+}  // namespace
+}  // namespace aperture::testing
