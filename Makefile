@@ -9,7 +9,7 @@ DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-1
   libpcre2-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libabsl-dev \
   libgtest-dev libgmock-dev libbenchmark-dev nginx-light wrk curl
 
-.PHONY: deps build asan demo test unit-test asan-test integration-test lint bench fuzz clean
+.PHONY: deps build asan demo test unit-test asan-test integration-test node-test lint bench fuzz clean
 
 # Installs only what is missing; does nothing when every package is present.
 deps:
@@ -44,8 +44,12 @@ asan-test: asan
 integration-test: build
 	cd $(BUILD) && ctest --output-on-failure -L integration
 
+# The official `openai` npm client against a running server.
+node-test: build
+	cd tests/node && npm install --no-audit --no-fund --loglevel=error && node --test
+
 test: deps
-	$(MAKE) unit-test integration-test asan-test
+	$(MAKE) unit-test integration-test node-test asan-test
 	LINT_TIDY=0 ./scripts/lint.sh
 
 # clang-format and clang-tidy over every source (clang-tidy takes ~10 min on 2 cores).
