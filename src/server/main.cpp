@@ -14,6 +14,7 @@
 #include "fmt/format.h"
 #include "server/app.h"
 #include "server/init.h"
+#include "server/log_commands.h"
 #include "spdlog/spdlog.h"
 
 namespace aperture {
@@ -313,6 +314,7 @@ int main(int argc, char** argv) {
     return absl::OkStatus();
   }));
 
+  AddLogCommands(cli, status);
 #ifdef APERTURE_HAVE_ENGINE_COMMANDS
   AddEngineCommands(cli);
 #endif

@@ -8,15 +8,52 @@ namespace aperture::translog {
 absl::StatusOr<LogHead> LogReader::Head() {
   ASSIGN_OR_RETURN(std::optional<LogHead> head, store_.Head());
   if (!head) return absl::FailedPreconditionError("the log has not published a checkpoint yet");
+  int64_t known = known_size_.load();
+  while (head->size > known && !known_size_.compare_exchange_weak(known, head->size)) {
+  }
   return *head;
 }
 
 absl::Status LogReader::CheckSize(int64_t size) {
+  if (size >= 0 && size <= known_size_.load()) return absl::OkStatus();
   ASSIGN_OR_RETURN(LogHead head, Head());
   if (size < 0 || size > head.size) {
     return absl::InvalidArgumentError(fmt::format("tree size {} is not between 0 and the log's size {}", size, head.size));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Hash>> LogReader::NodeHashes(const std::vector<LogNodeId>& ids) {
+  auto key = [](LogNodeId id) { return (int64_t{id.level} << 48) | id.index; };
+  std::vector<Hash> out(ids.size());
+  std::vector<LogNodeId> missing;
+  std::vector<size_t> missing_at;
+  {
+    absl::ReaderMutexLock lock(&cache_mu_);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      auto it = ids[i].level >= kCachedLevel ? cache_.find(key(ids[i])) : cache_.end();
+      if (it != cache_.end()) {
+        out[i] = it->second;
+      } else {
+        missing.push_back(ids[i]);
+        missing_at.push_back(i);
+      }
+    }
+  }
+  if (missing.empty()) return out;
+  ASSIGN_OR_RETURN(std::vector<std::string> stored, store_.Nodes(missing));
+  bool cache_any = false;
+  for (size_t j = 0; j < missing.size(); ++j) {
+    ASSIGN_OR_RETURN(out[missing_at[j]], HashFromBytes(stored[j], "a stored tree hash"));
+    cache_any |= missing[j].level >= kCachedLevel;
+  }
+  if (cache_any) {
+    absl::MutexLock lock(&cache_mu_);
+    for (size_t j = 0; j < missing.size() && cache_.size() < kMaxCached; ++j) {
+      if (missing[j].level >= kCachedLevel) cache_.emplace(key(missing[j]), out[missing_at[j]]);
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<Hash>> LogReader::RangeHashes(const std::vector<LeafRange>& ranges) {
@@ -28,18 +65,13 @@ absl::StatusOr<std::vector<Hash>> LogReader::RangeHashes(const std::vector<LeafR
     counts.push_back(pieces.size());
     ids.insert(ids.end(), pieces.begin(), pieces.end());
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> stored, store_.Nodes(ids));
+  ASSIGN_OR_RETURN(std::vector<Hash> hashes, NodeHashes(ids));
   std::vector<Hash> out;
   out.reserve(ranges.size());
   size_t at = 0;
-  std::vector<Hash> pieces;
   for (size_t count : counts) {
-    pieces.clear();
-    for (size_t i = 0; i < count; ++i) {
-      ASSIGN_OR_RETURN(Hash h, HashFromBytes(stored[at++], "a stored tree hash"));
-      pieces.push_back(h);
-    }
-    out.push_back(FoldRight(pieces));
+    out.push_back(FoldRight(std::span<const Hash>(hashes).subspan(at, count)));
+    at += count;
   }
   return out;
 }
@@ -69,8 +101,8 @@ absl::StatusOr<Hash> LogReader::RootAt(int64_t size) {
 }
 
 absl::StatusOr<Hash> LogReader::LeafHashAt(int64_t index) {
-  ASSIGN_OR_RETURN(std::vector<std::string> h, store_.Nodes({LogNodeId{0, index}}));
-  return HashFromBytes(h[0], "a stored leaf hash");
+  ASSIGN_OR_RETURN(std::vector<Hash> h, NodeHashes({LogNodeId{0, index}}));
+  return h[0];
 }
 
 absl::StatusOr<std::vector<std::string>> LogReader::Entries(int64_t begin, int64_t end) {

@@ -4,12 +4,16 @@
 // costs O(log n) node reads.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "aperture/log_store.h"
 #include "translog/merkle.h"
 #include "translog/tile_path.h"
@@ -43,7 +47,20 @@ class LogReader {
   absl::StatusOr<std::vector<Hash>> RangeHashes(const std::vector<LeafRange>& ranges);
   absl::Status CheckSize(int64_t size);
 
+  // The hashes of `ids`, from the cache where it has them.
+  absl::StatusOr<std::vector<Hash>> NodeHashes(const std::vector<LogNodeId>& ids);
+
   LogStore& store_;
+  // Subtrees of 2^kCachedLevel leaves or more, kept once read: a node never
+  // changes, and these few (n / 128 of them) are on every proof's path, so
+  // a proof reads only the nodes below them from the store.
+  static constexpr int kCachedLevel = 7;
+  static constexpr size_t kMaxCached = size_t{1} << 21;
+  absl::Mutex cache_mu_;
+  absl::flat_hash_map<int64_t, Hash> cache_ ABSL_GUARDED_BY(cache_mu_);
+  // The largest tree size seen published. The log only grows, so a size up
+  // to this one needs no look-up of the head.
+  std::atomic<int64_t> known_size_{0};
 };
 
 }  // namespace aperture::translog

@@ -1,0 +1,345 @@
+#include "server/log_commands.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <optional>
+
+#include "core/json.h"
+#include "core/status_macros.h"
+#include "core/time_format.h"
+#include "fmt/format.h"
+#include "server/app.h"
+#include "translog/base64.h"
+#include "translog/entry.h"
+#include "translog/log_verifier.h"
+
+namespace aperture {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+// A blocking HTTP/1.1 client for one server, keeping its connection alive
+// between requests. Not thread-safe.
+class HttpClient {
+ public:
+  // `url`: http://host[:port][/prefix]. TLS is not spoken here; put a
+  // verifier behind a local TLS-terminating proxy for https logs.
+  static absl::StatusOr<std::unique_ptr<HttpClient>> ForUrl(const std::string& url) {
+    std::string_view rest = url;
+    if (!rest.starts_with("http://")) {
+      return absl::InvalidArgumentError(fmt::format("--url must start with http:// (got '{}')", url));
+    }
+    rest.remove_prefix(7);
+    const size_t slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    std::string prefix = slash == std::string_view::npos ? "" : std::string(rest.substr(slash));
+    while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+    std::string host(authority), port = "80";
+    const size_t colon = authority.rfind(':');
+    if (colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos) {
+      host = std::string(authority.substr(0, colon));
+      port = std::string(authority.substr(colon + 1));
+    }
+    if (!host.empty() && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.empty() || port.empty()) return absl::InvalidArgumentError(fmt::format("'{}' names no host", url));
+    return std::unique_ptr<HttpClient>(new HttpClient(std::move(host), std::move(port), std::move(prefix)));
+  }
+
+  // The body of a 200 answer to GET `target` (path and query after the prefix).
+  absl::StatusOr<std::string> Get(const std::string& target, const std::string& bearer = "") {
+    absl::StatusOr<bhttp::response<bhttp::string_body>> response = RoundTrip(target, bearer);
+    if (!response.ok() && stream_) {
+      // A kept-alive connection the server closed meanwhile: one fresh try.
+      stream_.reset();
+      response = RoundTrip(target, bearer);
+    }
+    if (!response.ok()) return response.status();
+    if (response->result_int() != 200) {
+      std::string message = response->body();
+      absl::StatusOr<Json> error = ParseJson(response->body());
+      if (error.ok() && error->is_object() && error->contains("error") && (*error)["error"].is_object()) {
+        message = (*error)["error"].value("message", message);
+      }
+      const std::string text = fmt::format("GET {}{}: HTTP {}: {}", prefix_, target, response->result_int(), message);
+      return response->result_int() == 404 ? absl::NotFoundError(text) : absl::UnavailableError(text);
+    }
+    return std::move(response->body());
+  }
+
+ private:
+  HttpClient(std::string host, std::string port, std::string prefix)
+      : host_(std::move(host)), port_(std::move(port)), prefix_(std::move(prefix)) {}
+
+  absl::StatusOr<bhttp::response<bhttp::string_body>> RoundTrip(const std::string& target, const std::string& bearer) {
+    beast::error_code ec;
+    if (!stream_) {
+      tcp::resolver resolver(ioc_);
+      auto endpoints = resolver.resolve(host_, port_, ec);
+      if (ec) return absl::UnavailableError(fmt::format("cannot resolve {}: {}", host_, ec.message()));
+      stream_.emplace(ioc_);
+      stream_->expires_after(std::chrono::seconds(30));
+      stream_->connect(endpoints, ec);
+      if (ec) {
+        stream_.reset();
+        return absl::UnavailableError(fmt::format("cannot connect to {}:{}: {}", host_, port_, ec.message()));
+      }
+    }
+    bhttp::request<bhttp::empty_body> request{bhttp::verb::get, prefix_ + target, 11};
+    request.set(bhttp::field::host, host_);
+    request.set(bhttp::field::user_agent, "aperture-log");
+    if (!bearer.empty()) request.set(bhttp::field::authorization, "Bearer " + bearer);
+    stream_->expires_after(std::chrono::seconds(30));
+    bhttp::write(*stream_, request, ec);
+    if (ec) return absl::UnavailableError(fmt::format("GET {}{}: {}", prefix_, target, ec.message()));
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(256u << 20);
+    bhttp::read(*stream_, buffer, parser, ec);
+    if (ec) return absl::UnavailableError(fmt::format("GET {}{}: {}", prefix_, target, ec.message()));
+    bhttp::response<bhttp::string_body> response = parser.release();
+    if (!response.keep_alive()) stream_.reset();
+    return response;
+  }
+
+  std::string host_, port_, prefix_;
+  net::io_context ioc_;
+  std::optional<beast::tcp_stream> stream_;
+};
+
+absl::StatusOr<Json> GetJson(HttpClient& client, const std::string& target, const std::string& bearer = "") {
+  ASSIGN_OR_RETURN(std::string body, client.Get(target, bearer));
+  ASSIGN_OR_RETURN(Json json, ParseJson(body));
+  if (!json.is_object()) return absl::DataLossError(fmt::format("GET {}: the answer is not a JSON object", target));
+  return json;
+}
+
+absl::StatusOr<std::vector<translog::Hash>> HashesFrom(const Json& list, std::string_view what) {
+  if (!list.is_array()) return absl::DataLossError(fmt::format("{} is not a list", what));
+  std::vector<translog::Hash> out;
+  for (const Json& h : list) {
+    std::optional<std::string> bytes = h.is_string() ? translog::Base64Decode(h.get<std::string>()) : std::nullopt;
+    if (!bytes || bytes->size() != 32) return absl::DataLossError(fmt::format("{} holds a malformed hash", what));
+    out.push_back(*translog::HashFromBytes(*bytes));
+  }
+  return out;
+}
+
+// The log as the HTTP API serves it.
+class HttpLogSource final : public translog::LogSource {
+ public:
+  explicit HttpLogSource(HttpClient& client) : client_(client) {}
+  absl::StatusOr<std::string> Checkpoint() override { return client_.Get("/log/checkpoint"); }
+  absl::StatusOr<std::vector<translog::Hash>> ConsistencyProof(int64_t old_size, int64_t new_size) override {
+    ASSIGN_OR_RETURN(Json j, GetJson(client_, fmt::format("/log/proof/consistency?old={}&new={}", old_size, new_size)));
+    return HashesFrom(j.value("proof", Json()), "the consistency proof");
+  }
+  absl::StatusOr<std::string> Tile(const translog::TileRef& tile) override {
+    return client_.Get("/log/" + translog::TilePath(tile));
+  }
+
+ private:
+  HttpClient& client_;
+};
+
+// One entry as a line for people.
+std::string Describe(int64_t index, const std::string& entry) {
+  absl::StatusOr<LogEvent> e = translog::EventFromEntry(entry);
+  if (!e.ok()) return fmt::format("#{:<8} (not an event: {})", index, entry);
+  std::string line = fmt::format("#{:<8} {}  {:<18} {:<22}", index, FormatRfc3339(e->time), e->type, e->actor);
+  if (!e->model.empty()) line += fmt::format(" model={}", e->model);
+  if (!e->level.empty()) line += fmt::format(" level={}", e->level);
+  line += fmt::format("  {}", e->outcome);
+  if (e->reason != "ok" && !e->reason.empty()) line += fmt::format(" ({})", e->reason);
+  if (e->details != "{}") line += "  " + e->details;
+  return line;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(fmt::format("cannot read {}", path));
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Replaces `path` atomically, so an interrupted run keeps the old state.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << bytes;
+    out.flush();
+    if (!out) return absl::PermissionDeniedError(fmt::format("cannot write {}", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return absl::PermissionDeniedError(fmt::format("cannot replace {}: {}", path, ec.message()));
+  return absl::OkStatus();
+}
+
+absl::Status Verify(const std::string& url, const std::string& key, const std::string& state_path) {
+  ASSIGN_OR_RETURN(translog::NoteVerifier verifier, translog::NoteVerifier::Parse(key));
+  std::optional<translog::VerifiedState> previous;
+  if (!state_path.empty() && std::filesystem::exists(state_path)) {
+    ASSIGN_OR_RETURN(std::string text, ReadFile(state_path));
+    absl::StatusOr<translog::VerifiedState> state = translog::ParseState(text);
+    if (!state.ok()) {
+      return absl::InvalidArgumentError(fmt::format("{}: {}", state_path, std::string(state.status().message())));
+    }
+    previous = std::move(*state);
+  }
+  ASSIGN_OR_RETURN(auto client, HttpClient::ForUrl(url));
+  HttpLogSource source(*client);
+  ASSIGN_OR_RETURN(translog::VerifyResult result, translog::VerifyLog(source, verifier, previous));
+  if (!state_path.empty()) RETURN_IF_ERROR(WriteFileAtomically(state_path, translog::SerializeState(result.state)));
+  std::cout << fmt::format("verified {}: size {}, root {}\n", result.state.origin, result.state.size,
+                           translog::Base64Encode(translog::ToBytes(result.state.root)));
+  if (previous) {
+    std::cout << fmt::format("consistent with the saved checkpoint of size {}; {} new entries recomputed\n",
+                             result.previous_size, result.new_entries);
+  } else {
+    std::cout << fmt::format("{} entries recomputed from the start\n", result.new_entries);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Services>> OpenLocal(const std::string& data, const std::string& config_path) {
+  ASSIGN_OR_RETURN(Config config, config_path.empty() ? absl::StatusOr<Config>(DefaultConfig())
+                                                      : LoadConfigFile(config_path));
+  return Services::Open(DataDir{data}, config);
+}
+
+absl::Status Show(const std::string& url, const std::string& data, const std::string& config_path,
+                  std::optional<int64_t> start, int64_t count) {
+  if (url.empty() == data.empty()) return absl::InvalidArgumentError("give either --url or --data");
+  if (count < 1) return absl::InvalidArgumentError("--count must be at least 1");
+  if (!data.empty()) {
+    ASSIGN_OR_RETURN(auto services, OpenLocal(data, config_path));
+    ASSIGN_OR_RETURN(LogHead head, services->log->Head());
+    const int64_t from = std::clamp<int64_t>(start.value_or(head.size - count), 0, head.size);
+    const int64_t to = std::min(head.size, from + count);
+    ASSIGN_OR_RETURN(std::vector<std::string> entries, services->log->Entries(from, to));
+    std::cout << fmt::format("{} entries; showing {} to {}\n", head.size, from, to);
+    for (size_t i = 0; i < entries.size(); ++i) std::cout << Describe(from + static_cast<int64_t>(i), entries[i]) << "\n";
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(auto client, HttpClient::ForUrl(url));
+  int64_t from = 0;
+  if (start) {
+    from = *start;
+  } else {
+    ASSIGN_OR_RETURN(Json first, GetJson(*client, "/log/entries?start=0&end=0"));
+    from = std::max<int64_t>(0, first.value("size", int64_t{0}) - count);
+  }
+  int64_t shown = 0;
+  while (shown < count) {
+    ASSIGN_OR_RETURN(Json page, GetJson(*client, fmt::format("/log/entries?start={}&end={}", from, from + count - shown)));
+    const Json& entries = page.value("entries", Json::array());
+    if (!entries.is_array() || entries.empty()) break;
+    for (const Json& e : entries) {
+      std::cout << Describe(e.value("index", int64_t{-1}), e.value("entry", std::string())) << "\n";
+      ++shown;
+    }
+    from = page.value("end", from + static_cast<int64_t>(entries.size()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Mine(const std::string& url, const std::string& api_key, const std::string& key) {
+  ASSIGN_OR_RETURN(translog::NoteVerifier verifier, translog::NoteVerifier::Parse(key));
+  ASSIGN_OR_RETURN(auto client, HttpClient::ForUrl(url));
+  std::optional<translog::Checkpoint> checkpoint;
+  int64_t after = -1, proven = 0;
+  for (;;) {
+    ASSIGN_OR_RETURN(Json page, GetJson(*client, fmt::format("/log/mine?after={}&limit=1000", after), api_key));
+    ASSIGN_OR_RETURN(std::string note, RequiredString(page, "checkpoint"));
+    ASSIGN_OR_RETURN(translog::Checkpoint cp, translog::OpenCheckpoint(note, verifier));
+    // Later pages may come with a newer checkpoint: each proof is checked against its own.
+    if (!checkpoint) {
+      std::cout << fmt::format("entries about {} in {} (checkpoint size {})\n", page.value("principal", ""), cp.origin,
+                               cp.size);
+    }
+    checkpoint = cp;
+    const Json& entries = page.value("entries", Json::array());
+    if (!entries.is_array() || entries.empty()) break;
+    for (const Json& e : entries) {
+      const int64_t index = e.value("index", int64_t{-1});
+      const std::string entry = e.value("entry", std::string());
+      ASSIGN_OR_RETURN(std::vector<translog::Hash> proof, HashesFrom(e.value("proof", Json()), "an inclusion proof"));
+      absl::Status included = translog::VerifyInclusion(index, cp.size, translog::LeafHash(entry), proof, cp.root);
+      if (!included.ok()) {
+        return absl::DataLossError(fmt::format("entry at index {} (leaf hash {}) is not proven in checkpoint size {}: {}",
+                                               index, translog::HashHex(translog::LeafHash(entry)), cp.size,
+                                               std::string(included.message())));
+      }
+      std::cout << Describe(index, entry) << "\n";
+      ++proven;
+      after = index;
+    }
+  }
+  std::cout << fmt::format("{} entries, each with a verified inclusion proof\n", proven);
+  return absl::OkStatus();
+}
+
+absl::Status PrintKey(const std::string& data, const std::string& config_path) {
+  ASSIGN_OR_RETURN(auto services, OpenLocal(data, config_path));
+  ASSIGN_OR_RETURN(LogHead head, services->log->Head());
+  // With --config, the name the server will publish under; else the log's current one.
+  const std::string& name = config_path.empty() ? head.origin : services->config.log.name;
+  std::cout << translog::Ed25519VerifierKey(name, services->log_public_key) << std::endl;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AddLogCommands(CLI::App& cli, absl::Status& status) {
+  // Options live as long as the CLI: main parses and runs before returning.
+  struct Options {
+    std::string url, key, state, data, config, api_key;
+    int64_t start = -1, count = 20;
+  };
+  auto o = std::make_shared<Options>();
+  auto* log = cli.add_subcommand("log", "the transparency log: verify, show, mine, key");
+  log->require_subcommand(1);
+
+  auto* verify = log->add_subcommand(
+      "verify", "check the log's signed checkpoint, its consistency with the last run and every new entry");
+  verify->add_option("--url", o->url, "the server, e.g. http://127.0.0.1:8080")->required();
+  verify->add_option("--key", o->key, "the log's verifier key (name+hash+base64), obtained out of band")->required();
+  verify->add_option("--state", o->state, "file remembering the last verified checkpoint between runs");
+  verify->callback([o, &status] { status = Verify(o->url, o->key, o->state); });
+
+  auto* show = log->add_subcommand("show", "print log entries for people (the latest by default)");
+  show->add_option("--url", o->url, "read from a server");
+  show->add_option("--data", o->data, "read from a data directory");
+  show->add_option("--config", o->config, "TOML config file (with --data)");
+  show->add_option("--start", o->start, "first index (default: the last --count entries)");
+  show->add_option("--count", o->count, "how many entries (default 20)");
+  show->callback([o, &status] {
+    status = Show(o->url, o->data, o->config, o->start >= 0 ? std::optional<int64_t>(o->start) : std::nullopt,
+                  o->count);
+  });
+
+  auto* mine = log->add_subcommand("mine", "the entries about you, each with a verified inclusion proof");
+  mine->add_option("--url", o->url, "the server")->required();
+  mine->add_option("--api-key", o->api_key, "your API key (ak_...)")->required();
+  mine->add_option("--key", o->key, "the log's verifier key")->required();
+  mine->callback([o, &status] { status = Mine(o->url, o->api_key, o->key); });
+
+  auto* key = log->add_subcommand("key", "print the verifier key to give to those who verify the log");
+  key->add_option("--data", o->data, "data directory")->required();
+  key->add_option("--config", o->config, "TOML config file");
+  key->callback([o, &status] { status = PrintKey(o->data, o->config); });
+}
+
+}  // namespace aperture
