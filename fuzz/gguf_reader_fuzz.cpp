@@ -62,8 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto tok = Tokenizer::FromGguf(f);
     if (tok.ok()) {
       for (bool special : {false, true}) {
-        auto ids =
-            (*tok)->Encode("Hello w\xC3\xB6rld \xF0\x9F\xA6\x99 <s>12345\n\xFF", true, special);
+        auto ids = (*tok)->Encode("Hello w\xC3\xB6rld \xF0\x9F\xA6\x99 <s>12345\n\xFF", true, special);
         for (int32_t id : ids) {
           if (id < 0 || id >= (*tok)->n_vocab()) __builtin_trap();
         }

@@ -37,8 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static std::vector<std::unique_ptr<Tokenizer>>* toks = LoadTokenizers();
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   for (const auto& tok : *toks) {
-    const std::vector<int32_t> ids =
-        tok->Encode(text, /*add_special=*/false, /*parse_special=*/false);
+    const std::vector<int32_t> ids = tok->Encode(text, /*add_special=*/false, /*parse_special=*/false);
     std::string expected(text);
     if (tok->kind() == TokenizerKind::kSpm) {
       for (size_t p; (p = expected.find("\xE2\x96\x81")) != std::string::npos;) {

@@ -84,19 +84,17 @@ std::optional<GgmlType> GgmlTypeFromName(std::string_view name) {
 absl::StatusOr<uint64_t> GgmlRowBytes(GgmlType t, uint64_t n_elements) {
   auto info = GetGgmlTypeInfo(t);
   if (!info) {
-    return absl::InvalidArgumentError(
-        fmt::format("unknown ggml type id {}", static_cast<uint32_t>(t)));
+    return absl::InvalidArgumentError(fmt::format("unknown ggml type id {}", static_cast<uint32_t>(t)));
   }
   const uint64_t block = static_cast<uint64_t>(info->block_size);
   if (n_elements % block != 0) {
-    return absl::InvalidArgumentError(fmt::format(
-        "{} elements is not a multiple of the {} block size {}", n_elements, info->name, block));
+    return absl::InvalidArgumentError(
+        fmt::format("{} elements is not a multiple of the {} block size {}", n_elements, info->name, block));
   }
   const uint64_t blocks = n_elements / block;
   const uint64_t type_size = static_cast<uint64_t>(info->type_size);
   if (blocks > kMaxSize / type_size) {
-    return absl::InvalidArgumentError(
-        fmt::format("size of {} {} elements overflows", n_elements, info->name));
+    return absl::InvalidArgumentError(fmt::format("size of {} {} elements overflows", n_elements, info->name));
   }
   return blocks * type_size;
 }
@@ -121,14 +119,12 @@ absl::StatusOr<uint64_t> GgmlTensorBytes(GgmlType t, std::span<const int64_t> di
   if (!count.ok()) return count.status();
   auto info = GetGgmlTypeInfo(t);
   if (!info) {
-    return absl::InvalidArgumentError(
-        fmt::format("unknown ggml type id {}", static_cast<uint32_t>(t)));
+    return absl::InvalidArgumentError(fmt::format("unknown ggml type id {}", static_cast<uint32_t>(t)));
   }
   const int64_t row = dims.empty() ? 1 : dims[0];
   if (row % info->block_size != 0) {
     return absl::InvalidArgumentError(
-        fmt::format("row length {} is not a multiple of the {} block size {}", row, info->name,
-                    info->block_size));
+        fmt::format("row length {} is not a multiple of the {} block size {}", row, info->name, info->block_size));
   }
   return GgmlRowBytes(t, *count);
 }

@@ -64,9 +64,7 @@ struct GgmlTypeInfo {
 
 // Layout of a known type; nullopt for an id ggml does not define.
 std::optional<GgmlTypeInfo> GetGgmlTypeInfo(uint32_t id);
-inline std::optional<GgmlTypeInfo> GetGgmlTypeInfo(GgmlType t) {
-  return GetGgmlTypeInfo(static_cast<uint32_t>(t));
-}
+inline std::optional<GgmlTypeInfo> GetGgmlTypeInfo(GgmlType t) { return GetGgmlTypeInfo(static_cast<uint32_t>(t)); }
 
 // True for the ids above (the ones whose sizes the reader can check).
 bool IsKnownGgmlType(uint32_t id);

@@ -23,9 +23,7 @@ constexpr int kMaxArrayDepth = 8;
 constexpr uint64_t kMaxTensorNameBytes = 1024;
 constexpr uint64_t kMaxKeyBytes = 65535;
 
-absl::Status Malformed(std::string msg) {
-  return absl::InvalidArgumentError("malformed GGUF: " + msg);
-}
+absl::Status Malformed(std::string msg) { return absl::InvalidArgumentError("malformed GGUF: " + msg); }
 
 // Bytes one array element occupies at least, so a count can be checked
 // against the bytes left before anything is allocated.
@@ -66,9 +64,8 @@ class Cursor {
   template <typename T>
   absl::Status Read(T* out, const char* what) {
     if (remaining() < sizeof(T)) {
-      return Malformed(
-          fmt::format("file ends at byte {} while reading {} ({} bytes needed, {} left)", size_,
-                      what, sizeof(T), remaining()));
+      return Malformed(fmt::format("file ends at byte {} while reading {} ({} bytes needed, {} left)", size_, what,
+                                   sizeof(T), remaining()));
     }
     std::memcpy(out, data_ + pos_, sizeof(T));
     pos_ += sizeof(T);
@@ -79,12 +76,11 @@ class Cursor {
     uint64_t len = 0;
     RETURN_IF_ERROR(Read(&len, what));
     if (len > remaining()) {
-      return Malformed(fmt::format("{} at offset {} has length {} but only {} bytes are left", what,
-                                   pos_ - 8, len, remaining()));
+      return Malformed(
+          fmt::format("{} at offset {} has length {} but only {} bytes are left", what, pos_ - 8, len, remaining()));
     }
     if (len > max_len) {
-      return Malformed(
-          fmt::format("{} at offset {} is {} bytes long (limit {})", what, pos_ - 8, len, max_len));
+      return Malformed(fmt::format("{} at offset {} is {} bytes long (limit {})", what, pos_ - 8, len, max_len));
     }
     out->assign(reinterpret_cast<const char*>(data_ + pos_), len);
     pos_ += len;
@@ -97,8 +93,7 @@ class Cursor {
   uint64_t pos_ = 0;
 };
 
-absl::Status ReadValue(Cursor& c, GgufValueType type, const std::string& key, int depth,
-                       GgufValue* out);
+absl::Status ReadValue(Cursor& c, GgufValueType type, const std::string& key, int depth, GgufValue* out);
 
 template <typename T, typename Make>
 absl::Status ReadScalar(Cursor& c, const std::string& key, Make make, GgufValue* out) {
@@ -108,8 +103,7 @@ absl::Status ReadScalar(Cursor& c, const std::string& key, Make make, GgufValue*
   return absl::OkStatus();
 }
 
-absl::Status ReadValue(Cursor& c, GgufValueType type, const std::string& key, int depth,
-                       GgufValue* out) {
+absl::Status ReadValue(Cursor& c, GgufValueType type, const std::string& key, int depth, GgufValue* out) {
   switch (type) {
     case GgufValueType::kUint8:
       return ReadScalar<uint8_t>(c, key, GgufValue::Uint8, out);
@@ -148,29 +142,25 @@ absl::Status ReadValue(Cursor& c, GgufValueType type, const std::string& key, in
     }
     case GgufValueType::kArray: {
       if (depth >= kMaxArrayDepth) {
-        return Malformed(
-            fmt::format("key '{}': arrays nested deeper than {}", key, kMaxArrayDepth));
+        return Malformed(fmt::format("key '{}': arrays nested deeper than {}", key, kMaxArrayDepth));
       }
       uint32_t elem_raw = 0;
       RETURN_IF_ERROR(c.Read(&elem_raw, "an array element type"));
       if (!IsValidGgufValueType(elem_raw)) {
-        return Malformed(
-            fmt::format("key '{}': array element type {} is not a GGUF value type", key, elem_raw));
+        return Malformed(fmt::format("key '{}': array element type {} is not a GGUF value type", key, elem_raw));
       }
       const auto elem_type = static_cast<GgufValueType>(elem_raw);
       uint64_t count = 0;
       RETURN_IF_ERROR(c.Read(&count, "an array length"));
       if (count > c.remaining() / MinEncodedSize(elem_type)) {
-        return Malformed(
-            fmt::format("key '{}': array of {} {} elements cannot fit in the {} bytes left", key,
-                        count, GgufValueTypeName(elem_type), c.remaining()));
+        return Malformed(fmt::format("key '{}': array of {} {} elements cannot fit in the {} bytes left", key, count,
+                                     GgufValueTypeName(elem_type), c.remaining()));
       }
       // Validate every element but keep only a reference to the bytes:
       // vocabularies are hundreds of thousands of strings.
       const uint64_t start = c.pos();
       const uint64_t fixed = MinEncodedSize(elem_type);
-      const bool fixed_size = elem_type != GgufValueType::kString &&
-                              elem_type != GgufValueType::kArray &&
+      const bool fixed_size = elem_type != GgufValueType::kString && elem_type != GgufValueType::kArray &&
                               elem_type != GgufValueType::kBool;
       if (fixed_size) {
         c.Skip(count * fixed);  // count * fixed <= remaining, checked above
@@ -179,8 +169,8 @@ absl::Status ReadValue(Cursor& c, GgufValueType type, const std::string& key, in
         for (uint64_t i = 0; i < count; ++i) {
           absl::Status s = ReadValue(c, elem_type, key, depth + 1, &scratch);
           if (!s.ok()) {
-            return absl::Status(s.code(), fmt::format("{} (element {} of array '{}')",
-                                                      std::string(s.message()), i, key));
+            return absl::Status(s.code(),
+                                fmt::format("{} (element {} of array '{}')", std::string(s.message()), i, key));
           }
         }
       }
@@ -236,8 +226,7 @@ absl::StatusOr<std::unique_ptr<GgufFile>> GgufFile::FromBuffer(std::string_view 
   // 64-byte aligned copy so tensor pointers are aligned as they would be in a mapping.
   const size_t alloc = (bytes.size() + 63) / 64 * 64;
   f->owned_ = std::aligned_alloc(64, alloc == 0 ? 64 : alloc);
-  if (f->owned_ == nullptr)
-    return absl::ResourceExhaustedError("out of memory copying GGUF buffer");
+  if (f->owned_ == nullptr) return absl::ResourceExhaustedError("out of memory copying GGUF buffer");
   if (!bytes.empty()) std::memcpy(f->owned_, bytes.data(), bytes.size());
   f->base_ = static_cast<const uint8_t*>(f->owned_);
   RETURN_IF_ERROR(f->Parse());
@@ -272,13 +261,11 @@ absl::Status GgufFile::Parse() {
     GgufKeyValue kv;
     const uint64_t at = c.pos();
     RETURN_IF_ERROR(c.ReadString(&kv.key, "a metadata key", kMaxKeyBytes));
-    if (kv.key.empty())
-      return Malformed(fmt::format("metadata key {} (offset {}) is empty", i, at));
+    if (kv.key.empty()) return Malformed(fmt::format("metadata key {} (offset {}) is empty", i, at));
     uint32_t type_raw = 0;
     RETURN_IF_ERROR(c.Read(&type_raw, "a metadata value type"));
     if (!IsValidGgufValueType(type_raw)) {
-      return Malformed(
-          fmt::format("key '{}' (offset {}) has bad value type {}", kv.key, at, type_raw));
+      return Malformed(fmt::format("key '{}' (offset {}) has bad value type {}", kv.key, at, type_raw));
     }
     RETURN_IF_ERROR(ReadValue(c, static_cast<GgufValueType>(type_raw), kv.key, 0, &kv.value));
     if (kv_index_.count(kv.key) != 0) {
@@ -290,13 +277,12 @@ absl::Status GgufFile::Parse() {
 
   if (const GgufValue* a = Find("general.alignment")) {
     if (a->type() != GgufValueType::kUint32) {
-      return Malformed(fmt::format("general.alignment has type {} (must be uint32)",
-                                   GgufValueTypeName(a->type())));
+      return Malformed(fmt::format("general.alignment has type {} (must be uint32)", GgufValueTypeName(a->type())));
     }
     const uint64_t v = a->as_uint();
     if (v == 0 || (v & (v - 1)) != 0 || v > kGgufMaxAlignment) {
-      return Malformed(fmt::format("general.alignment {} is not a power of two between 1 and {}", v,
-                                   kGgufMaxAlignment));
+      return Malformed(
+          fmt::format("general.alignment {} is not a power of two between 1 and {}", v, kGgufMaxAlignment));
     }
     alignment_ = static_cast<uint32_t>(v);
   }
@@ -306,13 +292,11 @@ absl::Status GgufFile::Parse() {
     GgufTensor t;
     const uint64_t at = c.pos();
     RETURN_IF_ERROR(c.ReadString(&t.name, "a tensor name", kMaxTensorNameBytes));
-    if (t.name.empty())
-      return Malformed(fmt::format("tensor {} (offset {}) has an empty name", i, at));
+    if (t.name.empty()) return Malformed(fmt::format("tensor {} (offset {}) has an empty name", i, at));
     uint32_t n_dims = 0;
     RETURN_IF_ERROR(c.Read(&n_dims, "a tensor's dimension count"));
     if (n_dims == 0 || n_dims > kGgufMaxDims) {
-      return Malformed(fmt::format("tensor '{}' has {} dimensions (must be 1 to {})", t.name,
-                                   n_dims, kGgufMaxDims));
+      return Malformed(fmt::format("tensor '{}' has {} dimensions (must be 1 to {})", t.name, n_dims, kGgufMaxDims));
     }
     for (uint32_t d = 0; d < n_dims; ++d) {
       uint64_t dim = 0;
@@ -330,13 +314,10 @@ absl::Status GgufFile::Parse() {
     t.type = static_cast<GgmlType>(type_raw);
     RETURN_IF_ERROR(c.Read(&t.offset, "a tensor offset"));
     auto n = GgmlElementCount(t.dims);
-    if (!n.ok())
-      return Malformed(fmt::format("tensor '{}': {}", t.name, std::string(n.status().message())));
+    if (!n.ok()) return Malformed(fmt::format("tensor '{}': {}", t.name, std::string(n.status().message())));
     t.n_elements = *n;
     auto bytes = GgmlTensorBytes(t.type, t.dims);
-    if (!bytes.ok())
-      return Malformed(
-          fmt::format("tensor '{}': {}", t.name, std::string(bytes.status().message())));
+    if (!bytes.ok()) return Malformed(fmt::format("tensor '{}': {}", t.name, std::string(bytes.status().message())));
     t.size_bytes = *bytes;
     if (tensor_index_.count(t.name) != 0) {
       return Malformed(fmt::format("duplicate tensor name '{}' (offset {})", t.name, at));
@@ -358,20 +339,19 @@ absl::Status GgufFile::Parse() {
   uint64_t expected = 0;  // where the next tensor must start, relative to data_offset_
   for (GgufTensor& t : tensors_) {
     if (t.offset % alignment_ != 0) {
-      return Malformed(fmt::format("tensor '{}' offset {} is not a multiple of the alignment {}",
-                                   t.name, t.offset, alignment_));
+      return Malformed(
+          fmt::format("tensor '{}' offset {} is not a multiple of the alignment {}", t.name, t.offset, alignment_));
     }
     if (t.offset != expected) {
       return Malformed(fmt::format(
           "tensor '{}' has data offset {} but {} was expected (tensor data must be contiguous, in "
           "order, each padded to the alignment {}; this one {})",
-          t.name, t.offset, expected, alignment_,
-          t.offset < expected ? "overlaps the previous one" : "leaves a gap"));
+          t.name, t.offset, expected, alignment_, t.offset < expected ? "overlaps the previous one" : "leaves a gap"));
     }
     if (t.offset > data_size || t.size_bytes > data_size - t.offset) {
-      return Malformed(fmt::format(
-          "tensor '{}' data ({} bytes at offset {}) runs past the end of the file ({} data bytes)",
-          t.name, t.size_bytes, t.offset, data_size));
+      return Malformed(
+          fmt::format("tensor '{}' data ({} bytes at offset {}) runs past the end of the file ({} data bytes)", t.name,
+                      t.size_bytes, t.offset, data_size));
     }
     t.data = base_ + data_offset_ + t.offset;
     // offset + size <= data_size < 2^63, so padding cannot overflow.
@@ -398,10 +378,8 @@ absl::Status Missing(std::string_view key) {
 
 absl::Status WrongType(std::string_view key, const GgufValue& v, const char* want) {
   std::string have = GgufValueTypeName(v.type());
-  if (v.type() == GgufValueType::kArray)
-    have += fmt::format(" of {}", GgufValueTypeName(v.array_type()));
-  return absl::InvalidArgumentError(
-      fmt::format("GGUF metadata key '{}' has type {}, expected {}", key, have, want));
+  if (v.type() == GgufValueType::kArray) have += fmt::format(" of {}", GgufValueTypeName(v.array_type()));
+  return absl::InvalidArgumentError(fmt::format("GGUF metadata key '{}' has type {}, expected {}", key, have, want));
 }
 
 // Integer conversion with a range check; nullopt when `v` is not an integer or does not fit.
@@ -417,8 +395,7 @@ std::optional<T> AsInteger(const GgufValue& v) {
     if constexpr (std::is_unsigned_v<T>) {
       if (x < 0 || static_cast<uint64_t>(x) > std::numeric_limits<T>::max()) return std::nullopt;
     } else {
-      if (x < std::numeric_limits<T>::min() || x > std::numeric_limits<T>::max())
-        return std::nullopt;
+      if (x < std::numeric_limits<T>::min() || x > std::numeric_limits<T>::max()) return std::nullopt;
     }
     return static_cast<T>(x);
   }
@@ -431,8 +408,7 @@ absl::StatusOr<T> GetIntegerImpl(const GgufValue* v, std::string_view key, const
   auto x = AsInteger<T>(*v);
   if (!x) {
     if (v->is_integer()) {
-      return absl::InvalidArgumentError(
-          fmt::format("GGUF metadata key '{}' value does not fit in {}", key, want));
+      return absl::InvalidArgumentError(fmt::format("GGUF metadata key '{}' value does not fit in {}", key, want));
     }
     return WrongType(key, *v, want);
   }
@@ -440,8 +416,7 @@ absl::StatusOr<T> GetIntegerImpl(const GgufValue* v, std::string_view key, const
 }
 
 template <typename T>
-absl::StatusOr<std::vector<T>> GetIntegerArrayImpl(const GgufValue* v, std::string_view key,
-                                                   const char* want) {
+absl::StatusOr<std::vector<T>> GetIntegerArrayImpl(const GgufValue* v, std::string_view key, const char* want) {
   if (v == nullptr) return Missing(key);
   if (v->type() != GgufValueType::kArray) return WrongType(key, *v, want);
   switch (v->array_type()) {
@@ -464,8 +439,7 @@ absl::StatusOr<std::vector<T>> GetIntegerArrayImpl(const GgufValue* v, std::stri
   });
   if (!fits) {
     return absl::InvalidArgumentError(
-        fmt::format("GGUF metadata key '{}' element {} is not an integer that fits in {}", key,
-                    out.size(), want));
+        fmt::format("GGUF metadata key '{}' element {} is not an integer that fits in {}", key, out.size(), want));
   }
   return out;
 }
@@ -506,8 +480,7 @@ absl::StatusOr<bool> GgufFile::GetBool(std::string_view key) const {
   return v->as_bool();
 }
 
-absl::StatusOr<std::string> GgufFile::GetStringOr(std::string_view key,
-                                                  std::string fallback) const {
+absl::StatusOr<std::string> GgufFile::GetStringOr(std::string_view key, std::string fallback) const {
   return Has(key) ? GetString(key) : absl::StatusOr<std::string>(std::move(fallback));
 }
 absl::StatusOr<uint32_t> GgufFile::GetUint32Or(std::string_view key, uint32_t fallback) const {

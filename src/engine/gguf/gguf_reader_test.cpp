@@ -157,8 +157,7 @@ TEST(GgufMalformedTest, HugeCounts) {
   EXPECT_THAT(ErrorOf(RawGguf().Header(uint64_t{1} << 62, 0).bytes()), HasSubstr("tensor count"));
   EXPECT_THAT(ErrorOf(RawGguf().Header(~uint64_t{0}, 0).bytes()), HasSubstr("tensor count"));
   EXPECT_THAT(ErrorOf(RawGguf().Header(0, uint64_t{1} << 62).bytes()), HasSubstr("metadata count"));
-  EXPECT_THAT(ErrorOf(RawGguf().Header(0, 1000).KvU32("a", 1).bytes()),
-              HasSubstr("metadata count"));
+  EXPECT_THAT(ErrorOf(RawGguf().Header(0, 1000).KvU32("a", 1).bytes()), HasSubstr("metadata count"));
   // A huge array length inside a value.
   RawGguf arr;
   arr.Header(0, 1).Str("arr").U32(9).U32(4).U64(uint64_t{1} << 60).U32(1);

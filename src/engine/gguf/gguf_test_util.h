@@ -32,8 +32,7 @@ class RawGguf {
   // A key with a uint32 value (type 4).
   RawGguf& KvU32(const std::string& key, uint32_t v) { return Str(key).U32(4).U32(v); }
   // A tensor info: name, dims, type, offset.
-  RawGguf& Tensor(const std::string& name, std::initializer_list<uint64_t> dims, uint32_t type,
-                  uint64_t offset) {
+  RawGguf& Tensor(const std::string& name, std::initializer_list<uint64_t> dims, uint32_t type, uint64_t offset) {
     Str(name).U32(static_cast<uint32_t>(dims.size()));
     for (uint64_t d : dims) U64(d);
     return U32(type).U64(offset);

@@ -65,8 +65,7 @@ class Decoder {
         for (uint64_t i = 0; i < count; ++i) {
           if (!Value(static_cast<GgufValueType>(elem), &skip)) return false;
         }
-        *out = GgufValue::ArrayRef(static_cast<GgufValueType>(elem),
-                                   GgufArrayRef{p_ + start, pos_ - start, count});
+        *out = GgufValue::ArrayRef(static_cast<GgufValueType>(elem), GgufArrayRef{p_ + start, pos_ - start, count});
         return true;
       }
     }

@@ -55,9 +55,7 @@ class GgufValue {
   static GgufValue Int32(int32_t v) { return GgufValue(GgufValueType::kInt32, int64_t{v}); }
   static GgufValue Uint64(uint64_t v) { return GgufValue(GgufValueType::kUint64, v); }
   static GgufValue Int64(int64_t v) { return GgufValue(GgufValueType::kInt64, v); }
-  static GgufValue Float32(float v) {
-    return GgufValue(GgufValueType::kFloat32, static_cast<double>(v));
-  }
+  static GgufValue Float32(float v) { return GgufValue(GgufValueType::kFloat32, static_cast<double>(v)); }
   static GgufValue Float64(double v) { return GgufValue(GgufValueType::kFloat64, v); }
   static GgufValue Bool(bool v) { return GgufValue(GgufValueType::kBool, uint64_t{v ? 1u : 0u}); }
   static GgufValue String(std::string v) { return GgufValue(GgufValueType::kString, std::move(v)); }
@@ -77,9 +75,7 @@ class GgufValue {
   }
 
   GgufValueType type() const { return type_; }
-  bool is_unsigned() const {
-    return std::holds_alternative<uint64_t>(data_) && type_ != GgufValueType::kBool;
-  }
+  bool is_unsigned() const { return std::holds_alternative<uint64_t>(data_) && type_ != GgufValueType::kBool; }
   bool is_signed() const { return std::holds_alternative<int64_t>(data_); }
   bool is_integer() const { return is_unsigned() || is_signed(); }
   bool is_float() const { return std::holds_alternative<double>(data_); }
@@ -99,9 +95,7 @@ class GgufValue {
   // Calls `f` on each element in order, decoding one at a time; `f` may move from it.
   void ForEachArrayElement(const std::function<void(GgufValue&)>& f) const;
   // The elements of an in-memory array (built by Array()); nullptr for a file-backed one.
-  const std::vector<GgufValue>* array_elements() const {
-    return std::get_if<std::vector<GgufValue>>(&data_);
-  }
+  const std::vector<GgufValue>* array_elements() const { return std::get_if<std::vector<GgufValue>>(&data_); }
   // A copy that refers to no file (arrays decoded, recursively).
   GgufValue Materialized() const;
 
@@ -110,8 +104,7 @@ class GgufValue {
   bool operator==(const GgufValue& o) const;
 
  private:
-  using Data =
-      std::variant<uint64_t, int64_t, double, std::string, std::vector<GgufValue>, GgufArrayRef>;
+  using Data = std::variant<uint64_t, int64_t, double, std::string, std::vector<GgufValue>, GgufArrayRef>;
   GgufValue(GgufValueType t, Data d) : type_(t), data_(std::move(d)) {}
 
   GgufValueType type_;

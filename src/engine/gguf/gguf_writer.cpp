@@ -70,8 +70,8 @@ absl::Status PutValue(std::string& out, const GgufValue& v, const std::string& k
       Put<uint64_t>(out, elems->size());
       for (const GgufValue& e : *elems) {
         if (e.type() != v.array_type()) {
-          return absl::InvalidArgumentError(fmt::format("key '{}': array of {} holds a {} element",
-                                                        key, GgufValueTypeName(v.array_type()),
+          return absl::InvalidArgumentError(fmt::format("key '{}': array of {} holds a {} element", key,
+                                                        GgufValueTypeName(v.array_type()),
                                                         GgufValueTypeName(e.type())));
         }
         RETURN_IF_ERROR(PutValue(out, e, key));
@@ -132,17 +132,15 @@ absl::Status GgufWriter::AddTensor(std::string name, std::vector<int64_t> dims, 
     }
   }
   if (dims.empty() || dims.size() > static_cast<size_t>(kGgufMaxDims)) {
-    return absl::InvalidArgumentError(
-        fmt::format("tensor '{}' has {} dimensions (must be 1 to 4)", name, dims.size()));
+    return absl::InvalidArgumentError(fmt::format("tensor '{}' has {} dimensions (must be 1 to 4)", name, dims.size()));
   }
   auto bytes = GgmlTensorBytes(type, dims);
   if (!bytes.ok()) {
-    return absl::InvalidArgumentError(
-        fmt::format("tensor '{}': {}", name, std::string(bytes.status().message())));
+    return absl::InvalidArgumentError(fmt::format("tensor '{}': {}", name, std::string(bytes.status().message())));
   }
   if (*bytes != data.size()) {
-    return absl::InvalidArgumentError(fmt::format("tensor '{}' of type {} needs {} bytes, got {}",
-                                                  name, GgmlTypeName(type), *bytes, data.size()));
+    return absl::InvalidArgumentError(
+        fmt::format("tensor '{}' of type {} needs {} bytes, got {}", name, GgmlTypeName(type), *bytes, data.size()));
   }
   tensors_.push_back({std::move(name), std::move(dims), type, std::move(data)});
   return absl::OkStatus();
@@ -193,8 +191,7 @@ absl::Status GgufWriter::WriteFile(const std::string& path) const {
   const std::string tmp = path + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (f == nullptr) {
-    return absl::PermissionDeniedError(
-        fmt::format("cannot create '{}': {}", tmp, std::strerror(errno)));
+    return absl::PermissionDeniedError(fmt::format("cannot create '{}': {}", tmp, std::strerror(errno)));
   }
   bool ok = std::fwrite(header.data(), 1, header.size(), f) == header.size();
   const std::string zeros(alignment_, '\0');

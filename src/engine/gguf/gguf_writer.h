@@ -39,9 +39,7 @@ class GgufWriter {
   // Sets a key; an existing key keeps its position and gets the new value.
   // Values copied from a GgufFile are deep-copied, so the file may close first.
   void Set(std::string key, GgufValue value);
-  void SetString(std::string key, std::string v) {
-    Set(std::move(key), GgufValue::String(std::move(v)));
-  }
+  void SetString(std::string key, std::string v) { Set(std::move(key), GgufValue::String(std::move(v))); }
   void SetUint32(std::string key, uint32_t v) { Set(std::move(key), GgufValue::Uint32(v)); }
   void SetInt32(std::string key, int32_t v) { Set(std::move(key), GgufValue::Int32(v)); }
   void SetUint64(std::string key, uint64_t v) { Set(std::move(key), GgufValue::Uint64(v)); }
@@ -54,12 +52,9 @@ class GgufWriter {
   // Adds a tensor. `dims[0]` is the row length; `data` must hold exactly
   // GgmlTensorBytes(type, dims) bytes. Errors on an empty or duplicate name,
   // 0 or more than 4 dims, an unknown type or a size mismatch.
-  absl::Status AddTensor(std::string name, std::vector<int64_t> dims, GgmlType type,
-                         std::vector<uint8_t> data);
-  absl::Status AddTensor(std::string name, std::vector<int64_t> dims, GgmlType type,
-                         std::span<const uint8_t> data) {
-    return AddTensor(std::move(name), std::move(dims), type,
-                     std::vector<uint8_t>(data.begin(), data.end()));
+  absl::Status AddTensor(std::string name, std::vector<int64_t> dims, GgmlType type, std::vector<uint8_t> data);
+  absl::Status AddTensor(std::string name, std::vector<int64_t> dims, GgmlType type, std::span<const uint8_t> data) {
+    return AddTensor(std::move(name), std::move(dims), type, std::vector<uint8_t>(data.begin(), data.end()));
   }
 
   // The whole file in memory.

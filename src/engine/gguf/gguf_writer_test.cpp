@@ -40,9 +40,9 @@ TEST(GgufWriterTest, RoundTripsEveryValueType) {
   w.SetFloat32Array("floats", floats);
   std::vector<int32_t> ints = {1, -2, 3};
   w.SetInt32Array("ints", ints);
-  w.Set("nested", GgufValue::Array(GgufValueType::kArray,
-                                   {GgufValue::Array(GgufValueType::kUint8, {GgufValue::Uint8(1)}),
-                                    GgufValue::Array(GgufValueType::kString, {})}));
+  w.Set("nested",
+        GgufValue::Array(GgufValueType::kArray, {GgufValue::Array(GgufValueType::kUint8, {GgufValue::Uint8(1)}),
+                                                 GgufValue::Array(GgufValueType::kString, {})}));
   auto bytes = w.Serialize();
   ASSERT_TRUE(bytes.ok()) << bytes.status();
   auto f = GgufFile::FromBuffer(*bytes);
@@ -129,15 +129,12 @@ TEST(GgufWriterTest, WriteFileMatchesSerialize) {
 
 TEST(GgufWriterTest, RejectsBadTensors) {
   GgufWriter w;
-  EXPECT_THAT(std::string(w.AddTensor("", {4}, GgmlType::kF32, Bytes(16, 0)).message()),
-              HasSubstr("empty"));
-  EXPECT_THAT(std::string(w.AddTensor("x", {4}, GgmlType::kF32, Bytes(15, 0)).message()),
-              HasSubstr("needs 16 bytes"));
+  EXPECT_THAT(std::string(w.AddTensor("", {4}, GgmlType::kF32, Bytes(16, 0)).message()), HasSubstr("empty"));
+  EXPECT_THAT(std::string(w.AddTensor("x", {4}, GgmlType::kF32, Bytes(15, 0)).message()), HasSubstr("needs 16 bytes"));
   EXPECT_FALSE(w.AddTensor("x", {1, 1, 1, 1, 1}, GgmlType::kF32, Bytes(4, 0)).ok());
   EXPECT_FALSE(w.AddTensor("x", {16}, GgmlType::kQ4_0, Bytes(9, 0)).ok());
   ASSERT_TRUE(w.AddTensor("x", {4}, GgmlType::kF32, Bytes(16, 0)).ok());
-  EXPECT_THAT(std::string(w.AddTensor("x", {4}, GgmlType::kF32, Bytes(16, 0)).message()),
-              HasSubstr("duplicate"));
+  EXPECT_THAT(std::string(w.AddTensor("x", {4}, GgmlType::kF32, Bytes(16, 0)).message()), HasSubstr("duplicate"));
 }
 
 TEST(GgufWriterTest, RejectsBadSettings) {
@@ -174,8 +171,7 @@ TEST(GgufValueTest, FileBackedArraysDecodeLazilyAndCopyOut) {
   GgufWriter w;
   w.SetStringArray("tokens", {"a", "bb", "a much longer token than fifteen bytes"});
   w.Set("nested",
-        GgufValue::Array(GgufValueType::kArray,
-                         {GgufValue::Array(GgufValueType::kInt32, {GgufValue::Int32(-7)})}));
+        GgufValue::Array(GgufValueType::kArray, {GgufValue::Array(GgufValueType::kInt32, {GgufValue::Int32(-7)})}));
   auto f = GgufFile::FromBuffer(*w.Serialize());
   ASSERT_TRUE(f.ok()) << f.status();
   const GgufValue* tokens = (*f)->Find("tokens");

@@ -15,9 +15,7 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 using Candidate = SamplerCandidate;
 
 // Most likely first; ids break ties so the order never depends on the sort.
-bool Before(const Candidate& a, const Candidate& b) {
-  return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
-}
+bool Before(const Candidate& a, const Candidate& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); }
 
 absl::Status Bad(std::string msg) { return absl::InvalidArgumentError("sampling: " + msg); }
 
@@ -102,21 +100,17 @@ absl::StatusOr<Sampler> Sampler::Create(const SamplingParams& p, int32_t n_vocab
     return Bad(fmt::format("temperature {} must be a finite number >= 0", p.temperature));
   }
   if (p.top_k < 0) return Bad(fmt::format("top_k {} must be >= 0", p.top_k));
-  if (!(p.top_p > 0 && p.top_p <= 1))
-    return Bad(fmt::format("top_p {} must be in (0, 1]", p.top_p));
-  if (!(p.min_p >= 0 && p.min_p <= 1))
-    return Bad(fmt::format("min_p {} must be in [0, 1]", p.min_p));
+  if (!(p.top_p > 0 && p.top_p <= 1)) return Bad(fmt::format("top_p {} must be in (0, 1]", p.top_p));
+  if (!(p.min_p >= 0 && p.min_p <= 1)) return Bad(fmt::format("min_p {} must be in [0, 1]", p.min_p));
   if (!std::isfinite(p.repetition_penalty) || p.repetition_penalty <= 0) {
     return Bad(fmt::format("repetition_penalty {} must be > 0", p.repetition_penalty));
   }
   if (!std::isfinite(p.frequency_penalty)) return Bad("frequency_penalty must be finite");
   if (!std::isfinite(p.presence_penalty)) return Bad("presence_penalty must be finite");
-  if (p.penalty_last_n < -1)
-    return Bad(fmt::format("penalty_last_n {} must be >= -1", p.penalty_last_n));
+  if (p.penalty_last_n < -1) return Bad(fmt::format("penalty_last_n {} must be >= -1", p.penalty_last_n));
   for (const auto& [id, bias] : p.logit_bias) {
     if (id < 0 || id >= n_vocab) {
-      return Bad(
-          fmt::format("logit_bias token {} is outside the vocabulary (0..{})", id, n_vocab - 1));
+      return Bad(fmt::format("logit_bias token {} is outside the vocabulary (0..{})", id, n_vocab - 1));
     }
     if (std::isnan(bias) || bias == std::numeric_limits<float>::infinity()) {
       return Bad(fmt::format("logit_bias for token {} must be a number or -inf", id));
@@ -135,8 +129,7 @@ int32_t Sampler::Draw(float max_logit) {
   // whatever order the selection algorithms leave the entries in.
   if (params_.top_k > 0 && params_.top_k < n_vocab_) {
     TopK(adjusted_, static_cast<size_t>(params_.top_k), &cands);
-    std::sort(cands.begin(), cands.end(),
-              [](const Candidate& a, const Candidate& b) { return a.id < b.id; });
+    std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) { return a.id < b.id; });
   } else {
     cands.reserve(n_vocab_);
     for (int32_t i = 0; i < n_vocab_; ++i) {
@@ -159,8 +152,7 @@ int32_t Sampler::Draw(float max_logit) {
   // Canonical order (by id) for the draw, so the same random number picks
   // the same token on every standard library.
   if (cands.size() * 8 < static_cast<size_t>(n_vocab_)) {
-    std::sort(cands.begin(), cands.end(),
-              [](const Candidate& a, const Candidate& b) { return a.id < b.id; });
+    std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) { return a.id < b.id; });
   } else {
     keep_.assign(n_vocab_, 0);
     for (const Candidate& c : cands) keep_[c.id] = 1;
@@ -184,8 +176,7 @@ int32_t Sampler::Draw(float max_logit) {
   return cands.back().id;  // u within rounding of wsum
 }
 
-absl::StatusOr<SampleResult> Sampler::Sample(std::span<const float> logits,
-                                             std::span<const int32_t> history) {
+absl::StatusOr<SampleResult> Sampler::Sample(std::span<const float> logits, std::span<const int32_t> history) {
   if (logits.size() != static_cast<size_t>(n_vocab_)) {
     return Bad(fmt::format("got {} logits for a vocabulary of {}", logits.size(), n_vocab_));
   }
@@ -196,8 +187,8 @@ absl::StatusOr<SampleResult> Sampler::Sample(std::span<const float> logits,
   for (const auto& [id, bias] : params_.logit_bias) adjusted_[id] += bias;
 
   // Penalties over the window, counted by sorting a copy (no per-vocab table).
-  const bool penalize = params_.repetition_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
-                        params_.presence_penalty != 0.0f;
+  const bool penalize =
+      params_.repetition_penalty != 1.0f || params_.frequency_penalty != 0.0f || params_.presence_penalty != 0.0f;
   if (penalize && params_.penalty_last_n != 0 && !history.empty()) {
     size_t n = history.size();
     if (params_.penalty_last_n > 0) n = std::min(n, static_cast<size_t>(params_.penalty_last_n));
@@ -228,8 +219,7 @@ absl::StatusOr<SampleResult> Sampler::Sample(std::span<const float> logits,
   }
   if (argmax < 0 || max_logit == std::numeric_limits<float>::infinity()) {
     return absl::FailedPreconditionError(
-        max_logit == kNegInf ? "sampling: every token is excluded (all logits are -inf)"
-                             : "sampling: a logit is +inf");
+        max_logit == kNegInf ? "sampling: every token is excluded (all logits are -inf)" : "sampling: a logit is +inf");
   }
 
   SampleResult result;

@@ -83,14 +83,12 @@ class Sampler {
   // `logits` must have n_vocab entries (NaN counts as -inf). `history` is
   // the tokens so far, for the penalties. Errors when the sizes differ or
   // every token is excluded.
-  absl::StatusOr<SampleResult> Sample(std::span<const float> logits,
-                                      std::span<const int32_t> history);
+  absl::StatusOr<SampleResult> Sample(std::span<const float> logits, std::span<const int32_t> history);
 
   const SamplingParams& params() const { return params_; }
 
  private:
-  Sampler(const SamplingParams& params, int32_t n_vocab)
-      : params_(params), n_vocab_(n_vocab), rng_(params.seed) {}
+  Sampler(const SamplingParams& params, int32_t n_vocab) : params_(params), n_vocab_(n_vocab), rng_(params.seed) {}
 
   SamplingParams params_;
   int32_t n_vocab_;

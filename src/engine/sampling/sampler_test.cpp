@@ -23,8 +23,7 @@ Sampler Make(const SamplingParams& p, int32_t n_vocab) {
   return std::move(*s);
 }
 
-int32_t Draw(Sampler& s, const std::vector<float>& logits,
-             const std::vector<int32_t>& history = {}) {
+int32_t Draw(Sampler& s, const std::vector<float>& logits, const std::vector<int32_t>& history = {}) {
   auto r = s.Sample(logits, history);
   EXPECT_TRUE(r.ok()) << r.status();
   return r->token;
@@ -132,9 +131,8 @@ TEST(SamplerTest, TopPKeepsExactlyTheReferencePrefixOnAFlatDistribution) {
   for (size_t i = 0; i < logits.size(); ++i) logits[i] = std::sin(static_cast<float>(i) * 1.7f);
   std::vector<int32_t> order(logits.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
-  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
-  });
+  std::sort(order.begin(), order.end(),
+            [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
   double total = 0;
   for (float l : logits) total += std::exp(static_cast<double>(l));
   std::set<int32_t> kept;
@@ -233,11 +231,7 @@ TEST(SamplerTest, LogprobsAreLogSoftmaxBeforeTemperature) {
   const std::vector<float> logits = {0.0f, std::log(2.0f), std::log(3.0f) - 1.0f};
   auto r = s.Sample(logits, {});
   ASSERT_TRUE(r.ok());
-  EXPECT_NEAR(r->logprob,
-              std::log(r->token == 0   ? 1 / 6.0
-                       : r->token == 1 ? 2 / 6.0
-                                       : 3 / 6.0),
-              1e-5);
+  EXPECT_NEAR(r->logprob, std::log(r->token == 0 ? 1 / 6.0 : r->token == 1 ? 2 / 6.0 : 3 / 6.0), 1e-5);
   ASSERT_EQ(r->top.size(), 2u);
   EXPECT_EQ(r->top[0].token, 2);
   EXPECT_NEAR(r->top[0].logprob, std::log(0.5), 1e-5);

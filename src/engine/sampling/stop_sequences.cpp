@@ -39,8 +39,7 @@ StopSequences::Result StopSequences::Push(std::string_view text) {
   for (const std::string& stop : stops_) {
     const size_t max_len = std::min(stop.size() - 1, pending_.size());
     for (size_t len = max_len; len > hold; --len) {
-      if (std::string_view(pending_).substr(pending_.size() - len) ==
-          std::string_view(stop).substr(0, len)) {
+      if (std::string_view(pending_).substr(pending_.size() - len) == std::string_view(stop).substr(0, len)) {
         hold = len;
         break;
       }

@@ -32,16 +32,15 @@ struct Candidate {
 
 }  // namespace
 
-absl::StatusOr<BpeEncoder> BpeEncoder::Build(const Vocab& vocab,
-                                             const std::vector<std::string>& merges) {
+absl::StatusOr<BpeEncoder> BpeEncoder::Build(const Vocab& vocab, const std::vector<std::string>& merges) {
   BpeEncoder enc(vocab);
   enc.merges_.reserve(merges.size());
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const std::string& m = merges[rank];
     const size_t space = m.find(' ', 1);
     if (space == std::string::npos) {
-      return absl::InvalidArgumentError(fmt::format(
-          "tokenizer.ggml.merges[{}] '{}' has no space between its two parts", rank, m));
+      return absl::InvalidArgumentError(
+          fmt::format("tokenizer.ggml.merges[{}] '{}' has no space between its two parts", rank, m));
     }
     const std::string_view left(m.data(), space);
     const std::string_view right(m.data() + space + 1, m.size() - space - 1);
@@ -61,11 +60,10 @@ void BpeEncoder::EncodeWord(std::string_view word, std::vector<int32_t>* out) co
   std::vector<Symbol> symbols;
   symbols.reserve(word.size());
   for (size_t offs = 0; offs < word.size();) {
-    const size_t len =
-        std::min(Utf8LengthFromLeadByte(static_cast<uint8_t>(word[offs])), word.size() - offs);
+    const size_t len = std::min(Utf8LengthFromLeadByte(static_cast<uint8_t>(word[offs])), word.size() - offs);
     const int32_t index = static_cast<int32_t>(symbols.size());
-    symbols.push_back({index - 1, offs + len == word.size() ? -1 : index + 1,
-                       vocab_->Find(word.substr(offs, len)), offs, len});
+    symbols.push_back(
+        {index - 1, offs + len == word.size() ? -1 : index + 1, vocab_->Find(word.substr(offs, len)), offs, len});
     offs += len;
   }
 

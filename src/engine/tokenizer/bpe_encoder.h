@@ -22,8 +22,7 @@ class BpeEncoder {
   // `merges` are "left right" strings in rank order (tokenizer.ggml.merges).
   // A merge whose parts or result are not tokens can never apply and is
   // skipped. Errors on a merge without a separating space.
-  static absl::StatusOr<BpeEncoder> Build(const Vocab& vocab,
-                                          const std::vector<std::string>& merges);
+  static absl::StatusOr<BpeEncoder> Build(const Vocab& vocab, const std::vector<std::string>& merges);
 
   // Appends the tokens of `word` to `out`. A character that is not a token
   // (not possible in a complete byte-level vocabulary) becomes the tokens
@@ -37,8 +36,7 @@ class BpeEncoder {
   };
   explicit BpeEncoder(const Vocab& vocab) : vocab_(&vocab) {}
   static uint64_t Key(int32_t left, int32_t right) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
-           static_cast<uint32_t>(right);
+    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
   }
 
   const Vocab* vocab_;

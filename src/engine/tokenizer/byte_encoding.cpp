@@ -49,9 +49,7 @@ std::string BpeDecodeText(std::string_view text) {
       continue;
     }
     uint32_t cp = 0;
-    const auto u = [&](size_t i) {
-      return static_cast<uint32_t>(static_cast<uint8_t>(text[pos + i]));
-    };
+    const auto u = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(text[pos + i])); };
     if (len == 1)
       cp = u(0);
     else if (len == 2)

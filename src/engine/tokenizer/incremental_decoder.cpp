@@ -7,8 +7,7 @@ namespace aperture::engine {
 IncrementalDecoder::IncrementalDecoder(const Tokenizer& tokenizer, DecodeOptions options)
     : tokenizer_(tokenizer),
       options_(options),
-      strip_(options.strip_leading_space && tokenizer.kind() == TokenizerKind::kSpm &&
-             tokenizer.add_space_prefix()) {}
+      strip_(options.strip_leading_space && tokenizer.kind() == TokenizerKind::kSpm && tokenizer.add_space_prefix()) {}
 
 std::string IncrementalDecoder::Push(int32_t id) {
   std::string piece = tokenizer_.TokenToPiece(id, options_.render_special);

@@ -26,8 +26,7 @@ class IncrementalDecoder {
  public:
   // The default keeps a leading space: streams are almost always a
   // continuation of a prompt, where " there" after "Once upon a time" matters.
-  explicit IncrementalDecoder(const Tokenizer& tokenizer,
-                              DecodeOptions options = {.strip_leading_space = false});
+  explicit IncrementalDecoder(const Tokenizer& tokenizer, DecodeOptions options = {.strip_leading_space = false});
 
   // Adds one token; returns the text that is now complete (possibly "").
   std::string Push(int32_t id);

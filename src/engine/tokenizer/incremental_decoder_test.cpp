@@ -39,8 +39,8 @@ TEST(IncrementalDecoderTest, HoldsBackPartialCharactersAcrossByteTokens) {
 TEST(IncrementalDecoderTest, ChunksConcatenateToTheWholeDecode) {
   for (const char* vocab : {"ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf"}) {
     auto tok = LoadTokenizer(vocab);
-    for (const std::string text : {"héllo 🦙 wörld 日本語 👨‍👩‍👧",
-                                   " spaces  and\nnewlines", "Привет, мир! 123"}) {
+    for (const std::string text :
+         {"héllo 🦙 wörld 日本語 👨‍👩‍👧", " spaces  and\nnewlines", "Привет, мир! 123"}) {
       const auto ids = tok->Encode(text, true, false);
       IncrementalDecoder dec(*tok, {.strip_leading_space = true});  // as Decode does
       std::string streamed;

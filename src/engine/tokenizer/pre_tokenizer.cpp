@@ -10,8 +10,7 @@ namespace aperture::engine {
 namespace {
 
 // Patterns from llama.cpp's llm_tokenizer_bpe (src/llama-vocab.cpp).
-constexpr const char* kGpt2 =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+constexpr const char* kGpt2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
 constexpr const char* kLlama3 =
     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
     "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
@@ -32,17 +31,14 @@ struct Family {
 const std::vector<Family>& Families() {
   static const auto* families = new std::vector<Family>{
       {{"default", ""}, {"[\\p{P}\\$\\+<=>\\^~\\|]+", kGpt2, "\\p{N}+", "[0-9][0-9][0-9]"}},
-      {{"gpt-2", "gpt2", "phi-2", "mpt", "olmo", "jais", "roberta-bpe", "jina-es", "jina-de",
-        "jina-v2-es", "jina-v2-de", "jina-v2-code"},
+      {{"gpt-2", "gpt2", "phi-2", "mpt", "olmo", "jais", "roberta-bpe", "jina-es", "jina-de", "jina-v2-es",
+        "jina-v2-de", "jina-v2-code"},
        {kGpt2}},
-      {{"llama-bpe", "llama3", "llama-v3", "falcon3", "dbrx", "smaug-bpe", "chatglm-bpe"},
-       {kLlama3}},
+      {{"llama-bpe", "llama3", "llama-v3", "falcon3", "dbrx", "smaug-bpe", "chatglm-bpe"}, {kLlama3}},
       {{"qwen2", "stablelm2", "deepseek-r1-qwen", "megrez"}, {kQwen2}},
-      {{"starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b"},
-       {"\\p{N}", kGpt2}},
+      {{"starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b"}, {"\\p{N}", kGpt2}},
       {{"falcon"}, {"[\\p{P}\\$\\+<=>\\^~\\|`]+", kGpt2, "[0-9][0-9][0-9]"}},
-      {{"deepseek-coder"},
-       {"[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[一-龥ࠀ-一가-퟿]+", "\\p{N}"}},
+      {{"deepseek-coder"}, {"[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[一-龥ࠀ-一가-퟿]+", "\\p{N}"}},
       {{"poro-chat", "bloom", "gpt3-finnish"}, {kPoro}},
       {{"viking"}, {kPoro, "\\p{N}"}},
       {{"tekken"}, {kTekken}},
@@ -77,25 +73,22 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizer::ForName(std::string_
   }
   std::string known;
   for (const std::string& n : KnownNames()) known += (known.empty() ? "" : ", ") + n;
-  return absl::InvalidArgumentError(fmt::format(
-      "tokenizer.ggml.pre '{}' is not a supported pre-tokenizer (supported: {})", pre, known));
+  return absl::InvalidArgumentError(
+      fmt::format("tokenizer.ggml.pre '{}' is not a supported pre-tokenizer (supported: {})", pre, known));
 }
 
-absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizer::FromPatterns(
-    const std::vector<std::string>& patterns) {
+absl::StatusOr<std::unique_ptr<PreTokenizer>> PreTokenizer::FromPatterns(const std::vector<std::string>& patterns) {
   std::unique_ptr<PreTokenizer> p(new PreTokenizer());
   for (const std::string& pattern : patterns) {
     int error = 0;
     PCRE2_SIZE error_offset = 0;
     auto r = std::make_unique<Regex>();
     r->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                            PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &error, &error_offset,
-                            nullptr);
+                            PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &error, &error_offset, nullptr);
     if (r->code == nullptr) {
       PCRE2_UCHAR buf[256];
       pcre2_get_error_message(error, buf, sizeof(buf));
-      return absl::InvalidArgumentError(fmt::format("pre-tokenizer pattern '{}' at {}: {}", pattern,
-                                                    error_offset,
+      return absl::InvalidArgumentError(fmt::format("pre-tokenizer pattern '{}' at {}: {}", pattern, error_offset,
                                                     reinterpret_cast<const char*>(buf)));
     }
     // JIT makes matching several times faster; the interpreter is the fallback.

@@ -25,8 +25,7 @@ class PreTokenizer {
   // "default" or empty for llama.cpp's default list).
   static absl::StatusOr<std::unique_ptr<PreTokenizer>> ForName(std::string_view pre);
   // From explicit patterns (for tests and unusual vocabularies).
-  static absl::StatusOr<std::unique_ptr<PreTokenizer>> FromPatterns(
-      const std::vector<std::string>& patterns);
+  static absl::StatusOr<std::unique_ptr<PreTokenizer>> FromPatterns(const std::vector<std::string>& patterns);
   // Names ForName accepts.
   static std::vector<std::string> KnownNames();
 

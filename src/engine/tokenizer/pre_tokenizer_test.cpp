@@ -17,8 +17,7 @@ std::vector<std::string> Split(const PreTokenizer& p, std::string_view text) {
 TEST(PreTokenizerTest, Gpt2SplitsWordsNumbersAndSpaces) {
   auto p = PreTokenizer::ForName("gpt-2");
   ASSERT_TRUE(p.ok()) << p.status();
-  EXPECT_EQ(Split(**p, "Hello world's  123!!"),
-            (std::vector<std::string>{"Hello", " world", "'s", " ", " 123", "!!"}));
+  EXPECT_EQ(Split(**p, "Hello world's  123!!"), (std::vector<std::string>{"Hello", " world", "'s", " ", " 123", "!!"}));
   EXPECT_EQ(Split(**p, "héllo мир"), (std::vector<std::string>{"héllo", " мир"}));
 }
 

@@ -15,23 +15,21 @@ namespace {
 constexpr std::string_view kSpaceMarker = "\xE2\x96\x81";  // U+2581 "▁"
 
 bool IsLlama3Family(std::string_view pre) {
-  return pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3" || pre == "falcon3" ||
-         pre == "dbrx" || pre == "smaug-bpe";
+  return pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3" || pre == "falcon3" || pre == "dbrx" ||
+         pre == "smaug-bpe";
 }
 
 // An optional token id: absent, 0xFFFFFFFF (how converters write "none"),
 // negative or out of range all mean "none".
-absl::StatusOr<int32_t> OptionalTokenId(const GgufFile& f, const std::string& key, int32_t fallback,
-                                        int32_t n_vocab) {
+absl::StatusOr<int32_t> OptionalTokenId(const GgufFile& f, const std::string& key, int32_t fallback, int32_t n_vocab) {
   const GgufValue* v = f.Find(key);
   if (v == nullptr) return fallback < n_vocab ? fallback : -1;
   if (!v->is_integer()) {
-    return absl::InvalidArgumentError(fmt::format(
-        "GGUF metadata key '{}' has type {}, expected uint32", key, GgufValueTypeName(v->type())));
+    return absl::InvalidArgumentError(
+        fmt::format("GGUF metadata key '{}' has type {}, expected uint32", key, GgufValueTypeName(v->type())));
   }
-  const int64_t id = v->is_signed()
-                         ? v->as_int()
-                         : (v->as_uint() > INT32_MAX ? -1 : static_cast<int64_t>(v->as_uint()));
+  const int64_t id =
+      v->is_signed() ? v->as_int() : (v->as_uint() > INT32_MAX ? -1 : static_cast<int64_t>(v->as_uint()));
   return id >= 0 && id < n_vocab ? static_cast<int32_t>(id) : -1;
 }
 
@@ -69,16 +67,16 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const GgufFile& f
   if (f.Has("tokenizer.ggml.scores")) {
     ASSIGN_OR_RETURN(scores, f.GetFloat32Array("tokenizer.ggml.scores"));
     if (scores.size() != tokens.size()) {
-      return absl::InvalidArgumentError(fmt::format(
-          "tokenizer.ggml.scores has {} entries but there are {} tokens", scores.size(), n));
+      return absl::InvalidArgumentError(
+          fmt::format("tokenizer.ggml.scores has {} entries but there are {} tokens", scores.size(), n));
     }
   }
   std::vector<TokenType> types;
   if (f.Has("tokenizer.ggml.token_type")) {
     ASSIGN_OR_RETURN(std::vector<int32_t> raw, f.GetInt32Array("tokenizer.ggml.token_type"));
     if (raw.size() != tokens.size()) {
-      return absl::InvalidArgumentError(fmt::format(
-          "tokenizer.ggml.token_type has {} entries but there are {} tokens", raw.size(), n));
+      return absl::InvalidArgumentError(
+          fmt::format("tokenizer.ggml.token_type has {} entries but there are {} tokens", raw.size(), n));
     }
     types.reserve(raw.size());
     for (size_t i = 0; i < raw.size(); ++i) {
@@ -95,12 +93,10 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const GgufFile& f
   ASSIGN_OR_RETURN(std::string pre, f.GetStringOr("tokenizer.ggml.pre", "default"));
   ASSIGN_OR_RETURN(t->bos_id_, OptionalTokenId(f, "tokenizer.ggml.bos_token_id", spm ? 1 : 11, n));
   ASSIGN_OR_RETURN(t->eos_id_, OptionalTokenId(f, "tokenizer.ggml.eos_token_id", spm ? 2 : 11, n));
-  ASSIGN_OR_RETURN(t->unk_id_,
-                   OptionalTokenId(f, "tokenizer.ggml.unknown_token_id", spm ? 0 : -1, n));
+  ASSIGN_OR_RETURN(t->unk_id_, OptionalTokenId(f, "tokenizer.ggml.unknown_token_id", spm ? 0 : -1, n));
   ASSIGN_OR_RETURN(t->pad_id_, OptionalTokenId(f, "tokenizer.ggml.padding_token_id", -1, n));
   ASSIGN_OR_RETURN(t->eot_id_, OptionalTokenId(f, "tokenizer.ggml.eot_token_id", -1, n));
-  ASSIGN_OR_RETURN(t->add_bos_,
-                   f.GetBoolOr("tokenizer.ggml.add_bos_token", spm || IsLlama3Family(pre)));
+  ASSIGN_OR_RETURN(t->add_bos_, f.GetBoolOr("tokenizer.ggml.add_bos_token", spm || IsLlama3Family(pre)));
   ASSIGN_OR_RETURN(t->add_eos_, f.GetBoolOr("tokenizer.ggml.add_eos_token", false));
   ASSIGN_OR_RETURN(t->add_space_prefix_, f.GetBoolOr("tokenizer.ggml.add_space_prefix", spm));
 
@@ -116,22 +112,20 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const GgufFile& f
 
   for (int32_t id = 0; id < n; ++id) {
     const TokenType type = t->vocab_.type(id);
-    if ((type == TokenType::kControl || type == TokenType::kUserDefined ||
-         type == TokenType::kUnknown) &&
+    if ((type == TokenType::kControl || type == TokenType::kUserDefined || type == TokenType::kUnknown) &&
         !t->vocab_.text(id).empty()) {
       t->special_tokens_.push_back(id);
     }
   }
   // Longest first, so "<|end|>" cannot shadow "<|endoftext|>"; ids break ties for determinism.
-  std::stable_sort(t->special_tokens_.begin(), t->special_tokens_.end(), [&](int32_t a, int32_t b) {
-    return t->vocab_.text(a).size() > t->vocab_.text(b).size();
-  });
+  std::stable_sort(t->special_tokens_.begin(), t->special_tokens_.end(),
+                   [&](int32_t a, int32_t b) { return t->vocab_.text(a).size() > t->vocab_.text(b).size(); });
 
   for (int32_t id : {t->eos_id_, t->eot_id_}) {
     if (id >= 0) t->end_of_generation_.push_back(id);
   }
-  for (const char* name : {"<|eot_id|>", "<|end_of_text|>", "<|endoftext|>", "<|im_end|>",
-                           "<|end|>", "</s>", "<end_of_turn>"}) {
+  for (const char* name :
+       {"<|eot_id|>", "<|end_of_text|>", "<|endoftext|>", "<|im_end|>", "<|end|>", "</s>", "<end_of_turn>"}) {
     const int32_t id = t->vocab_.Find(name);
     if (id >= 0 && t->vocab_.type(id) == TokenType::kControl) t->end_of_generation_.push_back(id);
   }
@@ -139,12 +133,10 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const GgufFile& f
 }
 
 bool Tokenizer::IsEndOfGeneration(int32_t id) const {
-  return std::find(end_of_generation_.begin(), end_of_generation_.end(), id) !=
-         end_of_generation_.end();
+  return std::find(end_of_generation_.begin(), end_of_generation_.end(), id) != end_of_generation_.end();
 }
 
-std::vector<Tokenizer::Fragment> Tokenizer::SplitSpecial(std::string_view text,
-                                                         bool parse_special) const {
+std::vector<Tokenizer::Fragment> Tokenizer::SplitSpecial(std::string_view text, bool parse_special) const {
   std::vector<Fragment> fragments;
   if (text.empty()) return fragments;
   fragments.push_back({text, -1});
@@ -174,8 +166,7 @@ std::vector<Tokenizer::Fragment> Tokenizer::SplitSpecial(std::string_view text,
   return fragments;
 }
 
-void Tokenizer::EncodeSpmFragment(std::string_view text, bool add_prefix,
-                                  std::vector<int32_t>* out) const {
+void Tokenizer::EncodeSpmFragment(std::string_view text, bool add_prefix, std::vector<int32_t>* out) const {
   std::string escaped;
   if (add_prefix) escaped.append(kSpaceMarker);
   ReplaceSpaces(text, &escaped);
@@ -198,8 +189,7 @@ void Tokenizer::EncodeBpeFragment(std::string_view text, std::vector<int32_t>* o
   }
 }
 
-std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special,
-                                       bool parse_special) const {
+std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special, bool parse_special) const {
   std::vector<int32_t> out;
   if (add_special && add_bos_ && bos_id_ >= 0) out.push_back(bos_id_);
   // The SentencePiece prefix goes before the text and after each special token, as in llama.cpp.
@@ -235,8 +225,7 @@ std::string Tokenizer::TokenToPiece(int32_t id, bool render_special) const {
     case TokenType::kUserDefined:
       return text;
     case TokenType::kByte:
-      if (kind_ == TokenizerKind::kSpm && text.size() == 6 && text.starts_with("<0x") &&
-          text.back() == '>') {
+      if (kind_ == TokenizerKind::kSpm && text.size() == 6 && text.starts_with("<0x") && text.back() == '>') {
         const int hi = std::isxdigit(static_cast<unsigned char>(text[3])) ? 1 : 0;
         const int lo = std::isxdigit(static_cast<unsigned char>(text[4])) ? 1 : 0;
         if (hi && lo) {

@@ -113,8 +113,7 @@ TEST(TokenizerTest, SpecialTokensAreParsedOnlyWhenAsked) {
   EXPECT_EQ(Spm().Decode(as_text), "<s>Hello</s>");
   // Control tokens decode to nothing unless rendered.
   EXPECT_EQ(Spm().Decode(std::vector<int32_t>{1, 15043, 2}), "Hello");
-  EXPECT_EQ(Spm().Decode(std::vector<int32_t>{1, 15043, 2}, {.render_special = true}),
-            "<s> Hello</s>");
+  EXPECT_EQ(Spm().Decode(std::vector<int32_t>{1, 15043, 2}, {.render_special = true}), "<s> Hello</s>");
 }
 
 TEST(TokenizerTest, Gpt2EndOfText) {
@@ -168,8 +167,7 @@ GgufWriter TinyBpe() {
   w.SetString("tokenizer.ggml.model", "gpt2");
   w.SetString("tokenizer.ggml.pre", "gpt-2");
   // Byte characters for "a", "b", "Ġ" plus merges and two specials.
-  w.SetStringArray("tokenizer.ggml.tokens",
-                   {"a", "b", "Ġ", "ab", "Ġab", "<|user|>", "<|eot|>", "aa"});
+  w.SetStringArray("tokenizer.ggml.tokens", {"a", "b", "Ġ", "ab", "Ġab", "<|user|>", "<|eot|>", "aa"});
   std::vector<int32_t> types = {1, 1, 1, 1, 1, 4, 3, 1};
   w.SetInt32Array("tokenizer.ggml.token_type", types);
   w.SetStringArray("tokenizer.ggml.merges", {"a b", "Ġ ab", "a a"});

@@ -4,8 +4,7 @@
 
 namespace aperture::engine {
 
-Vocab::Vocab(std::vector<std::string> tokens, std::vector<float> scores,
-             std::vector<TokenType> types)
+Vocab::Vocab(std::vector<std::string> tokens, std::vector<float> scores, std::vector<TokenType> types)
     : text_(std::move(tokens)), score_(std::move(scores)), type_(std::move(types)) {
   index_.reserve(text_.size());
   for (size_t i = 0; i < text_.size(); ++i) {

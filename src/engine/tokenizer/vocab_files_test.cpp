@@ -65,8 +65,7 @@ TEST_P(VocabFileTest, EveryCaseMatchesTheReferenceIds) {
   ASSERT_EQ(inputs.size(), expected.size());
   ASSERT_GT(inputs.size(), 40u);
   for (size_t i = 0; i < inputs.size(); ++i) {
-    const std::vector<int32_t> ids =
-        (*tok)->Encode(inputs[i], /*add_special=*/false, /*parse_special=*/false);
+    const std::vector<int32_t> ids = (*tok)->Encode(inputs[i], /*add_special=*/false, /*parse_special=*/false);
     EXPECT_EQ(ids, expected[i]) << "case " << i << ": '" << inputs[i] << "'";
     // And back: decoding gives the input again.
     EXPECT_EQ((*tok)->Decode(ids), inputs[i]) << "case " << i;
