@@ -91,7 +91,8 @@ struct GenerateRequest {
   std::vector<std::string> stop;      // stop strings (cut out of the text)
   std::vector<int32_t> stop_tokens;   // token ids that end a choice (not shown)
   bool ignore_eos = false;            // do not stop at EOS/EOT/end-of-turn (benchmarks)
-  // Steady deadline in microseconds of the scheduler's Clock (0: none).
+  // When to give up, in microseconds on the scheduler's Clock
+  // (SchedulerOptions::clock, the system clock by default); 0: never.
   int64_t deadline_micros = 0;
 
   GenerateCallbacks callbacks;
@@ -109,7 +110,7 @@ struct EmbedRequest {
   std::string model;
   std::vector<int32_t> tokens;  // or:
   std::string text;             // encoded with BOS as the model asks
-  int64_t deadline_micros = 0;
+  int64_t deadline_micros = 0;  // as GenerateRequest::deadline_micros
   // Called once on the scheduler thread: the embedding, or Cancelled /
   // DeadlineExceeded / the engine's error.
   std::function<void(absl::StatusOr<EmbedResult>)> on_done;

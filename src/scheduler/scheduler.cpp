@@ -283,17 +283,29 @@ void Scheduler::Loop() {
     std::erase_if(active_, [](const std::unique_ptr<Work>& w) { return w->finished; });
 
     std::vector<std::unique_ptr<Work>> admitted;
+    dropped.clear();
     {
       std::lock_guard<std::mutex> lock(mu_);
+      const int64_t admit_now = clock_.NowMicros();
       // First come, first served: a request that does not fit waits, and so does everyone behind it.
       while (!waiting_.empty() && waiting_.front()->slots <= options_.max_active - slots_used_) {
         std::unique_ptr<Work> w = std::move(waiting_.front());
         waiting_.pop_front();
         waiting_slots_ -= w->slots;
+        // Cancelled or expired since the scan above: it never starts.
+        if (cancels_.contains(w->id) || (w->deadline_micros > 0 && admit_now >= w->deadline_micros)) {
+          dropped.push_back(std::move(w));
+          continue;
+        }
         slots_used_ += w->slots;
         w->admitted = true;
         admitted.push_back(std::move(w));
       }
+      metrics_.active_requests = static_cast<int>(active_.size() + admitted.size());
+    }
+    for (auto& w : dropped) {
+      const bool expired = w->deadline_micros > 0 && clock_.NowMicros() >= w->deadline_micros;
+      FinishRequest(*w, expired ? FinishReason::kDeadline : FinishReason::kCancelled, {});
     }
     for (auto& w : admitted) {
       const engine::LlamaConfig& config = w->model->model->config();

@@ -54,7 +54,7 @@ struct SchedulerOptions {
   int max_active = 8;      // sequences running at once
   int max_waiting = 32;    // requests queued behind them
   int prefill_tokens_per_step = 128;  // prompt tokens processed per step, over all requests
-  ModelRegistryOptions models;
+  ModelRegistryOptions models = {};
   const Clock* clock = nullptr;  // for deadlines; nullptr: the system clock
 };
 

@@ -273,7 +273,9 @@ TEST_F(SchedulerTest, MultiByteCharactersSplitAcrossTokensArriveWhole) {
     const TokenEvent& e = c.tokens[i];
     ASSERT_TRUE(e.token == c3 || e.token == a9);
     EXPECT_TRUE(engine::IsValidUtf8(e.text)) << i;
-    if (e.token == c3) EXPECT_EQ(e.text, "") << i;  // the first byte is held back
+    if (e.token == c3) {
+      EXPECT_EQ(e.text, "") << i;  // the first byte is held back
+    }
     if (e.token == a9 && i > 0 && c.tokens[i - 1].token == c3) {
       EXPECT_EQ(e.text, "\xC3\xA9") << i;  // the character arrives whole with its second byte
       ++whole;
