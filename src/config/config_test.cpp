@@ -45,6 +45,7 @@ TEST(ConfigTest, ErrorsNameFileLineAndKey) {
            Case{"[levels.api]\nmax_top_logprobs = 50\n", "between 0 and 20"},
            Case{"[access_requests]\nretry_wait = \"7y\"\n", "must end in"},
            Case{"this is not toml", "test.toml:1"},
+           Case{"[server]\n# caf\xc3\xa9\xc2\xa1\n", "test.toml:2: only ASCII"},
        }) {
     auto c = ParseConfig(t.text, "test.toml");
     ASSERT_FALSE(c.ok()) << t.text;
