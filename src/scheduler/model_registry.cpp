@@ -12,7 +12,7 @@ ModelRegistry::ModelRegistry(ModelRegistryOptions options) : options_(options) {
 absl::Status ModelRegistry::Register(std::string id, std::string path) {
   if (id.empty()) return absl::InvalidArgumentError("a model id must not be empty");
   if (path.empty()) return absl::InvalidArgumentError(fmt::format("model '{}' needs a file path", id));
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(id);
   if (it != entries_.end()) {
     if (it->second->path == path) return absl::OkStatus();
@@ -28,7 +28,7 @@ absl::Status ModelRegistry::Register(std::string id, std::string path) {
 absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelRegistry::Get(std::string_view id) {
   Entry* entry = nullptr;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(id);
     if (it == entries_.end()) return absl::NotFoundError(fmt::format("no model '{}' is registered", id));
     if (it->second->loaded != nullptr) return it->second->loaded;
@@ -36,12 +36,12 @@ absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelRegistry::Get(std::strin
   }
   std::lock_guard<std::mutex> load_lock(entry->load_mu);
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (entry->loaded != nullptr) return entry->loaded;  // loaded while we waited
   }
   absl::StatusOr<std::shared_ptr<const LoadedModel>> loaded = LoadFile(std::string(id), entry->path);
   if (!loaded.ok()) return loaded.status();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   entry->loaded = *loaded;
   return entry->loaded;
 }
@@ -70,14 +70,14 @@ absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelRegistry::LoadFile(const
 }
 
 std::vector<std::string> ModelRegistry::ids() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::string> out;
   for (const auto& [id, entry] : entries_) out.push_back(id);
   return out;
 }
 
 bool ModelRegistry::IsLoaded(std::string_view id) const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(id);
   return it != entries_.end() && it->second->loaded != nullptr;
 }

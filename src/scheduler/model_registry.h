@@ -15,9 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "engine/chat/chat_encoder.h"
 #include "engine/chat/chat_template.h"
 #include "engine/model/llama_model.h"
@@ -68,14 +66,16 @@ class ModelRegistry {
  private:
   struct Entry {
     std::string path;
-    std::mutex load_mu;  // held while loading, so one load runs per model
+    std::mutex load_mu;                         // held while loading, so one load runs per model
     std::shared_ptr<const LoadedModel> loaded;  // guarded by ModelRegistry::mu_
   };
   absl::StatusOr<std::shared_ptr<const LoadedModel>> LoadFile(const std::string& id, const std::string& path) const;
 
   const ModelRegistryOptions options_;
-  mutable absl::Mutex mu_;
-  std::map<std::string, std::unique_ptr<Entry>, std::less<>> entries_ ABSL_GUARDED_BY(mu_);
+  // A std::mutex rather than absl::Mutex: Debian's abseil is not built for
+  // ThreadSanitizer, which then cannot see its locks.
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Entry>, std::less<>> entries_;  // guarded by mu_
 };
 
 }  // namespace aperture::scheduler

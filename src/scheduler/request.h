@@ -45,7 +45,7 @@ struct TokenEvent {
   // still become a stop string held back, and a completed stop string cut
   // out (with whatever followed it in the token). May be empty.
   std::string text;
-  float logprob = 0.0f;                   // when sampling.logprobs
+  float logprob = 0.0f;                  // when sampling.logprobs
   std::vector<TopLogprob> top_logprobs;  // sampling.top_logprobs entries, most likely first
 };
 
@@ -78,9 +78,9 @@ struct GenerateRequest {
   std::string model;  // a registered model id
 
   // The prompt: exactly one of these.
-  std::vector<int32_t> prompt_tokens;              // used as given (no BOS added)
-  std::string prompt;                              // encoded with BOS as the model asks, no special tokens parsed
-  std::vector<engine::ChatMessage> messages;       // rendered with the model's chat template
+  std::vector<int32_t> prompt_tokens;         // used as given (no BOS added)
+  std::string prompt;                         // encoded with BOS as the model asks, no special tokens parsed
+  std::vector<engine::ChatMessage> messages;  // rendered with the model's chat template
 
   // Tokens to generate per choice; 0: until the context is full.
   int max_tokens = 16;
@@ -88,9 +88,9 @@ struct GenerateRequest {
   // Sampling, as the engine's Sampler takes it. With n > 1, choice i draws
   // from seed ^ (i * 0x9E3779B97F4A7C15), so choice 0 matches n = 1.
   engine::SamplingParams sampling;
-  std::vector<std::string> stop;      // stop strings (cut out of the text)
-  std::vector<int32_t> stop_tokens;   // token ids that end a choice (not shown)
-  bool ignore_eos = false;            // do not stop at EOS/EOT/end-of-turn (benchmarks)
+  std::vector<std::string> stop;     // stop strings (cut out of the text)
+  std::vector<int32_t> stop_tokens;  // token ids that end a choice (not shown)
+  bool ignore_eos = false;           // do not stop at EOS/EOT/end-of-turn (benchmarks)
   // When to give up, in microseconds on the scheduler's Clock
   // (SchedulerOptions::clock, the system clock by default); 0: never.
   int64_t deadline_micros = 0;

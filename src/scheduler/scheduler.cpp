@@ -6,8 +6,8 @@
 #include <optional>
 #include <utility>
 
-#include "engine/model/hooks.h"
 #include "core/status_macros.h"
+#include "engine/model/hooks.h"
 #include "fmt/format.h"
 #include "scheduler/sequence_copy.h"
 #include "scheduler/text_stream.h"
@@ -117,8 +117,8 @@ Scheduler::~Scheduler() {
 
 absl::StatusOr<RequestId> Scheduler::Submit(GenerateRequest request) {
   if (!request.callbacks.on_done) return absl::InvalidArgumentError("a generate request needs an on_done callback");
-  const int prompt_kinds = (request.prompt_tokens.empty() ? 0 : 1) + (request.prompt.empty() ? 0 : 1) +
-                           (request.messages.empty() ? 0 : 1);
+  const int prompt_kinds =
+      (request.prompt_tokens.empty() ? 0 : 1) + (request.prompt.empty() ? 0 : 1) + (request.messages.empty() ? 0 : 1);
   if (prompt_kinds != 1) {
     return absl::InvalidArgumentError(
         prompt_kinds == 0 ? "the request has no prompt (give prompt tokens, prompt text or chat messages)"
@@ -196,8 +196,9 @@ absl::StatusOr<RequestId> Scheduler::SubmitEmbed(EmbedRequest request) {
   if (w->prompt.empty()) return absl::InvalidArgumentError("the input encodes to no tokens");
   RETURN_IF_ERROR(CheckTokens(w->prompt, model->vocab_size()));
   if (static_cast<int>(w->prompt.size()) > model->context_length) {
-    return absl::InvalidArgumentError(fmt::format("the input ({} tokens) is longer than the model's context of {} tokens",
-                                                  w->prompt.size(), model->context_length));
+    return absl::InvalidArgumentError(
+        fmt::format("the input ({} tokens) is longer than the model's context of {} tokens", w->prompt.size(),
+                    model->context_length));
   }
   w->deadline_micros = request.deadline_micros;
   w->embed_done = std::move(request.on_done);
@@ -213,9 +214,8 @@ absl::StatusOr<RequestId> Scheduler::Enqueue(std::unique_ptr<Work> w) {
     const int free_slots = options_.max_active - slots_used_ - waiting_slots_;
     if (w->slots > free_slots && static_cast<int>(waiting_.size()) >= options_.max_waiting) {
       ++metrics_.requests_rejected;
-      return absl::UnavailableError(
-          fmt::format("the server is busy ({} sequences running, {} requests queued); retry later", slots_used_,
-                      waiting_.size()));
+      return absl::UnavailableError(fmt::format(
+          "the server is busy ({} sequences running, {} requests queued); retry later", slots_used_, waiting_.size()));
     }
     id = next_id_++;
     w->id = id;
@@ -314,7 +314,8 @@ void Scheduler::Loop() {
         w->embed_seq = std::make_unique<engine::Sequence>(config, prompt_len);
         w->pool_sum.assign(config.dim, 0.0);
       } else {
-        for (Work::Choice& c : w->choices) c.seq = std::make_unique<engine::Sequence>(config, prompt_len + w->max_tokens);
+        for (Work::Choice& c : w->choices)
+          c.seq = std::make_unique<engine::Sequence>(config, prompt_len + w->max_tokens);
       }
       active_.push_back(std::move(w));
     }
@@ -364,7 +365,8 @@ void Scheduler::Loop() {
 
 engine::Runner& Scheduler::RunnerFor(const LoadedModel& model) {
   std::unique_ptr<engine::Runner>& r = runners_[model.model.get()];
-  if (r == nullptr) r = std::make_unique<engine::Runner>(*model.model, engine::RunnerOptions{.threads = options_.threads});
+  if (r == nullptr)
+    r = std::make_unique<engine::Runner>(*model.model, engine::RunnerOptions{.threads = options_.threads});
   return *r;
 }
 
@@ -512,8 +514,8 @@ void Scheduler::RunEmbedChunk(Work& w, int tokens, engine::Runner& runner) {
       for (int d = 0; d < dim; ++d) w.pool_sum[d] += static_cast<double>(row[d]) * gain[d];
     }
   });
-  const engine::BatchEntry entry{w.embed_seq.get(),
-                                 std::span<const int32_t>(w.prompt.data() + w.prefilled, tokens), false};
+  const engine::BatchEntry entry{w.embed_seq.get(), std::span<const int32_t>(w.prompt.data() + w.prefilled, tokens),
+                                 false};
   const auto start = std::chrono::steady_clock::now();
   absl::Status status = runner.Forward({&entry, 1}, &hooks);
   step_engine_seconds_ += SecondsSince(start);

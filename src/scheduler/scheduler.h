@@ -50,9 +50,9 @@
 namespace aperture::scheduler {
 
 struct SchedulerOptions {
-  int threads = 0;         // Runner threads; 0: every core this process may use
-  int max_active = 8;      // sequences running at once
-  int max_waiting = 32;    // requests queued behind them
+  int threads = 0;                    // Runner threads; 0: every core this process may use
+  int max_active = 8;                 // sequences running at once
+  int max_waiting = 32;               // requests queued behind them
   int prefill_tokens_per_step = 128;  // prompt tokens processed per step, over all requests
   ModelRegistryOptions models = {};
   const Clock* clock = nullptr;  // for deadlines; nullptr: the system clock
@@ -60,17 +60,17 @@ struct SchedulerOptions {
 
 struct SchedulerMetrics {
   int active_requests = 0;
-  int active_sequences = 0;   // slots in use
-  int waiting_requests = 0;   // queue length
+  int active_sequences = 0;  // slots in use
+  int waiting_requests = 0;  // queue length
   uint64_t steps = 0;
   uint64_t tokens_generated = 0;         // token events delivered
   uint64_t prompt_tokens_processed = 0;  // prompt (and embedding input) tokens run through the model
-  uint64_t requests_finished = 0;       // final callback delivered (any reason)
+  uint64_t requests_finished = 0;        // final callback delivered (any reason)
   uint64_t requests_rejected = 0;        // Submit answered Unavailable
-  double engine_seconds = 0;      // total time inside Runner::Forward
-  double step_seconds = 0;        // total time of steps (engine, sampling, callbacks)
+  double engine_seconds = 0;             // total time inside Runner::Forward
+  double step_seconds = 0;               // total time of steps (engine, sampling, callbacks)
   double last_step_engine_seconds = 0;
-  int last_step_sequences = 0;    // decode entries in the last step's batch
+  int last_step_sequences = 0;  // decode entries in the last step's batch
   int last_step_prompt_tokens = 0;
 };
 
@@ -84,7 +84,9 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // ---- models ----
-  absl::Status RegisterModel(std::string id, std::string path) { return models_.Register(std::move(id), std::move(path)); }
+  absl::Status RegisterModel(std::string id, std::string path) {
+    return models_.Register(std::move(id), std::move(path));
+  }
   // Loads on first use (on the calling thread); see ModelRegistry::Get.
   absl::StatusOr<std::shared_ptr<const LoadedModel>> GetModel(std::string_view id) { return models_.Get(id); }
   ModelRegistry& models() { return models_; }
@@ -130,14 +132,14 @@ class Scheduler {
   // Shared with submitting threads.
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;                                 // guarded by mu_
-  RequestId next_id_ = 1;                             // guarded by mu_
-  std::deque<std::unique_ptr<Work>> waiting_;         // guarded by mu_
-  int waiting_slots_ = 0;                             // slots the waiting requests need; guarded by mu_
-  int slots_used_ = 0;                                // slots of admitted requests; guarded by mu_
-  std::unordered_set<RequestId> live_;                // accepted, not yet done; guarded by mu_
-  std::unordered_set<RequestId> cancels_;             // guarded by mu_
-  SchedulerMetrics metrics_;                          // guarded by mu_
+  bool stop_ = false;                          // guarded by mu_
+  RequestId next_id_ = 1;                      // guarded by mu_
+  std::deque<std::unique_ptr<Work>> waiting_;  // guarded by mu_
+  int waiting_slots_ = 0;                      // slots the waiting requests need; guarded by mu_
+  int slots_used_ = 0;                         // slots of admitted requests; guarded by mu_
+  std::unordered_set<RequestId> live_;         // accepted, not yet done; guarded by mu_
+  std::unordered_set<RequestId> cancels_;      // guarded by mu_
+  SchedulerMetrics metrics_;                   // guarded by mu_
 
   // Scheduler thread only.
   std::vector<std::unique_ptr<Work>> active_;

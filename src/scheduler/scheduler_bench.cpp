@@ -41,8 +41,8 @@ struct Round {
 
 int main(int argc, char** argv) {
   if (argc >= 3 && std::string(argv[1]) == "make") {
-    aperture::engine::TestModelSpec spec{.layers = 12, .dim = 768, .heads = 12, .kv_heads = 12, .ffn = 2048,
-                                         .vocab = 32000};
+    aperture::engine::TestModelSpec spec{
+        .layers = 12, .dim = 768, .heads = 12, .kv_heads = 12, .ffn = 2048, .vocab = 32000};
     auto type = aperture::engine::GgmlTypeFromName(argc > 3 ? argv[3] : "q8_0");
     if (!type) {
       std::fprintf(stderr, "unknown type\n");
@@ -145,8 +145,8 @@ int main(int argc, char** argv) {
         "concurrency %2d: %6.0f tokens in %.3f s = %8.1f tokens/s (x%.2f of the first), steps %llu, "
         "max time to first token %.1f ms, engine %.1f%% of wall, scheduler overhead %.1f us/token (%.2f%% of "
         "engine time)\n",
-        n, generated, wall, tps, tps / base, static_cast<unsigned long long>(after.steps - before.steps),
-        ttft * 1e3, 100 * engine / wall, 1e6 * (step - engine) / generated, 100 * (step - engine) / engine);
+        n, generated, wall, tps, tps / base, static_cast<unsigned long long>(after.steps - before.steps), ttft * 1e3,
+        100 * engine / wall, 1e6 * (step - engine) / generated, 100 * (step - engine) / engine);
   }
   return 0;
 }

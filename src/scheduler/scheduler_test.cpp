@@ -71,11 +71,10 @@ void Attach(GenerateRequest& r, Collected* c, std::function<void(const TokenEven
     c->ends.push_back(e);
   };
   r.callbacks.on_done = [c](const GenerateDone& d) {
-    {
-      std::lock_guard<std::mutex> lock(c->mu);
-      c->done = true;
-      c->final = d;
-    }
+    // Notify under the lock: the waiter may destroy `c` as soon as it sees `done`.
+    std::lock_guard<std::mutex> lock(c->mu);
+    c->done = true;
+    c->final = d;
     c->cv.notify_all();
   };
 }
@@ -175,8 +174,7 @@ TEST_F(SchedulerTest, GreedyGenerationEqualsTheRunnerDirectly) {
 }
 
 TEST_F(SchedulerTest, ConcurrentRequestsBatchedTogetherGiveTheSameTokensAsAlone) {
-  const std::vector<std::string> prompts = {"Once upon a time", "The cat", "Lily and Tom went to the park",
-                                            "One day"};
+  const std::vector<std::string> prompts = {"Once upon a time", "The cat", "Lily and Tom went to the park", "One day"};
   auto make = [&](size_t i) {
     GenerateRequest r = Greedy(prompts[i], 40);
     if (i % 2 == 1) {  // a mix of greedy and seeded sampling

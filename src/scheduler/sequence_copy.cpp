@@ -6,12 +6,11 @@
 
 namespace aperture::scheduler {
 
-absl::Status CopyPrefix(const engine::LlamaConfig& config, const engine::Sequence& from, int n,
-                        engine::Sequence* to) {
+absl::Status CopyPrefix(const engine::LlamaConfig& config, const engine::Sequence& from, int n, engine::Sequence* to) {
   if (n < 0 || n > from.position() || n > to->capacity() || from.kv_dim() != to->kv_dim()) {
-    return absl::InvalidArgumentError(fmt::format(
-        "cannot copy {} positions from a sequence holding {} into one of capacity {}", n, from.position(),
-        to->capacity()));
+    return absl::InvalidArgumentError(
+        fmt::format("cannot copy {} positions from a sequence holding {} into one of capacity {}", n, from.position(),
+                    to->capacity()));
   }
   const size_t row_bytes = static_cast<size_t>(from.kv_dim()) * sizeof(float);
   // Row by row through the public accessors: no assumption on the cache layout.

@@ -11,7 +11,6 @@ namespace aperture::scheduler {
 
 // Makes `to` hold exactly positions [0, n) of `from`. Both sequences must
 // belong to a model with `config`; n <= from.position() and n <= to.capacity().
-absl::Status CopyPrefix(const engine::LlamaConfig& config, const engine::Sequence& from, int n,
-                        engine::Sequence* to);
+absl::Status CopyPrefix(const engine::LlamaConfig& config, const engine::Sequence& from, int n, engine::Sequence* to);
 
 }  // namespace aperture::scheduler
