@@ -373,11 +373,6 @@ engine::Runner& Scheduler::RunnerFor(const LoadedModel& model) {
 // One batch for one model: a decode entry per running choice, then prompt
 // chunks first come first served within the step's prompt budget.
 void Scheduler::RunModelStep(const LoadedModel& model, int& prefill_budget) {
-  struct Slot {
-    Work* work;
-    int choice;  // >= 0: a decode entry of that choice; -1: a prompt chunk
-    int tokens;
-  };
   std::vector<engine::BatchEntry> entries;
   std::vector<Slot> slots;
   std::vector<Slot> embed_chunks;
@@ -414,40 +409,61 @@ void Scheduler::RunModelStep(const LoadedModel& model, int& prefill_budget) {
         if (!s.work->finished) FinishRequest(*s.work, FinishReason::kError, status);
       }
     } else {
-      for (size_t e = 0; e < slots.size(); ++e) {
-        const Slot& s = slots[e];
-        Work& w = *s.work;
-        if (w.finished) continue;
-        if (s.choice >= 0) {
-          SampleAndEmit(w, s.choice, runner.Logits(static_cast<int>(e)));
-          continue;
-        }
-        w.prefilled += s.tokens;
-        step_prompt_tokens_ += s.tokens;
-        if (w.prefilling()) continue;
-        // The prompt is in: the other choices copy its cache and every choice draws its first token.
-        const int prompt_len = static_cast<int>(w.prompt.size());
-        for (size_t i = 1; i < w.choices.size(); ++i) {
-          absl::Status copied =
-              CopyPrefix(model.model->config(), *w.choices[0].seq, prompt_len, w.choices[i].seq.get());
-          if (!copied.ok()) {
-            FinishRequest(w, FinishReason::kError, copied);
-            break;
-          }
-        }
-        for (int i = 0; i < static_cast<int>(w.choices.size()) && !w.finished; ++i) {
-          SampleAndEmit(w, i, runner.Logits(static_cast<int>(e)));
-        }
-      }
+      SampleAndEmitAll(model, runner, slots);
     }
   }
 
   for (const Slot& s : embed_chunks) RunEmbedChunk(*s.work, s.tokens, runner);
 }
 
-void Scheduler::SampleAndEmit(Work& w, int choice, std::span<const float> logits) {
+// After a forward pass: the prompt chunks that completed a prompt hand its
+// cache to the other choices, every running choice samples its next token
+// (in parallel on the Runner's pool: each choice has its own sampler and
+// history, so the results do not depend on the threads), then the events go
+// out in batch order on this thread.
+void Scheduler::SampleAndEmitAll(const LoadedModel& model, engine::Runner& runner, const std::vector<Slot>& slots) {
+  struct Job {
+    Work* work;
+    int choice;
+    std::span<const float> logits;
+    absl::StatusOr<engine::SampleResult> result;
+  };
+  std::vector<Job> jobs;
+  for (size_t e = 0; e < slots.size(); ++e) {
+    const Slot& s = slots[e];
+    Work& w = *s.work;
+    if (w.finished) continue;
+    const std::span<const float> logits = runner.Logits(static_cast<int>(e));
+    if (s.choice >= 0) {
+      jobs.push_back({&w, s.choice, logits, absl::UnknownError("not sampled")});
+      continue;
+    }
+    w.prefilled += s.tokens;
+    step_prompt_tokens_ += s.tokens;
+    if (w.prefilling()) continue;
+    // The prompt is in: the other choices copy its cache and every choice draws its first token.
+    const int prompt_len = static_cast<int>(w.prompt.size());
+    for (size_t i = 1; i < w.choices.size() && !w.finished; ++i) {
+      absl::Status copied = CopyPrefix(model.model->config(), *w.choices[0].seq, prompt_len, w.choices[i].seq.get());
+      if (!copied.ok()) FinishRequest(w, FinishReason::kError, copied);
+    }
+    for (int i = 0; i < static_cast<int>(w.choices.size()) && !w.finished; ++i) {
+      jobs.push_back({&w, i, logits, absl::UnknownError("not sampled")});
+    }
+  }
+  runner.pool().ParallelFor(static_cast<int64_t>(jobs.size()), [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j) {
+      Work::Choice& c = jobs[j].work->choices[jobs[j].choice];
+      jobs[j].result = c.sampler->Sample(jobs[j].logits, c.generated);
+    }
+  });
+  for (Job& job : jobs) {
+    if (!job.work->finished) Emit(*job.work, job.choice, std::move(job.result));
+  }
+}
+
+void Scheduler::Emit(Work& w, int choice, absl::StatusOr<engine::SampleResult> r) {
   Work::Choice& c = w.choices[choice];
-  absl::StatusOr<engine::SampleResult> r = c.sampler->Sample(logits, c.generated);
   if (!r.ok()) {
     FinishRequest(w, FinishReason::kError, r.status());
     return;

@@ -116,7 +116,13 @@ class Scheduler {
   absl::StatusOr<RequestId> Enqueue(std::unique_ptr<Work> work);
   void Loop();
   void RunModelStep(const LoadedModel& model, int& prefill_budget);
-  void SampleAndEmit(Work& w, int choice, std::span<const float> logits);
+  struct Slot {  // what one entry of a forward batch is
+    Work* work;
+    int choice;  // >= 0: a decode entry of that choice; -1: a prompt chunk
+    int tokens;
+  };
+  void SampleAndEmitAll(const LoadedModel& model, engine::Runner& runner, const std::vector<Slot>& slots);
+  void Emit(Work& w, int choice, absl::StatusOr<engine::SampleResult> r);
   void EndChoice(Work& w, int choice, FinishReason reason);
   void RunEmbedChunk(Work& w, int tokens, engine::Runner& runner);
   // Ends every open choice with `reason` and delivers on_done (idempotent).

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/gguf/ggml_type.h"
@@ -135,7 +136,13 @@ int main(int argc, char** argv) {
   for (int n : levels) {
     const SchedulerMetrics before = s.metrics();
     const auto [wall, ttft] = run_round(n);
-    const SchedulerMetrics after = s.metrics();
+    // on_done runs inside the last step; its counters are published when the step ends.
+    SchedulerMetrics after = s.metrics();
+    while (after.active_requests != 0 || after.tokens_generated - before.tokens_generated <
+                                            static_cast<uint64_t>(n) * static_cast<uint64_t>(tokens)) {
+      std::this_thread::yield();
+      after = s.metrics();
+    }
     const double generated = static_cast<double>(after.tokens_generated - before.tokens_generated);
     const double engine = after.engine_seconds - before.engine_seconds;
     const double step = after.step_seconds - before.step_seconds;
