@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
     // on_done runs inside the last step; its counters are published when the step ends.
     SchedulerMetrics after = s.metrics();
     while (after.active_requests != 0 || after.tokens_generated - before.tokens_generated <
-                                            static_cast<uint64_t>(n) * static_cast<uint64_t>(tokens)) {
+                                             static_cast<uint64_t>(n) * static_cast<uint64_t>(tokens)) {
       std::this_thread::yield();
       after = s.metrics();
     }

@@ -206,8 +206,8 @@ absl::StatusOr<RenderedChat> ChatTemplate::Render(std::span<const ChatMessage> m
   for (size_t i = 0; i < messages.size(); ++i) {
     const std::string& role = messages[i].role;
     if (role != "system" && role != "user" && role != "assistant") {
-      return absl::InvalidArgumentError(fmt::format(
-          "messages[{}].role is '{}'; the roles are 'system', 'user' and 'assistant'", i, role));
+      return absl::InvalidArgumentError(
+          fmt::format("messages[{}].role is '{}'; the roles are 'system', 'user' and 'assistant'", i, role));
     }
   }
   RenderedChat out;

@@ -93,8 +93,7 @@ class ChatTemplate {
   // Renders `messages` (at least one; roles system/user/assistant, anything
   // else is InvalidArgument naming the message), followed by the prompt for
   // the assistant's reply when `add_generation_prompt`.
-  absl::StatusOr<RenderedChat> Render(std::span<const ChatMessage> messages,
-                                      bool add_generation_prompt = true) const;
+  absl::StatusOr<RenderedChat> Render(std::span<const ChatMessage> messages, bool add_generation_prompt = true) const;
 
   // Spellings of the tokens that end an assistant turn in this family (e.g.
   // "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", the EOS text).
