@@ -115,8 +115,7 @@ int RunOne(const std::string& path, int threads, int reps) {
   const BenchResult r = RunBenchmark(runner, o);
   // The benchmark's largest resident cache: 4 sequences of 129 positions.
   const Sequence probe((*model)->config(), std::max(o.pp_tokens, o.tg_tokens) + 1);
-  std::printf("%f %f %f %zu %zu %zu %zu\n", r.pp_tokens_per_s, r.tg_tokens_per_s,
-              r.batch_tokens_per_s, PeakRssBytes(),
+  std::printf("%f %f %f %zu %zu %zu %zu\n", r.pp_tokens_per_s, r.tg_tokens_per_s, r.batch_tokens_per_s, PeakRssBytes(),
               static_cast<size_t>(std::filesystem::file_size(path)), probe.bytes() * 4,
               (*model)->weight_bytes_per_token());
   return 0;
@@ -131,10 +130,14 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--one" && i + 3 < argc) return RunOne(argv[i + 1], std::atoi(argv[i + 2]), std::atoi(argv[i + 3]));
-    if (a == "--models" && i + 1 < argc) dir = argv[++i];
-    else if (a == "--threads" && i + 1 < argc) threads_arg = argv[++i];
-    else if (a == "--types" && i + 1 < argc) types_arg = argv[++i];
-    else if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
+    if (a == "--models" && i + 1 < argc)
+      dir = argv[++i];
+    else if (a == "--threads" && i + 1 < argc)
+      threads_arg = argv[++i];
+    else if (a == "--types" && i + 1 < argc)
+      types_arg = argv[++i];
+    else if (a == "--reps" && i + 1 < argc)
+      reps = std::atoi(argv[++i]);
     else {
       std::fprintf(stderr, "usage: %s [--models DIR] [--threads 1,2] [--types f32,q8_0,q4_0] [--reps N]\n", argv[0]);
       return 2;
@@ -142,14 +145,15 @@ int main(int argc, char** argv) {
   }
   std::filesystem::create_directories(dir);
   const int max_threads = 2;
-  std::printf("engine benchmark: generated 110M Llama (dim 768, 12 layers, 12 heads, ffn 2048, "
-              "vocab 32000, tied output); ISA %s; medians of %d runs\n",
-              IsaName(DetectIsa()), reps);
+  std::printf(
+      "engine benchmark: generated 110M Llama (dim 768, 12 layers, 12 heads, ffn 2048, "
+      "vocab 32000, tied output); ISA %s; medians of %d runs\n",
+      IsaName(DetectIsa()), reps);
   const double bw = MeasureBandwidth(max_threads);
   std::printf("measured read bandwidth (%d threads): %.1f GB/s\n\n", max_threads, bw);
-  std::printf("%-5s %3s | %9s %9s %6s | %9s %9s %6s | %10s %6s | %9s %9s %5s | %8s %5s\n", "type", "thr",
-              "pp128", "llama.cpp", "ratio", "tg64", "llama.cpp", "ratio", "4seq tok/s", "x1seq",
-              "peakRSS", "floor", "ok", "ceiling", "frac");
+  std::printf("%-5s %3s | %9s %9s %6s | %9s %9s %6s | %10s %6s | %9s %9s %5s | %8s %5s\n", "type", "thr", "pp128",
+              "llama.cpp", "ratio", "tg64", "llama.cpp", "ratio", "4seq tok/s", "x1seq", "peakRSS", "floor", "ok",
+              "ceiling", "frac");
   for (const std::string& type : Split(types_arg)) {
     const std::string path = fmt::format("{}/llama110m-{}.gguf", dir, type);
     if (!std::filesystem::exists(path)) {
@@ -158,8 +162,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "unknown type %s\n", type.c_str());
         return 2;
       }
-      TestModelSpec spec{.layers = 12, .dim = 768, .heads = 12, .kv_heads = 12, .ffn = 2048,
-                         .vocab = 32000, .type = *t, .seed = 1};
+      TestModelSpec spec{
+          .layers = 12, .dim = 768, .heads = 12, .kv_heads = 12, .ffn = 2048, .vocab = 32000, .type = *t, .seed = 1};
       if (absl::Status s = WriteTestModel(spec, path); !s.ok()) {
         std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
         return 1;
@@ -181,17 +185,17 @@ int main(int argc, char** argv) {
       const double floor = file + kv + 64.0 * 1048576;
       const double ceiling = bw * 1e9 / wbytes;
       std::printf("%-5s %3s | %9.1f %9s %6s | %9.1f %9s %6s | %10.1f %5.2fx | %7.0fMiB %7.0fMiB %5s | %8.0f %4.0f%%\n",
-                  type.c_str(), th.c_str(), pp,
-                  ref_applies ? fmt::format("{:.0f}", ref.first).c_str() : "-",
+                  type.c_str(), th.c_str(), pp, ref_applies ? fmt::format("{:.0f}", ref.first).c_str() : "-",
                   ref_applies && ref.first > 0 ? fmt::format("{:.2f}", pp / ref.first).c_str() : "-", tg,
                   ref_applies ? fmt::format("{:.0f}", ref.second).c_str() : "-",
                   ref_applies && ref.second > 0 ? fmt::format("{:.2f}", tg / ref.second).c_str() : "-", b4,
-                  tg > 0 ? b4 / tg : 0, rss / 1048576.0, floor / 1048576.0, rss <= floor ? "yes" : "NO",
-                  ceiling, 100 * tg / ceiling);
+                  tg > 0 ? b4 / tg : 0, rss / 1048576.0, floor / 1048576.0, rss <= floor ? "yes" : "NO", ceiling,
+                  100 * tg / ceiling);
       std::fflush(stdout);
     }
   }
-  std::printf("\nllama.cpp figures: 2 threads on this machine kind (issue 3). ceiling = bandwidth / weight "
-              "bytes read per token; frac = tg64 / ceiling. floor = file + KV cache + 64 MiB.\n");
+  std::printf(
+      "\nllama.cpp figures: 2 threads on this machine kind (issue 3). ceiling = bandwidth / weight "
+      "bytes read per token; frac = tg64 / ceiling. floor = file + KV cache + 64 MiB.\n");
   return 0;
 }

@@ -43,8 +43,8 @@ LogEvent Decision(int64_t n) {
   e.level = "api";
   e.outcome = n % 7 == 0 ? "deny" : "allow";
   e.reason = n % 7 == 0 ? "rate_limited" : "ok";
-  e.details = fmt::format(R"({{"capabilities":["chat"],"key":"key_{:016x}","route":"{}","status":{}}})",
-                          n % 65536, kRoutes[n % 4], n % 7 == 0 ? 429 : 200);
+  e.details = fmt::format(R"({{"capabilities":["chat"],"key":"key_{:016x}","route":"{}","status":{}}})", n % 65536,
+                          kRoutes[n % 4], n % 7 == 0 ? 429 : 200);
   return e;
 }
 
@@ -107,10 +107,14 @@ int Run(int argc, char** argv) {
   int proofs = 20000;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--db") db = argv[i + 1];
-    else if (flag == "--entries") entries = std::atoll(argv[i + 1]);
-    else if (flag == "--seconds") seconds = std::atof(argv[i + 1]);
-    else if (flag == "--proofs") proofs = std::atoi(argv[i + 1]);
+    if (flag == "--db")
+      db = argv[i + 1];
+    else if (flag == "--entries")
+      entries = std::atoll(argv[i + 1]);
+    else if (flag == "--seconds")
+      seconds = std::atof(argv[i + 1]);
+    else if (flag == "--proofs")
+      proofs = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       return 2;
@@ -148,9 +152,9 @@ int Run(int argc, char** argv) {
 
   // 2. Sustained appends on top of the full-size log.
   int64_t more = size;
-  const double rate = Append(**seq, reader, more, INT64_MAX, Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                                                std::chrono::duration<double>(seconds)),
-                             producers);
+  const double rate = Append(
+      **seq, reader, more, INT64_MAX,
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)), producers);
   std::printf("translog: durable appends at %lld entries: %.0f /s over %.0f s (floor 50,000 /s) %s\n",
               static_cast<long long>(size), rate, seconds, Verdict(rate >= 50000).c_str());
 
@@ -194,10 +198,12 @@ int Run(int argc, char** argv) {
     }
   }
   const Percentiles in = Summarize(inclusion), co = Summarize(consistency);
-  std::printf("translog: inclusion proof at %lld entries: p50 %.1f us, p99 %.1f us, max %.1f us (floor p99 < 100 us) %s\n",
-              static_cast<long long>(n), in.p50, in.p99, in.max, Verdict(in.p99 < 100).c_str());
-  std::printf("translog: consistency proof at %lld entries: p50 %.1f us, p99 %.1f us, max %.1f us (floor p99 < 100 us) %s\n",
-              static_cast<long long>(n), co.p50, co.p99, co.max, Verdict(co.p99 < 100).c_str());
+  std::printf(
+      "translog: inclusion proof at %lld entries: p50 %.1f us, p99 %.1f us, max %.1f us (floor p99 < 100 us) %s\n",
+      static_cast<long long>(n), in.p50, in.p99, in.max, Verdict(in.p99 < 100).c_str());
+  std::printf(
+      "translog: consistency proof at %lld entries: p50 %.1f us, p99 %.1f us, max %.1f us (floor p99 < 100 us) %s\n",
+      static_cast<long long>(n), co.p50, co.p99, co.max, Verdict(co.p99 < 100).c_str());
   return 0;
 }
 

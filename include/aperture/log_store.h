@@ -26,7 +26,7 @@ struct LogNodeId {
 // under, and the signed checkpoint (a C2SP signed note) for them.
 struct LogHead {
   int64_t size = 0;
-  std::string root;        // 32 raw bytes
+  std::string root;  // 32 raw bytes
   std::string origin;
   std::string checkpoint;  // the signed note, as served
   int64_t updated_at = 0;  // Unix seconds
@@ -40,7 +40,7 @@ struct LogAppend {
   std::vector<std::string> leaf_hashes;  // one per entry, for look-ups by hash
   std::vector<std::pair<LogNodeId, std::string>> nodes;
   std::vector<std::pair<std::string, int64_t>> subjects;  // (principal id, leaf index)
-  LogHead head;  // head.size == expected_size + entries.size()
+  LogHead head;                                           // head.size == expected_size + entries.size()
 };
 
 // Implementations are thread-safe; several processes may append to one store.

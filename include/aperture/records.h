@@ -77,7 +77,7 @@ struct AccessRequest {
 struct UsageRow {
   std::string principal;  // principal id, or "anonymous"
   std::string model;
-  std::string day;        // "2026-11-23"
+  std::string day;  // "2026-11-23"
   int64_t requests = 0;
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;

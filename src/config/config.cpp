@@ -60,10 +60,14 @@ class TableReader {
     const toml::node* node = Take(key);
     if (!node) return absl::OkStatus();
     auto v = node->value<std::string>();
-    if (v == "never") out = LogitBias::kNever;
-    else if (v == "without_logprobs") out = LogitBias::kWithoutLogprobs;
-    else if (v == "always") out = LogitBias::kAlways;
-    else return Error(*node, key, "must be \"never\", \"without_logprobs\" or \"always\"");
+    if (v == "never")
+      out = LogitBias::kNever;
+    else if (v == "without_logprobs")
+      out = LogitBias::kWithoutLogprobs;
+    else if (v == "always")
+      out = LogitBias::kAlways;
+    else
+      return Error(*node, key, "must be \"never\", \"without_logprobs\" or \"always\"");
     return absl::OkStatus();
   }
   absl::Status Capabilities(std::string_view key, LevelLimits& limits);
@@ -89,9 +93,8 @@ class TableReader {
   }
 
   absl::Status Error(const toml::node& node, std::string_view key, std::string_view what) const {
-    return absl::InvalidArgumentError(fmt::format("{}:{}: {}{}{} {}", source_,
-                                                  node.source().begin.line, path_,
-                                                  path_.empty() ? "" : ".", key, what));
+    return absl::InvalidArgumentError(
+        fmt::format("{}:{}: {}{}{} {}", source_, node.source().begin.line, path_, path_.empty() ? "" : ".", key, what));
   }
 
   const std::string& path() const { return path_; }
@@ -118,9 +121,10 @@ absl::Status TableReader::Capabilities(std::string_view key, LevelLimits& limits
     auto name = item.value<std::string>();
     auto cap = name ? ParseCapability(*name) : std::nullopt;
     if (!cap) {
-      return Error(item, key, fmt::format("has an unknown capability '{}'; known: chat, complete, "
-                                          "logprobs, embed, inspect, intervene, evaluate, finetune, download",
-                                          name.value_or("?")));
+      return Error(item, key,
+                   fmt::format("has an unknown capability '{}'; known: chat, complete, "
+                               "logprobs, embed, inspect, intervene, evaluate, finetune, download",
+                               name.value_or("?")));
     }
     limits.capabilities.set(static_cast<size_t>(*cap));
   }
@@ -134,11 +138,20 @@ absl::Status TableReader::Duration(std::string_view key, int64_t& seconds) {
   if (!text) return Error(*node, key, "must be a duration string such as \"7d\"");
   int64_t unit = 0;
   switch (text->empty() ? ' ' : text->back()) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    default: return Error(*node, key, "must end in s, m, h or d");
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    default:
+      return Error(*node, key, "must end in s, m, h or d");
   }
   try {
     size_t used = 0;
@@ -197,11 +210,10 @@ Config DefaultConfig() {
   // staged and hosted: chat within tight limits, no logprobs.
   c.levels[int(Level::kStaged)] = Make({C::kChat}, 1024, 30, 20000, 0, 1, LogitBias::kNever, true);
   c.levels[int(Level::kHosted)] = Make({C::kChat}, 512, 20, 10000, 0, 1, LogitBias::kNever, true);
-  c.levels[int(Level::kApi)] =
-      Make({C::kChat, C::kComplete, C::kLogprobs, C::kEmbed}, 4096, 120, 200000, 5, 4,
-           LogitBias::kWithoutLogprobs, false);
-  const auto research = {C::kChat,    C::kComplete,  C::kLogprobs, C::kEmbed,   C::kInspect,
-                         C::kIntervene, C::kEvaluate, C::kFinetune};
+  c.levels[int(Level::kApi)] = Make({C::kChat, C::kComplete, C::kLogprobs, C::kEmbed}, 4096, 120, 200000, 5, 4,
+                                    LogitBias::kWithoutLogprobs, false);
+  const auto research = {C::kChat,    C::kComplete,  C::kLogprobs, C::kEmbed,
+                         C::kInspect, C::kIntervene, C::kEvaluate, C::kFinetune};
   c.levels[int(Level::kResearch)] = Make(research, 8192, 600, 1000000, 20, 8, LogitBias::kAlways, false);
   const auto all = {C::kChat,      C::kComplete, C::kLogprobs, C::kEmbed,   C::kInspect,
                     C::kIntervene, C::kEvaluate, C::kFinetune, C::kDownload};
@@ -224,8 +236,7 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
   toml::parse_result parsed = toml::parse(text, source);
   if (!parsed) {
     const toml::parse_error& err = parsed.error();
-    return absl::InvalidArgumentError(fmt::format("{}:{}: {}", source, err.source().begin.line,
-                                                  err.description()));
+    return absl::InvalidArgumentError(fmt::format("{}:{}: {}", source, err.source().begin.line, err.description()));
   }
   Config c = DefaultConfig();
   TableReader top(parsed.table(), "", source);
@@ -287,8 +298,8 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
     s = lr.NoUnknownKeys();
     if (!s.ok()) return s;
     if (c.Limits(Level::kClosed).capabilities.any()) {
-      return absl::InvalidArgumentError(fmt::format(
-          "{}: levels.closed.capabilities must be empty: a closed model is for its owners only", source));
+      return absl::InvalidArgumentError(
+          fmt::format("{}: levels.closed.capabilities must be empty: a closed model is for its owners only", source));
     }
   }
   if (!s.ok()) return s;

@@ -23,13 +23,13 @@ enum class LogitBias { kNever = 0, kWithoutLogprobs, kAlways };
 // max_tokens/top_logprobs and "unlimited" for the per-minute rates.
 struct LevelLimits {
   std::bitset<kAllCapabilities.size()> capabilities;
-  int64_t max_tokens = 0;            // per request
-  int64_t requests_per_minute = 0;   // per caller and model
-  int64_t tokens_per_minute = 0;     // per caller and model
-  int64_t max_top_logprobs = 0;      // logprobs alternatives per token
-  int64_t max_n = 1;                 // completions per request
+  int64_t max_tokens = 0;           // per request
+  int64_t requests_per_minute = 0;  // per caller and model
+  int64_t tokens_per_minute = 0;    // per caller and model
+  int64_t max_top_logprobs = 0;     // logprobs alternatives per token
+  int64_t max_n = 1;                // completions per request
   LogitBias logit_bias = LogitBias::kNever;
-  bool system_prompt = false;        // the model owner's system prompt is prepended
+  bool system_prompt = false;  // the model owner's system prompt is prepended
 
   bool Allows(Capability c) const { return capabilities.test(static_cast<size_t>(c)); }
 };
@@ -53,12 +53,12 @@ struct LogConfig {
 
 // The inference scheduler (src/scheduler): continuous batching limits.
 struct ServingConfig {
-  int threads = 0;                      // engine threads; 0 = one per core
-  int64_t max_active = 16;              // sequences decoded together
-  int64_t max_waiting = 64;             // requests queued behind them; beyond: 503
+  int threads = 0;                        // engine threads; 0 = one per core
+  int64_t max_active = 16;                // sequences decoded together
+  int64_t max_waiting = 64;               // requests queued behind them; beyond: 503
   int64_t prefill_tokens_per_step = 128;  // prompt tokens per step, so long prompts do not stall streams
   int64_t request_timeout_ms = 300'000;   // a request still running after this ends
-  int64_t max_context = 0;              // > 0: cap every model's context at this many tokens
+  int64_t max_context = 0;                // > 0: cap every model's context at this many tokens
 };
 
 struct Config {

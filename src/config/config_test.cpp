@@ -25,7 +25,8 @@ capabilities = ["chat", "embed"]
 max_tokens = 64
 [access_requests]
 retry_wait = "2d"
-)", "test.toml");
+)",
+                       "test.toml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->server.max_body_bytes, 2048);
   EXPECT_TRUE(c->Limits(Level::kHosted).Allows(Capability::kEmbed));
@@ -35,7 +36,10 @@ retry_wait = "2d"
 }
 
 TEST(ConfigTest, ErrorsNameFileLineAndKey) {
-  struct Case { const char* text; const char* expect; };
+  struct Case {
+    const char* text;
+    const char* expect;
+  };
   for (const Case& t : {
            Case{"[server]\nmax_body_bytes = \"big\"\n", "test.toml:2: server.max_body_bytes must be an integer"},
            Case{"[server]\nthreds = 2\n", "test.toml:2: server.threds is not a known setting"},

@@ -10,9 +10,9 @@
 namespace aperture::http {
 
 struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // as sent: path and query
-  std::string path;    // target without the query, percent-decoding not applied
+  std::string method;                                        // "GET", "POST", ...
+  std::string target;                                        // as sent: path and query
+  std::string path;                                          // target without the query, percent-decoding not applied
   std::vector<std::pair<std::string, std::string>> query;    // decoded name=value pairs, in order
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased, in order
   std::string body;

@@ -38,7 +38,6 @@ struct Response {
 };
 
 // OpenAI-style error body: {"error":{"message","type","code","param"}}.
-Response ErrorResponse(int status, std::string_view message, std::string_view code,
-                       std::string_view param = {});
+Response ErrorResponse(int status, std::string_view message, std::string_view code, std::string_view param = {});
 
 }  // namespace aperture::http

@@ -28,7 +28,8 @@ absl::StatusOr<std::string> ReadSigningKey(const DataDir& dir) {
   const std::string path = dir.signing_key();
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(fmt::format("{} has no signing.key; run `aperture init --data {}` first", dir.path, dir.path));
+    return absl::NotFoundError(
+        fmt::format("{} has no signing.key; run `aperture init --data {}` first", dir.path, dir.path));
   }
   if (st.st_mode & 077) {
     return absl::PermissionDeniedError(fmt::format("{} must be readable by its owner only (chmod 600)", path));
@@ -41,8 +42,7 @@ absl::StatusOr<std::string> ReadSigningKey(const DataDir& dir) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, const Config& config,
-                                                         const Clock& clock) {
+absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, const Config& config, const Clock& clock) {
   ASSIGN_OR_RETURN(std::string secret, ReadHashSecret(dir));
   std::unique_ptr<Services> s(new Services(config, clock));
   ASSIGN_OR_RETURN(s->store, store::SqliteStore::Open(dir.database(), /*create=*/false));
@@ -76,8 +76,8 @@ App::App(Services& s)
           .models = {.max_context = static_cast<int>(s.config.serving.max_context)},
           .clock = &s.clock})),
       authenticator_(*s.store, *s.hasher, s.clock, s.key_usage),
-      deps_{*s.store,   *s.recorder, *s.access,  *s.authorizer, s.config,
-            metrics_,   s.clock,     *scheduler_, s.usage,       token_limiter_} {}
+      deps_{*s.store, *s.recorder, *s.access,   *s.authorizer, s.config,
+            metrics_, s.clock,     *scheduler_, s.usage,       token_limiter_} {}
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port) {
   std::unique_ptr<App> app(new App(services));

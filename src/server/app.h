@@ -33,7 +33,7 @@ namespace aperture {
 class Services {
  public:
   static absl::StatusOr<std::unique_ptr<Services>> Open(const DataDir& dir, const Config& config,
-                                                         const Clock& clock = SystemClock::Get());
+                                                        const Clock& clock = SystemClock::Get());
   ~Services();
 
   Config config;

@@ -30,8 +30,8 @@ absl::Status InitDataDir(const DataDir& dir) {
   std::error_code ec;
   for (const std::string& f : {dir.database(), dir.signing_key(), dir.hash_secret()}) {
     if (std::filesystem::exists(f, ec)) {
-      return absl::AlreadyExistsError(fmt::format(
-          "{} is already initialised ({} exists); nothing was changed", dir.path, f));
+      return absl::AlreadyExistsError(
+          fmt::format("{} is already initialised ({} exists); nothing was changed", dir.path, f));
     }
   }
   std::filesystem::create_directories(dir.path, ec);

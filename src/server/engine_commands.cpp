@@ -12,9 +12,9 @@
 #include "engine/model/runner.h"
 #include "engine/model/test_model.h"
 #include "engine/sampling/sampler.h"
+#include "engine/threading/thread_pool.h"
 #include "engine/tokenizer/incremental_decoder.h"
 #include "engine/tokenizer/tokenizer.h"
-#include "engine/threading/thread_pool.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 
@@ -79,9 +79,7 @@ void RunGenerate(const GenerateArgs& a) {
     if (a.json) {
       nlohmann::json top = nlohmann::json::array();
       for (const auto& alt : r.top) {
-        top.push_back({{"id", alt.token},
-                       {"token", tokenizer->TokenToPiece(alt.token)},
-                       {"logprob", alt.logprob}});
+        top.push_back({{"id", alt.token}, {"token", tokenizer->TokenToPiece(alt.token)}, {"logprob", alt.logprob}});
       }
       tokens_json.push_back({{"id", r.token},
                              {"token", tokenizer->TokenToPiece(r.token)},
@@ -97,10 +95,7 @@ void RunGenerate(const GenerateArgs& a) {
   const std::string tail = stream.Flush();
   text += tail;
   if (a.json) {
-    nlohmann::json out = {{"prompt", a.prompt},
-                          {"prompt_ids", prompt},
-                          {"text", text},
-                          {"tokens", tokens_json}};
+    nlohmann::json out = {{"prompt", a.prompt}, {"prompt_ids", prompt}, {"text", text}, {"tokens", tokens_json}};
     std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   } else {
     std::fputs(tail.c_str(), stdout);

@@ -214,8 +214,8 @@ absl::Status Verify(const std::string& url, const std::string& key, const std::s
 }
 
 absl::StatusOr<std::unique_ptr<Services>> OpenLocal(const std::string& data, const std::string& config_path) {
-  ASSIGN_OR_RETURN(Config config, config_path.empty() ? absl::StatusOr<Config>(DefaultConfig())
-                                                      : LoadConfigFile(config_path));
+  ASSIGN_OR_RETURN(Config config,
+                   config_path.empty() ? absl::StatusOr<Config>(DefaultConfig()) : LoadConfigFile(config_path));
   return Services::Open(DataDir{data}, config);
 }
 
@@ -230,7 +230,8 @@ absl::Status Show(const std::string& url, const std::string& data, const std::st
     const int64_t to = std::min(head.size, from + count);
     ASSIGN_OR_RETURN(std::vector<std::string> entries, services->log->Entries(from, to));
     std::cout << fmt::format("{} entries; showing {} to {}\n", head.size, from, to);
-    for (size_t i = 0; i < entries.size(); ++i) std::cout << Describe(from + static_cast<int64_t>(i), entries[i]) << "\n";
+    for (size_t i = 0; i < entries.size(); ++i)
+      std::cout << Describe(from + static_cast<int64_t>(i), entries[i]) << "\n";
     return absl::OkStatus();
   }
   ASSIGN_OR_RETURN(auto client, HttpClient::ForUrl(url));
@@ -243,7 +244,8 @@ absl::Status Show(const std::string& url, const std::string& data, const std::st
   }
   int64_t shown = 0;
   while (shown < count) {
-    ASSIGN_OR_RETURN(Json page, GetJson(*client, fmt::format("/log/entries?start={}&end={}", from, from + count - shown)));
+    ASSIGN_OR_RETURN(Json page,
+                     GetJson(*client, fmt::format("/log/entries?start={}&end={}", from, from + count - shown)));
     const Json& entries = page.value("entries", Json::array());
     if (!entries.is_array() || entries.empty()) break;
     for (const Json& e : entries) {
@@ -261,7 +263,9 @@ absl::Status Mine(const std::string& url, const std::string& api_key, const std:
   std::optional<translog::Checkpoint> checkpoint;
   int64_t after = -1, proven = 0;
   for (;;) {
-    ASSIGN_OR_RETURN(Json page, GetJson(*client, fmt::format("/log/mine?after={}&limit=1000", after), api_key));
+    const std::string target =
+        after < 0 ? std::string("/log/mine?limit=1000") : fmt::format("/log/mine?after={}&limit=1000", after);
+    ASSIGN_OR_RETURN(Json page, GetJson(*client, target, api_key));
     ASSIGN_OR_RETURN(std::string note, RequiredString(page, "checkpoint"));
     ASSIGN_OR_RETURN(translog::Checkpoint cp, translog::OpenCheckpoint(note, verifier));
     // Later pages may come with a newer checkpoint: each proof is checked against its own.
@@ -278,9 +282,9 @@ absl::Status Mine(const std::string& url, const std::string& api_key, const std:
       ASSIGN_OR_RETURN(std::vector<translog::Hash> proof, HashesFrom(e.value("proof", Json()), "an inclusion proof"));
       absl::Status included = translog::VerifyInclusion(index, cp.size, translog::LeafHash(entry), proof, cp.root);
       if (!included.ok()) {
-        return absl::DataLossError(fmt::format("entry at index {} (leaf hash {}) is not proven in checkpoint size {}: {}",
-                                               index, translog::HashHex(translog::LeafHash(entry)), cp.size,
-                                               std::string(included.message())));
+        return absl::DataLossError(
+            fmt::format("entry at index {} (leaf hash {}) is not proven in checkpoint size {}: {}", index,
+                        translog::HashHex(translog::LeafHash(entry)), cp.size, std::string(included.message())));
       }
       std::cout << Describe(index, entry) << "\n";
       ++proven;
@@ -326,8 +330,8 @@ void AddLogCommands(CLI::App& cli, absl::Status& status) {
   show->add_option("--start", o->start, "first index (default: the last --count entries)");
   show->add_option("--count", o->count, "how many entries (default 20)");
   show->callback([o, &status] {
-    status = Show(o->url, o->data, o->config, o->start >= 0 ? std::optional<int64_t>(o->start) : std::nullopt,
-                  o->count);
+    status =
+        Show(o->url, o->data, o->config, o->start >= 0 ? std::optional<int64_t>(o->start) : std::nullopt, o->count);
   });
 
   auto* mine = log->add_subcommand("mine", "the entries about you, each with a verified inclusion proof");

@@ -36,7 +36,9 @@ absl::StatusOr<std::unique_ptr<Services>> OpenServices(const std::string& data, 
 
 absl::StatusOr<Level> LevelArg(const std::string& name) {
   auto l = ParseLevel(name);
-  if (!l) return absl::InvalidArgumentError(fmt::format("unknown level '{}'; use closed, staged, hosted, api, research, download or open", name));
+  if (!l)
+    return absl::InvalidArgumentError(
+        fmt::format("unknown level '{}'; use closed, staged, hosted, api, research, download or open", name));
   return *l;
 }
 
@@ -133,7 +135,8 @@ int main(int argc, char** argv) {
   model_list->callback(with([&](Services& s) -> absl::Status {
     ASSIGN_OR_RETURN(auto models, s.store->ListModels());
     std::cout << fmt::format("{:<24} {:<10} {}\n", "ID", "PUBLIC", "PATH");
-    for (const Model& m : models) std::cout << fmt::format("{:<24} {:<10} {}\n", m.id, LevelName(m.public_level), m.path);
+    for (const Model& m : models)
+      std::cout << fmt::format("{:<24} {:<10} {}\n", m.id, LevelName(m.public_level), m.path);
     return absl::OkStatus();
   }));
   auto* model_level = model->add_subcommand("set-public-level", "change the level everyone has");
@@ -146,10 +149,13 @@ int main(int argc, char** argv) {
     std::cout << fmt::format("model {} is now public at level {}\n", model_id, LevelName(l));
     return absl::OkStatus();
   }));
-  auto* model_fields = model->add_subcommand("set-request-fields", "the form an access request must fill in (JSON array)");
+  auto* model_fields =
+      model->add_subcommand("set-request-fields", "the form an access request must fill in (JSON array)");
   data_opt(model_fields);
   model_fields->add_option("--id", model_id)->required();
-  model_fields->add_option("--fields", fields_json, "e.g. [{\"name\":\"affiliation\",\"type\":\"text\",\"required\":true}]")->required();
+  model_fields
+      ->add_option("--fields", fields_json, "e.g. [{\"name\":\"affiliation\",\"type\":\"text\",\"required\":true}]")
+      ->required();
   model_fields->callback(with([&](Services& s) -> absl::Status {
     ASSIGN_OR_RETURN(Json fields, ParseJson(fields_json));
     RETURN_IF_ERROR(s.access->SetRequestFields(op, model_id, fields));
@@ -217,7 +223,8 @@ int main(int argc, char** argv) {
       pid = p.id;
     }
     ASSIGN_OR_RETURN(auto keys, s.store->ListApiKeys(pid));
-    std::cout << fmt::format("{:<22} {:<22} {:<21} {:<21} {:<21} {}\n", "ID", "PRINCIPAL", "CREATED", "EXPIRES", "LAST USED", "REVOKED");
+    std::cout << fmt::format("{:<22} {:<22} {:<21} {:<21} {:<21} {}\n", "ID", "PRINCIPAL", "CREATED", "EXPIRES",
+                             "LAST USED", "REVOKED");
     for (const ApiKey& k : keys) {
       std::cout << fmt::format("{:<22} {:<22} {:<21} {:<21} {:<21} {}\n", k.id, k.principal_id, When(k.created_at),
                                When(k.expires_at), When(k.last_used_at), When(k.revoked_at));
@@ -246,7 +253,8 @@ int main(int argc, char** argv) {
     ASSIGN_OR_RETURN(Level l, LevelArg(level_name));
     ASSIGN_OR_RETURN(auto ttl, DurationArg(expires));
     ASSIGN_OR_RETURN(Grant g, s.access->GrantAccess(op, name, model_id, l, ttl, reason));
-    std::cout << fmt::format("grant {}: {} has {} on {} until {}\n", g.id, name, LevelName(l), model_id, When(g.expires_at));
+    std::cout << fmt::format("grant {}: {} has {} on {} until {}\n", g.id, name, LevelName(l), model_id,
+                             When(g.expires_at));
     return absl::OkStatus();
   }));
   auto* revoke = cli.add_subcommand("revoke", "revoke a grant");
@@ -298,7 +306,9 @@ int main(int argc, char** argv) {
   request_approve->add_option("--reason", reason);
   request_approve->callback(with([&](Services& s) -> absl::Status {
     std::optional<Level> l;
-    if (!approve_level.empty()) { ASSIGN_OR_RETURN(l, LevelArg(approve_level)); }
+    if (!approve_level.empty()) {
+      ASSIGN_OR_RETURN(l, LevelArg(approve_level));
+    }
     ASSIGN_OR_RETURN(auto ttl, DurationArg(expires));
     ASSIGN_OR_RETURN(AccessRequest r, s.access->Approve(op, request_id, l, ttl, reason));
     std::cout << fmt::format("request {} approved: grant {}\n", r.id, r.grant_id);

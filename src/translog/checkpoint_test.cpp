@@ -20,10 +20,10 @@ TEST(CheckpointTest, FormatsAndParsesTheThreeLines) {
 TEST(CheckpointTest, RefusesAnythingElse) {
   const std::string root = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
   EXPECT_TRUE(ParseCheckpoint("o\n0\n" + root + "\n").ok());
-  EXPECT_FALSE(ParseCheckpoint("o\n0\n" + root).ok());                   // no final newline
+  EXPECT_FALSE(ParseCheckpoint("o\n0\n" + root).ok());                    // no final newline
   EXPECT_FALSE(ParseCheckpoint("o\n0\n" + root + "\nextension\n").ok());  // extension line
-  EXPECT_FALSE(ParseCheckpoint("\n0\n" + root + "\n").ok());             // empty origin
-  EXPECT_FALSE(ParseCheckpoint("o\n01\n" + root + "\n").ok());           // leading zero
+  EXPECT_FALSE(ParseCheckpoint("\n0\n" + root + "\n").ok());              // empty origin
+  EXPECT_FALSE(ParseCheckpoint("o\n01\n" + root + "\n").ok());            // leading zero
   EXPECT_FALSE(ParseCheckpoint("o\n-1\n" + root + "\n").ok());
   EXPECT_FALSE(ParseCheckpoint("o\n1x\n" + root + "\n").ok());
   EXPECT_FALSE(ParseCheckpoint("o\n\n" + root + "\n").ok());

@@ -22,8 +22,8 @@ absl::StatusOr<PreparedEntry> PrepareEntry(const LogEvent& e) {
     std::string p = named->get<std::string>();
     if (IsPrincipal(p) && p != e.actor) out.subjects.push_back(std::move(p));
   }
-  Json entry = {{"type", e.type},     {"time", e.time},       {"actor", e.actor},   {"model", e.model},
-                {"level", e.level},   {"outcome", e.outcome}, {"reason", e.reason}, {"details", std::move(*details)}};
+  Json entry = {{"type", e.type},   {"time", e.time},       {"actor", e.actor},   {"model", e.model},
+                {"level", e.level}, {"outcome", e.outcome}, {"reason", e.reason}, {"details", std::move(*details)}};
   out.entry = CanonicalJson(entry);
   if (out.entry.size() > kMaxEntryBytes) {
     return absl::InvalidArgumentError(fmt::format("a '{}' entry would be {} bytes; the log takes at most {}", e.type,

@@ -6,13 +6,14 @@ namespace aperture::translog {
 namespace {
 
 TEST(EntryTest, IsTheCanonicalJsonOfTheEvent) {
-  LogEvent e{"grant.created", 1700000000, "prn_owner", "llama", "research", "ok", "ok",
-             R"({"principal":"prn_alice","grant":"grt_1","expires_at":0})"};
+  LogEvent e{"grant.created", 1700000000, "prn_owner", "llama",
+             "research",      "ok",       "ok",        R"({"principal":"prn_alice","grant":"grt_1","expires_at":0})"};
   auto prepared = PrepareEntry(e);
   ASSERT_TRUE(prepared.ok()) << prepared.status();
-  EXPECT_EQ(prepared->entry,
-            R"({"actor":"prn_owner","details":{"expires_at":0,"grant":"grt_1","principal":"prn_alice"},)"
-            R"("level":"research","model":"llama","outcome":"ok","reason":"ok","time":1700000000,"type":"grant.created"})");
+  EXPECT_EQ(
+      prepared->entry,
+      R"({"actor":"prn_owner","details":{"expires_at":0,"grant":"grt_1","principal":"prn_alice"},)"
+      R"("level":"research","model":"llama","outcome":"ok","reason":"ok","time":1700000000,"type":"grant.created"})");
   EXPECT_EQ(prepared->subjects, (std::vector<std::string>{"prn_owner", "prn_alice"}));
 
   auto back = EventFromEntry(prepared->entry);

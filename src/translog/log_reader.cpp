@@ -18,7 +18,8 @@ absl::Status LogReader::CheckSize(int64_t size) {
   if (size >= 0 && size <= known_size_.load()) return absl::OkStatus();
   ASSIGN_OR_RETURN(LogHead head, Head());
   if (size < 0 || size > head.size) {
-    return absl::InvalidArgumentError(fmt::format("tree size {} is not between 0 and the log's size {}", size, head.size));
+    return absl::InvalidArgumentError(
+        fmt::format("tree size {} is not between 0 and the log's size {}", size, head.size));
   }
   return absl::OkStatus();
 }

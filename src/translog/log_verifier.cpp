@@ -25,8 +25,11 @@ absl::StatusOr<Hash> HashFromBase64(const Json& v, std::string_view what) {
 std::string SerializeState(const VerifiedState& s) {
   Json frontier = Json::array();
   for (const Hash& h : s.frontier) frontier.push_back(B64(h));
-  Json j = {{"origin", s.origin},         {"size", s.size},          {"root", B64(s.root)},
-            {"checkpoint", s.checkpoint}, {"frontier", std::move(frontier)}};
+  Json j = {{"origin", s.origin},
+            {"size", s.size},
+            {"root", B64(s.root)},
+            {"checkpoint", s.checkpoint},
+            {"frontier", std::move(frontier)}};
   return j.dump(2) + "\n";
 }
 
@@ -89,13 +92,13 @@ absl::StatusOr<VerifyResult> VerifyLog(LogSource& source, const NoteVerifier& ke
       return absl::InvalidArgumentError("the saved state is damaged: its frontier does not give its root");
     }
     if (previous->origin != cp.origin) {
-      return absl::FailedPreconditionError(fmt::format(
-          "the saved state is for log '{}', this checkpoint is for '{}'", previous->origin, cp.origin));
+      return absl::FailedPreconditionError(
+          fmt::format("the saved state is for log '{}', this checkpoint is for '{}'", previous->origin, cp.origin));
     }
     if (cp.size < previous->size) {
-      return absl::DataLossError(fmt::format(
-          "the log shrank: the checkpoint has size {}, the saved one had {} (root {})", cp.size, previous->size,
-          HashHex(previous->root)));
+      return absl::DataLossError(
+          fmt::format("the log shrank: the checkpoint has size {}, the saved one had {} (root {})", cp.size,
+                      previous->size, HashHex(previous->root)));
     }
     if (cp.size == previous->size && cp.root != previous->root) {
       return absl::DataLossError(fmt::format("the log forked: size {} had root {} and now has root {}", cp.size,
@@ -131,7 +134,8 @@ absl::StatusOr<VerifyResult> VerifyLog(LogSource& source, const NoteVerifier& ke
     ASSIGN_OR_RETURN(std::string tile, source.Tile(tile_ref));
     ASSIGN_OR_RETURN(std::vector<std::string> entries, ParseEntryBundle(bundle));
     if (static_cast<int>(entries.size()) != width) {
-      return absl::DataLossError(fmt::format("{} holds {} entries, not {}", TilePath(bundle_ref), entries.size(), width));
+      return absl::DataLossError(
+          fmt::format("{} holds {} entries, not {}", TilePath(bundle_ref), entries.size(), width));
     }
     if (tile.size() != static_cast<size_t>(width) * 32) {
       return absl::DataLossError(fmt::format("{} is {} bytes, not {}", TilePath(tile_ref), tile.size(), width * 32));
@@ -167,9 +171,8 @@ absl::StatusOr<VerifyResult> VerifyLog(LogSource& source, const NoteVerifier& ke
         "(size {})",
         mismatch->index, HashHex(mismatch->entry_hash), HashHex(mismatch->tree_hash), HashHex(cp.root), cp.size));
   } else {
-    return absl::DataLossError(fmt::format(
-        "the entries from index {} to {} give root {}, not the checkpoint's root {}", start, cp.size - 1,
-        HashHex(root), HashHex(cp.root)));
+    return absl::DataLossError(fmt::format("the entries from index {} to {} give root {}, not the checkpoint's root {}",
+                                           start, cp.size - 1, HashHex(root), HashHex(cp.root)));
   }
 
   VerifyResult result;

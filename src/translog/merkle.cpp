@@ -151,14 +151,14 @@ absl::Status VerifyInclusion(int64_t index, int64_t size, const Hash& leaf_hash,
   }
   if (sn != 0) return absl::InvalidArgumentError("inclusion proof is shorter than the tree is deep");
   if (r != root) {
-    return absl::InvalidArgumentError(fmt::format(
-        "inclusion proof of leaf {} leads to root {}, not the expected {}", index, HashHex(r), HashHex(root)));
+    return absl::InvalidArgumentError(fmt::format("inclusion proof of leaf {} leads to root {}, not the expected {}",
+                                                  index, HashHex(r), HashHex(root)));
   }
   return absl::OkStatus();
 }
 
-absl::Status VerifyConsistency(int64_t old_size, int64_t new_size, std::span<const Hash> proof,
-                               const Hash& old_root, const Hash& new_root) {
+absl::Status VerifyConsistency(int64_t old_size, int64_t new_size, std::span<const Hash> proof, const Hash& old_root,
+                               const Hash& new_root) {
   if (old_size < 0 || new_size < old_size) {
     return absl::InvalidArgumentError(
         fmt::format("no consistency proof can lead from size {} to size {}", old_size, new_size));
@@ -169,8 +169,8 @@ absl::Status VerifyConsistency(int64_t old_size, int64_t new_size, std::span<con
       return absl::InvalidArgumentError("the root of an empty tree is the SHA-256 of nothing");
     }
     if (old_size == new_size && old_root != new_root) {
-      return absl::InvalidArgumentError(fmt::format("two different roots for size {}: {} and {}", old_size,
-                                                    HashHex(old_root), HashHex(new_root)));
+      return absl::InvalidArgumentError(
+          fmt::format("two different roots for size {}: {} and {}", old_size, HashHex(old_root), HashHex(new_root)));
     }
     return absl::OkStatus();
   }
@@ -203,12 +203,12 @@ absl::Status VerifyConsistency(int64_t old_size, int64_t new_size, std::span<con
   }
   if (sn != 0) return absl::InvalidArgumentError("consistency proof is too short");
   if (fr != old_root) {
-    return absl::InvalidArgumentError(fmt::format("consistency proof gives old root {}, not the expected {}",
-                                                  HashHex(fr), HashHex(old_root)));
+    return absl::InvalidArgumentError(
+        fmt::format("consistency proof gives old root {}, not the expected {}", HashHex(fr), HashHex(old_root)));
   }
   if (sr != new_root) {
-    return absl::InvalidArgumentError(fmt::format("consistency proof gives new root {}, not the expected {}",
-                                                  HashHex(sr), HashHex(new_root)));
+    return absl::InvalidArgumentError(
+        fmt::format("consistency proof gives new root {}, not the expected {}", HashHex(sr), HashHex(new_root)));
   }
   return absl::OkStatus();
 }

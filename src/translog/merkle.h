@@ -18,9 +18,9 @@ namespace aperture::translog {
 
 using Hash = std::array<uint8_t, 32>;
 
-Hash LeafHash(std::string_view entry);                 // SHA-256(0x00 || entry)
-Hash NodeHash(const Hash& left, const Hash& right);    // SHA-256(0x01 || left || right)
-Hash EmptyRoot();                                      // SHA-256 of nothing
+Hash LeafHash(std::string_view entry);               // SHA-256(0x00 || entry)
+Hash NodeHash(const Hash& left, const Hash& right);  // SHA-256(0x01 || left || right)
+Hash EmptyRoot();                                    // SHA-256 of nothing
 
 std::string ToBytes(const Hash& h);  // 32 raw bytes
 // Exactly 32 bytes, or InvalidArgument naming `what`.
@@ -58,7 +58,7 @@ absl::Status VerifyInclusion(int64_t index, int64_t size, const Hash& leaf_hash,
                              const Hash& root);
 // OK when `proof` shows that the tree (old_size, old_root) is a prefix of the
 // tree (new_size, new_root).
-absl::Status VerifyConsistency(int64_t old_size, int64_t new_size, std::span<const Hash> proof,
-                               const Hash& old_root, const Hash& new_root);
+absl::Status VerifyConsistency(int64_t old_size, int64_t new_size, std::span<const Hash> proof, const Hash& old_root,
+                               const Hash& new_root);
 
 }  // namespace aperture::translog

@@ -189,7 +189,9 @@ TEST(MerkleTest, ConsistencyProofsMatchTheReference) {
       auto proof = reader.ConsistencyProof(m, n);
       ASSERT_TRUE(proof.ok());
       EXPECT_TRUE(VerifyConsistency(m, n, *proof, H(kRfcRoots[m]), H(kRfcRoots[n])).ok()) << m << "," << n;
-      if (m < n) EXPECT_FALSE(VerifyConsistency(m, n, *proof, H(kRfcRoots[n]), H(kRfcRoots[m])).ok());
+      if (m < n) {
+        EXPECT_FALSE(VerifyConsistency(m, n, *proof, H(kRfcRoots[n]), H(kRfcRoots[m])).ok());
+      }
     }
   }
   EXPECT_FALSE(reader.ConsistencyProof(5, 4).ok());

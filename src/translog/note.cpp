@@ -48,8 +48,20 @@ size_t DecodeRune(std::string_view s, size_t i, uint32_t& rune) {
 // Go's unicode.IsSpace.
 bool IsUnicodeSpace(uint32_t r) {
   switch (r) {
-    case '\t': case '\n': case '\v': case '\f': case '\r': case ' ':
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
+    case '\t':
+    case '\n':
+    case '\v':
+    case '\f':
+    case '\r':
+    case ' ':
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
       return true;
     default:
       return r >= 0x2000 && r <= 0x200A;
@@ -115,8 +127,8 @@ absl::StatusOr<NoteSigner> NoteSigner::Create(std::string name, std::string_view
         fmt::format("'{}' is not a valid key name: it must be non-empty, without spaces or '+'", name));
   }
   if (secret_key.size() != crypto_sign_SECRETKEYBYTES) {
-    return absl::InvalidArgumentError(fmt::format("an Ed25519 secret key is {} bytes, got {}",
-                                                  crypto_sign_SECRETKEYBYTES, secret_key.size()));
+    return absl::InvalidArgumentError(
+        fmt::format("an Ed25519 secret key is {} bytes, got {}", crypto_sign_SECRETKEYBYTES, secret_key.size()));
   }
   NoteSigner s;
   s.name_ = std::move(name);
@@ -182,7 +194,10 @@ absl::StatusOr<NoteVerifier> NoteVerifier::Parse(std::string_view vkey) {
   uint32_t hash = 0;
   bool hex_ok = hash_hex.size() == 8;
   for (char c : hash_hex) {
-    const int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    const int v = c >= '0' && c <= '9'   ? c - '0'
+                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                         : -1;
     if (v < 0) hex_ok = false;
     hash = (hash << 4) | static_cast<uint32_t>(v & 0xF);
   }
@@ -242,16 +257,15 @@ absl::StatusOr<std::string> NoteVerifier::Open(std::string_view note) const {
         crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(sig->data() + 4),
                                     reinterpret_cast<const unsigned char*>(text.data()), text.size(),
                                     reinterpret_cast<const unsigned char*>(public_key_.data())) != 0) {
-      return absl::PermissionDeniedError(
-          fmt::format("invalid signature for key {}+{:08x}: the note was altered or not signed by this key", name_,
-                      key_hash_));
+      return absl::PermissionDeniedError(fmt::format(
+          "invalid signature for key {}+{:08x}: the note was altered or not signed by this key", name_, key_hash_));
     }
     verified = true;
   }
   if (!verified) {
-    return absl::PermissionDeniedError(fmt::format(
-        "the note carries no signature by key {}+{:08x} ({} signature(s) by unknown keys)", name_, key_hash_,
-        seen_other.size()));
+    return absl::PermissionDeniedError(
+        fmt::format("the note carries no signature by key {}+{:08x} ({} signature(s) by unknown keys)", name_,
+                    key_hash_, seen_other.size()));
   }
   return std::string(text);
 }

@@ -18,7 +18,8 @@ constexpr char kGoNote[] =
     "If you think cryptography is the answer to your problem,\n"
     "then you don't know what your problem is.\n"
     "\n"
-    "\xE2\x80\x94 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
+    "\xE2\x80\x94 PeterNeumann "
+    "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
 
 NoteSigner GoSigner() {
   const std::string seed = Base64Decode(kGoSeedBase64)->substr(1);
@@ -46,7 +47,8 @@ TEST(NoteTest, OpensGoSumdbNote) {
 
 TEST(NoteTest, RejectsAWrongSignature) {
   // Same key name and key hash, one bit of the Ed25519 signature flipped.
-  std::string blob = *Base64Decode("x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=");
+  std::string blob =
+      *Base64Decode("x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=");
   blob[10] = static_cast<char>(blob[10] ^ 0x01);
   const std::string note = std::string(kGoText) + "\n\xE2\x80\x94 PeterNeumann " + Base64Encode(blob) + "\n";
   auto opened = GoVerifier().Open(note);
@@ -141,8 +143,12 @@ TEST(NoteTest, KeyNamesFollowTheSpec) {
   EXPECT_FALSE(IsValidKeyName(""));
   EXPECT_FALSE(IsValidKeyName("a b"));
   EXPECT_FALSE(IsValidKeyName("a+b"));
-  EXPECT_FALSE(IsValidKeyName("a\xC2\xA0" "b"));  // no-break space
-  EXPECT_FALSE(IsValidKeyName("a\xE3\x80\x80" "b"));  // ideographic space
+  EXPECT_FALSE(
+      IsValidKeyName("a\xC2\xA0"
+                     "b"));  // no-break space
+  EXPECT_FALSE(
+      IsValidKeyName("a\xE3\x80\x80"
+                     "b"));  // ideographic space
   EXPECT_FALSE(IsValidKeyName("\xff"));
   EXPECT_FALSE(NoteSigner::Create("bad name", RandomBytes(64)).ok());
   EXPECT_FALSE(NoteSigner::Create("ok", "short").ok());

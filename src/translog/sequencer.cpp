@@ -113,9 +113,8 @@ void LogSequencer::Run() {
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
       mu_.Await(absl::Condition(&ready));
       if (queue_.empty()) return;  // stopping, and nothing left
-      auto full = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || queue_.size() >= options_.max_batch;
-      };
+      auto full = [this]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || queue_.size() >= options_.max_batch; };
       mu_.AwaitWithTimeout(absl::Condition(&full), options_.batch_delay);
       const size_t n = std::min(queue_.size(), options_.max_batch);
       batch.reserve(n);

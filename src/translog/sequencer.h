@@ -41,11 +41,10 @@ class LogSequencer final : public Recorder {
   // `secret_key`: the server's Ed25519 secret key (64 bytes, libsodium).
   // `origin`: the log name used if the store holds no log yet; an existing
   // log keeps the name it is published under (see AdoptOrigin).
-  static absl::StatusOr<std::unique_ptr<LogSequencer>> Open(LogStore& store, std::string secret_key,
-                                                            std::string origin, const Clock& clock);
-  static absl::StatusOr<std::unique_ptr<LogSequencer>> Open(LogStore& store, std::string secret_key,
-                                                            std::string origin, const Clock& clock,
-                                                            Options options);
+  static absl::StatusOr<std::unique_ptr<LogSequencer>> Open(LogStore& store, std::string secret_key, std::string origin,
+                                                            const Clock& clock);
+  static absl::StatusOr<std::unique_ptr<LogSequencer>> Open(LogStore& store, std::string secret_key, std::string origin,
+                                                            const Clock& clock, Options options);
   // Commits everything still queued.
   ~LogSequencer() override;
 

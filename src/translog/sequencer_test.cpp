@@ -17,8 +17,8 @@ namespace aperture::translog {
 namespace {
 
 LogEvent Event(int i, const std::string& actor = "prn_alice") {
-  return LogEvent{"access.decision", 1700000000 + i, actor, "m", "api", "allow", "ok",
-                  "{\"n\":" + std::to_string(i) + "}"};
+  return LogEvent{
+      "access.decision", 1700000000 + i, actor, "m", "api", "allow", "ok", "{\"n\":" + std::to_string(i) + "}"};
 }
 
 class SequencerTest : public ::testing::Test {
@@ -123,7 +123,8 @@ TEST_F(SequencerTest, EntriesAboutAPrincipalAreIndexed) {
   auto seq = Open();
   ASSERT_TRUE(seq->RecordDurably(Event(0, "anonymous")).ok());
   ASSERT_TRUE(seq->RecordDurably(Event(1, "prn_bob")).ok());
-  ASSERT_TRUE(seq->RecordDurably({"grant.created", 2, "cli", "m", "api", "ok", "ok", R"({"principal":"prn_bob"})"}).ok());
+  ASSERT_TRUE(
+      seq->RecordDurably({"grant.created", 2, "cli", "m", "api", "ok", "ok", R"({"principal":"prn_bob"})"}).ok());
   ASSERT_TRUE(seq->RecordDurably(Event(3, "prn_carol")).ok());
   EXPECT_EQ(*store_.EntriesAbout("prn_bob", -1, 10), (std::vector<int64_t>{1, 2}));
   EXPECT_EQ(*store_.EntriesAbout("prn_bob", 1, 10), (std::vector<int64_t>{2}));

@@ -39,8 +39,8 @@ class ServerProcess {
       ::dup2(out[1], STDOUT_FILENO);
       ::close(out[0]);
       ::close(out[1]);
-      ::execl(APERTURE_BINARY, APERTURE_BINARY, "serve", "--data", data.c_str(), "--listen", "127.0.0.1:0",
-              "--config", config.c_str(), static_cast<char*>(nullptr));
+      ::execl(APERTURE_BINARY, APERTURE_BINARY, "serve", "--data", data.c_str(), "--listen", "127.0.0.1:0", "--config",
+              config.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     ::close(out[1]);
@@ -153,7 +153,9 @@ TEST_F(LogCrashTest, KillDashNineLosesNoPublishedEntry) {
         for (const Json& e : (*json)["entries"]) {
           tree.Append(translog::LeafHash(e["entry"].get<std::string>()));
           auto it = seen.find(tree.size());
-          if (it != seen.end()) EXPECT_EQ(tree.Root(), it->second) << "entries up to " << tree.size() << " changed";
+          if (it != seen.end()) {
+            EXPECT_EQ(tree.Root(), it->second) << "entries up to " << tree.size() << " changed";
+          }
         }
       }
     }
@@ -173,8 +175,7 @@ TEST_F(LogCrashTest, KillDashNineLosesNoPublishedEntry) {
     }
     threads.emplace_back([&, round] {
       for (int i = 0; !stop; ++i) {
-        Get(server.port(), "/v1/admin/principals", owner_key_, "POST",
-            fmt::format(R"({{"name":"p{}-{}"}})", round, i));
+        Get(server.port(), "/v1/admin/principals", owner_key_, "POST", fmt::format(R"({{"name":"p{}-{}"}})", round, i));
         std::lock_guard<std::mutex> lock(mu);
         ++principals;
       }

@@ -99,8 +99,9 @@ TEST(LogTest, EveryAdminChangeIsAnEntryProvenInTheCheckpoint) {
   server.AddModel("m", Level::kHosted);
   const std::string alice = server.AddPrincipal("alice", Role::kMember);
   server.CreateKey("alice");
-  ASSERT_TRUE(server.services().access->GrantAccess(AccessService::Operator(), "alice", "m", Level::kApi,
-                                                    std::nullopt, "study").ok());
+  ASSERT_TRUE(server.services()
+                  .access->GrantAccess(AccessService::Operator(), "alice", "m", Level::kApi, std::nullopt, "study")
+                  .ok());
   Published p = Fetch(server);
 
   Json page = server.CallJson("GET", fmt::format("/log/entries?start=0&end={}", p.checkpoint.size));
@@ -123,8 +124,8 @@ TEST(LogTest, EveryAdminChangeIsAnEntryProvenInTheCheckpoint) {
         << type;
     // ...and by leaf hash, in hex and in base64.
     const Hash leaf = translog::LeafHash(entry);
-    Json by_hex = server.CallJson("GET", fmt::format("/log/proof/inclusion?hash={}&size={}", translog::HashHex(leaf),
-                                                     p.checkpoint.size));
+    Json by_hex = server.CallJson(
+        "GET", fmt::format("/log/proof/inclusion?hash={}&size={}", translog::HashHex(leaf), p.checkpoint.size));
     EXPECT_EQ(by_hex["index"], index);
     EXPECT_EQ(by_hex["proof"], proof["proof"]);
     std::string b64 = translog::Base64Encode(translog::ToBytes(leaf));
@@ -158,7 +159,8 @@ TEST(LogTest, CheckpointsStayConsistentAsTheLogGrows) {
 TEST(LogTest, ServesTheTilesLayout) {
   TestServer server(Unlimited());
   for (int i = 0; i < 300; ++i) {
-    server.services().recorder->Record({"eval.recorded", i, "cli", "m", "", "ok", "ok", fmt::format("{{\"n\":{}}}", i)});
+    server.services().recorder->Record(
+        {"eval.recorded", i, "cli", "m", "", "ok", "ok", fmt::format("{{\"n\":{}}}", i)});
   }
   server.services().recorder->Flush();
   Published p = Fetch(server);
@@ -192,7 +194,8 @@ TEST(LogTest, ServesTheTilesLayout) {
   EXPECT_EQ(server.Call("GET", "/log/tile/2/000.p/1").status, 404);
 
   // /log/entries pages are bounded.
-  for (int i = 0; i < 1000; ++i) server.services().recorder->Record({"eval.recorded", i, "cli", "", "", "ok", "ok", "{}"});
+  for (int i = 0; i < 1000; ++i)
+    server.services().recorder->Record({"eval.recorded", i, "cli", "", "", "ok", "ok", "{}"});
   server.services().recorder->Flush();
   Json page = server.CallJson("GET", "/log/entries?start=0&end=5000");
   EXPECT_EQ(page["entries"].size(), 1000u);
@@ -240,8 +243,8 @@ TEST(LogTest, APrincipalListsTheirOwnEntriesWithProofs) {
   for (const Json& e : page["entries"]) {
     const std::string entry = e["entry"];
     EXPECT_NE(entry.find(bob), std::string::npos) << entry;  // about bob, and only bob
-    EXPECT_TRUE(translog::VerifyInclusion(e["index"], cp->size, translog::LeafHash(entry), Hashes(e["proof"]), cp->root)
-                    .ok());
+    EXPECT_TRUE(
+        translog::VerifyInclusion(e["index"], cp->size, translog::LeafHash(entry), Hashes(e["proof"]), cp->root).ok());
     types.insert(translog::EventFromEntry(entry)->type);
   }
   EXPECT_TRUE(types.count("principal.created"));
@@ -255,8 +258,8 @@ TEST(LogTest, APrincipalListsTheirOwnEntriesWithProofs) {
 
   // The CLI does the same, checking every proof.
   const std::string vkey = Trim(server.Call("GET", "/log/key").body);
-  auto [rc, out] = RunCli(fmt::format("log mine --url http://127.0.0.1:{} --api-key {} --key '{}'", server.port(), key,
-                                      vkey));
+  auto [rc, out] =
+      RunCli(fmt::format("log mine --url http://127.0.0.1:{} --api-key {} --key '{}'", server.port(), key, vkey));
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("each with a verified inclusion proof"), std::string::npos) << out;
 }

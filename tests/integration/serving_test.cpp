@@ -41,7 +41,8 @@ class ServingTest : public ::testing::Test {
   std::string dev_, researcher_;
 };
 
-const char* kChat = R"({"model":"tiny","messages":[{"role":"user","content":"Once upon a time"}],"temperature":0,"max_tokens":24)";
+const char* kChat =
+    R"({"model":"tiny","messages":[{"role":"user","content":"Once upon a time"}],"temperature":0,"max_tokens":24)";
 const char* kCompletion = R"({"model":"tiny","prompt":"Once upon a time","temperature":0,"max_tokens":24)";
 
 TEST_F(ServingTest, ChatAndCompletionWholeAndStreamedAgree) {
@@ -56,7 +57,8 @@ TEST_F(ServingTest, ChatAndCompletionWholeAndStreamedAgree) {
     EXPECT_EQ(whole["choices"][0]["finish_reason"], "length");
     EXPECT_EQ(whole["usage"]["completion_tokens"], 24);
 
-    auto streamed = server_.Call("POST", path, base + R"(,"stream":true,"stream_options":{"include_usage":true}})", dev_);
+    auto streamed =
+        server_.Call("POST", path, base + R"(,"stream":true,"stream_options":{"include_usage":true}})", dev_);
     ASSERT_EQ(streamed.status, 200);
     EXPECT_EQ(streamed.Header("content-type").value_or(""), "text/event-stream");
     auto events = Events(streamed.body);

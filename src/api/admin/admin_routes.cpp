@@ -162,8 +162,14 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
                 return View(*m, m->public_level);
               })});
 
-  router.Add({"POST", "/v1/admin/models/{id}/system-prompt", "admin.models.system_prompt", Access::kOwner,
-              ModelFrom::kNone, {}, {}, Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
+  router.Add({"POST",
+              "/v1/admin/models/{id}/system-prompt",
+              "admin.models.system_prompt",
+              Access::kOwner,
+              ModelFrom::kNone,
+              {},
+              {},
+              Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
                 ASSIGN_OR_RETURN(std::string prompt, RequiredString(ctx.body, "system_prompt"));
                 RETURN_IF_ERROR(d.access.SetSystemPrompt(ctx.caller, ctx.PathParam("id"), prompt));
                 ASSIGN_OR_RETURN(auto m, d.store.FindModel(ctx.PathParam("id")));

@@ -180,21 +180,33 @@ void AddLogRoutes(Router& router, translog::LogReader& reader, std::string publi
   auto json = [log](absl::StatusOr<Json> (*fn)(translog::LogReader&, const RequestContext&)) {
     return [log, fn](RequestContext& ctx) { return Answer(fn(*log, ctx)); };
   };
-  router.Add({"GET", "/log/checkpoint", "log.checkpoint", Access::kAnyone, ModelFrom::kNone, {}, {},
-              [log](RequestContext&) {
-                absl::StatusOr<LogHead> head = log->Head();
-                if (!head.ok()) return StatusResponse(head.status());
-                return Text(head->checkpoint, "no-cache");
-              }});
-  router.Add({"GET", "/log/key", "log.key", Access::kAnyone, ModelFrom::kNone, {}, {},
-              [log, public_key](RequestContext&) {
-                absl::StatusOr<LogHead> head = log->Head();
-                if (!head.ok()) return StatusResponse(head.status());
-                return Text(translog::Ed25519VerifierKey(head->origin, public_key) + "\n", "no-cache");
-              }});
-  router.Add({"GET", "/log/proof/inclusion", "log.proof.inclusion", Access::kAnyone, ModelFrom::kNone, {}, {},
+  router.Add(
+      {"GET", "/log/checkpoint", "log.checkpoint", Access::kAnyone, ModelFrom::kNone, {}, {}, [log](RequestContext&) {
+         absl::StatusOr<LogHead> head = log->Head();
+         if (!head.ok()) return StatusResponse(head.status());
+         return Text(head->checkpoint, "no-cache");
+       }});
+  router.Add(
+      {"GET", "/log/key", "log.key", Access::kAnyone, ModelFrom::kNone, {}, {}, [log, public_key](RequestContext&) {
+         absl::StatusOr<LogHead> head = log->Head();
+         if (!head.ok()) return StatusResponse(head.status());
+         return Text(translog::Ed25519VerifierKey(head->origin, public_key) + "\n", "no-cache");
+       }});
+  router.Add({"GET",
+              "/log/proof/inclusion",
+              "log.proof.inclusion",
+              Access::kAnyone,
+              ModelFrom::kNone,
+              {},
+              {},
               json(&InclusionProof)});
-  router.Add({"GET", "/log/proof/consistency", "log.proof.consistency", Access::kAnyone, ModelFrom::kNone, {}, {},
+  router.Add({"GET",
+              "/log/proof/consistency",
+              "log.proof.consistency",
+              Access::kAnyone,
+              ModelFrom::kNone,
+              {},
+              {},
               json(&ConsistencyProof)});
   router.Add({"GET", "/log/entries", "log.entries", Access::kAnyone, ModelFrom::kNone, {}, {}, json(&Entries)});
   router.Add({"GET", "/log/mine", "log.mine", Access::kPrincipal, ModelFrom::kNone, {}, {}, json(&Mine)});
@@ -203,8 +215,9 @@ void AddLogRoutes(Router& router, translog::LogReader& reader, std::string publi
   std::string pattern = "/log/tile/{a}";
   for (int depth = 2; depth <= 9; ++depth) {
     pattern += fmt::format("/{{s{}}}", depth);
-    router.Add({"GET", pattern, "log.tile", Access::kAnyone, ModelFrom::kNone, {}, {},
-                [log](RequestContext& ctx) { return Tile(*log, ctx); }});
+    router.Add({"GET", pattern, "log.tile", Access::kAnyone, ModelFrom::kNone, {}, {}, [log](RequestContext& ctx) {
+                  return Tile(*log, ctx);
+                }});
   }
 }
 

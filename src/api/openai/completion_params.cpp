@@ -23,7 +23,8 @@ absl::StatusOr<std::string> MessageContent(const Json& content, size_t i) {
   if (content.is_array()) {
     std::string text;
     for (const Json& part : content) {
-      if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string()) {
+      if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
+          !part["text"].is_string()) {
         return FieldError(param, fmt::format("'{}' parts must be {{\"type\": \"text\", \"text\": ...}}", param));
       }
       text += part["text"].get<std::string>();
@@ -117,7 +118,8 @@ absl::Status ParseLogitBias(const Json& body, CompletionParams& p) {
     } catch (...) {
       id = -1;
     }
-    if (id < 0 || id > INT32_MAX) return FieldError("logit_bias", fmt::format("'logit_bias' key '{}' is not a token id", key));
+    if (id < 0 || id > INT32_MAX)
+      return FieldError("logit_bias", fmt::format("'logit_bias' key '{}' is not a token id", key));
     if (!value.is_number()) return FieldError("logit_bias", "'logit_bias' values must be numbers");
     RETURN_IF_ERROR(Range("logit_bias", value.get<double>(), -100, 100));
     p.logit_bias[static_cast<int32_t>(id)] = value.get<float>();
@@ -159,7 +161,8 @@ absl::StatusOr<CompletionParams> ParseCompletionParams(const Json& body, bool ch
   ASSIGN_OR_RETURN(auto max_completion_tokens, OptionalInt(body, "max_completion_tokens"));
   p.max_tokens = max_completion_tokens ? max_completion_tokens : max_tokens;
   if (p.max_tokens && *p.max_tokens < 1) {
-    return FieldError(max_completion_tokens ? "max_completion_tokens" : "max_tokens", "the maximum number of tokens must be at least 1");
+    return FieldError(max_completion_tokens ? "max_completion_tokens" : "max_tokens",
+                      "the maximum number of tokens must be at least 1");
   }
   ASSIGN_OR_RETURN(auto temperature, OptionalNumber(body, "temperature"));
   p.temperature = temperature.value_or(1.0);

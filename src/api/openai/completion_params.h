@@ -23,10 +23,10 @@ struct ChatMessage {
 struct CompletionParams {
   bool chat = false;
   std::string model;
-  std::vector<ChatMessage> messages;  // chat
-  std::string prompt;                 // completions: text
-  std::vector<int32_t> prompt_tokens; // completions: token ids instead of text
-  std::optional<int64_t> max_tokens;  // max_tokens or max_completion_tokens
+  std::vector<ChatMessage> messages;   // chat
+  std::string prompt;                  // completions: text
+  std::vector<int32_t> prompt_tokens;  // completions: token ids instead of text
+  std::optional<int64_t> max_tokens;   // max_tokens or max_completion_tokens
   double temperature = 1.0;
   double top_p = 1.0;
   int64_t n = 1;

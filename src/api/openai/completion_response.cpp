@@ -30,8 +30,8 @@ std::string CompletionResponse::Sse(const Json& j) {
 }
 
 Json CompletionResponse::Envelope() const {
-  const char* object = params_.chat ? (params_.stream ? "chat.completion.chunk" : "chat.completion")
-                                    : "text_completion";
+  const char* object =
+      params_.chat ? (params_.stream ? "chat.completion.chunk" : "chat.completion") : "text_completion";
   return {{"id", id_}, {"object", object}, {"created", created_}, {"model", model_}, {"system_fingerprint", nullptr}};
 }
 
@@ -50,9 +50,10 @@ std::string CompletionResponse::OnStart() {
   std::string out;
   for (int i = 0; i < params_.n; ++i) {
     Json chunk = Envelope();
-    chunk["choices"] = Json::array(
-        {{{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr},
-          {"finish_reason", nullptr}}});
+    chunk["choices"] = Json::array({{{"index", i},
+                                     {"delta", {{"role", "assistant"}, {"content", ""}}},
+                                     {"logprobs", nullptr},
+                                     {"finish_reason", nullptr}}});
     out += Sse(chunk);
   }
   return out;
@@ -65,7 +66,9 @@ Json CompletionResponse::TokenLogprobs(const scheduler::TokenEvent& e, Choice& c
     for (const auto& t : e.top_logprobs) {
       top.push_back({{"token", t.text}, {"logprob", t.logprob}, {"bytes", Bytes(t.text)}});
     }
-    Json entry = {{"token", e.token_text}, {"logprob", e.logprob}, {"bytes", Bytes(e.token_text)},
+    Json entry = {{"token", e.token_text},
+                  {"logprob", e.logprob},
+                  {"bytes", Bytes(e.token_text)},
                   {"top_logprobs", std::move(top)}};
     c.logprobs_content.push_back(entry);
     return {{"content", Json::array({std::move(entry)})}};
@@ -77,8 +80,8 @@ Json CompletionResponse::TokenLogprobs(const scheduler::TokenEvent& e, Choice& c
   c.token_logprobs.push_back(e.logprob);
   c.top_logprobs.push_back(top);
   c.text_offset.push_back(offset);
-  return {{"tokens", {e.token_text}}, {"token_logprobs", {e.logprob}}, {"top_logprobs", {top}},
-          {"text_offset", {offset}}};
+  return {
+      {"tokens", {e.token_text}}, {"token_logprobs", {e.logprob}}, {"top_logprobs", {top}}, {"text_offset", {offset}}};
 }
 
 std::string CompletionResponse::OnToken(const scheduler::TokenEvent& e) {
@@ -107,8 +110,11 @@ std::string CompletionResponse::OnDone(const scheduler::GenerateDone& d) {
   if (params_.stream) {
     std::string out;
     if (!d.status.ok()) {
-      out += Sse({{"error", {{"message", "the model failed while generating"}, {"type", "server_error"},
-                             {"code", "engine_error"}, {"param", nullptr}}}});
+      out += Sse({{"error",
+                   {{"message", "the model failed while generating"},
+                    {"type", "server_error"},
+                    {"code", "engine_error"},
+                    {"param", nullptr}}}});
     }
     if (params_.include_usage) {
       Json chunk = Envelope();
@@ -125,13 +131,17 @@ std::string CompletionResponse::OnDone(const scheduler::GenerateDone& d) {
     Json logprobs = nullptr;
     if (params_.logprobs) {
       logprobs = params_.chat ? Json{{"content", c.logprobs_content}}
-                              : Json{{"tokens", c.tokens}, {"token_logprobs", c.token_logprobs},
-                                     {"top_logprobs", c.top_logprobs}, {"text_offset", c.text_offset}};
+                              : Json{{"tokens", c.tokens},
+                                     {"token_logprobs", c.token_logprobs},
+                                     {"top_logprobs", c.top_logprobs},
+                                     {"text_offset", c.text_offset}};
     }
     const std::string reason = c.finish_reason.empty() ? "length" : c.finish_reason;
     if (params_.chat) {
-      choices.push_back({{"index", i}, {"message", {{"role", "assistant"}, {"content", c.text}, {"refusal", nullptr}}},
-                         {"logprobs", logprobs}, {"finish_reason", reason}});
+      choices.push_back({{"index", i},
+                         {"message", {{"role", "assistant"}, {"content", c.text}, {"refusal", nullptr}}},
+                         {"logprobs", logprobs},
+                         {"finish_reason", reason}});
     } else {
       choices.push_back({{"index", i}, {"text", c.text}, {"logprobs", logprobs}, {"finish_reason", reason}});
     }

@@ -43,9 +43,8 @@ absl::StatusOr<LevelAdjustments> ApplyLevel(const CompletionParams& p, Level lev
   }
   if (!p.logit_bias.empty()) {
     if (limits.logit_bias == LogitBias::kNever) {
-      return Refuse(config, level, "logit_bias", "'logit_bias'", [](const LevelLimits& l) {
-        return l.logit_bias != LogitBias::kNever;
-      });
+      return Refuse(config, level, "logit_bias", "'logit_bias'",
+                    [](const LevelLimits& l) { return l.logit_bias != LogitBias::kNever; });
     }
     if (p.logprobs && limits.logit_bias == LogitBias::kWithoutLogprobs) {
       return Refuse(config, level, "logit_bias", "'logit_bias' together with logprobs",

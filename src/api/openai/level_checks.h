@@ -13,7 +13,7 @@
 namespace aperture {
 
 struct LevelAdjustments {
-  int64_t max_tokens = 0;       // what will be generated at most
+  int64_t max_tokens = 0;  // what will be generated at most
   bool max_tokens_clamped = false;
   bool prepend_system_prompt = false;
 };

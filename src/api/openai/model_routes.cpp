@@ -16,8 +16,8 @@ namespace {
 http::Response CapabilityMissing(RequestContext& ctx) {
   return http::ErrorResponse(
       501,
-      fmt::format("'{}' on '{}' was authorized at level '{}', but this server does not offer it yet",
-                  ctx.route->name, ctx.model_id, LevelName(ctx.decision->level)),
+      fmt::format("'{}' on '{}' was authorized at level '{}', but this server does not offer it yet", ctx.route->name,
+                  ctx.model_id, LevelName(ctx.decision->level)),
       "capability_unavailable");
 }
 

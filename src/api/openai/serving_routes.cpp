@@ -121,7 +121,8 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   if (!ctx.caller.IsAtLeast(Role::kOwner)) {
     if (auto wait = d.limiter.Acquire(bucket, tpm, std::min(budget, tpm)); wait) {
       ctx.Deny("token_rate_limited");
-      return http::ErrorResponse(429, fmt::format("token limit of {} tokens per minute reached; retry in {} s", tpm, *wait),
+      return http::ErrorResponse(429,
+                                 fmt::format("token limit of {} tokens per minute reached; retry in {} s", tpm, *wait),
                                  "rate_limited")
           .SetHeader("Retry-After", std::to_string(*wait));
     }
@@ -287,8 +288,12 @@ http::Response HandleUsage(ApiDeps& d, RequestContext& ctx) {
     Json data = Json::array();
     int64_t prompt = 0, completion = 0, requests = 0;
     for (const UsageRow& u : rows) {
-      data.push_back({{"principal", u.principal}, {"model", u.model}, {"date", u.day}, {"requests", u.requests},
-                      {"prompt_tokens", u.prompt_tokens}, {"completion_tokens", u.completion_tokens},
+      data.push_back({{"principal", u.principal},
+                      {"model", u.model},
+                      {"date", u.day},
+                      {"requests", u.requests},
+                      {"prompt_tokens", u.prompt_tokens},
+                      {"completion_tokens", u.completion_tokens},
                       {"total_tokens", u.prompt_tokens + u.completion_tokens}});
       prompt += u.prompt_tokens;
       completion += u.completion_tokens;
@@ -299,7 +304,9 @@ http::Response HandleUsage(ApiDeps& d, RequestContext& ctx) {
                 {"start_date", from},
                 {"end_date", to},
                 {"totals",
-                 {{"requests", requests}, {"prompt_tokens", prompt}, {"completion_tokens", completion},
+                 {{"requests", requests},
+                  {"prompt_tokens", prompt},
+                  {"completion_tokens", completion},
                   {"total_tokens", prompt + completion}}}};
   }();
   return Answer(result);
@@ -319,14 +326,21 @@ std::vector<Capability> LogprobsAsked(const Json& body) {
 }  // namespace
 
 void AddServingRoutes(Router& router, ApiDeps& d) {
-  router.Add({"POST", "/v1/chat/completions", "chat.completions", Access::kAnyone, ModelFrom::kBody,
-              Capability::kChat, LogprobsAsked, [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, true); }});
+  router.Add({"POST", "/v1/chat/completions", "chat.completions", Access::kAnyone, ModelFrom::kBody, Capability::kChat,
+              LogprobsAsked, [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, true); }});
   router.Add({"POST", "/v1/completions", "completions", Access::kAnyone, ModelFrom::kBody, Capability::kComplete,
               LogprobsAsked, [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, false); }});
-  router.Add({"POST", "/v1/embeddings", "embeddings", Access::kAnyone, ModelFrom::kBody, Capability::kEmbed, {},
+  router.Add({"POST",
+              "/v1/embeddings",
+              "embeddings",
+              Access::kAnyone,
+              ModelFrom::kBody,
+              Capability::kEmbed,
+              {},
               [&d](RequestContext& ctx) { return HandleEmbeddings(d, ctx); }});
-  router.Add({"GET", "/v1/usage", "usage", Access::kPrincipal, ModelFrom::kNone, {}, {},
-              [&d](RequestContext& ctx) { return HandleUsage(d, ctx); }});
+  router.Add({"GET", "/v1/usage", "usage", Access::kPrincipal, ModelFrom::kNone, {}, {}, [&d](RequestContext& ctx) {
+                return HandleUsage(d, ctx);
+              }});
 }
 
 }  // namespace aperture

@@ -50,9 +50,13 @@ class AlignedBuffer {
   unsigned char* data() { return data_; }
   const unsigned char* data() const { return data_; }
   template <typename T>
-  T* as() { return reinterpret_cast<T*>(data_); }
+  T* as() {
+    return reinterpret_cast<T*>(data_);
+  }
   template <typename T>
-  const T* as() const { return reinterpret_cast<const T*>(data_); }
+  const T* as() const {
+    return reinterpret_cast<const T*>(data_);
+  }
   size_t size() const { return size_; }
 
  private:

@@ -31,8 +31,7 @@ inline float Fp16ToFp32(uint16_t h) {
   const float magic_bias = 0.5f;
   const float denormalized = Fp32FromBits((two_w >> 17) | magic_mask) - magic_bias;
   const uint32_t denormalized_cutoff = 1u << 27;
-  const uint32_t result =
-      sign | (two_w < denormalized_cutoff ? BitsFromFp32(denormalized) : BitsFromFp32(normalized));
+  const uint32_t result = sign | (two_w < denormalized_cutoff ? BitsFromFp32(denormalized) : BitsFromFp32(normalized));
   return Fp32FromBits(result);
 }
 

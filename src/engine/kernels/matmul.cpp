@@ -20,19 +20,27 @@ bool HasInterleavedLayout(GgmlType type) {
 
 PackedFormat InterleavedFormat(GgmlType type) {
   switch (type) {
-    case GgmlType::kF32: return PackedFormat::kF32x16;
-    case GgmlType::kQ8_0: return PackedFormat::kQ8_0x16;
-    case GgmlType::kQ4_0: return PackedFormat::kQ4_0x16;
-    default: return PackedFormat::kRows;
+    case GgmlType::kF32:
+      return PackedFormat::kF32x16;
+    case GgmlType::kQ8_0:
+      return PackedFormat::kQ8_0x16;
+    case GgmlType::kQ4_0:
+      return PackedFormat::kQ4_0x16;
+    default:
+      return PackedFormat::kRows;
   }
 }
 
 size_t GroupStride(PackedFormat format, int64_t cols) {
   switch (format) {
-    case PackedFormat::kF32x16: return static_cast<size_t>(cols) * kRowGroup * sizeof(float);
-    case PackedFormat::kQ8_0x16: return (static_cast<size_t>(cols / 32) * (512 + 32) + 63) & ~size_t{63};
-    case PackedFormat::kQ4_0x16: return (static_cast<size_t>(cols / 32) * (256 + 32) + 63) & ~size_t{63};
-    case PackedFormat::kRows: return 0;
+    case PackedFormat::kF32x16:
+      return static_cast<size_t>(cols) * kRowGroup * sizeof(float);
+    case PackedFormat::kQ8_0x16:
+      return (static_cast<size_t>(cols / 32) * (512 + 32) + 63) & ~size_t{63};
+    case PackedFormat::kQ4_0x16:
+      return (static_cast<size_t>(cols / 32) * (256 + 32) + 63) & ~size_t{63};
+    case PackedFormat::kRows:
+      return 0;
   }
   return 0;
 }
@@ -40,24 +48,23 @@ size_t GroupStride(PackedFormat format, int64_t cols) {
 absl::Status CheckShape(GgmlType type, int64_t rows, int64_t cols) {
   auto info = GetGgmlTypeInfo(type);
   if (!info || !CanDequantize(type)) {
-    return absl::InvalidArgumentError(fmt::format(
-        "tensor type {} is not supported by the engine (supported: f32, f16, bf16, q8_0, q4_0, "
-        "q4_1, q4_K, q5_K, q6_K)",
-        GgmlTypeName(type)));
+    return absl::InvalidArgumentError(
+        fmt::format("tensor type {} is not supported by the engine (supported: f32, f16, bf16, q8_0, q4_0, "
+                    "q4_1, q4_K, q5_K, q6_K)",
+                    GgmlTypeName(type)));
   }
   if (rows <= 0 || cols <= 0 || cols % info->block_size != 0) {
-    return absl::InvalidArgumentError(fmt::format(
-        "a {} matrix of {} x {} is invalid: columns must be a positive multiple of {}",
-        info->name, rows, cols, info->block_size));
+    return absl::InvalidArgumentError(
+        fmt::format("a {} matrix of {} x {} is invalid: columns must be a positive multiple of {}", info->name, rows,
+                    cols, info->block_size));
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::StatusOr<PackedMatrix> PackedMatrix::Create(GgmlType type, const void* data, int64_t rows,
-                                                  int64_t cols, bool repack,
-                                                  const ReleaseFn& release) {
+absl::StatusOr<PackedMatrix> PackedMatrix::Create(GgmlType type, const void* data, int64_t rows, int64_t cols,
+                                                  bool repack, const ReleaseFn& release) {
   if (absl::Status s = CheckShape(type, rows, cols); !s.ok()) return s;
   PackedMatrix m;
   m.type_ = type;
@@ -75,9 +82,8 @@ absl::StatusOr<PackedMatrix> PackedMatrix::Create(GgmlType type, const void* dat
   return m;
 }
 
-absl::StatusOr<PackedMatrix> PackedMatrix::Stack(GgmlType type, const void* const* parts,
-                                                 const int64_t* part_rows, int n_parts,
-                                                 int64_t cols, const ReleaseFn& release) {
+absl::StatusOr<PackedMatrix> PackedMatrix::Stack(GgmlType type, const void* const* parts, const int64_t* part_rows,
+                                                 int n_parts, int64_t cols, const ReleaseFn& release) {
   int64_t total = 0;
   for (int i = 0; i < n_parts; ++i) total += part_rows[i];
   if (absl::Status s = CheckShape(type, total, cols); !s.ok()) return s;
@@ -120,8 +126,7 @@ void PackedMatrix::AllocateInterleaved() {
 }
 
 // Writes rows [row0, row0 + nrows) of the interleaved layout from the file's rows.
-void PackedMatrix::PackGroupRows(const void* data, int64_t row0, int64_t nrows,
-                                 const ReleaseFn& release) {
+void PackedMatrix::PackGroupRows(const void* data, int64_t row0, int64_t nrows, const ReleaseFn& release) {
   const size_t src_row_bytes = RowBytes(type_, cols_);
   const int64_t blocks = cols_ / 32;
   unsigned char* base = owned_.data();
@@ -130,8 +135,7 @@ void PackedMatrix::PackGroupRows(const void* data, int64_t row0, int64_t nrows,
   int64_t released = 0;
   for (int64_t i = 0; i < nrows; ++i) {
     if (release && i - released >= release_rows) {
-      release(static_cast<const unsigned char*>(data) + released * src_row_bytes,
-              (i - released) * src_row_bytes);
+      release(static_cast<const unsigned char*>(data) + released * src_row_bytes, (i - released) * src_row_bytes);
       released = i;
     }
     const int64_t row = row0 + i;
@@ -152,8 +156,7 @@ void PackedMatrix::PackGroupRows(const void* data, int64_t row0, int64_t nrows,
         for (int64_t b = 0; b < blocks; ++b) {
           unsigned char* q = grp + b * 512;
           for (int c = 0; c < 8; ++c)
-            for (int j = 0; j < 4; ++j)
-              q[c * 64 + r * 4 + j] = static_cast<unsigned char>(s[b].qs[c * 4 + j] + 128);
+            for (int j = 0; j < 4; ++j) q[c * 64 + r * 4 + j] = static_cast<unsigned char>(s[b].qs[c * 4 + j] + 128);
           scales[b * kRowGroup + r] = s[b].d;
         }
         break;
@@ -173,12 +176,12 @@ void PackedMatrix::PackGroupRows(const void* data, int64_t row0, int64_t nrows,
         }
         break;
       }
-      case PackedFormat::kRows: break;
+      case PackedFormat::kRows:
+        break;
     }
   }
   if (release && nrows > released) {
-    release(static_cast<const unsigned char*>(data) + released * src_row_bytes,
-            (nrows - released) * src_row_bytes);
+    release(static_cast<const unsigned char*>(data) + released * src_row_bytes, (nrows - released) * src_row_bytes);
   }
 }
 
@@ -197,8 +200,7 @@ void PackedMatrix::GetRow(int64_t row, float* out) const {
     }
     case PackedFormat::kQ8_0x16: {
       const unsigned char* grp = group_data(g);
-      const uint16_t* scales =
-          reinterpret_cast<const uint16_t*>(grp + internal::Q8GroupScalesOffset(blocks));
+      const uint16_t* scales = reinterpret_cast<const uint16_t*>(grp + internal::Q8GroupScalesOffset(blocks));
       for (int64_t b = 0; b < blocks; ++b) {
         const float d = Fp16ToFp32(scales[b * kRowGroup + r]);
         for (int c = 0; c < 8; ++c)
@@ -209,8 +211,7 @@ void PackedMatrix::GetRow(int64_t row, float* out) const {
     }
     case PackedFormat::kQ4_0x16: {
       const unsigned char* grp = group_data(g);
-      const uint16_t* scales =
-          reinterpret_cast<const uint16_t*>(grp + internal::Q4GroupScalesOffset(blocks));
+      const uint16_t* scales = reinterpret_cast<const uint16_t*>(grp + internal::Q4GroupScalesOffset(blocks));
       for (int64_t b = 0; b < blocks; ++b) {
         const float d = Fp16ToFp32(scales[b * kRowGroup + r]);
         for (int c = 0; c < 4; ++c)
@@ -242,9 +243,14 @@ void Activations::QuantizeRows(int row_begin, int row_end) {
   if (!quantized_) return;
   auto fn = internal::QuantizeActRow_Scalar;
   switch (ActiveIsa()) {
-    case Isa::kAvx512: fn = internal::QuantizeActRow_Avx512; break;
-    case Isa::kAvx2: fn = internal::QuantizeActRow_Avx2; break;
-    case Isa::kScalar: break;
+    case Isa::kAvx512:
+      fn = internal::QuantizeActRow_Avx512;
+      break;
+    case Isa::kAvx2:
+      fn = internal::QuantizeActRow_Avx2;
+      break;
+    case Isa::kScalar:
+      break;
   }
   // Quantize a row contiguously, then scatter its blocks to the block-major layout.
   thread_local AlignedBuffer tq, td, ts;
@@ -264,16 +270,20 @@ void Activations::QuantizeRows(int row_begin, int row_end) {
 
 namespace {
 
-void MatMulRowsGeneric(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
-                       int64_t g0, int64_t g1) {
+void MatMulRowsGeneric(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
   thread_local AlignedBuffer row_buf;
   row_buf.Reserve(static_cast<size_t>(w.cols()) * sizeof(float));
   float* row = row_buf.as<float>();
   auto dot = internal::DotF32_Scalar;
   switch (ActiveIsa()) {
-    case Isa::kAvx512: dot = internal::DotF32_Avx512; break;
-    case Isa::kAvx2: dot = internal::DotF32_Avx2; break;
-    case Isa::kScalar: break;
+    case Isa::kAvx512:
+      dot = internal::DotF32_Avx512;
+      break;
+    case Isa::kAvx2:
+      dot = internal::DotF32_Avx2;
+      break;
+    case Isa::kScalar:
+      break;
   }
   const int64_t n_end = std::min(w.rows(), g1 * kRowGroup);
   for (int64_t n = g0 * kRowGroup; n < n_end; ++n) {
@@ -284,8 +294,8 @@ void MatMulRowsGeneric(const PackedMatrix& w, const Activations& x, float* y, in
 
 }  // namespace
 
-void MatMulGroups(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
-                  int64_t group_begin, int64_t group_end) {
+void MatMulGroups(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t group_begin,
+                  int64_t group_end) {
   if (group_begin >= group_end || x.m() == 0) return;
   const Isa isa = ActiveIsa();
   switch (w.format()) {

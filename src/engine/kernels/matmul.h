@@ -46,25 +46,21 @@ class PackedMatrix {
   // While repacking, `release` (when set) is told of each source range it
   // has finished with, so the caller can drop those file pages early.
   using ReleaseFn = std::function<void(const void* data, size_t bytes)>;
-  static absl::StatusOr<PackedMatrix> Create(GgmlType type, const void* data, int64_t rows,
-                                             int64_t cols, bool repack,
+  static absl::StatusOr<PackedMatrix> Create(GgmlType type, const void* data, int64_t rows, int64_t cols, bool repack,
                                              const ReleaseFn& release = nullptr);
 
   // Stacks several matrices with the same cols and type into one (rows
   // concatenated), repacked; used to fuse Q/K/V and gate/up projections.
   // Types without an interleaved layout are dequantized to F32.
-  static absl::StatusOr<PackedMatrix> Stack(GgmlType type, const void* const* parts,
-                                            const int64_t* part_rows, int n_parts, int64_t cols,
-                                            const ReleaseFn& release = nullptr);
+  static absl::StatusOr<PackedMatrix> Stack(GgmlType type, const void* const* parts, const int64_t* part_rows,
+                                            int n_parts, int64_t cols, const ReleaseFn& release = nullptr);
 
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }
   int64_t groups() const { return (rows_ + kRowGroup - 1) / kRowGroup; }
   PackedFormat format() const { return format_; }
   GgmlType type() const { return type_; }
-  bool needs_q8_activations() const {
-    return format_ == PackedFormat::kQ8_0x16 || format_ == PackedFormat::kQ4_0x16;
-  }
+  bool needs_q8_activations() const { return format_ == PackedFormat::kQ8_0x16 || format_ == PackedFormat::kQ4_0x16; }
   size_t bytes() const { return owned_.size(); }
 
   // Dequantizes row r into out[0..cols).
@@ -124,7 +120,7 @@ class Activations {
 
 // y[m][n] for n in row groups [group_begin, group_end); y has row stride ldy.
 // Rows past w.rows() in the last group are not written. Uses ActiveIsa().
-void MatMulGroups(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
-                  int64_t group_begin, int64_t group_end);
+void MatMulGroups(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t group_begin,
+                  int64_t group_end);
 
 }  // namespace aperture::engine

@@ -33,8 +33,7 @@ inline void StoreRows(float* dst, __m256 lo, __m256 hi, int nr) {
 }
 
 template <int G, int T>
-inline void F32Tile(const PackedMatrix& w, int64_t g, const float* x, int64_t ldx, float* y,
-                    int64_t ldy) {
+inline void F32Tile(const PackedMatrix& w, int64_t g, const float* x, int64_t ldx, float* y, int64_t ldy) {
   const int64_t K = w.cols();
   const float* wg[G];
   for (int i = 0; i < G; ++i) wg[i] = reinterpret_cast<const float*>(w.group_data(g + i));
@@ -60,19 +59,17 @@ inline void F32Tile(const PackedMatrix& w, int64_t g, const float* x, int64_t ld
   for (int i = 0; i < G; ++i) {
     const int nr = RowsIn(w, g + i);
 #pragma GCC unroll 8
-    for (int t = 0; t < T; ++t)
-      StoreRows(y + t * ldy + (g + i) * kRowGroup, acc[i][t][0], acc[i][t][1], nr);
+    for (int t = 0; t < T; ++t) StoreRows(y + t * ldy + (g + i) * kRowGroup, acc[i][t][0], acc[i][t][1], nr);
   }
 }
 
 // One group x one activation row of a Q8_0x16 (kQ4 = false) or Q4_0x16 matrix.
 template <bool kQ4>
-inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m, float* y,
-                  int64_t ldy) {
+inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m, float* y, int64_t ldy) {
   const int64_t blocks = w.cols() / 32;
   const unsigned char* grp = w.group_data(g);
-  const uint16_t* scales = reinterpret_cast<const uint16_t*>(
-      grp + (kQ4 ? Q4GroupScalesOffset(blocks) : Q8GroupScalesOffset(blocks)));
+  const uint16_t* scales =
+      reinterpret_cast<const uint16_t*>(grp + (kQ4 ? Q4GroupScalesOffset(blocks) : Q8GroupScalesOffset(blocks)));
   __m256 facc0 = _mm256_setzero_ps(), facc1 = _mm256_setzero_ps();
   const __m256i ones = _mm256_set1_epi16(1);
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
@@ -95,7 +92,10 @@ inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m,
           const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(p, 4), low_mask);
           const __m256i sum = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(lo, vxl), ones),
                                                _mm256_madd_epi16(_mm256_maddubs_epi16(hi, vxh), ones));
-          if (h == 0) i0 = _mm256_add_epi32(i0, sum); else i1 = _mm256_add_epi32(i1, sum);
+          if (h == 0)
+            i0 = _mm256_add_epi32(i0, sum);
+          else
+            i1 = _mm256_add_epi32(i1, sum);
         }
       }
     } else {
@@ -110,7 +110,10 @@ inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m,
           const __m256i ws = _mm256_xor_si256(u, flip);  // back to signed weights
           const __m256i prod = _mm256_maddubs_epi16(_mm256_abs_epi8(ws), _mm256_sign_epi8(vx, ws));
           const __m256i sum = _mm256_madd_epi16(prod, ones);
-          if (h == 0) i0 = _mm256_add_epi32(i0, sum); else i1 = _mm256_add_epi32(i1, sum);
+          if (h == 0)
+            i0 = _mm256_add_epi32(i0, sum);
+          else
+            i1 = _mm256_add_epi32(i1, sum);
         }
       }
     }
@@ -125,8 +128,7 @@ inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m,
 
 }  // namespace
 
-void MatMulF32x16_Avx2(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
-                       int64_t g0, int64_t g1) {
+void MatMulF32x16_Avx2(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
   int64_t g = g0;
   const int64_t ldx = x.ld();
   if (x.m() == 1) {
@@ -139,14 +141,12 @@ void MatMulF32x16_Avx2(const PackedMatrix& w, const Activations& x, float* y, in
   }
 }
 
-void MatMulQ8x16_Avx2(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
-                      int64_t g0, int64_t g1) {
+void MatMulQ8x16_Avx2(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
   for (int64_t g = g0; g < g1; ++g)
     for (int m = 0; m < x.m(); ++m) QTile<false>(w, g, x, m, y, ldy);
 }
 
-void MatMulQ4x16_Avx2(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
-                      int64_t g0, int64_t g1) {
+void MatMulQ4x16_Avx2(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
   for (int64_t g = g0; g < g1; ++g)
     for (int m = 0; m < x.m(); ++m) QTile<true>(w, g, x, m, y, ldy);
 }

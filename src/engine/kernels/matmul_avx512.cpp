@@ -29,8 +29,7 @@ inline int RowsIn(const PackedMatrix& w, int64_t g) {
 
 // G consecutive groups x T activation rows, one accumulator each, k in order.
 template <int G, int T>
-inline void F32Tile(const PackedMatrix& w, int64_t g, const float* x, int64_t ldx, float* y,
-                    int64_t ldy) {
+inline void F32Tile(const PackedMatrix& w, int64_t g, const float* x, int64_t ldx, float* y, int64_t ldy) {
   const int64_t K = w.cols();
   const float* wg[G];
   for (int i = 0; i < G; ++i) wg[i] = reinterpret_cast<const float*>(w.group_data(g + i));
@@ -44,8 +43,7 @@ inline void F32Tile(const PackedMatrix& w, int64_t g, const float* x, int64_t ld
     for (int i = 0; i < G; ++i) {
       const __m512 wv = _mm512_load_ps(wg[i] + k * kRowGroup);
 #pragma GCC unroll 16
-      for (int t = 0; t < T; ++t)
-        acc[i][t] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x[t * ldx + k]), acc[i][t]);
+      for (int t = 0; t < T; ++t) acc[i][t] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x[t * ldx + k]), acc[i][t]);
     }
   }
 #pragma GCC unroll 8
@@ -57,8 +55,7 @@ inline void F32Tile(const PackedMatrix& w, int64_t g, const float* x, int64_t ld
 }
 
 template <int G>
-inline void F32Rows(const PackedMatrix& w, int64_t g, const Activations& x, float* y,
-                    int64_t ldy) {
+inline void F32Rows(const PackedMatrix& w, int64_t g, const Activations& x, float* y, int64_t ldy) {
   constexpr int kT = G == 1 ? 12 : (G == 4 ? 6 : 12 / G);
   int m = 0;
   const int64_t ldx = x.ld();
@@ -66,12 +63,23 @@ inline void F32Rows(const PackedMatrix& w, int64_t g, const Activations& x, floa
   const float* xr = x.f32() + m * ldx;
   float* yr = y + m * ldy;
   switch (x.m() - m) {
-    case 0: break;
-    case 1: F32Tile<G, 1>(w, g, xr, ldx, yr, ldy); break;
-    case 2: F32Tile<G, 2>(w, g, xr, ldx, yr, ldy); break;
-    case 3: F32Tile<G, 3>(w, g, xr, ldx, yr, ldy); break;
-    case 4: F32Tile<G, 4>(w, g, xr, ldx, yr, ldy); break;
-    case 5: F32Tile<G, 5>(w, g, xr, ldx, yr, ldy); break;
+    case 0:
+      break;
+    case 1:
+      F32Tile<G, 1>(w, g, xr, ldx, yr, ldy);
+      break;
+    case 2:
+      F32Tile<G, 2>(w, g, xr, ldx, yr, ldy);
+      break;
+    case 3:
+      F32Tile<G, 3>(w, g, xr, ldx, yr, ldy);
+      break;
+    case 4:
+      F32Tile<G, 4>(w, g, xr, ldx, yr, ldy);
+      break;
+    case 5:
+      F32Tile<G, 5>(w, g, xr, ldx, yr, ldy);
+      break;
     default:
       for (; m < x.m(); ++m) F32Tile<G, 1>(w, g, x.f32() + m * ldx, ldx, y + m * ldy, ldy);
   }
@@ -81,15 +89,14 @@ inline void F32Rows(const PackedMatrix& w, int64_t g, const Activations& x, floa
 // Q4_0x16 matrix. Several groups give the out-of-order core independent
 // dependency chains when T is small (decode).
 template <bool kQ4, int G, int T>
-inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m0, float* y,
-                  int64_t ldy) {
+inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m0, float* y, int64_t ldy) {
   const int64_t blocks = w.cols() / 32;
   const unsigned char* grp[G];
   const uint16_t* scales[G];
   for (int i = 0; i < G; ++i) {
     grp[i] = w.group_data(g + i);
-    scales[i] = reinterpret_cast<const uint16_t*>(
-        grp[i] + (kQ4 ? Q4GroupScalesOffset(blocks) : Q8GroupScalesOffset(blocks)));
+    scales[i] =
+        reinterpret_cast<const uint16_t*>(grp[i] + (kQ4 ? Q4GroupScalesOffset(blocks) : Q8GroupScalesOffset(blocks)));
   }
   __m512 facc[G][T];
 #pragma GCC unroll 4
@@ -153,8 +160,8 @@ inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m0
     }
 #pragma GCC unroll 4
     for (int i = 0; i < G; ++i) {
-      const __m512 dw = _mm512_cvtph_ps(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales[i] + b * kRowGroup)));
+      const __m512 dw =
+          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales[i] + b * kRowGroup)));
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) {
         const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(db[t]));
@@ -172,23 +179,26 @@ inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m0
 
 // Rows m0..m0+T of groups [g0, g1): G groups at a time, then singles.
 template <bool kQ4, int G, int T>
-inline void QGroups(const PackedMatrix& w, const Activations& x, int m0, float* y, int64_t ldy,
-                    int64_t g0, int64_t g1) {
+inline void QGroups(const PackedMatrix& w, const Activations& x, int m0, float* y, int64_t ldy, int64_t g0,
+                    int64_t g1) {
   int64_t g = g0;
   for (; g + G <= g1; g += G) QTile<kQ4, G, T>(w, g, x, m0, y, ldy);
   for (; g < g1; ++g) QTile<kQ4, 1, T>(w, g, x, m0, y, ldy);
 }
 
 template <bool kQ4>
-void QRows(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0,
-           int64_t g1) {
+void QRows(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
   const int m = x.m();
   if (m <= 4) {
     switch (m) {
-      case 1: return QGroups<kQ4, 4, 1>(w, x, 0, y, ldy, g0, g1);
-      case 2: return QGroups<kQ4, 4, 2>(w, x, 0, y, ldy, g0, g1);
-      case 3: return QGroups<kQ4, 2, 3>(w, x, 0, y, ldy, g0, g1);
-      default: return QGroups<kQ4, 2, 4>(w, x, 0, y, ldy, g0, g1);
+      case 1:
+        return QGroups<kQ4, 4, 1>(w, x, 0, y, ldy, g0, g1);
+      case 2:
+        return QGroups<kQ4, 4, 2>(w, x, 0, y, ldy, g0, g1);
+      case 3:
+        return QGroups<kQ4, 2, 3>(w, x, 0, y, ldy, g0, g1);
+      default:
+        return QGroups<kQ4, 2, 4>(w, x, 0, y, ldy, g0, g1);
     }
   }
   // Larger batches: one group's weights stay in L1 while tiles of 8 rows pass.
@@ -197,22 +207,36 @@ void QRows(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, i
     int i = 0;
     for (; i + kT <= m; i += kT) QTile<kQ4, 1, kT>(w, g, x, i, y, ldy);
     switch (m - i) {
-      case 0: break;
-      case 1: QTile<kQ4, 1, 1>(w, g, x, i, y, ldy); break;
-      case 2: QTile<kQ4, 1, 2>(w, g, x, i, y, ldy); break;
-      case 3: QTile<kQ4, 1, 3>(w, g, x, i, y, ldy); break;
-      case 4: QTile<kQ4, 1, 4>(w, g, x, i, y, ldy); break;
-      case 5: QTile<kQ4, 1, 5>(w, g, x, i, y, ldy); break;
-      case 6: QTile<kQ4, 1, 6>(w, g, x, i, y, ldy); break;
-      case 7: QTile<kQ4, 1, 7>(w, g, x, i, y, ldy); break;
+      case 0:
+        break;
+      case 1:
+        QTile<kQ4, 1, 1>(w, g, x, i, y, ldy);
+        break;
+      case 2:
+        QTile<kQ4, 1, 2>(w, g, x, i, y, ldy);
+        break;
+      case 3:
+        QTile<kQ4, 1, 3>(w, g, x, i, y, ldy);
+        break;
+      case 4:
+        QTile<kQ4, 1, 4>(w, g, x, i, y, ldy);
+        break;
+      case 5:
+        QTile<kQ4, 1, 5>(w, g, x, i, y, ldy);
+        break;
+      case 6:
+        QTile<kQ4, 1, 6>(w, g, x, i, y, ldy);
+        break;
+      case 7:
+        QTile<kQ4, 1, 7>(w, g, x, i, y, ldy);
+        break;
     }
   }
 }
 
 }  // namespace
 
-void MatMulF32x16_Avx512(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
-                         int64_t g0, int64_t g1) {
+void MatMulF32x16_Avx512(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
   int64_t g = g0;
   if (x.m() == 1) {
     for (; g + 4 <= g1; g += 4) F32Tile<4, 1>(w, g, x.f32(), x.ld(), y, ldy);
@@ -222,23 +246,20 @@ void MatMulF32x16_Avx512(const PackedMatrix& w, const Activations& x, float* y, 
   for (; g < g1; ++g) F32Rows<1>(w, g, x, y, ldy);
 }
 
-void MatMulQ8x16_Avx512(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
-                        int64_t g0, int64_t g1) {
+void MatMulQ8x16_Avx512(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
   QRows<false>(w, x, y, ldy, g0, g1);
 }
 
-void MatMulQ4x16_Avx512(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
-                        int64_t g0, int64_t g1) {
+void MatMulQ4x16_Avx512(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
   QRows<true>(w, x, y, ldy, g0, g1);
 }
 
 float DotF32_Avx512(const float* a, const float* b, int64_t n) {
   __m512 acc = _mm512_setzero_ps();
   const int64_t n16 = n / 16 * 16;
-  for (int64_t i = 0; i < n16; i += 16)
-    acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
-  const __m256 h8 = _mm256_add_ps(_mm512_castps512_ps256(acc),
-                                  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
+  for (int64_t i = 0; i < n16; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+  const __m256 h8 =
+      _mm256_add_ps(_mm512_castps512_ps256(acc), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
   const __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
   const __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
   __m128 h1 = _mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1));

@@ -9,15 +9,15 @@
 
 namespace aperture::engine::internal {
 
-#define APERTURE_DECLARE_KERNELS(suffix)                                                   \
-  void MatMulF32x16_##suffix(const PackedMatrix& w, const Activations& x, float* y,       \
-                             int64_t ldy, int64_t g0, int64_t g1);                        \
-  void MatMulQ8x16_##suffix(const PackedMatrix& w, const Activations& x, float* y,        \
-                            int64_t ldy, int64_t g0, int64_t g1);                         \
-  void MatMulQ4x16_##suffix(const PackedMatrix& w, const Activations& x, float* y,        \
-                            int64_t ldy, int64_t g0, int64_t g1);                         \
-  float DotF32_##suffix(const float* a, const float* b, int64_t n);                       \
-  void AxpyF32_##suffix(float a, const float* x, int64_t n, float* y);                    \
+#define APERTURE_DECLARE_KERNELS(suffix)                                                                     \
+  void MatMulF32x16_##suffix(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, \
+                             int64_t g1);                                                                    \
+  void MatMulQ8x16_##suffix(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0,  \
+                            int64_t g1);                                                                     \
+  void MatMulQ4x16_##suffix(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0,  \
+                            int64_t g1);                                                                     \
+  float DotF32_##suffix(const float* a, const float* b, int64_t n);                                          \
+  void AxpyF32_##suffix(float a, const float* x, int64_t n, float* y);                                       \
   void QuantizeActRow_##suffix(const float* x, int64_t k, int8_t* q, float* d, int32_t* s);
 
 APERTURE_DECLARE_KERNELS(Scalar)

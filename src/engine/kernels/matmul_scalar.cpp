@@ -7,8 +7,7 @@
 
 namespace aperture::engine::internal {
 
-void MatMulF32x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
-                         int64_t g0, int64_t g1) {
+void MatMulF32x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
   const int64_t K = w.cols();
   for (int64_t g = g0; g < g1; ++g) {
     const float* wg = reinterpret_cast<const float*>(w.group_data(g));
@@ -24,8 +23,7 @@ void MatMulF32x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, 
   }
 }
 
-void MatMulQ8x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
-                        int64_t g0, int64_t g1) {
+void MatMulQ8x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
   const int64_t blocks = w.cols() / 32;
   for (int64_t g = g0; g < g1; ++g) {
     const unsigned char* grp = w.group_data(g);
@@ -49,8 +47,7 @@ void MatMulQ8x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, i
   }
 }
 
-void MatMulQ4x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy,
-                        int64_t g0, int64_t g1) {
+void MatMulQ4x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
   const int64_t blocks = w.cols() / 32;
   for (int64_t g = g0; g < g1; ++g) {
     const unsigned char* grp = w.group_data(g);

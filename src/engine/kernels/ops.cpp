@@ -10,9 +10,12 @@ namespace aperture::engine {
 
 float DotF32(const float* a, const float* b, int64_t n) {
   switch (ActiveIsa()) {
-    case Isa::kAvx512: return internal::DotF32_Avx512(a, b, n);
-    case Isa::kAvx2: return internal::DotF32_Avx2(a, b, n);
-    case Isa::kScalar: break;
+    case Isa::kAvx512:
+      return internal::DotF32_Avx512(a, b, n);
+    case Isa::kAvx2:
+      return internal::DotF32_Avx2(a, b, n);
+    case Isa::kScalar:
+      break;
   }
   return internal::DotF32_Scalar(a, b, n);
 }
@@ -60,9 +63,12 @@ void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
 
 void Axpy(float a, const float* x, int64_t n, float* y) {
   switch (ActiveIsa()) {
-    case Isa::kAvx512: return internal::AxpyF32_Avx512(a, x, n, y);
-    case Isa::kAvx2: return internal::AxpyF32_Avx2(a, x, n, y);
-    case Isa::kScalar: break;
+    case Isa::kAvx512:
+      return internal::AxpyF32_Avx512(a, x, n, y);
+    case Isa::kAvx2:
+      return internal::AxpyF32_Avx2(a, x, n, y);
+    case Isa::kScalar:
+      break;
   }
   internal::AxpyF32_Scalar(a, x, n, y);
 }

@@ -35,8 +35,8 @@ struct BlockQ8_0 {
 static_assert(sizeof(BlockQ8_0) == 34);
 
 struct BlockQ4_K {
-  uint16_t d;     // half: super-block scale for the quantized scales
-  uint16_t dmin;  // half: super-block scale for the quantized mins
+  uint16_t d;                   // half: super-block scale for the quantized scales
+  uint16_t dmin;                // half: super-block scale for the quantized mins
   uint8_t scales[kKScaleSize];  // 8 scales and 8 mins, 6 bits each
   uint8_t qs[kQKK / 2];
 };

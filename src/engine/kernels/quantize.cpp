@@ -84,10 +84,8 @@ void DequantQ5_K(const BlockQ5_K* x, float* y, int64_t nb) {
       const float d1 = d * sc, m1 = dmin * m;
       ScaleMinK4(is + 1, x[i].scales, &sc, &m);
       const float d2 = d * sc, m2 = dmin * m;
-      for (int l = 0; l < 32; ++l)
-        *y++ = d1 * static_cast<float>((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
-      for (int l = 0; l < 32; ++l)
-        *y++ = d2 * static_cast<float>((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+      for (int l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+      for (int l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
       ql += 32;
       is += 2;
       u1 <<= 2;
@@ -183,8 +181,7 @@ void QuantQ4_1(const float* x, BlockQ4_1* y, int64_t nb) {
 // Shared by Q4_K and Q5_K: per 32-element sub-block an affine scale and min,
 // both quantized to 6 bits against the super-block's d and dmin. Writes the
 // level of every element (0..nmax) into L.
-void QuantKAffine(const float* x, int nmax, uint16_t* d_out, uint16_t* dmin_out,
-                  uint8_t* scales, uint8_t* L) {
+void QuantKAffine(const float* x, int nmax, uint16_t* d_out, uint16_t* dmin_out, uint8_t* scales, uint8_t* L) {
   float sub_scale[8], sub_min[8];
   float max_scale = 0, max_min = 0;
   for (int j = 0; j < 8; ++j) {
@@ -316,8 +313,8 @@ void QuantQ6_K(const float* x, BlockQ6_K* y, int64_t nb) {
         const uint8_t q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
         ql[l + 0] = static_cast<uint8_t>(q1 | (q3 << 4));
         ql[l + 32] = static_cast<uint8_t>(q2 | (q4 << 4));
-        qh[l] = static_cast<uint8_t>((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) |
-                                     ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
+        qh[l] = static_cast<uint8_t>((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) |
+                                     ((L[j + l + 96] >> 4) << 6));
       }
       ql += 64;
       qh += 32;
@@ -342,14 +339,22 @@ void DequantizeRow(GgmlType type, const void* src, float* dst, int64_t n) {
       for (int64_t i = 0; i < n; ++i) dst[i] = Bf16ToFp32(s[i]);
       return;
     }
-    case GgmlType::kQ4_0: return DequantQ4_0(static_cast<const BlockQ4_0*>(src), dst, n / 32);
-    case GgmlType::kQ4_1: return DequantQ4_1(static_cast<const BlockQ4_1*>(src), dst, n / 32);
-    case GgmlType::kQ8_0: return DequantQ8_0(static_cast<const BlockQ8_0*>(src), dst, n / 32);
-    case GgmlType::kQ4_K: return DequantQ4_K(static_cast<const BlockQ4_K*>(src), dst, n / kQKK);
-    case GgmlType::kQ5_K: return DequantQ5_K(static_cast<const BlockQ5_K*>(src), dst, n / kQKK);
-    case GgmlType::kQ6_K: return DequantQ6_K(static_cast<const BlockQ6_K*>(src), dst, n / kQKK);
-    case GgmlType::kQ8_K: return DequantQ8_K(static_cast<const BlockQ8_K*>(src), dst, n / kQKK);
-    default: return;  // callers check CanDequantize first
+    case GgmlType::kQ4_0:
+      return DequantQ4_0(static_cast<const BlockQ4_0*>(src), dst, n / 32);
+    case GgmlType::kQ4_1:
+      return DequantQ4_1(static_cast<const BlockQ4_1*>(src), dst, n / 32);
+    case GgmlType::kQ8_0:
+      return DequantQ8_0(static_cast<const BlockQ8_0*>(src), dst, n / 32);
+    case GgmlType::kQ4_K:
+      return DequantQ4_K(static_cast<const BlockQ4_K*>(src), dst, n / kQKK);
+    case GgmlType::kQ5_K:
+      return DequantQ5_K(static_cast<const BlockQ5_K*>(src), dst, n / kQKK);
+    case GgmlType::kQ6_K:
+      return DequantQ6_K(static_cast<const BlockQ6_K*>(src), dst, n / kQKK);
+    case GgmlType::kQ8_K:
+      return DequantQ8_K(static_cast<const BlockQ8_K*>(src), dst, n / kQKK);
+    default:
+      return;  // callers check CanDequantize first
   }
 }
 
@@ -375,14 +380,12 @@ bool CanQuantize(GgmlType type) { return type != GgmlType::kQ8_K && CanDequantiz
 
 absl::Status QuantizeRow(GgmlType type, const float* src, void* dst, int64_t n) {
   if (!CanQuantize(type)) {
-    return absl::InvalidArgumentError(
-        fmt::format("cannot quantize to tensor type {}", GgmlTypeName(type)));
+    return absl::InvalidArgumentError(fmt::format("cannot quantize to tensor type {}", GgmlTypeName(type)));
   }
   const auto info = GetGgmlTypeInfo(type);
   if (n % info->block_size != 0) {
-    return absl::InvalidArgumentError(fmt::format(
-        "row of {} elements is not a multiple of the {} block size {}", n, info->name,
-        info->block_size));
+    return absl::InvalidArgumentError(
+        fmt::format("row of {} elements is not a multiple of the {} block size {}", n, info->name, info->block_size));
   }
   const int64_t nb = n / info->block_size;
   switch (type) {
@@ -399,13 +402,26 @@ absl::Status QuantizeRow(GgmlType type, const float* src, void* dst, int64_t n) 
       for (int64_t i = 0; i < n; ++i) d[i] = Fp32ToBf16(src[i]);
       break;
     }
-    case GgmlType::kQ4_0: QuantQ4_0(src, static_cast<BlockQ4_0*>(dst), nb); break;
-    case GgmlType::kQ4_1: QuantQ4_1(src, static_cast<BlockQ4_1*>(dst), nb); break;
-    case GgmlType::kQ8_0: QuantQ8_0(src, static_cast<BlockQ8_0*>(dst), nb); break;
-    case GgmlType::kQ4_K: QuantQ4_K(src, static_cast<BlockQ4_K*>(dst), nb); break;
-    case GgmlType::kQ5_K: QuantQ5_K(src, static_cast<BlockQ5_K*>(dst), nb); break;
-    case GgmlType::kQ6_K: QuantQ6_K(src, static_cast<BlockQ6_K*>(dst), nb); break;
-    default: break;
+    case GgmlType::kQ4_0:
+      QuantQ4_0(src, static_cast<BlockQ4_0*>(dst), nb);
+      break;
+    case GgmlType::kQ4_1:
+      QuantQ4_1(src, static_cast<BlockQ4_1*>(dst), nb);
+      break;
+    case GgmlType::kQ8_0:
+      QuantQ8_0(src, static_cast<BlockQ8_0*>(dst), nb);
+      break;
+    case GgmlType::kQ4_K:
+      QuantQ4_K(src, static_cast<BlockQ4_K*>(dst), nb);
+      break;
+    case GgmlType::kQ5_K:
+      QuantQ5_K(src, static_cast<BlockQ5_K*>(dst), nb);
+      break;
+    case GgmlType::kQ6_K:
+      QuantQ6_K(src, static_cast<BlockQ6_K*>(dst), nb);
+      break;
+    default:
+      break;
   }
   return absl::OkStatus();
 }

@@ -81,11 +81,9 @@ TEST(QuantizeTest, RoundTripErrorIsWithinFormatPrecision) {
     GgmlType type;
     double max_rel_rms;
   };
-  for (const Case& c : {Case{GgmlType::kF32, 0.0}, Case{GgmlType::kF16, 1e-3},
-                        Case{GgmlType::kBF16, 5e-3}, Case{GgmlType::kQ8_0, 0.01},
-                        Case{GgmlType::kQ4_0, 0.15}, Case{GgmlType::kQ4_1, 0.12},
-                        Case{GgmlType::kQ4_K, 0.15}, Case{GgmlType::kQ5_K, 0.08},
-                        Case{GgmlType::kQ6_K, 0.04}}) {
+  for (const Case& c : {Case{GgmlType::kF32, 0.0}, Case{GgmlType::kF16, 1e-3}, Case{GgmlType::kBF16, 5e-3},
+                        Case{GgmlType::kQ8_0, 0.01}, Case{GgmlType::kQ4_0, 0.15}, Case{GgmlType::kQ4_1, 0.12},
+                        Case{GgmlType::kQ4_K, 0.15}, Case{GgmlType::kQ5_K, 0.08}, Case{GgmlType::kQ6_K, 0.04}}) {
     std::vector<uint8_t> buf(RowBytes(c.type, n));
     ASSERT_TRUE(QuantizeRow(c.type, x.data(), buf.data(), n).ok()) << GgmlTypeName(c.type);
     std::vector<float> y(n);

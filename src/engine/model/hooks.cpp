@@ -11,10 +11,14 @@ struct LayerSite {
   HookPoint point;
 };
 constexpr LayerSite kLayerSites[] = {
-    {"hook_resid_pre", HookPoint::kResidPre},      {"attn.hook_q", HookPoint::kAttnQ},
-    {"attn.hook_k", HookPoint::kAttnK},            {"attn.hook_v", HookPoint::kAttnV},
-    {"attn.hook_pattern", HookPoint::kAttnPattern}, {"hook_attn_out", HookPoint::kAttnOut},
-    {"hook_mlp_out", HookPoint::kMlpOut},          {"hook_resid_post", HookPoint::kResidPost},
+    {"hook_resid_pre", HookPoint::kResidPre},
+    {"attn.hook_q", HookPoint::kAttnQ},
+    {"attn.hook_k", HookPoint::kAttnK},
+    {"attn.hook_v", HookPoint::kAttnV},
+    {"attn.hook_pattern", HookPoint::kAttnPattern},
+    {"hook_attn_out", HookPoint::kAttnOut},
+    {"hook_mlp_out", HookPoint::kMlpOut},
+    {"hook_resid_post", HookPoint::kResidPost},
 };
 
 }  // namespace
@@ -33,17 +37,17 @@ absl::StatusOr<std::pair<HookPoint, int>> Hooks::ParseName(std::string_view name
       for (const LayerSite& s : kLayerSites) {
         if (s.suffix != suffix) continue;
         if (layer >= n_layers) {
-          return absl::InvalidArgumentError(fmt::format(
-              "hook '{}' names layer {} but the model has {} layers", name, layer, n_layers));
+          return absl::InvalidArgumentError(
+              fmt::format("hook '{}' names layer {} but the model has {} layers", name, layer, n_layers));
         }
         return std::make_pair(s.point, layer);
       }
     }
   }
-  return absl::InvalidArgumentError(fmt::format(
-      "unknown hook site '{}' (expected e.g. hook_embed, blocks.0.hook_resid_pre, "
-      "blocks.0.attn.hook_pattern, ln_final.hook_normalized)",
-      name));
+  return absl::InvalidArgumentError(
+      fmt::format("unknown hook site '{}' (expected e.g. hook_embed, blocks.0.hook_resid_pre, "
+                  "blocks.0.attn.hook_pattern, ln_final.hook_normalized)",
+                  name));
 }
 
 std::string Hooks::Name(HookPoint point, int layer) {

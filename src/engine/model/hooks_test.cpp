@@ -26,10 +26,9 @@ TEST(HooksTest, ParsesTransformerLensNames) {
 class HookedRunTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = (std::filesystem::temp_directory_path() /
-             ("hooks-" + std::to_string(::getpid()) + ".gguf")).string();
-    TestModelSpec spec{.layers = 2, .dim = 64, .heads = 4, .kv_heads = 2, .ffn = 128,
-                       .vocab = 300, .type = GgmlType::kF32, .seed = 4};
+    path_ = (std::filesystem::temp_directory_path() / ("hooks-" + std::to_string(::getpid()) + ".gguf")).string();
+    TestModelSpec spec{
+        .layers = 2, .dim = 64, .heads = 4, .kv_heads = 2, .ffn = 128, .vocab = 300, .type = GgmlType::kF32, .seed = 4};
     ASSERT_TRUE(WriteTestModel(spec, path_).ok());
     model_ = *LlamaModel::Load(path_);
   }
@@ -50,25 +49,29 @@ TEST_F(HookedRunTest, EverySiteIsCalledWithItsShape) {
   std::vector<std::string> called;
   const LlamaConfig& c = model_->config();
   for (const std::string& name : Hooks::AllNames(c.n_layers)) {
-    ASSERT_TRUE(hooks.Add(name, c.n_layers, [&, name](const ActivationView& v) {
-      called.push_back(name);
-      if (v.point == HookPoint::kAttnPattern) {
-        EXPECT_EQ(v.rows, c.n_heads);
-        EXPECT_EQ(v.cols, v.position[0] + 1);
-        for (int h = 0; h < v.rows; ++h) {
-          double sum = 0;
-          for (int t = 0; t < v.cols; ++t) sum += v.row(h)[t];
-          EXPECT_NEAR(sum, 1.0, 1e-5);
-        }
-      } else {
-        EXPECT_EQ(v.rows, 4);
-        const int want = v.point == HookPoint::kAttnQ                                   ? c.q_dim()
-                         : (v.point == HookPoint::kAttnK || v.point == HookPoint::kAttnV) ? c.kv_dim()
-                                                                                         : c.dim;
-        EXPECT_EQ(v.cols, want) << name;
-        EXPECT_EQ(v.position[3], 3);
-      }
-    }).ok());
+    ASSERT_TRUE(hooks
+                    .Add(name, c.n_layers,
+                         [&, name](const ActivationView& v) {
+                           called.push_back(name);
+                           if (v.point == HookPoint::kAttnPattern) {
+                             EXPECT_EQ(v.rows, c.n_heads);
+                             EXPECT_EQ(v.cols, v.position[0] + 1);
+                             for (int h = 0; h < v.rows; ++h) {
+                               double sum = 0;
+                               for (int t = 0; t < v.cols; ++t) sum += v.row(h)[t];
+                               EXPECT_NEAR(sum, 1.0, 1e-5);
+                             }
+                           } else {
+                             EXPECT_EQ(v.rows, 4);
+                             const int want = v.point == HookPoint::kAttnQ ? c.q_dim()
+                                              : (v.point == HookPoint::kAttnK || v.point == HookPoint::kAttnV)
+                                                  ? c.kv_dim()
+                                                  : c.dim;
+                             EXPECT_EQ(v.cols, want) << name;
+                             EXPECT_EQ(v.position[3], 3);
+                           }
+                         })
+                    .ok());
   }
   const std::vector<float> plain = Run(nullptr);
   // Read-only hooks change nothing.
@@ -83,22 +86,30 @@ TEST_F(HookedRunTest, HooksCanOverwriteActivations) {
   const std::vector<float> plain = Run(nullptr);
   // Zeroing the final residual makes every logit zero.
   Hooks zero;
-  ASSERT_TRUE(zero.Add("blocks.1.hook_resid_post", 2, [](const ActivationView& v) {
-    for (int r = 0; r < v.rows; ++r) std::fill(v.row(r), v.row(r) + v.cols, 0.f);
-  }).ok());
+  ASSERT_TRUE(zero.Add("blocks.1.hook_resid_post", 2,
+                       [](const ActivationView& v) {
+                         for (int r = 0; r < v.rows; ++r) std::fill(v.row(r), v.row(r) + v.cols, 0.f);
+                       })
+                  .ok());
   for (float x : Run(&zero)) EXPECT_EQ(x, 0.f);
   // Ablating attention (uniform pattern) changes the logits.
   Hooks uniform;
-  ASSERT_TRUE(uniform.Add("blocks.0.attn.hook_pattern", 2, [](const ActivationView& v) {
-    for (int r = 0; r < v.rows; ++r) std::fill(v.row(r), v.row(r) + v.cols, 1.f / v.cols);
-  }).ok());
+  ASSERT_TRUE(uniform
+                  .Add("blocks.0.attn.hook_pattern", 2,
+                       [](const ActivationView& v) {
+                         for (int r = 0; r < v.rows; ++r) std::fill(v.row(r), v.row(r) + v.cols, 1.f / v.cols);
+                       })
+                  .ok());
   EXPECT_NE(Run(&uniform), plain);
   // Scaling the normalised final state by 2 doubles the logits.
   Hooks twice;
-  ASSERT_TRUE(twice.Add("ln_final.hook_normalized", 2, [](const ActivationView& v) {
-    for (int r = 0; r < v.rows; ++r)
-      for (int i = 0; i < v.cols; ++i) v.row(r)[i] *= 2;
-  }).ok());
+  ASSERT_TRUE(twice
+                  .Add("ln_final.hook_normalized", 2,
+                       [](const ActivationView& v) {
+                         for (int r = 0; r < v.rows; ++r)
+                           for (int i = 0; i < v.cols; ++i) v.row(r)[i] *= 2;
+                       })
+                  .ok());
   const std::vector<float> doubled = Run(&twice);
   for (size_t i = 0; i < plain.size(); ++i) EXPECT_NEAR(doubled[i], 2 * plain[i], 1e-4 * (1 + std::fabs(plain[i])));
 }

@@ -11,8 +11,8 @@ namespace aperture::engine {
 absl::StatusOr<LlamaConfig> LlamaConfig::FromGguf(const GgufFile& f) {
   ASSIGN_OR_RETURN(std::string arch, f.GetString("general.architecture"));
   if (arch != "llama") {
-    return absl::InvalidArgumentError(fmt::format(
-        "model architecture '{}' is not supported (only 'llama' models are)", arch));
+    return absl::InvalidArgumentError(
+        fmt::format("model architecture '{}' is not supported (only 'llama' models are)", arch));
   }
   LlamaConfig c;
   ASSIGN_OR_RETURN(uint32_t n_layers, f.GetUint32("llama.block_count"));
@@ -24,13 +24,12 @@ absl::StatusOr<LlamaConfig> LlamaConfig::FromGguf(const GgufFile& f) {
   ASSIGN_OR_RETURN(c.rms_eps, f.GetFloat32Or("llama.attention.layer_norm_rms_epsilon", 1e-5f));
   ASSIGN_OR_RETURN(c.rope_base, f.GetFloat32Or("llama.rope.freq_base", 10000.f));
   constexpr uint32_t kMax = 1u << 20;
-  if (n_layers == 0 || n_layers > 4096 || dim == 0 || dim > kMax || n_heads == 0 ||
-      n_heads > dim || n_kv == 0 || n_heads % n_kv != 0 || dim % n_heads != 0 || ffn == 0 ||
-      ffn > kMax) {
-    return absl::InvalidArgumentError(fmt::format(
-        "inconsistent llama hyperparameters: block_count={} embedding_length={} head_count={} "
-        "head_count_kv={} feed_forward_length={}",
-        n_layers, dim, n_heads, n_kv, ffn));
+  if (n_layers == 0 || n_layers > 4096 || dim == 0 || dim > kMax || n_heads == 0 || n_heads > dim || n_kv == 0 ||
+      n_heads % n_kv != 0 || dim % n_heads != 0 || ffn == 0 || ffn > kMax) {
+    return absl::InvalidArgumentError(
+        fmt::format("inconsistent llama hyperparameters: block_count={} embedding_length={} head_count={} "
+                    "head_count_kv={} feed_forward_length={}",
+                    n_layers, dim, n_heads, n_kv, ffn));
   }
   c.n_layers = static_cast<int>(n_layers);
   c.dim = static_cast<int>(dim);
@@ -39,32 +38,28 @@ absl::StatusOr<LlamaConfig> LlamaConfig::FromGguf(const GgufFile& f) {
   c.head_dim = c.dim / c.n_heads;
   c.ffn_dim = static_cast<int>(ffn);
   c.context_length = static_cast<int>(std::min<uint32_t>(ctx, kMax));
-  ASSIGN_OR_RETURN(uint32_t rope_dim, f.GetUint32Or("llama.rope.dimension_count",
-                                                    static_cast<uint32_t>(c.head_dim)));
+  ASSIGN_OR_RETURN(uint32_t rope_dim, f.GetUint32Or("llama.rope.dimension_count", static_cast<uint32_t>(c.head_dim)));
   if (rope_dim == 0 || rope_dim > static_cast<uint32_t>(c.head_dim) || rope_dim % 2 != 0) {
-    return absl::InvalidArgumentError(fmt::format(
-        "llama.rope.dimension_count {} must be even and at most the head size {}", rope_dim,
-        c.head_dim));
+    return absl::InvalidArgumentError(
+        fmt::format("llama.rope.dimension_count {} must be even and at most the head size {}", rope_dim, c.head_dim));
   }
   c.rope_dim = static_cast<int>(rope_dim);
   if (!(c.rope_base > 0) || !(c.rms_eps >= 0)) {
-    return absl::InvalidArgumentError("llama.rope.freq_base must be positive and the RMS epsilon "
-                                      "non-negative");
+    return absl::InvalidArgumentError(
+        "llama.rope.freq_base must be positive and the RMS epsilon "
+        "non-negative");
   }
   ASSIGN_OR_RETURN(c.rope_scaling, f.GetStringOr("llama.rope.scaling.type", "none"));
   ASSIGN_OR_RETURN(c.rope_factor, f.GetFloat32Or("llama.rope.scaling.factor", 1.f));
-  ASSIGN_OR_RETURN(c.rope_low_freq_factor,
-                   f.GetFloat32Or("llama.rope.scaling.low_freq_factor", 1.f));
-  ASSIGN_OR_RETURN(c.rope_high_freq_factor,
-                   f.GetFloat32Or("llama.rope.scaling.high_freq_factor", 4.f));
-  ASSIGN_OR_RETURN(uint32_t orig_ctx,
-                   f.GetUint32Or("llama.rope.scaling.original_context_length", 8192));
+  ASSIGN_OR_RETURN(c.rope_low_freq_factor, f.GetFloat32Or("llama.rope.scaling.low_freq_factor", 1.f));
+  ASSIGN_OR_RETURN(c.rope_high_freq_factor, f.GetFloat32Or("llama.rope.scaling.high_freq_factor", 4.f));
+  ASSIGN_OR_RETURN(uint32_t orig_ctx, f.GetUint32Or("llama.rope.scaling.original_context_length", 8192));
   c.rope_original_context = static_cast<int>(std::min<uint32_t>(orig_ctx, kMax));
   // Llama 3.1 files written with the scaling keys but no explicit type.
   if (c.rope_scaling == "none" && f.Has("llama.rope.scaling.low_freq_factor")) c.rope_scaling = "llama3";
   if (c.rope_scaling != "none" && c.rope_scaling != "linear" && c.rope_scaling != "llama3") {
-    return absl::InvalidArgumentError(fmt::format(
-        "llama.rope.scaling.type '{}' is not supported (none, linear, llama3)", c.rope_scaling));
+    return absl::InvalidArgumentError(
+        fmt::format("llama.rope.scaling.type '{}' is not supported (none, linear, llama3)", c.rope_scaling));
   }
   if (!(c.rope_factor > 0) || !(c.rope_high_freq_factor > c.rope_low_freq_factor)) {
     return absl::InvalidArgumentError("RoPE scaling factors are out of range");
@@ -72,8 +67,7 @@ absl::StatusOr<LlamaConfig> LlamaConfig::FromGguf(const GgufFile& f) {
 
   const GgufTensor* embd = f.FindTensor("token_embd.weight");
   if (embd == nullptr || embd->dims.size() != 2 || embd->dims[0] != c.dim) {
-    return absl::InvalidArgumentError(
-        "token_embd.weight is missing or not [embedding_length, vocab]");
+    return absl::InvalidArgumentError("token_embd.weight is missing or not [embedding_length, vocab]");
   }
   c.vocab_size = static_cast<int>(embd->dims[1]);
   c.tied_output = f.FindTensor("output.weight") == nullptr;
@@ -93,8 +87,8 @@ std::vector<double> LlamaConfig::RopeInverseFrequencies(const float* freq_factor
       if (wavelen > low_wavelen) {
         f /= rope_factor;
       } else if (wavelen >= high_wavelen) {
-        const double smooth = (rope_original_context / wavelen - rope_low_freq_factor) /
-                              (rope_high_freq_factor - rope_low_freq_factor);
+        const double smooth =
+            (rope_original_context / wavelen - rope_low_freq_factor) / (rope_high_freq_factor - rope_low_freq_factor);
         f = (1 - smooth) * f / rope_factor + smooth * f;
       }
     }

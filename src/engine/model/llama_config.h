@@ -15,7 +15,7 @@ namespace aperture::engine {
 
 struct LlamaConfig {
   int n_layers = 0;
-  int dim = 0;         // embedding width
+  int dim = 0;  // embedding width
   int n_heads = 0;
   int n_kv_heads = 0;  // grouped-query attention: n_heads % n_kv_heads == 0
   int head_dim = 0;

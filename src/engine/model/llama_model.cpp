@@ -22,25 +22,21 @@ void ReleasePages(const void* p, size_t n) {
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
-absl::StatusOr<const GgufTensor*> FindMatrix(const GgufFile& f, const std::string& name,
-                                             int64_t cols, int64_t rows) {
+absl::StatusOr<const GgufTensor*> FindMatrix(const GgufFile& f, const std::string& name, int64_t cols, int64_t rows) {
   const GgufTensor* t = f.FindTensor(name);
   if (t == nullptr) return absl::InvalidArgumentError(fmt::format("tensor {} is missing", name));
   if (t->dims.size() != 2 || t->dims[0] != cols || t->dims[1] != rows) {
-    return absl::InvalidArgumentError(fmt::format(
-        "tensor {} has shape [{}] but the hyperparameters need [{}, {}]", name,
-        fmt::join(t->dims, ", "), cols, rows));
+    return absl::InvalidArgumentError(fmt::format("tensor {} has shape [{}] but the hyperparameters need [{}, {}]",
+                                                  name, fmt::join(t->dims, ", "), cols, rows));
   }
   return t;
 }
 
-absl::StatusOr<std::vector<float>> LoadVector(const GgufFile& f, const std::string& name,
-                                              int64_t n) {
+absl::StatusOr<std::vector<float>> LoadVector(const GgufFile& f, const std::string& name, int64_t n) {
   const GgufTensor* t = f.FindTensor(name);
   if (t == nullptr) return absl::InvalidArgumentError(fmt::format("tensor {} is missing", name));
   if (static_cast<int64_t>(t->n_elements) != n || !CanDequantize(t->type)) {
-    return absl::InvalidArgumentError(
-        fmt::format("tensor {} must have {} elements of a supported type", name, n));
+    return absl::InvalidArgumentError(fmt::format("tensor {} must have {} elements of a supported type", name, n));
   }
   std::vector<float> v(n);
   DequantizeRow(t->type, t->data, v.data(), n);
@@ -49,14 +45,12 @@ absl::StatusOr<std::vector<float>> LoadVector(const GgufFile& f, const std::stri
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const std::string& path,
-                                                             const LoadOptions& options) {
+absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::Load(const std::string& path, const LoadOptions& options) {
   ASSIGN_OR_RETURN(std::unique_ptr<GgufFile> file, GgufFile::Open(path));
   return FromGguf(std::move(file), /*file_is_mapped=*/true, options);
 }
 
-absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::FromGguf(std::unique_ptr<GgufFile> file,
-                                                                 bool file_is_mapped,
+absl::StatusOr<std::unique_ptr<LlamaModel>> LlamaModel::FromGguf(std::unique_ptr<GgufFile> file, bool file_is_mapped,
                                                                  const LoadOptions& options) {
   std::unique_ptr<LlamaModel> m(new LlamaModel());
   m->file_ = std::move(file);
@@ -89,22 +83,18 @@ absl::Status LlamaModel::LoadWeights(bool file_is_mapped, const LoadOptions& opt
     }
     const GgmlType type = ts[0]->type;
     const bool interleaved =
-        options.repack &&
-        (type == GgmlType::kF32 || type == GgmlType::kQ8_0 || type == GgmlType::kQ4_0);
+        options.repack && (type == GgmlType::kF32 || type == GgmlType::kQ8_0 || type == GgmlType::kQ4_0);
     if (same_type && interleaved && ts.size() > 1) {
       std::vector<const void*> parts;
       for (auto* t : ts) parts.push_back(t->data);
       ASSIGN_OR_RETURN(PackedMatrix pm, PackedMatrix::Stack(type, parts.data(), rows.data(),
-                                                            static_cast<int>(ts.size()), cols,
-                                                            release));
+                                                            static_cast<int>(ts.size()), cols, release));
       lin.parts.push_back(std::move(pm));
     } else {
       for (size_t i = 0; i < ts.size(); ++i) {
-        auto pm = PackedMatrix::Create(ts[i]->type, ts[i]->data, rows[i], cols, options.repack,
-                                       release);
+        auto pm = PackedMatrix::Create(ts[i]->type, ts[i]->data, rows[i], cols, options.repack, release);
         if (!pm.ok()) {
-          return absl::InvalidArgumentError(
-              fmt::format("tensor {}: {}", names[i], std::string(pm.status().message())));
+          return absl::InvalidArgumentError(fmt::format("tensor {}: {}", names[i], std::string(pm.status().message())));
         }
         lin.parts.push_back(*std::move(pm));
       }
@@ -122,8 +112,7 @@ absl::Status LlamaModel::LoadWeights(bool file_is_mapped, const LoadOptions& opt
     ASSIGN_OR_RETURN(L.wqkv, build({p + "attn_q.weight", p + "attn_k.weight", p + "attn_v.weight"},
                                    {c.q_dim(), c.kv_dim(), c.kv_dim()}, c.dim));
     ASSIGN_OR_RETURN(L.wo, build({p + "attn_output.weight"}, {c.dim}, c.q_dim()));
-    ASSIGN_OR_RETURN(L.w13, build({p + "ffn_gate.weight", p + "ffn_up.weight"},
-                                  {c.ffn_dim, c.ffn_dim}, c.dim));
+    ASSIGN_OR_RETURN(L.w13, build({p + "ffn_gate.weight", p + "ffn_up.weight"}, {c.ffn_dim, c.ffn_dim}, c.dim));
     ASSIGN_OR_RETURN(L.w2, build({p + "ffn_down.weight"}, {c.dim}, c.ffn_dim));
   }
   ASSIGN_OR_RETURN(output_norm_, LoadVector(f, "output_norm.weight", c.dim));
@@ -160,10 +149,9 @@ void LlamaModel::Embed(int token, float* out) const {
 
 std::string LlamaModel::Describe() const {
   const PackedMatrix& w = layers_.empty() ? output_.parts[0] : layers_[0].w13.parts[0];
-  return fmt::format("llama: {} layers, dim {}, {} heads ({} kv), ffn {}, vocab {}, {}{}",
-                     config_.n_layers, config_.dim, config_.n_heads, config_.n_kv_heads,
-                     config_.ffn_dim, config_.vocab_size, GgmlTypeName(w.type()),
-                     w.format() == PackedFormat::kRows ? "" : " (repacked)");
+  return fmt::format("llama: {} layers, dim {}, {} heads ({} kv), ffn {}, vocab {}, {}{}", config_.n_layers,
+                     config_.dim, config_.n_heads, config_.n_kv_heads, config_.ffn_dim, config_.vocab_size,
+                     GgmlTypeName(w.type()), w.format() == PackedFormat::kRows ? "" : " (repacked)");
 }
 
 }  // namespace aperture::engine

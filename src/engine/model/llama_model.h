@@ -49,11 +49,9 @@ struct LlamaLayer {
 
 class LlamaModel {
  public:
-  static absl::StatusOr<std::unique_ptr<LlamaModel>> Load(const std::string& path,
-                                                          const LoadOptions& options = {});
+  static absl::StatusOr<std::unique_ptr<LlamaModel>> Load(const std::string& path, const LoadOptions& options = {});
   // Takes ownership of an opened file (pages are released only for mapped files).
-  static absl::StatusOr<std::unique_ptr<LlamaModel>> FromGguf(std::unique_ptr<GgufFile> file,
-                                                              bool file_is_mapped,
+  static absl::StatusOr<std::unique_ptr<LlamaModel>> FromGguf(std::unique_ptr<GgufFile> file, bool file_is_mapped,
                                                               const LoadOptions& options = {});
 
   const LlamaConfig& config() const { return config_; }

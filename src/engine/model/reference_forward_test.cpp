@@ -17,8 +17,7 @@ namespace aperture::engine {
 namespace {
 
 std::string TempPath(const std::string& name) {
-  return (std::filesystem::temp_directory_path() /
-          (name + "-" + std::to_string(::getpid()) + ".gguf")).string();
+  return (std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()) + ".gguf")).string();
 }
 
 // Max over positions of max |engine - reference| / rms(reference logits).
@@ -36,8 +35,8 @@ double RelativeError(const std::vector<std::vector<double>>& ref, Runner& runner
   return worst;
 }
 
-double CompareToReference(const std::string& path, const std::vector<int32_t>& tokens,
-                          LoadOptions options = {}, int threads = 2) {
+double CompareToReference(const std::string& path, const std::vector<int32_t>& tokens, LoadOptions options = {},
+                          int threads = 2) {
   auto file = GgufFile::Open(path);
   EXPECT_TRUE(file.ok()) << file.status();
   const auto ref = testing::ReferenceLogits(**file, tokens);
@@ -61,32 +60,37 @@ class ReferenceTest : public ::testing::TestWithParam<TypeCase> {};
 
 TEST_P(ReferenceTest, GeneratedModelMatchesFloat64Reference) {
   const TypeCase c = GetParam();
-  TestModelSpec spec{.layers = 2, .dim = 256, .heads = 4, .kv_heads = 2, .ffn = 512,
-                     .vocab = 320, .type = c.type, .seed = 11};
+  TestModelSpec spec{
+      .layers = 2, .dim = 256, .heads = 4, .kv_heads = 2, .ffn = 512, .vocab = 320, .type = c.type, .seed = 11};
   const std::string path = TempPath(std::string("ref-") + GgmlTypeName(c.type));
   ASSERT_TRUE(WriteTestModel(spec, path).ok());
   const std::vector<int32_t> tokens = {1, 300, 17, 5, 260, 99, 3, 42, 310, 7, 150, 280};
   for (bool repack : {true, false}) {
     const double err = CompareToReference(path, tokens, {.repack = repack});
     EXPECT_LE(err, c.tolerance) << GgmlTypeName(c.type) << " repack=" << repack;
-    RecordProperty(std::string("rel_error_") + GgmlTypeName(c.type) + (repack ? "" : "_rows"),
-                   std::to_string(err));
+    RecordProperty(std::string("rel_error_") + GgmlTypeName(c.type) + (repack ? "" : "_rows"), std::to_string(err));
   }
   std::filesystem::remove(path);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllTypes, ReferenceTest,
-    ::testing::Values(TypeCase{GgmlType::kF32, 1e-4}, TypeCase{GgmlType::kF16, 1e-4},
-                      TypeCase{GgmlType::kBF16, 1e-4}, TypeCase{GgmlType::kQ8_0, 0.05},
-                      TypeCase{GgmlType::kQ4_0, 0.05}, TypeCase{GgmlType::kQ4_1, 1e-4},
-                      TypeCase{GgmlType::kQ4_K, 1e-4}, TypeCase{GgmlType::kQ5_K, 1e-4},
-                      TypeCase{GgmlType::kQ6_K, 1e-4}),
-    [](const auto& info) { return std::string(GgmlTypeName(info.param.type)); });
+INSTANTIATE_TEST_SUITE_P(AllTypes, ReferenceTest,
+                         ::testing::Values(TypeCase{GgmlType::kF32, 1e-4}, TypeCase{GgmlType::kF16, 1e-4},
+                                           TypeCase{GgmlType::kBF16, 1e-4}, TypeCase{GgmlType::kQ8_0, 0.05},
+                                           TypeCase{GgmlType::kQ4_0, 0.05}, TypeCase{GgmlType::kQ4_1, 1e-4},
+                                           TypeCase{GgmlType::kQ4_K, 1e-4}, TypeCase{GgmlType::kQ5_K, 1e-4},
+                                           TypeCase{GgmlType::kQ6_K, 1e-4}),
+                         [](const auto& info) { return std::string(GgmlTypeName(info.param.type)); });
 
 TEST(ReferenceTest, UntiedOutputAndGroupedQueryAttention) {
-  TestModelSpec spec{.layers = 3, .dim = 96, .heads = 6, .kv_heads = 2, .ffn = 160,
-                     .vocab = 300, .type = GgmlType::kF32, .seed = 5, .tied_output = false};
+  TestModelSpec spec{.layers = 3,
+                     .dim = 96,
+                     .heads = 6,
+                     .kv_heads = 2,
+                     .ffn = 160,
+                     .vocab = 300,
+                     .type = GgmlType::kF32,
+                     .seed = 5,
+                     .tied_output = false};
   const std::string path = TempPath("ref-untied");
   ASSERT_TRUE(WriteTestModel(spec, path).ok());
   EXPECT_LE(CompareToReference(path, {1, 2, 3, 250, 260, 270, 280, 290}), 1e-4);
@@ -106,8 +110,8 @@ TEST(ReferenceTest, TinyRandomLlama2MatchesFloat64Reference) {
 }
 
 TEST(ReferenceTest, EveryIsaMatchesReference) {
-  TestModelSpec spec{.layers = 1, .dim = 128, .heads = 4, .kv_heads = 4, .ffn = 256,
-                     .vocab = 300, .type = GgmlType::kQ4_0, .seed = 2};
+  TestModelSpec spec{
+      .layers = 1, .dim = 128, .heads = 4, .kv_heads = 4, .ffn = 256, .vocab = 300, .type = GgmlType::kQ4_0, .seed = 2};
   const std::string path = TempPath("ref-isa");
   ASSERT_TRUE(WriteTestModel(spec, path).ok());
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {

@@ -99,8 +99,7 @@ inline std::vector<double> TensorAsDouble(const GgufTensor& t) {
 }
 
 // Logits [tokens][vocab] of a Llama GGUF model for `tokens` at positions 0..n-1.
-inline std::vector<std::vector<double>> ReferenceLogits(const GgufFile& f,
-                                                        const std::vector<int32_t>& tokens) {
+inline std::vector<std::vector<double>> ReferenceLogits(const GgufFile& f, const std::vector<int32_t>& tokens) {
   auto u32 = [&](const std::string& k, uint32_t dflt) {
     auto v = f.GetUint32Or(k, dflt);
     return v.ok() ? static_cast<int>(*v) : static_cast<int>(dflt);

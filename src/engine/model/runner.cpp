@@ -17,8 +17,7 @@ constexpr int64_t kParallelMinWork = 1 << 16;
 
 }  // namespace
 
-Runner::Runner(const LlamaModel& model, RunnerOptions options)
-    : model_(model), options_(options) {
+Runner::Runner(const LlamaModel& model, RunnerOptions options) : model_(model), options_(options) {
   if (options_.threads <= 0) options_.threads = ThreadPool::DefaultThreads();
   if (options_.max_batch_tokens < 1) options_.max_batch_tokens = 1;
   pool_ = std::make_unique<ThreadPool>(options_.threads);
@@ -60,9 +59,8 @@ absl::Status Runner::Forward(std::span<const BatchEntry> batch, const Hooks* hoo
       return absl::InvalidArgumentError("sequence was created for a different model");
     }
     if (b.sequence->position() + static_cast<int64_t>(b.tokens.size()) > b.sequence->capacity()) {
-      return absl::OutOfRangeError(fmt::format(
-          "sequence is full: {} tokens cached + {} new > capacity {}", b.sequence->position(),
-          b.tokens.size(), b.sequence->capacity()));
+      return absl::OutOfRangeError(fmt::format("sequence is full: {} tokens cached + {} new > capacity {}",
+                                               b.sequence->position(), b.tokens.size(), b.sequence->capacity()));
     }
     for (int32_t t : b.tokens) {
       if (t < 0 || t >= c.vocab_size) {
@@ -108,12 +106,10 @@ std::span<const float> Runner::Logits(int entry, int row) const {
   const int count = entry_logit_count_[entry];
   const int r = row < 0 ? count - 1 : row;
   if (r < 0 || r >= count) return {};
-  return {logits_.as<float>() + static_cast<size_t>(entry_logit_row_[entry] + r) * vocab,
-          static_cast<size_t>(vocab)};
+  return {logits_.as<float>() + static_cast<size_t>(entry_logit_row_[entry] + r) * vocab, static_cast<size_t>(vocab)};
 }
 
-absl::Status Runner::Decode(std::span<Sequence* const> sequences, std::span<const int32_t> tokens,
-                            const Hooks* hooks) {
+absl::Status Runner::Decode(std::span<Sequence* const> sequences, std::span<const int32_t> tokens, const Hooks* hooks) {
   if (sequences.size() != tokens.size()) {
     return absl::InvalidArgumentError("Decode needs one token per sequence");
   }
@@ -125,9 +121,14 @@ absl::Status Runner::Decode(std::span<Sequence* const> sequences, std::span<cons
   return Forward(batch, hooks);
 }
 
-void Runner::CallHooks(const std::vector<HookFn>& fns, HookPoint point, int layer, float* data,
-                       int rows, int cols, int64_t ld) {
-  ActivationView v{point, layer, data, rows, cols, ld,
+void Runner::CallHooks(const std::vector<HookFn>& fns, HookPoint point, int layer, float* data, int rows, int cols,
+                       int64_t ld) {
+  ActivationView v{point,
+                   layer,
+                   data,
+                   rows,
+                   cols,
+                   ld,
                    std::span<const int>(chunk_entry_.data(), rows),
                    std::span<const int>(chunk_pos_.data(), rows)};
   for (const HookFn& fn : fns) fn(v);
@@ -140,25 +141,27 @@ void Runner::RunLinear(const Linear& lin, const float* x, int m, float* y, int64
     if (static_cast<int64_t>(m) * k * 4 < kParallelMinWork || pool_->size() == 1) {
       acts_.QuantizeRows(0, m);
     } else {
-      pool_->ParallelFor(m, [&](int64_t b, int64_t e) {
-        acts_.QuantizeRows(static_cast<int>(b), static_cast<int>(e));
-      });
+      pool_->ParallelFor(m,
+                         [&](int64_t b, int64_t e) { acts_.QuantizeRows(static_cast<int>(b), static_cast<int>(e)); });
     }
   }
   int64_t total_groups = 0;
   for (const PackedMatrix& p : lin.parts) total_groups += p.groups();
   // Chunks of at least 4 row groups keep each thread streaming whole panels.
-  pool_->ParallelFor(total_groups, [&](int, int64_t g_begin, int64_t g_end) {
-    int64_t base = 0;
-    int64_t col = 0;
-    for (const PackedMatrix& p : lin.parts) {
-      const int64_t lo = std::max(g_begin - base, int64_t{0});
-      const int64_t hi = std::min(g_end - base, p.groups());
-      if (lo < hi) MatMulGroups(p, acts_, y + col, ldy, lo, hi);
-      base += p.groups();
-      col += p.rows();
-    }
-  }, /*min_chunk=*/4);
+  pool_->ParallelFor(
+      total_groups,
+      [&](int, int64_t g_begin, int64_t g_end) {
+        int64_t base = 0;
+        int64_t col = 0;
+        for (const PackedMatrix& p : lin.parts) {
+          const int64_t lo = std::max(g_begin - base, int64_t{0});
+          const int64_t hi = std::min(g_end - base, p.groups());
+          if (lo < hi) MatMulGroups(p, acts_, y + col, ldy, lo, hi);
+          base += p.groups();
+          col += p.rows();
+        }
+      },
+      /*min_chunk=*/4);
 }
 
 void Runner::Attention(int layer, int m, const Hooks* hooks) {
@@ -167,8 +170,7 @@ void Runner::Attention(int layer, int m, const Hooks* hooks) {
   const int group = c.n_heads / c.n_kv_heads;
   const int64_t qkv_ld = c.q_dim() + 2 * c.kv_dim();
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const std::vector<HookFn>* pattern_hooks =
-      hooks != nullptr ? hooks->At(HookPoint::kAttnPattern, layer) : nullptr;
+  const std::vector<HookFn>* pattern_hooks = hooks != nullptr ? hooks->At(HookPoint::kAttnPattern, layer) : nullptr;
   int max_ctx = 0;
   int64_t work = 0;
   for (int r = 0; r < m; ++r) {
@@ -202,7 +204,12 @@ void Runner::Attention(int layer, int m, const Hooks* hooks) {
     for (int r = 0; r < m; ++r) {
       const int ctx = chunk_pos_[r] + 1;
       for (int h = 0; h < c.n_heads; ++h) scores(r, h, p + static_cast<size_t>(h) * ctx);
-      ActivationView v{HookPoint::kAttnPattern, layer, p, c.n_heads, ctx, ctx,
+      ActivationView v{HookPoint::kAttnPattern,
+                       layer,
+                       p,
+                       c.n_heads,
+                       ctx,
+                       ctx,
                        std::span<const int>(chunk_entry_.data() + r, 1),
                        std::span<const int>(chunk_pos_.data() + r, 1)};
       for (const HookFn& fn : *pattern_hooks) fn(v);
@@ -289,8 +296,7 @@ void Runner::ForwardChunk(int begin, int end, const Hooks* hooks) {
         RopeNorm(row + c.q_dim(), c.n_kv_heads, c.head_dim, c.rope_dim, cs + r * c.rope_dim);
         Sequence* seq = row_seq_[begin + r];
         std::memcpy(seq->key(l, chunk_pos_[r]), row + c.q_dim(), c.kv_dim() * sizeof(float));
-        std::memcpy(seq->value(l, chunk_pos_[r]), row + c.q_dim() + c.kv_dim(),
-                    c.kv_dim() * sizeof(float));
+        std::memcpy(seq->value(l, chunk_pos_[r]), row + c.q_dim() + c.kv_dim(), c.kv_dim() * sizeof(float));
       }
     });
     Attention(l, m, hooks);
@@ -336,8 +342,8 @@ void Runner::ForwardChunk(int begin, int end, const Hooks* hooks) {
     }
   }
   if (n_out > 0) {
-    RunLinear(model_.output(), xn, n_out,
-              logits_.as<float>() + static_cast<size_t>(logit_cursor_) * c.vocab_size, c.vocab_size);
+    RunLinear(model_.output(), xn, n_out, logits_.as<float>() + static_cast<size_t>(logit_cursor_) * c.vocab_size,
+              c.vocab_size);
     logit_cursor_ += n_out;
   }
 }

@@ -76,8 +76,8 @@ class Runner {
   void ForwardChunk(int begin, int end, const Hooks* hooks);
   void RunLinear(const Linear& lin, const float* x, int m, float* y, int64_t ldy);
   void Attention(int layer, int m, const Hooks* hooks);
-  void CallHooks(const std::vector<HookFn>& fns, HookPoint point, int layer, float* data,
-                 int rows, int cols, int64_t ld);
+  void CallHooks(const std::vector<HookFn>& fns, HookPoint point, int layer, float* data, int rows, int cols,
+                 int64_t ld);
   void EnsureScratch(int m);
 
   const LlamaModel& model_;

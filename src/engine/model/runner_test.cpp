@@ -13,10 +13,15 @@ namespace {
 class RunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    path_ = (std::filesystem::temp_directory_path() /
-             ("runner-" + std::to_string(::getpid()) + ".gguf")).string();
-    TestModelSpec spec{.layers = 2, .dim = 128, .heads = 4, .kv_heads = 2, .ffn = 256,
-                       .vocab = 400, .type = GgmlType::kQ8_0, .seed = 3};
+    path_ = (std::filesystem::temp_directory_path() / ("runner-" + std::to_string(::getpid()) + ".gguf")).string();
+    TestModelSpec spec{.layers = 2,
+                       .dim = 128,
+                       .heads = 4,
+                       .kv_heads = 2,
+                       .ffn = 256,
+                       .vocab = 400,
+                       .type = GgmlType::kQ8_0,
+                       .seed = 3};
     ASSERT_TRUE(WriteTestModel(spec, path_).ok());
     auto m = LlamaModel::Load(path_);
     ASSERT_TRUE(m.ok()) << m.status();
@@ -91,8 +96,7 @@ TEST_F(RunnerTest, LongPromptRunsInChunksWithSameResult) {
   Sequence a(model_->config(), 64), b(model_->config(), 64);
   ASSERT_TRUE(small.Forward({{BatchEntry{&a, prompt}}}).ok());
   ASSERT_TRUE(big.Forward({{BatchEntry{&b, prompt}}}).ok());
-  EXPECT_EQ(0, std::memcmp(small.Logits(0).data(), big.Logits(0).data(),
-                           model_->config().vocab_size * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(small.Logits(0).data(), big.Logits(0).data(), model_->config().vocab_size * sizeof(float)));
   EXPECT_EQ(a.position(), 40);
 }
 

@@ -30,8 +30,7 @@ class Rng {
 };
 
 // Uniform weights with standard deviation `std` (uniform(-a, a) has std a/sqrt(3)).
-std::vector<uint8_t> RandomMatrix(Rng& rng, GgmlType type, int64_t rows, int64_t cols, float std,
-                                  float offset = 0.f) {
+std::vector<uint8_t> RandomMatrix(Rng& rng, GgmlType type, int64_t rows, int64_t cols, float std, float offset = 0.f) {
   const size_t row_bytes = RowBytes(type, cols);
   std::vector<uint8_t> out(row_bytes * rows);
   std::vector<float> row(cols);
@@ -45,8 +44,7 @@ std::vector<uint8_t> RandomMatrix(Rng& rng, GgmlType type, int64_t rows, int64_t
 
 // A SentencePiece-style vocabulary: <unk>, <s>, </s>, the 256 byte tokens,
 // then pieces (with every prefix of a word present, so BPE merges reach it).
-void BuildVocab(int vocab, std::vector<std::string>* tokens, std::vector<float>* scores,
-                std::vector<int32_t>* types) {
+void BuildVocab(int vocab, std::vector<std::string>* tokens, std::vector<float>* scores, std::vector<int32_t>* types) {
   const std::string kSpace = "\xE2\x96\x81";  // U+2581 LOWER ONE EIGHTH BLOCK
   tokens->clear();
   scores->clear();
@@ -68,11 +66,11 @@ void BuildVocab(int vocab, std::vector<std::string>* tokens, std::vector<float>*
   for (char ch = 'a'; ch <= 'z'; ++ch) piece(std::string(1, ch));
   for (char ch = 'A'; ch <= 'Z'; ++ch) piece(std::string(1, ch));
   for (char ch : std::string("0123456789.,!?'\"-:;()")) piece(std::string(1, ch));
-  static const char* kWords[] = {
-      "the", "and", "was", "she", "he", "they", "to", "of", "a", "in", "it", "with", "said",
-      "once", "upon", "time", "there", "little", "girl", "boy", "day", "happy", "big", "her",
-      "his", "play", "friend", "saw", "had", "very", "named", "dog", "cat", "sun", "tree",
-      "ball", "mom", "wanted", "went", "so", "on", "for", "but", "then", "is", "you", "not"};
+  static const char* kWords[] = {"the",   "and",   "was",  "she",  "he",   "they", "to",     "of",     "a",    "in",
+                                 "it",    "with",  "said", "once", "upon", "time", "there",  "little", "girl", "boy",
+                                 "day",   "happy", "big",  "her",  "his",  "play", "friend", "saw",    "had",  "very",
+                                 "named", "dog",   "cat",  "sun",  "tree", "ball", "mom",    "wanted", "went", "so",
+                                 "on",    "for",   "but",  "then", "is",   "you",  "not"};
   for (const char* w : kWords) {
     const std::string word = kSpace + w;
     for (size_t n = kSpace.size() + 1; n <= word.size(); ++n) piece(word.substr(0, n));
@@ -95,19 +93,18 @@ void BuildVocab(int vocab, std::vector<std::string>* tokens, std::vector<float>*
 }  // namespace
 
 absl::Status ValidateTestModelSpec(const TestModelSpec& s) {
-  if (s.layers < 1 || s.layers > 256 || s.dim < 8 || s.dim > 16384 || s.heads < 1 ||
-      s.kv_heads < 1 || s.heads % s.kv_heads != 0 || s.dim % s.heads != 0 ||
-      (s.dim / s.heads) % 2 != 0 || s.ffn < 1 || s.ffn > 65536 || s.vocab < 300 ||
-      s.vocab > 1000000 || s.context_length < 1) {
-    return absl::InvalidArgumentError(fmt::format(
-        "invalid test model shape: layers={} dim={} heads={} kv_heads={} ffn={} vocab={} (need "
-        "heads dividing dim with an even head size, kv_heads dividing heads, vocab >= 300)",
-        s.layers, s.dim, s.heads, s.kv_heads, s.ffn, s.vocab));
+  if (s.layers < 1 || s.layers > 256 || s.dim < 8 || s.dim > 16384 || s.heads < 1 || s.kv_heads < 1 ||
+      s.heads % s.kv_heads != 0 || s.dim % s.heads != 0 || (s.dim / s.heads) % 2 != 0 || s.ffn < 1 || s.ffn > 65536 ||
+      s.vocab < 300 || s.vocab > 1000000 || s.context_length < 1) {
+    return absl::InvalidArgumentError(
+        fmt::format("invalid test model shape: layers={} dim={} heads={} kv_heads={} ffn={} vocab={} (need "
+                    "heads dividing dim with an even head size, kv_heads dividing heads, vocab >= 300)",
+                    s.layers, s.dim, s.heads, s.kv_heads, s.ffn, s.vocab));
   }
   if (!CanQuantize(s.type)) {
-    return absl::InvalidArgumentError(fmt::format(
-        "cannot generate tensors of type {} (f32, f16, bf16, q8_0, q4_0, q4_1, q4_K, q5_K, q6_K)",
-        GgmlTypeName(s.type)));
+    return absl::InvalidArgumentError(
+        fmt::format("cannot generate tensors of type {} (f32, f16, bf16, q8_0, q4_0, q4_1, q4_K, q5_K, q6_K)",
+                    GgmlTypeName(s.type)));
   }
   const int64_t block = GetGgmlTypeInfo(s.type)->block_size;
   if (s.dim % block != 0 || s.ffn % block != 0) {
@@ -122,8 +119,7 @@ absl::StatusOr<GgufWriter> BuildTestModel(const TestModelSpec& s) {
   const int head_dim = s.dim / s.heads;
   GgufWriter w;
   w.SetString("general.architecture", "llama");
-  w.SetString("general.name", fmt::format("aperture-test-{}L-{}d-{}", s.layers, s.dim,
-                                          GgmlTypeName(s.type)));
+  w.SetString("general.name", fmt::format("aperture-test-{}L-{}d-{}", s.layers, s.dim, GgmlTypeName(s.type)));
   w.SetUint32("llama.block_count", s.layers);
   w.SetUint32("llama.context_length", s.context_length);
   w.SetUint32("llama.embedding_length", s.dim);
@@ -153,36 +149,33 @@ absl::StatusOr<GgufWriter> BuildTestModel(const TestModelSpec& s) {
   const int64_t q_dim = s.dim, kv_dim = static_cast<int64_t>(s.kv_heads) * head_dim;
   const float std_in = 1.f / std::sqrt(static_cast<float>(s.dim));
   const float std_ffn = 1.f / std::sqrt(static_cast<float>(s.ffn));
-  auto add = [&](const std::string& name, std::vector<int64_t> dims, GgmlType type,
-                 std::vector<uint8_t> data) { return w.AddTensor(name, std::move(dims), type, std::move(data)); };
-  RETURN_IF_ERROR(add("token_embd.weight", {s.dim, s.vocab}, s.type,
-                      RandomMatrix(rng, s.type, s.vocab, s.dim, 1.0f)));
+  auto add = [&](const std::string& name, std::vector<int64_t> dims, GgmlType type, std::vector<uint8_t> data) {
+    return w.AddTensor(name, std::move(dims), type, std::move(data));
+  };
+  RETURN_IF_ERROR(add("token_embd.weight", {s.dim, s.vocab}, s.type, RandomMatrix(rng, s.type, s.vocab, s.dim, 1.0f)));
   for (int l = 0; l < s.layers; ++l) {
     const std::string p = fmt::format("blk.{}.", l);
-    RETURN_IF_ERROR(add(p + "attn_norm.weight", {s.dim}, GgmlType::kF32,
-                        RandomMatrix(rng, GgmlType::kF32, 1, s.dim, 0.1f, 1.f)));
-    RETURN_IF_ERROR(add(p + "attn_q.weight", {s.dim, q_dim}, s.type,
-                        RandomMatrix(rng, s.type, q_dim, s.dim, std_in)));
-    RETURN_IF_ERROR(add(p + "attn_k.weight", {s.dim, kv_dim}, s.type,
-                        RandomMatrix(rng, s.type, kv_dim, s.dim, std_in)));
-    RETURN_IF_ERROR(add(p + "attn_v.weight", {s.dim, kv_dim}, s.type,
-                        RandomMatrix(rng, s.type, kv_dim, s.dim, std_in)));
-    RETURN_IF_ERROR(add(p + "attn_output.weight", {q_dim, s.dim}, s.type,
-                        RandomMatrix(rng, s.type, s.dim, q_dim, std_in)));
-    RETURN_IF_ERROR(add(p + "ffn_norm.weight", {s.dim}, GgmlType::kF32,
-                        RandomMatrix(rng, GgmlType::kF32, 1, s.dim, 0.1f, 1.f)));
-    RETURN_IF_ERROR(add(p + "ffn_gate.weight", {s.dim, s.ffn}, s.type,
-                        RandomMatrix(rng, s.type, s.ffn, s.dim, std_in)));
-    RETURN_IF_ERROR(add(p + "ffn_up.weight", {s.dim, s.ffn}, s.type,
-                        RandomMatrix(rng, s.type, s.ffn, s.dim, std_in)));
-    RETURN_IF_ERROR(add(p + "ffn_down.weight", {s.ffn, s.dim}, s.type,
-                        RandomMatrix(rng, s.type, s.dim, s.ffn, std_ffn)));
+    RETURN_IF_ERROR(
+        add(p + "attn_norm.weight", {s.dim}, GgmlType::kF32, RandomMatrix(rng, GgmlType::kF32, 1, s.dim, 0.1f, 1.f)));
+    RETURN_IF_ERROR(add(p + "attn_q.weight", {s.dim, q_dim}, s.type, RandomMatrix(rng, s.type, q_dim, s.dim, std_in)));
+    RETURN_IF_ERROR(
+        add(p + "attn_k.weight", {s.dim, kv_dim}, s.type, RandomMatrix(rng, s.type, kv_dim, s.dim, std_in)));
+    RETURN_IF_ERROR(
+        add(p + "attn_v.weight", {s.dim, kv_dim}, s.type, RandomMatrix(rng, s.type, kv_dim, s.dim, std_in)));
+    RETURN_IF_ERROR(
+        add(p + "attn_output.weight", {q_dim, s.dim}, s.type, RandomMatrix(rng, s.type, s.dim, q_dim, std_in)));
+    RETURN_IF_ERROR(
+        add(p + "ffn_norm.weight", {s.dim}, GgmlType::kF32, RandomMatrix(rng, GgmlType::kF32, 1, s.dim, 0.1f, 1.f)));
+    RETURN_IF_ERROR(
+        add(p + "ffn_gate.weight", {s.dim, s.ffn}, s.type, RandomMatrix(rng, s.type, s.ffn, s.dim, std_in)));
+    RETURN_IF_ERROR(add(p + "ffn_up.weight", {s.dim, s.ffn}, s.type, RandomMatrix(rng, s.type, s.ffn, s.dim, std_in)));
+    RETURN_IF_ERROR(
+        add(p + "ffn_down.weight", {s.ffn, s.dim}, s.type, RandomMatrix(rng, s.type, s.dim, s.ffn, std_ffn)));
   }
-  RETURN_IF_ERROR(add("output_norm.weight", {s.dim}, GgmlType::kF32,
-                      RandomMatrix(rng, GgmlType::kF32, 1, s.dim, 0.1f, 1.f)));
+  RETURN_IF_ERROR(
+      add("output_norm.weight", {s.dim}, GgmlType::kF32, RandomMatrix(rng, GgmlType::kF32, 1, s.dim, 0.1f, 1.f)));
   if (!s.tied_output) {
-    RETURN_IF_ERROR(add("output.weight", {s.dim, s.vocab}, s.type,
-                        RandomMatrix(rng, s.type, s.vocab, s.dim, std_in)));
+    RETURN_IF_ERROR(add("output.weight", {s.dim, s.vocab}, s.type, RandomMatrix(rng, s.type, s.vocab, s.dim, std_in)));
   }
   return w;
 }

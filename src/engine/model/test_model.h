@@ -19,7 +19,7 @@ struct TestModelSpec {
   int heads = 4;
   int kv_heads = 2;
   int ffn = 128;
-  int vocab = 512;  // at least 300 (bytes, specials and some pieces)
+  int vocab = 512;                 // at least 300 (bytes, specials and some pieces)
   GgmlType type = GgmlType::kF32;  // of every matrix (norms stay F32)
   uint64_t seed = 1;
   bool tied_output = true;

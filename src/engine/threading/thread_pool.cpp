@@ -26,8 +26,7 @@ inline void Backoff(int polls) {
 
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads, int spin_us)
-    : n_threads_(n_threads < 1 ? 1 : n_threads), spin_us_(spin_us) {
+ThreadPool::ThreadPool(int n_threads, int spin_us) : n_threads_(n_threads < 1 ? 1 : n_threads), spin_us_(spin_us) {
   workers_.reserve(n_threads_ - 1);
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
@@ -53,12 +52,10 @@ void ThreadPool::ParallelFor(int64_t n, absl::FunctionRef<void(int64_t, int64_t)
   ParallelFor(n, [&](int, int64_t b, int64_t e) { fn(b, e); });
 }
 
-void ThreadPool::ParallelFor(int64_t n, absl::FunctionRef<void(int, int64_t, int64_t)> fn,
-                             int64_t min_chunk) {
+void ThreadPool::ParallelFor(int64_t n, absl::FunctionRef<void(int, int64_t, int64_t)> fn, int64_t min_chunk) {
   if (n <= 0) return;
   const int64_t by_size = std::max<int64_t>(1, n / std::max<int64_t>(1, min_chunk));
-  const uint32_t chunks =
-      static_cast<uint32_t>(std::min<int64_t>({n, by_size, int64_t{4} * n_threads_}));
+  const uint32_t chunks = static_cast<uint32_t>(std::min<int64_t>({n, by_size, int64_t{4} * n_threads_}));
   if (n_threads_ == 1 || chunks == 1) {
     fn(0, 0, n);
     return;

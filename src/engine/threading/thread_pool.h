@@ -37,8 +37,7 @@ class ThreadPool {
   // min_chunk indices each) and calls fn(thread, begin, end) exactly once per
   // chunk; `thread` in [0, size()) names the executing thread (for per-thread
   // scratch). Returns when every chunk has finished.
-  void ParallelFor(int64_t n, absl::FunctionRef<void(int, int64_t, int64_t)> fn,
-                   int64_t min_chunk = 1);
+  void ParallelFor(int64_t n, absl::FunctionRef<void(int, int64_t, int64_t)> fn, int64_t min_chunk = 1);
   // As above without the thread index.
   void ParallelFor(int64_t n, absl::FunctionRef<void(int64_t, int64_t)> fn);
 

@@ -31,7 +31,8 @@ TEST(ThreadPoolTest, ParallelForCoversRangeExactlyOnce) {
 TEST(ThreadPoolTest, MinChunkLimitsTheSplit) {
   ThreadPool pool(2);
   std::atomic<int> chunks{0};
-  pool.ParallelFor(10, [&](int, int64_t b, int64_t e) { chunks.fetch_add(1); }, /*min_chunk=*/10);
+  pool.ParallelFor(
+      10, [&](int, int64_t b, int64_t e) { chunks.fetch_add(1); }, /*min_chunk=*/10);
   EXPECT_EQ(chunks.load(), 1);
 }
 

@@ -145,8 +145,7 @@ absl::Status Migrate(SqliteDb& db) {
       if (!version.ok()) return version.status();
       if (*version > latest) {
         return absl::FailedPreconditionError(fmt::format(
-            "database schema version {} is newer than this binary knows ({}); upgrade aperture",
-            *version, latest));
+            "database schema version {} is newer than this binary knows ({}); upgrade aperture", *version, latest));
       }
       if (*version == latest) {
         done = true;
@@ -154,8 +153,8 @@ absl::Status Migrate(SqliteDb& db) {
       }
       absl::Status step = db.Exec(kMigrations[*version]);
       if (!step.ok()) {
-        return absl::Status(step.code(), fmt::format("migration {} failed: {}", *version + 1,
-                                                     std::string(step.message())));
+        return absl::Status(step.code(),
+                            fmt::format("migration {} failed: {}", *version + 1, std::string(step.message())));
       }
       return db.Exec(fmt::format("PRAGMA user_version = {}", *version + 1).c_str());
     });

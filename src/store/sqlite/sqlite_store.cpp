@@ -242,16 +242,18 @@ absl::Status SqliteStore::CreateModel(const Model& m) {
 
 absl::StatusOr<std::optional<Model>> SqliteStore::FindModel(const std::string& id) {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt,
-                   r->Prepare("SELECT id, path, public_level, request_fields, created_at, system_prompt FROM models WHERE id = ?"));
+  ASSIGN_OR_RETURN(
+      auto stmt,
+      r->Prepare("SELECT id, path, public_level, request_fields, created_at, system_prompt FROM models WHERE id = ?"));
   stmt.BindAll(id);
   return One<Model>(stmt, ReadModel);
 }
 
 absl::StatusOr<std::vector<Model>> SqliteStore::ListModels() {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt,
-                   r->Prepare("SELECT id, path, public_level, request_fields, created_at, system_prompt FROM models ORDER BY id"));
+  ASSIGN_OR_RETURN(
+      auto stmt,
+      r->Prepare("SELECT id, path, public_level, request_fields, created_at, system_prompt FROM models ORDER BY id"));
   return All<Model>(stmt, ReadModel);
 }
 
@@ -396,25 +398,25 @@ absl::Status SqliteStore::AddUsage(const std::vector<UsageRow>& deltas) {
   if (deltas.empty()) return absl::OkStatus();
   return Write([&](SqliteDb& db) -> absl::Status {
     for (const UsageRow& u : deltas) {
-      ASSIGN_OR_RETURN(auto stmt, db.Prepare(
-          "INSERT INTO usage (principal, model, day, requests, prompt_tokens, completion_tokens) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (principal, model, day) DO UPDATE SET "
-          "requests = requests + ?4, prompt_tokens = prompt_tokens + ?5, "
-          "completion_tokens = completion_tokens + ?6"));
-      RETURN_IF_ERROR(stmt.BindAll(u.principal, u.model, u.day, u.requests, u.prompt_tokens,
-                                   u.completion_tokens).Run());
+      ASSIGN_OR_RETURN(
+          auto stmt, db.Prepare("INSERT INTO usage (principal, model, day, requests, prompt_tokens, completion_tokens) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (principal, model, day) DO UPDATE SET "
+                                "requests = requests + ?4, prompt_tokens = prompt_tokens + ?5, "
+                                "completion_tokens = completion_tokens + ?6"));
+      RETURN_IF_ERROR(
+          stmt.BindAll(u.principal, u.model, u.day, u.requests, u.prompt_tokens, u.completion_tokens).Run());
     }
     return absl::OkStatus();
   });
 }
 
-absl::StatusOr<std::vector<UsageRow>> SqliteStore::ListUsage(const std::string& principal,
-                                                             const std::string& from_day,
+absl::StatusOr<std::vector<UsageRow>> SqliteStore::ListUsage(const std::string& principal, const std::string& from_day,
                                                              const std::string& to_day) {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
-      "SELECT principal, model, day, requests, prompt_tokens, completion_tokens FROM usage "
-      "WHERE (?1 = '' OR principal = ?1) AND day >= ?2 AND day <= ?3 ORDER BY day, principal, model"));
+  ASSIGN_OR_RETURN(
+      auto stmt,
+      r->Prepare("SELECT principal, model, day, requests, prompt_tokens, completion_tokens FROM usage "
+                 "WHERE (?1 = '' OR principal = ?1) AND day >= ?2 AND day <= ?3 ORDER BY day, principal, model"));
   stmt.BindAll(principal, from_day, to_day);
   return All<UsageRow>(stmt, ReadUsage);
 }
