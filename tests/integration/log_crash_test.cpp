@@ -44,11 +44,20 @@ class ServerProcess {
       ::_exit(127);
     }
     ::close(out[1]);
-    // "aperture listening on http://127.0.0.1:PORT"
+    // "aperture listening on http://127.0.0.1:PORT", after any log lines.
     std::string line;
     char c;
-    while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
-    ::close(out[0]);
+    while (::read(out[0], &c, 1) == 1) {
+      if (c != '\n') {
+        line += c;
+      } else if (line.find("listening on http://") != std::string::npos) {
+        break;
+      } else {
+        line.clear();
+      }
+    }
+    // Kept open: a server writing to a closed pipe would die of SIGPIPE.
+    out_fd_ = out[0];
     const size_t colon = line.rfind(':');
     if (colon != std::string::npos) port_ = static_cast<uint16_t>(std::atoi(line.c_str() + colon + 1));
   }
@@ -60,11 +69,13 @@ class ServerProcess {
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
+    ::close(out_fd_);
   }
   uint16_t port() const { return port_; }
 
  private:
   pid_t pid_ = -1;
+  int out_fd_ = -1;
   uint16_t port_ = 0;
 };
 
@@ -121,7 +132,8 @@ TEST_F(LogCrashTest, KillDashNineLosesNoPublishedEntry) {
     ASSERT_NE(server.port(), 0) << "the server did not start";
     if (!key) {
       auto vkey = Get(server.port(), "/log/key");
-      ASSERT_TRUE(vkey && vkey->status == 200);
+      ASSERT_TRUE(vkey.has_value()) << "no answer on port " << server.port();
+      ASSERT_EQ(vkey->status, 200) << vkey->body;
       std::string text = vkey->body;
       while (!text.empty() && text.back() == '\n') text.pop_back();
       auto parsed = translog::NoteVerifier::Parse(text);
