@@ -139,8 +139,9 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   req.callbacks.on_choice_end = [state](const ChoiceEnd& e) { state->stream->Push(state->response.OnChoiceEnd(e)); };
   req.callbacks.on_done = [state, &d, request_hash, owner, actor, charge, bucket, tpm, budget, level,
                            model_id = model.id, route = ctx.route->name](const GenerateDone& done) {
-    state->stream->Push(state->response.OnDone(done));
-    state->stream->Finish();
+    // Count and record before the last bytes go out, so a client that has
+    // its answer also sees it in /v1/usage.
+    const std::string final_chunk = state->response.OnDone(done);
     const int64_t used = done.prompt_tokens + done.completion_tokens;
     if (charge && used < budget) d.limiter.Refund(bucket, tpm, std::min(budget, tpm) - std::min(used, tpm));
     const int64_t now = d.clock.NowSeconds();
@@ -154,6 +155,8 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
     d.recorder.Record(LogEvent{"completion", now, actor, model_id, std::string(LevelName(level)),
                                done.status.ok() ? "ok" : "error", done.status.ok() ? "ok" : "engine_error",
                                CanonicalJson(details)});
+    state->stream->Push(final_chunk);
+    state->stream->Finish();
   };
   auto submitted = d.scheduler.Submit(std::move(req));
   if (!submitted.ok()) {
@@ -236,12 +239,12 @@ http::Response HandleEmbeddings(ApiDeps& d, RequestContext& ctx) {
         body = state->status.ok() ? EmbeddingsBody(state->vectors, format, model_id, prompt_tokens)
                                   : StatusResponse(state->status).body;
       }
-      state->stream->Push(std::move(body));
-      state->stream->Finish();
       const int64_t now = d.clock.NowSeconds();
       d.usage.Add(owner, model_id, now, prompt_tokens, 0);
       d.recorder.Record(LogEvent{"embedding", now, actor, model_id, level, "ok", "ok",
                                  CanonicalJson({{"request_sha256", request_hash}, {"prompt_tokens", prompt_tokens}})});
+      state->stream->Push(std::move(body));
+      state->stream->Finish();
     };
     auto id = d.scheduler.SubmitEmbed(std::move(req));
     if (!id.ok()) {
