@@ -38,7 +38,7 @@ struct InsertSql {
   const char* head;     // "INSERT INTO t (a, b) VALUES "
   const char* one_row;  // "(?, ?)"
   int columns;
-  std::string one;      // built once: the single-row and the multi-row forms
+  std::string one;  // built once: the single-row and the multi-row forms
   std::string many;
 };
 
@@ -118,7 +118,8 @@ void SqliteLogStore::ReleaseReader(std::unique_ptr<SqliteDb> db) {
 
 absl::StatusOr<std::optional<LogHead>> SqliteLogStore::Head() {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT size, root, origin, checkpoint, updated_at FROM log_head WHERE id = 1"));
+  ASSIGN_OR_RETURN(auto stmt,
+                   r->Prepare("SELECT size, root, origin, checkpoint, updated_at FROM log_head WHERE id = 1"));
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return std::optional<LogHead>();
   return std::optional<LogHead>(LogHead{stmt.Int(0), stmt.Text(1), stmt.Text(2), stmt.Text(3), stmt.Int(4)});
@@ -161,9 +162,11 @@ absl::Status SqliteLogStore::Append(const LogAppend& a) {
     RETURN_IF_ERROR(InsertRows(db, kSubjects, a.subjects.size(), [&](Statement& st, int col, size_t i) {
       st.Bind(col, a.subjects[i].first).Bind(col + 1, a.subjects[i].second);
     }));
-    ASSIGN_OR_RETURN(auto stmt, db.Prepare(
-        "INSERT INTO log_head (id, size, root, origin, checkpoint, updated_at) VALUES (1, ?1, ?2, ?3, ?4, ?5) "
-        "ON CONFLICT (id) DO UPDATE SET size = ?1, root = ?2, origin = ?3, checkpoint = ?4, updated_at = ?5"));
+    ASSIGN_OR_RETURN(
+        auto stmt,
+        db.Prepare(
+            "INSERT INTO log_head (id, size, root, origin, checkpoint, updated_at) VALUES (1, ?1, ?2, ?3, ?4, ?5) "
+            "ON CONFLICT (id) DO UPDATE SET size = ?1, root = ?2, origin = ?3, checkpoint = ?4, updated_at = ?5"));
     return stmt.Bind(1, a.head.size)
         .BindBlob(2, a.head.root)
         .Bind(3, a.head.origin)
@@ -189,9 +192,9 @@ absl::StatusOr<std::vector<std::string>> SqliteLogStore::Nodes(const std::vector
     }
     absl::StatusOr<bool> row = stmt->Bind(1, NodeKey(id)).Step();
     if (!row.ok() || !*row) {
-      status = row.ok() ? absl::NotFoundError(fmt::format("the log holds no hash for level {} index {}", id.level,
-                                                          id.index))
-                        : row.status();
+      status = row.ok()
+                   ? absl::NotFoundError(fmt::format("the log holds no hash for level {} index {}", id.level, id.index))
+                   : row.status();
       break;
     }
     out.push_back(stmt->Text(0));
@@ -212,8 +215,8 @@ absl::StatusOr<std::vector<std::string>> SqliteLogStore::NodeRange(int level, in
     out.push_back(stmt.Text(0));
   }
   if (static_cast<int64_t>(out.size()) != end - begin) {
-    return absl::NotFoundError(fmt::format("the log holds {} of the hashes at level {} from {} to {}", out.size(),
-                                           level, begin, end));
+    return absl::NotFoundError(
+        fmt::format("the log holds {} of the hashes at level {} from {} to {}", out.size(), level, begin, end));
   }
   return out;
 }
@@ -241,8 +244,8 @@ absl::StatusOr<std::optional<int64_t>> SqliteLogStore::FindLeaf(const std::strin
   for (int64_t bucket = 0; bucket <= (size - 1) >> kBucketShift; ++bucket) {
     std::vector<int64_t> candidates;
     {
-      ASSIGN_OR_RETURN(auto stmt, r->Prepare(
-          "SELECT idx FROM log_leaf_index WHERE bucket = ? AND prefix = ? ORDER BY idx"));
+      ASSIGN_OR_RETURN(auto stmt,
+                       r->Prepare("SELECT idx FROM log_leaf_index WHERE bucket = ? AND prefix = ? ORDER BY idx"));
       stmt.Bind(1, bucket).Bind(2, prefix);
       for (;;) {
         ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -263,8 +266,8 @@ absl::StatusOr<std::optional<int64_t>> SqliteLogStore::FindLeaf(const std::strin
 absl::StatusOr<std::vector<int64_t>> SqliteLogStore::EntriesAbout(const std::string& principal, int64_t after,
                                                                   int64_t limit) {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare(
-      "SELECT idx FROM log_subjects WHERE principal = ? AND idx > ? ORDER BY idx LIMIT ?"));
+  ASSIGN_OR_RETURN(auto stmt,
+                   r->Prepare("SELECT idx FROM log_subjects WHERE principal = ? AND idx > ? ORDER BY idx LIMIT ?"));
   stmt.BindAll(principal, after, limit);
   std::vector<int64_t> out;
   for (;;) {
