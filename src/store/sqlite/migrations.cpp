@@ -8,7 +8,7 @@ namespace aperture::store {
 namespace {
 
 // Append only: never edit a migration that has shipped.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     R"sql(
 CREATE TABLE principals (
   id TEXT PRIMARY KEY,
@@ -121,6 +121,22 @@ CREATE TABLE usage (
   completion_tokens INTEGER NOT NULL,
   PRIMARY KEY (principal, model, day)
 );
+)sql",
+    // 4: the log's per-entry indexes keyed by bucket of 2^12 leaves first, so
+    // an append dirties only the newest bucket's few pages (keyed by
+    // principal alone, a batch touched a page per principal and halved the
+    // append rate). Look-ups walk the buckets.
+    R"sql(
+CREATE TABLE log_subjects_by_bucket (
+  bucket INTEGER NOT NULL,
+  principal TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  PRIMARY KEY (bucket, principal, idx)
+) WITHOUT ROWID;
+INSERT INTO log_subjects_by_bucket (bucket, principal, idx) SELECT idx >> 12, principal, idx FROM log_subjects;
+DROP TABLE log_subjects;
+ALTER TABLE log_subjects_by_bucket RENAME TO log_subjects;
+UPDATE log_leaf_index SET bucket = idx >> 12;
 )sql",
 };
 

@@ -10,8 +10,8 @@ namespace {
 // Node ids: level * 2^48 + index. 2^48 leaves is far beyond any real log.
 constexpr int kLevelShift = 48;
 constexpr int64_t kMaxIndex = (int64_t{1} << kLevelShift) - 1;
-// Leaf hashes are indexed per bucket of 2^16 leaves (see migration 2).
-constexpr int kBucketShift = 16;
+// Leaf hashes and subjects are indexed per bucket of 2^12 leaves (migration 4).
+constexpr int kBucketShift = 12;
 
 int64_t NodeKey(LogNodeId id) { return (int64_t{id.level} << kLevelShift) | id.index; }
 
@@ -51,7 +51,8 @@ InsertSql MakeInsert(const char* head, const char* row, int columns) {
 const InsertSql kEntries = MakeInsert("INSERT INTO log_entries (idx, entry) VALUES ", "(?, ?)", 2);
 const InsertSql kLeafIndex = MakeInsert("INSERT INTO log_leaf_index (bucket, prefix, idx) VALUES ", "(?, ?, ?)", 3);
 const InsertSql kNodes = MakeInsert("INSERT INTO log_nodes (id, hash) VALUES ", "(?, ?)", 2);
-const InsertSql kSubjects = MakeInsert("INSERT OR IGNORE INTO log_subjects (principal, idx) VALUES ", "(?, ?)", 2);
+const InsertSql kSubjects =
+    MakeInsert("INSERT OR IGNORE INTO log_subjects (bucket, principal, idx) VALUES ", "(?, ?, ?)", 3);
 
 // Inserts `count` rows, bind(statement, first column, row) binding each.
 template <typename BindRow>
@@ -160,7 +161,9 @@ absl::Status SqliteLogStore::Append(const LogAppend& a) {
       st.Bind(col, NodeKey(a.nodes[i].first)).BindBlob(col + 1, a.nodes[i].second);
     }));
     RETURN_IF_ERROR(InsertRows(db, kSubjects, a.subjects.size(), [&](Statement& st, int col, size_t i) {
-      st.Bind(col, a.subjects[i].first).Bind(col + 1, a.subjects[i].second);
+      st.Bind(col, a.subjects[i].second >> kBucketShift)
+          .Bind(col + 1, a.subjects[i].first)
+          .Bind(col + 2, a.subjects[i].second);
     }));
     ASSIGN_OR_RETURN(
         auto stmt,
@@ -241,40 +244,62 @@ absl::StatusOr<std::optional<int64_t>> SqliteLogStore::FindLeaf(const std::strin
   if (size <= 0) return std::optional<int64_t>();
   ASSIGN_OR_RETURN(auto r, AcquireReader());
   const int64_t prefix = HashPrefix(leaf_hash);
-  for (int64_t bucket = 0; bucket <= (size - 1) >> kBucketShift; ++bucket) {
-    std::vector<int64_t> candidates;
-    {
-      ASSIGN_OR_RETURN(auto stmt,
-                       r->Prepare("SELECT idx FROM log_leaf_index WHERE bucket = ? AND prefix = ? ORDER BY idx"));
-      stmt.Bind(1, bucket).Bind(2, prefix);
-      for (;;) {
-        ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (!row) break;
-        candidates.push_back(stmt.Int(0));
+  // All buckets in one read transaction: the file locks are taken once.
+  RETURN_IF_ERROR(r->Exec("BEGIN"));
+  absl::StatusOr<std::optional<int64_t>> found = std::optional<int64_t>();
+  for (int64_t bucket = 0; bucket <= (size - 1) >> kBucketShift && found.ok() && !found->has_value(); ++bucket) {
+    found = [&]() -> absl::StatusOr<std::optional<int64_t>> {
+      std::vector<int64_t> candidates;
+      {
+        ASSIGN_OR_RETURN(auto stmt,
+                         r->Prepare("SELECT idx FROM log_leaf_index WHERE bucket = ? AND prefix = ? ORDER BY idx"));
+        stmt.Bind(1, bucket).Bind(2, prefix);
+        for (;;) {
+          ASSIGN_OR_RETURN(bool row, stmt.Step());
+          if (!row) break;
+          candidates.push_back(stmt.Int(0));
+        }
       }
-    }
-    for (int64_t idx : candidates) {
-      if (idx >= size) continue;
-      ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT hash FROM log_nodes WHERE id = ?"));
-      ASSIGN_OR_RETURN(bool row, stmt.Bind(1, NodeKey({0, idx})).Step());
-      if (row && stmt.Text(0) == leaf_hash) return std::optional<int64_t>(idx);
-    }
+      for (int64_t idx : candidates) {
+        if (idx >= size) continue;
+        ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT hash FROM log_nodes WHERE id = ?"));
+        ASSIGN_OR_RETURN(bool row, stmt.Bind(1, NodeKey({0, idx})).Step());
+        if (row && stmt.Text(0) == leaf_hash) return std::optional<int64_t>(idx);
+      }
+      return std::optional<int64_t>();
+    }();
   }
-  return std::optional<int64_t>();
+  r->Exec("COMMIT").IgnoreError();
+  return found;
 }
 
 absl::StatusOr<std::vector<int64_t>> SqliteLogStore::EntriesAbout(const std::string& principal, int64_t after,
                                                                   int64_t limit) {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt,
-                   r->Prepare("SELECT idx FROM log_subjects WHERE principal = ? AND idx > ? ORDER BY idx LIMIT ?"));
-  stmt.BindAll(principal, after, limit);
-  std::vector<int64_t> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) return out;
-    out.push_back(stmt.Int(0));
-  }
+  RETURN_IF_ERROR(r->Exec("BEGIN"));
+  absl::StatusOr<std::vector<int64_t>> out = [&]() -> absl::StatusOr<std::vector<int64_t>> {
+    int64_t last = -1;
+    {
+      ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT MAX(idx) FROM log_entries"));
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (row) last = stmt.Int(0);
+    }
+    std::vector<int64_t> found;
+    for (int64_t bucket = std::max<int64_t>(after + 1, 0) >> kBucketShift;
+         bucket <= last >> kBucketShift && static_cast<int64_t>(found.size()) < limit; ++bucket) {
+      ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT idx FROM log_subjects WHERE bucket = ? AND principal = ? "
+                                             "AND idx > ? ORDER BY idx LIMIT ?"));
+      stmt.Bind(1, bucket).Bind(2, principal).Bind(3, after).Bind(4, limit - static_cast<int64_t>(found.size()));
+      for (;;) {
+        ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        found.push_back(stmt.Int(0));
+      }
+    }
+    return found;
+  }();
+  r->Exec("COMMIT").IgnoreError();
+  return out;
 }
 
 }  // namespace aperture::store
