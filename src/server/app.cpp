@@ -88,6 +88,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   AddLogRoutes(app->router_, *services.log, services.log_public_key);
   // The server publishes the log under its configured name.
   RETURN_IF_ERROR(services.recorder->AdoptOrigin(services.config.log.name));
+  // Large subtree hashes in memory, so proofs read only a few small ones.
+  absl::StatusOr<int64_t> warmed = services.log->Warm();
+  if (!warmed.ok()) spdlog::warn("could not preload the log's tree hashes: {}", std::string(warmed.status().message()));
 
   // The request path, in order. Record runs last for every request.
   std::vector<std::unique_ptr<Filter>> chain;

@@ -57,6 +57,27 @@ absl::StatusOr<std::vector<Hash>> LogReader::NodeHashes(const std::vector<LogNod
   return out;
 }
 
+absl::StatusOr<int64_t> LogReader::Warm() {
+  ASSIGN_OR_RETURN(LogHead head, Head());
+  int64_t loaded = 0;
+  for (int level = 62; level >= kCachedLevel; --level) {
+    const int64_t count = head.size >> level;
+    if (count == 0) continue;
+    {
+      absl::ReaderMutexLock lock(&cache_mu_);
+      if (cache_.size() + static_cast<size_t>(count) > kMaxCached) break;
+    }
+    ASSIGN_OR_RETURN(std::vector<std::string> hashes, store_.NodeRange(level, 0, count));
+    absl::MutexLock lock(&cache_mu_);
+    for (int64_t i = 0; i < count; ++i) {
+      ASSIGN_OR_RETURN(Hash h, HashFromBytes(hashes[i], "a stored tree hash"));
+      cache_.emplace((int64_t{level} << 48) | i, h);
+    }
+    loaded += count;
+  }
+  return loaded;
+}
+
 absl::StatusOr<std::vector<Hash>> LogReader::RangeHashes(const std::vector<LeafRange>& ranges) {
   std::vector<LogNodeId> ids;
   std::vector<size_t> counts;

@@ -38,6 +38,11 @@ class LogReader {
   // A tile or entry bundle as served (concatenated hashes; uint16-length-
   // prefixed entries). NotFound when the tree is not yet large enough for it.
   absl::StatusOr<std::string> Tile(const TileRef& tile);
+  // Reads the hashes of the large subtrees (2^kCachedLevel leaves and up,
+  // top levels first, within the cache's bound) into memory, so proofs read
+  // only the few small subtrees near their leaves from the store. Returns
+  // how many hashes were loaded. The server calls it at start.
+  absl::StatusOr<int64_t> Warm();
   absl::StatusOr<std::vector<int64_t>> EntriesAbout(const std::string& principal, int64_t after, int64_t limit) {
     return store_.EntriesAbout(principal, after, limit);
   }
@@ -52,10 +57,10 @@ class LogReader {
 
   LogStore& store_;
   // Subtrees of 2^kCachedLevel leaves or more, kept once read: a node never
-  // changes, and these few (n / 128 of them) are on every proof's path, so
-  // a proof reads only the nodes below them from the store.
-  static constexpr int kCachedLevel = 7;
-  static constexpr size_t kMaxCached = size_t{1} << 21;
+  // changes, and these (n / 16 of them, 48 bytes each) are on every proof's
+  // path, so a proof reads only the nodes below them from the store.
+  static constexpr int kCachedLevel = 5;
+  static constexpr size_t kMaxCached = size_t{1} << 22;
   absl::Mutex cache_mu_;
   absl::flat_hash_map<int64_t, Hash> cache_ ABSL_GUARDED_BY(cache_mu_);
   // The largest tree size seen published. The log only grows, so a size up

@@ -318,6 +318,20 @@ TEST_F(ProofProperties, EveryInclusionProofVerifiesAndEveryBitFlipFails) {
   }
 }
 
+TEST_F(ProofProperties, AWarmedReaderGivesTheSameProofs) {
+  LogReader cold(store_);
+  LogReader warm(store_);
+  auto loaded = warm.Warm();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(*loaded, kMax / 32 + kMax / 64 + kMax / 128 + kMax / 256 + kMax / 512);  // levels 5 to 9
+  for (int64_t size : {1, 31, 32, 33, 257, 600}) {
+    for (int64_t index : {int64_t{0}, size / 2, size - 1}) {
+      EXPECT_EQ(*warm.InclusionProof(index, size), *cold.InclusionProof(index, size)) << index << "/" << size;
+    }
+    EXPECT_EQ(*warm.ConsistencyProof(size / 3, size), *cold.ConsistencyProof(size / 3, size)) << size;
+  }
+}
+
 TEST_F(ProofProperties, EveryConsistencyProofVerifiesAndEveryBitFlipFails) {
   LogReader reader(store_);
   std::mt19937_64 rng(9162);
