@@ -70,11 +70,6 @@ class Store {
   // Rows of a principal ("" = everyone) for days in [from_day, to_day], by day then principal.
   virtual absl::StatusOr<std::vector<UsageRow>> ListUsage(const std::string& principal, const std::string& from_day,
                                                           const std::string& to_day) = 0;
-
-  // Events recorded until the transparency log takes over (see Recorder).
-  virtual absl::Status AppendEvents(const std::vector<LogEvent>& events) = 0;
-  virtual absl::StatusOr<int64_t> CountEvents(const std::string& type) = 0;  // "" = all
-  virtual absl::StatusOr<std::vector<LogEvent>> ListEvents(int64_t after_id, int64_t limit) = 0;
 };
 
 }  // namespace aperture

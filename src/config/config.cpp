@@ -4,6 +4,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/time_format.h"
 #include "fmt/format.h"
 #include "toml++/toml.h"
 
@@ -136,31 +137,9 @@ absl::Status TableReader::Duration(std::string_view key, int64_t& seconds) {
   if (!node) return absl::OkStatus();
   auto text = node->value<std::string>();
   if (!text) return Error(*node, key, "must be a duration string such as \"7d\"");
-  int64_t unit = 0;
-  switch (text->empty() ? ' ' : text->back()) {
-    case 's':
-      unit = 1;
-      break;
-    case 'm':
-      unit = 60;
-      break;
-    case 'h':
-      unit = 3600;
-      break;
-    case 'd':
-      unit = 86400;
-      break;
-    default:
-      return Error(*node, key, "must end in s, m, h or d");
-  }
-  try {
-    size_t used = 0;
-    long long n = std::stoll(text->substr(0, text->size() - 1), &used);
-    if (used != text->size() - 1 || n < 0 || n > 3650LL * 86400 / unit) throw std::out_of_range("");
-    seconds = n * unit;
-  } catch (const std::exception&) {
-    return Error(*node, key, "is not a valid duration");
-  }
+  auto parsed = ParseDurationSeconds(*text);
+  if (!parsed.ok()) return Error(*node, key, "must end in s, m, h, d or w, after a positive number (e.g. \"7d\")");
+  seconds = *parsed;
   return absl::OkStatus();
 }
 

@@ -20,6 +20,14 @@ std::string QueryOr(const RequestContext& ctx, std::string_view name) {
   return v ? std::string(*v) : std::string();
 }
 
+// The ?principal= filter (id or name) as a principal id; "" when absent.
+absl::StatusOr<std::string> PrincipalFilter(ApiDeps& d, const RequestContext& ctx) {
+  std::string principal = QueryOr(ctx, "principal");
+  if (principal.empty()) return principal;
+  ASSIGN_OR_RETURN(Principal p, d.access.ResolvePrincipal(principal));
+  return p.id;
+}
+
 }  // namespace
 
 void AddAdminRoutes(Router& router, ApiDeps& d) {
@@ -62,11 +70,7 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
               {},
               {},
               Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
-                std::string principal = QueryOr(ctx, "principal");
-                if (!principal.empty()) {
-                  ASSIGN_OR_RETURN(Principal p, d.access.ResolvePrincipal(principal));
-                  principal = p.id;
-                }
+                ASSIGN_OR_RETURN(std::string principal, PrincipalFilter(d, ctx));
                 ASSIGN_OR_RETURN(auto keys, d.store.ListApiKeys(principal));
                 return ListOf(keys);
               })});
@@ -185,11 +189,7 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
               {},
               {},
               Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
-                std::string principal = QueryOr(ctx, "principal");
-                if (!principal.empty()) {
-                  ASSIGN_OR_RETURN(Principal p, d.access.ResolvePrincipal(principal));
-                  principal = p.id;
-                }
+                ASSIGN_OR_RETURN(std::string principal, PrincipalFilter(d, ctx));
                 ASSIGN_OR_RETURN(auto grants, d.store.ListGrants(principal, QueryOr(ctx, "model")));
                 return ListOf(grants);
               })});

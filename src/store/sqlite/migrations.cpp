@@ -8,7 +8,7 @@ namespace aperture::store {
 namespace {
 
 // Append only: never edit a migration that has shipped.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     R"sql(
 CREATE TABLE principals (
   id TEXT PRIMARY KEY,
@@ -137,6 +137,11 @@ INSERT INTO log_subjects_by_bucket (bucket, principal, idx) SELECT idx >> 12, pr
 DROP TABLE log_subjects;
 ALTER TABLE log_subjects_by_bucket RENAME TO log_subjects;
 UPDATE log_leaf_index SET bucket = idx >> 12;
+)sql",
+    // 5: events now live in the transparency log (log_entries); the
+    // interim events table of migration 1 is gone.
+    R"sql(
+DROP TABLE events;
 )sql",
 };
 

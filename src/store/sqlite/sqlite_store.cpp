@@ -48,10 +48,6 @@ AccessRequest ReadRequest(const Statement& s) {
   return r;
 }
 
-LogEvent ReadEvent(const Statement& s) {
-  return LogEvent{s.Text(0), s.Int(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6), s.Text(7)};
-}
-
 // Collects every row of a prepared statement through `read`.
 template <typename T, typename ReadFn>
 absl::StatusOr<std::vector<T>> All(Statement& stmt, ReadFn read) {
@@ -419,37 +415,6 @@ absl::StatusOr<std::vector<UsageRow>> SqliteStore::ListUsage(const std::string& 
                  "WHERE (?1 = '' OR principal = ?1) AND day >= ?2 AND day <= ?3 ORDER BY day, principal, model"));
   stmt.BindAll(principal, from_day, to_day);
   return All<UsageRow>(stmt, ReadUsage);
-}
-
-// ---- events
-
-absl::Status SqliteStore::AppendEvents(const std::vector<LogEvent>& events) {
-  if (events.empty()) return absl::OkStatus();
-  return Write([&](SqliteDb& db) -> absl::Status {
-    for (const LogEvent& e : events) {
-      ASSIGN_OR_RETURN(auto stmt,
-                       db.Prepare("INSERT INTO events (type, time, actor, model, level, outcome, reason, details) "
-                                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
-      RETURN_IF_ERROR(stmt.BindAll(e.type, e.time, e.actor, e.model, e.level, e.outcome, e.reason, e.details).Run());
-    }
-    return absl::OkStatus();
-  });
-}
-
-absl::StatusOr<int64_t> SqliteStore::CountEvents(const std::string& type) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT COUNT(*) FROM events WHERE ?1 = '' OR type = ?1"));
-  stmt.BindAll(type);
-  ASSIGN_OR_RETURN(bool row, stmt.Step());
-  return row ? stmt.Int(0) : 0;
-}
-
-absl::StatusOr<std::vector<LogEvent>> SqliteStore::ListEvents(int64_t after_id, int64_t limit) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT type, time, actor, model, level, outcome, reason, details FROM events "
-                                         "WHERE id > ? ORDER BY id LIMIT ?"));
-  stmt.BindAll(after_id, limit);
-  return All<LogEvent>(stmt, ReadEvent);
 }
 
 }  // namespace aperture::store

@@ -57,10 +57,6 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<UsageRow>> ListUsage(const std::string& principal, const std::string& from_day,
                                                   const std::string& to_day) override;
 
-  absl::Status AppendEvents(const std::vector<LogEvent>& events) override;
-  absl::StatusOr<int64_t> CountEvents(const std::string& type) override;
-  absl::StatusOr<std::vector<LogEvent>> ListEvents(int64_t after_id, int64_t limit) override;
-
  private:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
 
