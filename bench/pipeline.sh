@@ -32,6 +32,7 @@ prio=()
 [ -n "${BENCH_NICE:-}" ] && prio=(nice -n "$BENCH_NICE")
 cmake --build "$build" --target aperture pipeline_loadgen >/dev/null
 work=$(mktemp -d)
+chmod 755 "$work"  # nginx's workers run as another user and must read the file
 cleanup() { kill "$server_pid" "$nginx_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 server_pid=; nginx_pid=
 trap cleanup EXIT
@@ -67,6 +68,13 @@ CONF
 "${prio[@]}" nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -g 'daemon off;' &
 nginx_pid=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$nport/models.json" >/dev/null && break; sleep 0.1; done
+# Both must answer 200, or the figures below measure error pages.
+a_code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/models")
+n_code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$nport/models.json")
+if [ "$a_code" != 200 ] || [ "$n_code" != 200 ]; then
+  echo "pipeline.sh: aperture answered $a_code and nginx $n_code, not 200" >&2
+  exit 1
+fi
 
 hz=$(getconf CLK_TCK)
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -75,12 +83,13 @@ cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' 
 nginx_pids() { echo "$nginx_pid" $(ps -o pid= --ppid "$nginx_pid"); }
 served() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^aperture_requests_total/ {s+=$2} END {print s+0}'; }
 
-run_wrk() {  # prints "rps p50_ms p99_ms"
+run_wrk() {  # prints "rps p50_ms p99_ms non_2xx_or_socket_errors"
   "${prio[@]}" wrk -t2 -c"$connections" -d"${seconds}s" --latency "$@" | awk '
     /Requests\/sec/ {rps=$2}
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)}
-    END {printf "%.0f %.3f %.3f\n", rps, p50, p99}'
+    /Non-2xx/ {bad+=$NF} /Socket errors/ {for (i = 4; i <= NF; i += 2) bad+=$i}
+    END {printf "%.0f %.3f %.3f %d\n", rps, p50, p99, bad}'
 }
 
 # One open-loop run against one target: prints the generator's key=value line
@@ -111,15 +120,15 @@ echo "  load average before: $(loadavg)${BENCH_NICE:+; servers and clients at ni
 
 # (1) Max throughput, closed loop.
 ticks_before=$(cpu_ticks "$server_pid"); served_before=$(served)
-read -r a_rps a_p50 a_p99 < <(run_wrk -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/models")
+read -r a_rps a_p50 a_p99 a_bad < <(run_wrk -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/models")
 ticks_after=$(cpu_ticks "$server_pid"); served_after=$(served)
-read -r n_rps n_p50 n_p99 < <(run_wrk "http://127.0.0.1:$nport/models.json")
+read -r n_rps n_p50 n_p99 n_bad < <(run_wrk "http://127.0.0.1:$nport/models.json")
 echo
 echo "(1) max throughput: wrk -t2 -c$connections, ${seconds}s, closed loop (as fast as possible; its latencies"
 echo "    are queueing in a saturated system, not the p99 floor: see (2))"
-printf '  %-20s %10s %10s %10s\n' "" "req/s" "p50 ms" "p99 ms"
-printf '  %-20s %10s %10s %10s\n' "aperture" "$a_rps" "$a_p50" "$a_p99"
-printf '  %-20s %10s %10s %10s\n' "nginx static file" "$n_rps" "$n_p50" "$n_p99"
+printf '  %-20s %10s %10s %10s %8s\n' "" "req/s" "p50 ms" "p99 ms" "errors"
+printf '  %-20s %10s %10s %10s %8s\n' "aperture" "$a_rps" "$a_p50" "$a_p99" "$a_bad"
+printf '  %-20s %10s %10s %10s %8s\n' "nginx static file" "$n_rps" "$n_p50" "$n_p99" "$n_bad"
 awk -v a="$a_rps" -v n="$n_rps" 'BEGIN {
   printf "  aperture / nginx throughput: %.2f   floor 10000 req/s: %s\n", a / n, (a >= 10000 ? "met" : "NOT MET") }'
 # CPU time per request is what the server costs, whatever else runs on the machine.

@@ -485,7 +485,7 @@ int main(int argc, char** argv) {
 
   if (o.kv) {
     std::printf(
-        "target=%.0f achieved=%.0f requests=%lld p50=%.3f p90=%.3f p99=%.3f p999=%.3f max=%.3f mean=%.3f "
+        "rate=%.0f achieved=%.0f requests=%lld p50=%.3f p90=%.3f p99=%.3f p999=%.3f max=%.3f mean=%.3f "
         "uncorrected_p50=%.3f uncorrected_p99=%.3f lag_p99=%.3f max_backlog=%lld non_200=%lld failed=%lld "
         "timed_out=%lld errors=%lld reconnects=%lld client_cpu_us=%.2f client_cpu_s=%.3f\n",
         o.rate, achieved, static_cast<long long>(requests), Percentile(l, 0.50), Percentile(l, 0.90),
