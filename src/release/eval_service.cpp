@@ -1,43 +1,12 @@
 #include "release/eval_service.h"
 
 #include "core/random.h"
+#include "evals/suite_parser.h"
 #include "core/status_macros.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
 namespace aperture {
-namespace {
-
-Json ItemJson(const evals::ItemResult& r) {
-  Json j = {{"index", r.index}, {"correct", r.correct}};
-  if (!r.loglik.empty()) {
-    j["loglik"] = r.loglik;
-    j["predicted"] = r.predicted;
-    j["predicted_norm"] = r.predicted_norm;
-    j["correct_norm"] = r.correct_norm;
-  } else {
-    j["output"] = r.output;
-  }
-  return j;
-}
-
-absl::StatusOr<evals::ItemResult> ItemFromJson(const std::string& text) {
-  ASSIGN_OR_RETURN(Json j, ParseJson(text));
-  evals::ItemResult r;
-  r.index = j.value("index", -1);
-  r.correct = j.value("correct", false);
-  if (j.contains("loglik")) {
-    r.loglik = j["loglik"].get<std::vector<double>>();
-    r.predicted = j.value("predicted", -1);
-    r.predicted_norm = j.value("predicted_norm", -1);
-    r.correct_norm = j.value("correct_norm", false);
-  } else {
-    r.output = j.value("output", "");
-  }
-  return r;
-}
-
-}  // namespace
 
 EvalService::EvalService(Store& store, Recorder& recorder, const Clock& clock, ReleaseService& release,
                          scheduler::Scheduler& scheduler)
@@ -154,14 +123,15 @@ absl::StatusOr<EvalRun> EvalService::Execute(EvalRun run, const evals::Suite& su
   ASSIGN_OR_RETURN(auto stored, store_.ListEvalItems(run.id));
   std::vector<evals::ItemResult> done;
   done.reserve(stored.size());
-  for (const auto& [index, json] : stored) {
-    ASSIGN_OR_RETURN(evals::ItemResult item, ItemFromJson(json));
+  for (const auto& [index, text] : stored) {
+    ASSIGN_OR_RETURN(Json json, ParseJson(text));
+    ASSIGN_OR_RETURN(evals::ItemResult item, evals::ItemResultFromJson(json));
     done.push_back(std::move(item));
   }
   evals::EvalRunner runner(scheduler_);
   auto on_batch = [&](std::span<const evals::ItemResult> items) -> absl::Status {
     std::vector<std::pair<int64_t, std::string>> rows;
-    for (const evals::ItemResult& r : items) rows.emplace_back(r.index, CanonicalJson(ItemJson(r)));
+    for (const evals::ItemResult& r : items) rows.emplace_back(r.index, CanonicalJson(evals::ItemResultToJson(r)));
     return store_.AddEvalItems(run.id, rows);
   };
   absl::StatusOr<evals::RunResult> result = runner.Run(

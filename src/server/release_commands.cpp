@@ -7,7 +7,7 @@
 #include "core/status_macros.h"
 #include "core/time_format.h"
 #include "evals/progress_bar.h"
-#include "evals/suite.h"
+#include "evals/suite_parser.h"
 #include "fmt/format.h"
 #include "release/release_json.h"
 #include "server/http_client.h"
