@@ -116,4 +116,38 @@ struct EmbedRequest {
   std::function<void(absl::StatusOr<EmbedResult>)> on_done;
 };
 
+// Log-likelihood of one continuation given the request's context.
+struct ContinuationScore {
+  double logprob = 0;  // sum over the continuation's tokens of log softmax(logits)[token]
+  int tokens = 0;      // the continuation's length in tokens
+  // Every continuation token is the argmax of its position's logits (the
+  // first maximum on ties), as lm-evaluation-harness's is_greedy.
+  bool is_greedy = true;
+};
+
+struct ScoreResult {
+  std::vector<ContinuationScore> continuations;  // in the request's order
+  int context_tokens = 0;
+  // Tokens run through the model: the context once, plus every continuation
+  // token but the last (whose logits nobody needs).
+  int processed_tokens = 0;
+};
+
+// Scores continuations of a shared context by log-likelihood (the
+// multiple-choice scoring of lm-evaluation-harness). The context is
+// prefilled once into the first continuation's sequence; its KV cache is
+// copied into the others' sequences, and each continuation's tokens then run
+// with logits for every token; a continuation's first token is scored by the
+// context's last logits. With one continuation this is scoring from scratch.
+// A request with k continuations takes k slots.
+struct ScoreRequest {
+  std::string model;
+  std::vector<int32_t> context;                     // token ids as given (BOS included if wanted); not empty
+  std::vector<std::vector<int32_t>> continuations;  // 1 to max_active of them, none empty
+  int64_t deadline_micros = 0;                      // as GenerateRequest::deadline_micros
+  // Called once on the scheduler thread: the scores, or Cancelled /
+  // DeadlineExceeded / the engine's error.
+  std::function<void(absl::StatusOr<ScoreResult>)> on_done;
+};
+
 }  // namespace aperture::scheduler

@@ -86,7 +86,23 @@ struct Scheduler::Work {
   std::unique_ptr<engine::Sequence> embed_seq;
   std::vector<double> pool_sum;
 
+  // Scoring: the context is `prompt`, prefilled into conts[0].seq.
+  struct Continuation {
+    std::vector<int32_t> tokens;
+    std::unique_ptr<engine::Sequence> seq;  // allocated at admission
+    int fed = 0;                            // tokens run so far (all but the last are)
+    ContinuationScore score;
+    bool left() const { return fed + 1 < static_cast<int>(tokens.size()); }
+  };
+  bool score = false;
+  std::function<void(absl::StatusOr<ScoreResult>)> score_done;
+  std::vector<Continuation> conts;
+  int score_processed = 0;
+
   bool prefilling() const { return prefilled < static_cast<int>(prompt.size()); }
+  bool scored() const {
+    return !prefilling() && std::none_of(conts.begin(), conts.end(), [](const Continuation& c) { return c.left(); });
+  }
   bool all_choices_done() const {
     return std::all_of(choices.begin(), choices.end(), [](const Choice& c) { return c.done; });
   }
@@ -206,6 +222,45 @@ absl::StatusOr<RequestId> Scheduler::SubmitEmbed(EmbedRequest request) {
   return Enqueue(std::move(w));
 }
 
+absl::StatusOr<RequestId> Scheduler::SubmitScore(ScoreRequest request) {
+  if (!request.on_done) return absl::InvalidArgumentError("a scoring request needs an on_done callback");
+  if (request.context.empty())
+    return absl::InvalidArgumentError("a scoring request needs a context of 1 or more tokens");
+  const int k = static_cast<int>(request.continuations.size());
+  if (k < 1 || k > options_.max_active) {
+    return absl::InvalidArgumentError(fmt::format(
+        "a scoring request has {} continuations; this server scores 1 to {} per request", k, options_.max_active));
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const LoadedModel> model, models_.Get(request.model));
+  RETURN_IF_ERROR(CheckTokens(request.context, model->vocab_size()));
+  const int context_len = static_cast<int>(request.context.size());
+  for (int i = 0; i < k; ++i) {
+    const std::vector<int32_t>& cont = request.continuations[i];
+    if (cont.empty()) return absl::InvalidArgumentError(fmt::format("continuation {} has no tokens", i));
+    RETURN_IF_ERROR(CheckTokens(cont, model->vocab_size()));
+    // The last continuation token is never run, so the sequence holds one position less.
+    if (static_cast<int64_t>(context_len) + static_cast<int64_t>(cont.size()) - 1 > model->context_length) {
+      return absl::InvalidArgumentError(
+          fmt::format("the context ({} tokens) plus continuation {} ({} tokens) is more than the model's context of "
+                      "{} tokens",
+                      context_len, i, cont.size(), model->context_length));
+    }
+  }
+  auto w = std::make_unique<Work>();
+  w->score = true;
+  w->prompt = std::move(request.context);
+  w->conts.resize(k);
+  for (int i = 0; i < k; ++i) {
+    w->conts[i].tokens = std::move(request.continuations[i]);
+    w->conts[i].score.tokens = static_cast<int>(w->conts[i].tokens.size());
+  }
+  w->slots = k;
+  w->deadline_micros = request.deadline_micros;
+  w->score_done = std::move(request.on_done);
+  w->model = std::move(model);
+  return Enqueue(std::move(w));
+}
+
 absl::StatusOr<RequestId> Scheduler::Enqueue(std::unique_ptr<Work> w) {
   RequestId id;
   {
@@ -313,6 +368,9 @@ void Scheduler::Loop() {
       if (w->embed) {
         w->embed_seq = std::make_unique<engine::Sequence>(config, prompt_len);
         w->pool_sum.assign(config.dim, 0.0);
+      } else if (w->score) {
+        for (Work::Continuation& c : w->conts)
+          c.seq = std::make_unique<engine::Sequence>(config, prompt_len + static_cast<int>(c.tokens.size()) - 1);
       } else {
         for (Work::Choice& c : w->choices)
           c.seq = std::make_unique<engine::Sequence>(config, prompt_len + w->max_tokens);
@@ -335,7 +393,7 @@ void Scheduler::Loop() {
 
     // Requests whose every choice ended get their final callback.
     for (auto& w : active_) {
-      if (!w->finished && !w->embed && w->all_choices_done()) FinishRequest(*w, FinishReason::kStop, {});
+      if (!w->finished && !w->embed && !w->score && w->all_choices_done()) FinishRequest(*w, FinishReason::kStop, {});
     }
     std::erase_if(active_, [](const std::unique_ptr<Work>& w) { return w->finished; });
 
@@ -377,7 +435,7 @@ void Scheduler::RunModelStep(const LoadedModel& model, int& prefill_budget) {
   std::vector<Slot> slots;
   std::vector<Slot> embed_chunks;
   for (auto& w : active_) {
-    if (w->finished || w->model.get() != &model || w->embed || w->prefilling()) continue;
+    if (w->finished || w->model.get() != &model || w->embed || w->score || w->prefilling()) continue;
     for (int i = 0; i < static_cast<int>(w->choices.size()); ++i) {
       Work::Choice& c = w->choices[i];
       if (c.done) continue;
@@ -388,13 +446,27 @@ void Scheduler::RunModelStep(const LoadedModel& model, int& prefill_budget) {
   step_sequences_ += static_cast<int>(entries.size());
   for (auto& w : active_) {
     if (prefill_budget <= 0) break;
-    if (w->finished || w->model.get() != &model || !w->prefilling()) continue;
+    if (w->finished || w->model.get() != &model) continue;
+    if (w->score && !w->prefilling()) {
+      // Continuation tokens share the prompt budget; each row's logits score the next token.
+      for (int i = 0; i < static_cast<int>(w->conts.size()) && prefill_budget > 0; ++i) {
+        Work::Continuation& c = w->conts[i];
+        if (!c.left()) continue;
+        const int k = std::min<int>(prefill_budget, static_cast<int>(c.tokens.size()) - 1 - c.fed);
+        prefill_budget -= k;
+        entries.push_back({c.seq.get(), std::span<const int32_t>(c.tokens.data() + c.fed, k), true});
+        slots.push_back({w.get(), i, k});
+      }
+      continue;
+    }
+    if (!w->prefilling()) continue;
     const int k = std::min<int>(prefill_budget, static_cast<int>(w->prompt.size()) - w->prefilled);
     prefill_budget -= k;
     if (w->embed) {
       embed_chunks.push_back({w.get(), -1, k});
     } else {
-      entries.push_back({w->choices[0].seq.get(), std::span<const int32_t>(w->prompt.data() + w->prefilled, k), false});
+      engine::Sequence* seq = w->score ? w->conts[0].seq.get() : w->choices[0].seq.get();
+      entries.push_back({seq, std::span<const int32_t>(w->prompt.data() + w->prefilled, k), false});
       slots.push_back({w.get(), -1, k});
     }
   }
@@ -409,6 +481,7 @@ void Scheduler::RunModelStep(const LoadedModel& model, int& prefill_budget) {
         if (!s.work->finished) FinishRequest(*s.work, FinishReason::kError, status);
       }
     } else {
+      ScoreAll(model, runner, slots);
       SampleAndEmitAll(model, runner, slots);
     }
   }
@@ -432,7 +505,7 @@ void Scheduler::SampleAndEmitAll(const LoadedModel& model, engine::Runner& runne
   for (size_t e = 0; e < slots.size(); ++e) {
     const Slot& s = slots[e];
     Work& w = *s.work;
-    if (w.finished) continue;
+    if (w.finished || w.score) continue;
     const std::span<const float> logits = runner.Logits(static_cast<int>(e));
     if (s.choice >= 0) {
       jobs.push_back({&w, s.choice, logits, absl::UnknownError("not sampled")});
@@ -560,9 +633,97 @@ void Scheduler::RunEmbedChunk(Work& w, int tokens, engine::Runner& runner) {
   w.embed_done(std::move(result));
 }
 
+void Scheduler::ScoreAll(const LoadedModel& model, engine::Runner& runner, const std::vector<Slot>& slots) {
+  struct Row {
+    Work::Continuation* cont;
+    std::span<const float> logits;
+    int32_t target;
+    double logprob = 0;
+    bool greedy = false;
+  };
+  std::vector<Row> rows;
+  std::vector<Work*> touched;
+  for (size_t e = 0; e < slots.size(); ++e) {
+    const Slot& s = slots[e];
+    Work& w = *s.work;
+    if (w.finished || !w.score) continue;
+    if (touched.empty() || touched.back() != &w) touched.push_back(&w);
+    step_prompt_tokens_ += s.tokens;
+    w.score_processed += s.tokens;
+    if (s.choice >= 0) {
+      // Row r of a continuation chunk scores the token after it.
+      Work::Continuation& c = w.conts[s.choice];
+      for (int r = 0; r < s.tokens; ++r) {
+        rows.push_back({&c, runner.Logits(static_cast<int>(e), r), c.tokens[c.fed + r + 1]});
+      }
+      c.fed += s.tokens;
+      continue;
+    }
+    w.prefilled += s.tokens;
+    if (w.prefilling()) continue;
+    // The context is in: its last logits score every continuation's first
+    // token, and the other continuations copy its cache.
+    const int context_len = static_cast<int>(w.prompt.size());
+    for (size_t i = 1; i < w.conts.size() && !w.finished; ++i) {
+      absl::Status copied = CopyPrefix(model.model->config(), *w.conts[0].seq, context_len, w.conts[i].seq.get());
+      if (!copied.ok()) FinishRequest(w, FinishReason::kError, copied);
+    }
+    if (w.finished) continue;
+    const std::span<const float> logits = runner.Logits(static_cast<int>(e));
+    for (Work::Continuation& c : w.conts) rows.push_back({&c, logits, c.tokens[0]});
+  }
+  // log softmax(logits)[target], in a fixed order per row (double sums), rows in parallel.
+  runner.pool().ParallelFor(static_cast<int64_t>(rows.size()), [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j) {
+      Row& row = rows[j];
+      const std::span<const float> x = row.logits;
+      size_t argmax = 0;
+      for (size_t v = 1; v < x.size(); ++v) {
+        if (x[v] > x[argmax]) argmax = v;
+      }
+      const double max = x[argmax];
+      double sum = 0;
+      for (float v : x) sum += std::exp(static_cast<double>(v) - max);
+      row.logprob = static_cast<double>(x[row.target]) - max - std::log(sum);
+      row.greedy = static_cast<int32_t>(argmax) == row.target;
+    }
+  });
+  // Summed in row order (continuation token order), so the sums do not depend on the threads.
+  for (const Row& row : rows) {
+    row.cont->score.logprob += row.logprob;
+    row.cont->score.is_greedy = row.cont->score.is_greedy && row.greedy;
+  }
+  for (Work* w : touched) {
+    if (w->finished || !w->scored()) continue;
+    ScoreResult result;
+    result.context_tokens = static_cast<int>(w->prompt.size());
+    result.processed_tokens = w->score_processed;
+    for (Work::Continuation& c : w->conts) {
+      result.continuations.push_back(c.score);
+      c.seq.reset();
+    }
+    w->finished = true;
+    if (w->admitted) ReleaseSlots(w->slots);
+    MarkDone(w->id);
+    w->score_done(std::move(result));
+  }
+}
+
 void Scheduler::FinishRequest(Work& w, FinishReason reason, const absl::Status& status) {
   if (w.finished) return;
   w.finished = true;
+  if (w.score) {
+    for (Work::Continuation& c : w.conts) c.seq.reset();
+    if (w.admitted) ReleaseSlots(w.slots);
+    MarkDone(w.id);
+    absl::Status s = status;
+    if (s.ok()) {
+      s = reason == FinishReason::kDeadline ? absl::DeadlineExceededError("the scoring request passed its deadline")
+                                            : absl::CancelledError("the scoring request was cancelled");
+    }
+    w.score_done(s);
+    return;
+  }
   if (w.embed) {
     w.embed_seq.reset();
     if (w.admitted) ReleaseSlots(1);

@@ -1,7 +1,7 @@
-// Scheduler: serves many concurrent generation and embedding requests from
-// the engine by continuous batching. It owns the engine's threads: one
-// scheduler thread drives one Runner per model (each Runner's pool uses the
-// cores), and nothing else touches engine state.
+// Scheduler: serves many concurrent generation, embedding and scoring
+// requests from the engine by continuous batching. It owns the engine's
+// threads: one scheduler thread drives one Runner per model (each Runner's
+// pool uses the cores), and nothing else touches engine state.
 //
 // Every step, all running sequences of a model decode one token together
 // in one Runner::Forward batch; prompts are processed in the same batch in
@@ -100,6 +100,12 @@ class Scheduler {
   // Once accepted, on_done is called exactly once.
   absl::StatusOr<RequestId> Submit(GenerateRequest request);
   absl::StatusOr<RequestId> SubmitEmbed(EmbedRequest request);
+  // Log-likelihood scoring (see ScoreRequest). Errors, with nothing queued:
+  // NotFound (unknown model), InvalidArgument (no on_done, an empty context
+  // or continuation, a token outside the vocabulary, more continuations than
+  // max_active, a context plus continuation over the model's context),
+  // Unavailable (full). Once accepted, on_done is called exactly once.
+  absl::StatusOr<RequestId> SubmitScore(ScoreRequest request);
 
   // Stops a queued or running request; its slots are free for the next
   // step, and its final callbacks (reason kCancelled) follow on the
@@ -118,13 +124,18 @@ class Scheduler {
   void RunModelStep(const LoadedModel& model, int& prefill_budget);
   struct Slot {  // what one entry of a forward batch is
     Work* work;
-    int choice;  // >= 0: a decode entry of that choice; -1: a prompt chunk
+    // >= 0: a decode entry of that choice (of a scoring request: a chunk of
+    // that continuation's tokens); -1: a prompt (or scoring context) chunk.
+    int choice;
     int tokens;
   };
   void SampleAndEmitAll(const LoadedModel& model, engine::Runner& runner, const std::vector<Slot>& slots);
   void Emit(Work& w, int choice, absl::StatusOr<engine::SampleResult> r);
   void EndChoice(Work& w, int choice, FinishReason reason);
   void RunEmbedChunk(Work& w, int tokens, engine::Runner& runner);
+  // Scores the rows of this step's scoring slots (context ends and
+  // continuation chunks) and completes the requests with nothing left to run.
+  void ScoreAll(const LoadedModel& model, engine::Runner& runner, const std::vector<Slot>& slots);
   // Ends every open choice with `reason` and delivers on_done (idempotent).
   void FinishRequest(Work& w, FinishReason reason, const absl::Status& status);
   void ReleaseSlots(int n);
