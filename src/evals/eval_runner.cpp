@@ -104,7 +104,6 @@ absl::StatusOr<RunResult> EvalRunner::Run(const std::string& model, const Suite&
   const size_t resumed = result.items.size();
 
   auto inbox = std::make_shared<Inbox>();
-  const int max_per_request = scheduler_.options().max_active;
 
   // The requests of item `index` (not submitted yet).
   auto prepare = [&](int index) {
@@ -114,8 +113,8 @@ absl::StatusOr<RunResult> EvalRunner::Run(const std::string& model, const Suite&
       EncodedItem enc = EncodeMultipleChoice(*loaded->tokenizer, item.question, item.choices);
       f.loglik.assign(item.choices.size(), 0.0);
       const int k = static_cast<int>(item.choices.size());
-      // Shared prefix: one request for all choices, unless it would need more slots than the scheduler has.
-      const int per_request = options_.share_prefix && k <= max_per_request ? k : 1;
+      // Shared prefix: one request for all choices; otherwise one per choice.
+      const int per_request = options_.share_prefix ? k : 1;
       for (int first = 0; first < k; first += per_request) {
         InFlight::Part part;
         ScoreRequest r;

@@ -135,15 +135,16 @@ struct ScoreResult {
 
 // Scores continuations of a shared context by log-likelihood (the
 // multiple-choice scoring of lm-evaluation-harness). The context is
-// prefilled once into the first continuation's sequence; its KV cache is
-// copied into the others' sequences, and each continuation's tokens then run
-// with logits for every token; a continuation's first token is scored by the
-// context's last logits. With one continuation this is scoring from scratch.
-// A request with k continuations takes k slots.
+// prefilled once; its last logits score every continuation's first token.
+// Then each continuation in turn runs on top of the context's KV cache (cut
+// back to the context before each, so nothing is copied), with logits for
+// every token. A request takes one slot (one sequence), whatever the number
+// of continuations; the continuations of many requests share each step's
+// batch. With one continuation this is scoring from scratch.
 struct ScoreRequest {
   std::string model;
   std::vector<int32_t> context;                     // token ids as given (BOS included if wanted); not empty
-  std::vector<std::vector<int32_t>> continuations;  // 1 to max_active of them, none empty
+  std::vector<std::vector<int32_t>> continuations;  // 1 to 1024 of them, none empty
   int64_t deadline_micros = 0;                      // as GenerateRequest::deadline_micros
   // Called once on the scheduler thread: the scores, or Cancelled /
   // DeadlineExceeded / the engine's error.

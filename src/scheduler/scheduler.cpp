@@ -18,6 +18,9 @@ namespace {
 // Choice i of a request draws from seed ^ (i * kSeedStride): choice 0 is the n = 1 stream.
 constexpr uint64_t kSeedStride = 0x9E3779B97F4A7C15ull;
 
+// Continuations of one scoring request at most (they run one after another).
+constexpr int kMaxContinuations = 1024;
+
 double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -86,16 +89,18 @@ struct Scheduler::Work {
   std::unique_ptr<engine::Sequence> embed_seq;
   std::vector<double> pool_sum;
 
-  // Scoring: the context is `prompt`, prefilled into conts[0].seq.
+  // Scoring: the context is `prompt`, prefilled into score_seq; each
+  // continuation in turn then runs on top of it (the cache truncated back
+  // to the context before each), so nothing is copied.
   struct Continuation {
     std::vector<int32_t> tokens;
-    std::unique_ptr<engine::Sequence> seq;  // allocated at admission
-    int fed = 0;                            // tokens run so far (all but the last are)
+    int fed = 0;  // tokens run so far (all but the last are)
     ContinuationScore score;
     bool left() const { return fed + 1 < static_cast<int>(tokens.size()); }
   };
   bool score = false;
   std::function<void(absl::StatusOr<ScoreResult>)> score_done;
+  std::unique_ptr<engine::Sequence> score_seq;  // allocated at admission
   std::vector<Continuation> conts;
   int score_processed = 0;
 
@@ -227,9 +232,9 @@ absl::StatusOr<RequestId> Scheduler::SubmitScore(ScoreRequest request) {
   if (request.context.empty())
     return absl::InvalidArgumentError("a scoring request needs a context of 1 or more tokens");
   const int k = static_cast<int>(request.continuations.size());
-  if (k < 1 || k > options_.max_active) {
+  if (k < 1 || k > kMaxContinuations) {
     return absl::InvalidArgumentError(fmt::format(
-        "a scoring request has {} continuations; this server scores 1 to {} per request", k, options_.max_active));
+        "a scoring request has {} continuations; this server scores 1 to {} per request", k, kMaxContinuations));
   }
   ASSIGN_OR_RETURN(std::shared_ptr<const LoadedModel> model, models_.Get(request.model));
   RETURN_IF_ERROR(CheckTokens(request.context, model->vocab_size()));
@@ -254,7 +259,7 @@ absl::StatusOr<RequestId> Scheduler::SubmitScore(ScoreRequest request) {
     w->conts[i].tokens = std::move(request.continuations[i]);
     w->conts[i].score.tokens = static_cast<int>(w->conts[i].tokens.size());
   }
-  w->slots = k;
+  w->slots = 1;
   w->deadline_micros = request.deadline_micros;
   w->score_done = std::move(request.on_done);
   w->model = std::move(model);
@@ -369,8 +374,9 @@ void Scheduler::Loop() {
         w->embed_seq = std::make_unique<engine::Sequence>(config, prompt_len);
         w->pool_sum.assign(config.dim, 0.0);
       } else if (w->score) {
-        for (Work::Continuation& c : w->conts)
-          c.seq = std::make_unique<engine::Sequence>(config, prompt_len + static_cast<int>(c.tokens.size()) - 1);
+        size_t longest = 1;
+        for (const Work::Continuation& c : w->conts) longest = std::max(longest, c.tokens.size());
+        w->score_seq = std::make_unique<engine::Sequence>(config, prompt_len + static_cast<int>(longest) - 1);
       } else {
         for (Work::Choice& c : w->choices)
           c.seq = std::make_unique<engine::Sequence>(config, prompt_len + w->max_tokens);
@@ -448,15 +454,17 @@ void Scheduler::RunModelStep(const LoadedModel& model, int& prefill_budget) {
     if (prefill_budget <= 0) break;
     if (w->finished || w->model.get() != &model) continue;
     if (w->score && !w->prefilling()) {
-      // Continuation tokens share the prompt budget; each row's logits score the next token.
-      for (int i = 0; i < static_cast<int>(w->conts.size()) && prefill_budget > 0; ++i) {
-        Work::Continuation& c = w->conts[i];
-        if (!c.left()) continue;
-        const int k = std::min<int>(prefill_budget, static_cast<int>(c.tokens.size()) - 1 - c.fed);
-        prefill_budget -= k;
-        entries.push_back({c.seq.get(), std::span<const int32_t>(c.tokens.data() + c.fed, k), true});
-        slots.push_back({w.get(), i, k});
-      }
+      // The next continuation with tokens to run, on top of the context; its
+      // tokens share the prompt budget, and each row's logits score the next token.
+      const auto next =
+          std::find_if(w->conts.begin(), w->conts.end(), [](const Work::Continuation& c) { return c.left(); });
+      if (next == w->conts.end()) continue;
+      Work::Continuation& c = *next;
+      if (c.fed == 0) w->score_seq->Truncate(static_cast<int>(w->prompt.size()));
+      const int k = std::min<int>(prefill_budget, static_cast<int>(c.tokens.size()) - 1 - c.fed);
+      prefill_budget -= k;
+      entries.push_back({w->score_seq.get(), std::span<const int32_t>(c.tokens.data() + c.fed, k), true});
+      slots.push_back({w.get(), static_cast<int>(next - w->conts.begin()), k});
       continue;
     }
     if (!w->prefilling()) continue;
@@ -465,7 +473,7 @@ void Scheduler::RunModelStep(const LoadedModel& model, int& prefill_budget) {
     if (w->embed) {
       embed_chunks.push_back({w.get(), -1, k});
     } else {
-      engine::Sequence* seq = w->score ? w->conts[0].seq.get() : w->choices[0].seq.get();
+      engine::Sequence* seq = w->score ? w->score_seq.get() : w->choices[0].seq.get();
       entries.push_back({seq, std::span<const int32_t>(w->prompt.data() + w->prefilled, k), false});
       slots.push_back({w.get(), -1, k});
     }
@@ -481,7 +489,7 @@ void Scheduler::RunModelStep(const LoadedModel& model, int& prefill_budget) {
         if (!s.work->finished) FinishRequest(*s.work, FinishReason::kError, status);
       }
     } else {
-      ScoreAll(model, runner, slots);
+      ScoreAll(runner, slots);
       SampleAndEmitAll(model, runner, slots);
     }
   }
@@ -633,7 +641,7 @@ void Scheduler::RunEmbedChunk(Work& w, int tokens, engine::Runner& runner) {
   w.embed_done(std::move(result));
 }
 
-void Scheduler::ScoreAll(const LoadedModel& model, engine::Runner& runner, const std::vector<Slot>& slots) {
+void Scheduler::ScoreAll(engine::Runner& runner, const std::vector<Slot>& slots) {
   struct Row {
     Work::Continuation* cont;
     std::span<const float> logits;
@@ -661,14 +669,7 @@ void Scheduler::ScoreAll(const LoadedModel& model, engine::Runner& runner, const
     }
     w.prefilled += s.tokens;
     if (w.prefilling()) continue;
-    // The context is in: its last logits score every continuation's first
-    // token, and the other continuations copy its cache.
-    const int context_len = static_cast<int>(w.prompt.size());
-    for (size_t i = 1; i < w.conts.size() && !w.finished; ++i) {
-      absl::Status copied = CopyPrefix(model.model->config(), *w.conts[0].seq, context_len, w.conts[i].seq.get());
-      if (!copied.ok()) FinishRequest(w, FinishReason::kError, copied);
-    }
-    if (w.finished) continue;
+    // The context is in: its last logits score every continuation's first token.
     const std::span<const float> logits = runner.Logits(static_cast<int>(e));
     for (Work::Continuation& c : w.conts) rows.push_back({&c, logits, c.tokens[0]});
   }
@@ -698,10 +699,8 @@ void Scheduler::ScoreAll(const LoadedModel& model, engine::Runner& runner, const
     ScoreResult result;
     result.context_tokens = static_cast<int>(w->prompt.size());
     result.processed_tokens = w->score_processed;
-    for (Work::Continuation& c : w->conts) {
-      result.continuations.push_back(c.score);
-      c.seq.reset();
-    }
+    for (const Work::Continuation& c : w->conts) result.continuations.push_back(c.score);
+    w->score_seq.reset();
     w->finished = true;
     if (w->admitted) ReleaseSlots(w->slots);
     MarkDone(w->id);
@@ -713,7 +712,7 @@ void Scheduler::FinishRequest(Work& w, FinishReason reason, const absl::Status& 
   if (w.finished) return;
   w.finished = true;
   if (w.score) {
-    for (Work::Continuation& c : w.conts) c.seq.reset();
+    w.score_seq.reset();
     if (w.admitted) ReleaseSlots(w.slots);
     MarkDone(w.id);
     absl::Status s = status;

@@ -102,8 +102,8 @@ class Scheduler {
   absl::StatusOr<RequestId> SubmitEmbed(EmbedRequest request);
   // Log-likelihood scoring (see ScoreRequest). Errors, with nothing queued:
   // NotFound (unknown model), InvalidArgument (no on_done, an empty context
-  // or continuation, a token outside the vocabulary, more continuations than
-  // max_active, a context plus continuation over the model's context),
+  // or continuation, a token outside the vocabulary, more than 1024
+  // continuations, a context plus continuation over the model's context),
   // Unavailable (full). Once accepted, on_done is called exactly once.
   absl::StatusOr<RequestId> SubmitScore(ScoreRequest request);
 
@@ -135,7 +135,7 @@ class Scheduler {
   void RunEmbedChunk(Work& w, int tokens, engine::Runner& runner);
   // Scores the rows of this step's scoring slots (context ends and
   // continuation chunks) and completes the requests with nothing left to run.
-  void ScoreAll(const LoadedModel& model, engine::Runner& runner, const std::vector<Slot>& slots);
+  void ScoreAll(engine::Runner& runner, const std::vector<Slot>& slots);
   // Ends every open choice with `reason` and delivers on_done (idempotent).
   void FinishRequest(Work& w, FinishReason reason, const absl::Status& status);
   void ReleaseSlots(int n);

@@ -740,7 +740,7 @@ TEST_F(SchedulerTest, BadScoreRequestsAreRefusedBeforeQueueing) {
   bad_token.continuations[0].push_back(100000);
   EXPECT_EQ(submit(bad_token).code(), absl::StatusCode::kInvalidArgument);
   ScoreRequest too_many = good;
-  too_many.continuations.assign(5, {1});
+  too_many.continuations.assign(1025, {1});
   EXPECT_EQ(submit(too_many).code(), absl::StatusCode::kInvalidArgument);
   ScoreRequest too_long = good;
   too_long.continuations[0].assign((*model)->context_length, 1);
