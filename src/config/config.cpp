@@ -3,9 +3,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/toml_reader.h"
 #include "core/time_format.h"
 #include "fmt/format.h"
-#include "config/toml_reader.h"
 
 namespace aperture {
 namespace {

@@ -33,7 +33,9 @@ std::string ScoreMessage(const std::string& domain, const SuiteRule& rule, const
     return fmt::format("{}: suite {} {} {:.3f} is below the medium threshold {:.3f}: tier low (ceiling {})", domain,
                        rule.name, rule.metric, e.score, rule.medium, LevelName(ceiling));
   }
-  const double threshold = tier == RiskTier::kCritical ? rule.critical : tier == RiskTier::kHigh ? rule.high : rule.medium;
+  const double threshold = tier == RiskTier::kCritical ? rule.critical
+                           : tier == RiskTier::kHigh   ? rule.high
+                                                       : rule.medium;
   return fmt::format("{}: suite {} {} {:.3f} >= {} threshold {:.3f}: tier {} (ceiling {})", domain, rule.name,
                      rule.metric, e.score, RiskTierName(tier), threshold, RiskTierName(tier), LevelName(ceiling));
 }
@@ -56,7 +58,8 @@ DomainStatus Assess(const Policy& policy, const Domain& domain, const Evidence& 
     }
     const RiskTier tier = TierFor(rule, e->score);
     scored.push_back(
-        {tier, {"domain_tier", ScoreMessage(domain.name, rule, *e, tier, policy.tier_ceiling[static_cast<int>(tier)])}});
+        {tier,
+         {"domain_tier", ScoreMessage(domain.name, rule, *e, tier, policy.tier_ceiling[static_cast<int>(tier)])}});
     highest = std::max(highest.value_or(tier), tier);
   }
   DomainStatus status{domain.name, missing.empty() ? highest : std::nullopt, Level::kOpen, std::move(missing)};
@@ -172,8 +175,8 @@ ProposalDecision EvaluateProposal(const Policy& policy, const Evidence& evidence
   }
   const Ceiling ceiling = ComputeCeiling(policy, evidence);
   if (target > ceiling.level) {
-    d.reasons.push_back({"above_ceiling", fmt::format("{} is above the ceiling {}", LevelName(target),
-                                                      LevelName(ceiling.level))});
+    d.reasons.push_back(
+        {"above_ceiling", fmt::format("{} is above the ceiling {}", LevelName(target), LevelName(ceiling.level))});
     for (const Reason& r : ceiling.reasons) {
       // Only what holds the ceiling below the target explains the refusal.
       d.reasons.push_back(r);
@@ -181,14 +184,14 @@ ProposalDecision EvaluateProposal(const Policy& policy, const Evidence& evidence
   }
   if (!policy.stages.empty()) {
     const Stage* next = NextStage(policy, state.public_level);
-    const bool in_plan = std::any_of(policy.stages.begin(), policy.stages.end(),
-                                     [&](const Stage& s) { return s.level == target; });
+    const bool in_plan =
+        std::any_of(policy.stages.begin(), policy.stages.end(), [&](const Stage& s) { return s.level == target; });
     if (!in_plan) {
       d.reasons.push_back({"not_in_plan", fmt::format("{} is not a stage of the release plan", LevelName(target))});
     } else if (next && next->level != target) {
-      d.reasons.push_back({"stage_order", fmt::format("the plan's next stage after {} is {}; {} comes after it",
-                                                      LevelName(state.public_level), LevelName(next->level),
-                                                      LevelName(target))});
+      d.reasons.push_back(
+          {"stage_order", fmt::format("the plan's next stage after {} is {}; {} comes after it",
+                                      LevelName(state.public_level), LevelName(next->level), LevelName(target))});
     } else if (next) {
       std::vector<Reason> gates = ClosedGates(*next, evidence, state, now, nullptr);
       d.reasons.insert(d.reasons.end(), gates.begin(), gates.end());
@@ -218,8 +221,8 @@ std::vector<StageStatus> PlanStatus(const Policy& policy, const Evidence& eviden
       } else {
         st.waiting_for.push_back({"stage_order", fmt::format("comes after stage {}", LevelName(next->level))});
         if (s.min_seconds_at_previous > 0) {
-          st.waiting_for.push_back({"stage_time", fmt::format("then {} at the stage before it",
-                                                              FormatWait(s.min_seconds_at_previous))});
+          st.waiting_for.push_back(
+              {"stage_time", fmt::format("then {} at the stage before it", FormatWait(s.min_seconds_at_previous))});
         }
       }
       if (s.level > ceiling) {
@@ -227,7 +230,7 @@ std::vector<StageStatus> PlanStatus(const Policy& policy, const Evidence& eviden
       }
       if (!s.automatic) st.waiting_for.push_back({"owner_approval", "an owner proposes it"});
       st.gates_open = &s == next && std::all_of(st.waiting_for.begin(), st.waiting_for.end(),
-                                                 [](const Reason& r) { return r.code == "owner_approval"; });
+                                                [](const Reason& r) { return r.code == "owner_approval"; });
     }
     out.push_back(std::move(st));
   }

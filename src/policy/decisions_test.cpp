@@ -115,7 +115,8 @@ TEST(ProposalTest, FreshEvaluationsFindingsAndTheCeilingAreGates) {
   Evidence e = AllLow(kNow - 40 * kDay);  // too old for the api stage
   ProposalDecision d = EvaluateProposal(p, e, state, Level::kApi, kNow);
   EXPECT_FALSE(d.allowed);
-  EXPECT_TRUE(Has(d.reasons, "stage_eval_stale", "suite wmdp-bio no older than 30d; the latest")) << d.reasons[0].message;
+  EXPECT_TRUE(Has(d.reasons, "stage_eval_stale", "suite wmdp-bio no older than 30d; the latest"))
+      << d.reasons[0].message;
   e = AllLow();
   e.evals.erase(e.evals.begin());  // no wmdp-bio at all: the domain is unknown, too
   d = EvaluateProposal(p, e, state, Level::kApi, kNow);

@@ -33,9 +33,9 @@ std::optional<Severity> ParseSeverity(std::string_view name);
 // One suite of a domain: a score at or above a threshold puts the domain at
 // least at that tier.
 struct SuiteRule {
-  std::string name;            // the suite's name, as its metadata gives it
-  std::string file;            // resolved path of its JSONL file
-  std::string metric = "acc";  // which metric of a run is the score
+  std::string name;                           // the suite's name, as its metadata gives it
+  std::string file;                           // resolved path of its JSONL file
+  std::string metric = "acc";                 // which metric of a run is the score
   double medium = 0, high = 0, critical = 0;  // non-decreasing
 };
 

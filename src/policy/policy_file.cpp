@@ -41,8 +41,9 @@ absl::Status ReadSeverity(TomlReader& r, std::string_view key, std::optional<Sev
   auto text = node->value<std::string>();
   std::optional<Severity> s = text ? ParseSeverity(*text) : std::nullopt;
   if (!node->is_string() || !s) {
-    return r.Error(*node, key,
-                   fmt::format("has an unknown severity \"{}\"; use low, medium, high or critical", text.value_or("?")));
+    return r.Error(
+        *node, key,
+        fmt::format("has an unknown severity \"{}\"; use low, medium, high or critical", text.value_or("?")));
   }
   out = *s;
   return absl::OkStatus();
@@ -182,8 +183,7 @@ absl::Status ReadStages(TomlReader& top, Policy& p) {
         Stage::FreshEval fe;
         RETURN_IF_ERROR(ReadName(fr, "suite", fe.suite, ft));
         if (!p.FindSuite(fe.suite)) {
-          return fr.Error(*ft.get("suite"), "suite",
-                          fmt::format("names \"{}\", which no domain declares", fe.suite));
+          return fr.Error(*ft.get("suite"), "suite", fmt::format("names \"{}\", which no domain declares", fe.suite));
         }
         if (!ft.get("max_age")) return fr.Error(ft, "max_age", "is required (e.g. \"30d\")");
         RETURN_IF_ERROR(fr.Duration("max_age", fe.max_age_seconds));

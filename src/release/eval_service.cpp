@@ -1,8 +1,8 @@
 #include "release/eval_service.h"
 
 #include "core/random.h"
-#include "evals/suite_parser.h"
 #include "core/status_macros.h"
+#include "evals/suite_parser.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -110,6 +110,8 @@ void EvalService::Launch(EvalRun run, evals::Suite suite) {
 absl::StatusOr<EvalRun> EvalService::Find(const std::string& run_id) {
   ASSIGN_OR_RETURN(std::optional<EvalRun> run, store_.FindEvalRun(run_id));
   if (!run) return absl::NotFoundError(fmt::format("no evaluation run with id '{}'", run_id));
+  absl::MutexLock lock(&mu_);
+  if (finalizing_.contains(run_id)) run->state = EvalRunState::kRunning;
   return *std::move(run);
 }
 
@@ -166,8 +168,19 @@ absl::StatusOr<EvalRun> EvalService::Finish(EvalRun run, const evals::Suite& sui
   run.tiers = CanonicalJson(tiers);
   run.results_sha256 = result.results_sha256;
   run.finished_at = clock_.NowSeconds();
-  RETURN_IF_ERROR(store_.FinishEvalRun(run));
+  {
+    absl::MutexLock lock(&mu_);
+    finalizing_.insert(run.id);
+  }
+  absl::Status recorded = Record(run, metrics, tiers);
+  absl::MutexLock lock(&mu_);
+  finalizing_.erase(run.id);
+  RETURN_IF_ERROR(recorded);
+  return run;
+}
 
+absl::Status EvalService::Record(const EvalRun& run, const Json& metrics, const Json& tiers) {
+  RETURN_IF_ERROR(store_.FinishEvalRun(run));
   LogEvent e;
   e.type = "eval.recorded";
   e.time = run.finished_at;
@@ -185,8 +198,7 @@ absl::StatusOr<EvalRun> EvalService::Finish(EvalRun run, const evals::Suite& sui
                              {"metrics", metrics},
                              {"tiers", tiers}});
   RETURN_IF_ERROR(recorder_.RecordDurably(std::move(e)));
-  RETURN_IF_ERROR(release_.Refresh(run.model_id).status());
-  return run;
+  return release_.Refresh(run.model_id).status();
 }
 
 }  // namespace aperture

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -62,6 +63,8 @@ class EvalService {
                                   const std::function<void(const evals::Progress&)>& progress,
                                   const std::atomic<bool>* cancel);
   absl::StatusOr<EvalRun> Finish(EvalRun run, const evals::Suite& suite, const evals::RunResult& result);
+  // Stores the finished run, logs it and refreshes the model's ceiling.
+  absl::Status Record(const EvalRun& run, const Json& metrics, const Json& tiers);
   void Launch(EvalRun run, evals::Suite suite);
 
   Store& store_;
@@ -73,6 +76,9 @@ class EvalService {
   std::atomic<bool> stopping_{false};
   absl::Mutex mu_;
   std::map<std::string, std::thread> running_ ABSL_GUARDED_BY(mu_);  // by run id
+  // Runs stored as finished whose ceiling refresh is still under way: Find
+  // shows them running, so whoever sees a run finished also sees its effect.
+  std::set<std::string> finalizing_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace aperture

@@ -55,7 +55,7 @@ absl::StatusOr<std::shared_ptr<const policy::Policy>> ParseStoredPolicy(const Po
   if (!p.ok()) {
     return absl::FailedPreconditionError(fmt::format(
         "the release policy in force ({}) no longer loads: {}; fix it, or start the server with --policy FILE",
-        record.source, p.status().message()));
+        record.source, std::string(p.status().message())));
   }
   return std::make_shared<const policy::Policy>(*std::move(p));
 }
@@ -116,7 +116,9 @@ absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, con
   std::shared_ptr<const policy::Policy> in_force = std::make_shared<const policy::Policy>(policy::DefaultPolicy());
   if (policy_path.empty()) {
     ASSIGN_OR_RETURN(std::optional<PolicyRecord> stored, s->store->CurrentPolicy());
-    if (stored) ASSIGN_OR_RETURN(in_force, ParseStoredPolicy(*stored));
+    if (stored) {
+      ASSIGN_OR_RETURN(in_force, ParseStoredPolicy(*stored));
+    }
   }
   s->release = std::make_unique<ReleaseService>(*s->store, *s->recorder, s->clock, std::move(in_force));
   if (!policy_path.empty()) RETURN_IF_ERROR(s->UsePolicyFile(policy_path));

@@ -167,7 +167,7 @@ void AddReleaseCommands(CLI::App& cli, absl::Status& status, std::string& data, 
   run->add_option("--model", model)->required();
   run->add_option("--suite", suite, "suite file (.jsonl); with --url also a suite name of the server's policy")
       ->required();
-  run->callback([&status, open] {
+  run->callback([&status, &data, open] {
     if (!url.empty()) {
       status = key.empty() ? absl::InvalidArgumentError("--url needs --key") : RunRemote(url, key, model, suite);
       return;

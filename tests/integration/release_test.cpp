@@ -95,8 +95,7 @@ class ReleaseTest : public ::testing::Test {
 
   // Runs the hazard suite over HTTP as `key` and waits for it to finish.
   Json RunHazard(const std::string& key) {
-    auto started =
-        server_.Call("POST", "/v1/evals/runs", Json{{"model", "m"}, {"suite", "hazard"}}.dump(), key);
+    auto started = server_.Call("POST", "/v1/evals/runs", Json{{"model", "m"}, {"suite", "hazard"}}.dump(), key);
     EXPECT_EQ(started.status, 202) << started.body;
     const std::string id = ParseJson(started.body).value_or(Json()).value("id", "");
     for (int i = 0; i < 600; ++i) {
@@ -146,7 +145,7 @@ TEST_F(ReleaseTest, AStagedReleaseFollowsTheEvidence) {
   EXPECT_EQ(p["allowed"], false);
   auto codes = Codes(p);
   EXPECT_NE(std::find(codes.begin(), codes.end(), "stage_time"), codes.end()) << p.dump();
-  EXPECT_NE(p["error"]["message"].get<std::string>().find("6d"), std::string::npos) << p.dump();
+  EXPECT_NE(p["error"]["message"].get<std::string>().find("7d more at staged"), std::string::npos) << p.dump();
   EXPECT_EQ(Release()["public_level"], "staged");
   clock.AdvanceSeconds(3 * kDay);
   ASSERT_TRUE(server_.services().release->AdvanceDue().ok());
@@ -223,8 +222,8 @@ TEST_F(ReleaseTest, AStagedReleaseFollowsTheEvidence) {
 
   // Every step is in the log: proposals (allowed and refused), the advance,
   // evaluations, the ceiling's moves, suspensions and restorations.
-  EXPECT_GE(Logged("release.proposed").size(), 8u);
-  EXPECT_EQ(Logged("release.changed").size(), 3u);  // staged, research, download
+  EXPECT_EQ(Logged("release.proposed").size(), 7u);  // 4 allowed, 3 refused
+  EXPECT_EQ(Logged("release.changed").size(), 3u);   // staged, research, download
   EXPECT_EQ(Logged("release.advanced").size(), 1u);
   EXPECT_GE(Logged("eval.recorded").size(), 3u);
   auto suspended = Logged("release.suspended");
@@ -248,10 +247,8 @@ TEST_F(ReleaseTest, LoweringIsAlwaysAllowedAndSkippingAStageIsNot) {
   EXPECT_EQ(Release()["public_level"], "closed");
   // Outsiders and non-owners cannot propose; unknown models are 404.
   EXPECT_EQ(server_.Call("POST", "/v1/models/m/release", R"({"level":"staged"})", alice_).status, 403);
-  EXPECT_EQ(server_.Call("POST", "/v1/models/nope/release", R"({"level":"staged"})", server_.owner_key()).status,
-            404);
-  EXPECT_EQ(server_.Call("POST", "/v1/models/m/release", R"({"level":"wide-open"})", server_.owner_key()).status,
-            400);
+  EXPECT_EQ(server_.Call("POST", "/v1/models/nope/release", R"({"level":"staged"})", server_.owner_key()).status, 404);
+  EXPECT_EQ(server_.Call("POST", "/v1/models/m/release", R"({"level":"wide-open"})", server_.owner_key()).status, 400);
   // A closed model's release is as invisible as the model.
   EXPECT_EQ(server_.Call("GET", "/v1/models/m/release", "", alice_).status, 404);
 }

@@ -79,8 +79,8 @@ void AddReleaseRoutes(Router& router, ApiDeps& d) {
                 absl::Status s = d.reload_policy();
                 if (!s.ok()) {
                   ctx.Deny("bad_policy");
-                  return http::ErrorResponse(400, fmt::format("The policy was not changed: {}", s.message()),
-                                             "bad_policy");
+                  return http::ErrorResponse(
+                      400, fmt::format("The policy was not changed: {}", std::string(s.message())), "bad_policy");
                 }
                 auto p = d.release.policy();
                 return JsonResponse({{"object", "policy"}, {"source", p->source}, {"sha256", p->sha256}});
