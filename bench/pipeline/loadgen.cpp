@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -40,7 +41,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -158,15 +158,17 @@ int64_t ParseResponse(std::string_view buf, int* status, bool* close) {
     pos = eol + 2;
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    std::string name(line.substr(0, colon));
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string_view name = line.substr(0, colon);
+    auto is = [name](std::string_view want) {
+      return name.size() == want.size() && strncasecmp(name.data(), want.data(), want.size()) == 0;
+    };
     std::string_view v = line.substr(colon + 1);
     while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-    if (name == "content-length") {
+    if (is("content-length")) {
       content_length = std::strtoll(std::string(v).c_str(), nullptr, 10);
-    } else if (name == "transfer-encoding") {
+    } else if (is("transfer-encoding")) {
       chunked = v.find("chunked") != std::string_view::npos;
-    } else if (name == "connection") {
+    } else if (is("connection")) {
       *close = v.find("close") != std::string_view::npos;
     }
   }
@@ -483,7 +485,7 @@ int main(int argc, char** argv) {
 
   if (o.kv) {
     std::printf(
-        "target=%.0f achieved=%.0f requests=%lld p50=%.3f p90=%.3f p99=%.3f p999=%.3f max=%.3f mean=%.3f "
+        "rate=%.0f achieved=%.0f requests=%lld p50=%.3f p90=%.3f p99=%.3f p999=%.3f max=%.3f mean=%.3f "
         "uncorrected_p50=%.3f uncorrected_p99=%.3f lag_p99=%.3f max_backlog=%lld non_200=%lld failed=%lld "
         "timed_out=%lld errors=%lld reconnects=%lld client_cpu_us=%.2f client_cpu_s=%.3f\n",
         o.rate, achieved, static_cast<long long>(requests), Percentile(l, 0.50), Percentile(l, 0.90),
