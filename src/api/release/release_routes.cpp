@@ -90,7 +90,7 @@ void AddReleaseRoutes(Router& router, ApiDeps& d) {
   router.Add({"POST",
               "/v1/evals/runs",
               "evals.runs.create",
-              Access::kPrincipal,
+              Access::kAnyone,
               ModelFrom::kBody,
               Capability::kEvaluate,
               {},
@@ -104,7 +104,7 @@ void AddReleaseRoutes(Router& router, ApiDeps& d) {
   router.Add({"GET",
               "/v1/evals/runs/{id}",
               "evals.runs.get",
-              Access::kPrincipal,
+              Access::kAnyone,
               ModelFrom::kNone,
               {},
               {},
@@ -115,7 +115,7 @@ void AddReleaseRoutes(Router& router, ApiDeps& d) {
                   return NotFound(ctx, fmt::format("The evaluation run '{}'", id));
                 }
                 if (!run.ok()) return StatusResponse(run.status());
-                // Runs are their starter's, and the reviewers'.
+                // Runs are their starter's (anonymous runs, of open models, anyone's), and the reviewers'.
                 if (run->started_by != ctx.caller.actor() && !ctx.caller.IsAtLeast(Role::kReviewer)) {
                   return NotFound(ctx, fmt::format("The evaluation run '{}'", id));
                 }
