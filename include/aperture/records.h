@@ -40,6 +40,11 @@ struct Model {
   int64_t created_at = 0;
   // Put before every chat at levels whose config says so (hosted by default).
   std::string system_prompt;
+  int64_t level_since = 0;  // when public_level was reached (stage time gates count from it)
+  // The highest level the release policy permits now; above it, the public
+  // level and grants are suspended. Kept here so every reader sees it at once.
+  Level ceiling = Level::kOpen;
+  std::string ceiling_reason;  // why the ceiling is below open, for callers
 };
 
 struct Grant {
@@ -81,6 +86,56 @@ struct UsageRow {
   int64_t requests = 0;
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+};
+
+// One run of an evaluation suite on a model.
+enum class EvalRunState : int { kRunning = 0, kFinished, kFailed, kCancelled };
+std::string_view EvalRunStateName(EvalRunState state);
+std::optional<EvalRunState> ParseEvalRunState(std::string_view name);
+
+struct EvalRun {
+  std::string id;
+  std::string model_id;
+  std::string suite_name;
+  std::string suite_domain;
+  std::string suite_version;
+  std::string suite_sha256;  // hex, of the suite's files
+  std::string suite_path;    // where it was read from (to resume)
+  EvalRunState state = EvalRunState::kRunning;
+  int64_t total_items = 0;
+  int64_t done_items = 0;
+  std::string metrics = "{}";  // JSON object: metric name -> value
+  std::string tiers = "{}";    // JSON object: domain -> risk tier, under the policy when it finished
+  std::string results_sha256;  // hex, of the canonical per-item results
+  std::string started_by;      // principal id, or "cli"
+  int64_t created_at = 0;
+  int64_t finished_at = 0;
+  std::string error;
+};
+
+// One step in a model's release history.
+struct ReleaseEvent {
+  int64_t id = 0;  // assigned by the store, ascending
+  std::string model_id;
+  int64_t time = 0;
+  // "changed" (an owner's accepted proposal), "refused", "advanced" (an
+  // automatic stage), "ceiling" (the policy's ceiling moved).
+  std::string kind;
+  Level from = Level::kClosed;
+  Level to = Level::kClosed;
+  std::string actor;           // principal id, "cli" or "policy"
+  std::string reason;          // one line for people
+  std::string details = "{}";  // JSON object: every reason, machine-readable
+};
+
+// A release policy file as it was put in force: kept so every process on
+// the data directory applies the same one, and so its history is known.
+struct PolicyRecord {
+  int64_t id = 0;      // ascending
+  std::string source;  // absolute path it was read from (suite files resolve against it)
+  std::string sha256;  // hex, of text
+  std::string text;
+  int64_t loaded_at = 0;
 };
 
 // One event for the record: an access decision, a key created, a grant...

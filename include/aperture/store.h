@@ -38,7 +38,6 @@ class Store {
   virtual absl::Status CreateModel(const Model& m) = 0;
   virtual absl::StatusOr<std::optional<Model>> FindModel(const std::string& id) = 0;
   virtual absl::StatusOr<std::vector<Model>> ListModels() = 0;
-  virtual absl::Status SetModelPublicLevel(const std::string& id, Level level) = 0;
   virtual absl::Status SetModelRequestFields(const std::string& id, const std::string& fields_json) = 0;
   virtual absl::Status SetModelSystemPrompt(const std::string& id, const std::string& prompt) = 0;
 
@@ -63,6 +62,32 @@ class Store {
   // Decides a pending request (FailedPrecondition if already decided). When
   // `grant` is set (approval) it is created in the same transaction.
   virtual absl::Status DecideAccessRequest(const AccessRequest& decided, const std::optional<Grant>& grant) = 0;
+
+  // Releases. Appends `e` to its model's history; with kPublicLevel the
+  // model's public level becomes e.to and level_since e.time, with kCeiling
+  // its ceiling becomes e.to and ceiling_reason e.reason, in the same
+  // transaction. NotFound for an unknown model.
+  enum class ReleaseChange { kNone, kPublicLevel, kCeiling };
+  virtual absl::Status AddReleaseEvent(const ReleaseEvent& e, ReleaseChange change) = 0;
+  // The model's release history, oldest first.
+  virtual absl::StatusOr<std::vector<ReleaseEvent>> ListReleaseEvents(const std::string& model_id) = 0;
+
+  // The release policy in force: the latest saved (nullopt before any).
+  virtual absl::Status SavePolicy(const PolicyRecord& policy) = 0;
+  virtual absl::StatusOr<std::optional<PolicyRecord>> CurrentPolicy() = 0;
+
+  // Evaluation runs. Items are stored as JSON by index; adding an index twice
+  // is AlreadyExists (and adds nothing), so a resumed run cannot double count.
+  virtual absl::Status CreateEvalRun(const EvalRun& run) = 0;
+  virtual absl::Status AddEvalItems(const std::string& run_id,
+                                    const std::vector<std::pair<int64_t, std::string>>& items) = 0;
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> ListEvalItems(const std::string& run_id) = 0;
+  // Ends a running run: state, metrics, tiers, results_sha256, finished_at,
+  // error. FailedPrecondition if it is not running.
+  virtual absl::Status FinishEvalRun(const EvalRun& run) = 0;
+  virtual absl::StatusOr<std::optional<EvalRun>> FindEvalRun(const std::string& id) = 0;
+  // Runs on a model ("" = all), newest first.
+  virtual absl::StatusOr<std::vector<EvalRun>> ListEvalRuns(const std::string& model_id) = 0;
 
   // Usage: each row's counts are added to the stored row for its
   // (principal, model, day).

@@ -116,15 +116,6 @@ absl::StatusOr<Model> AccessService::AddModel(const Caller& actor, const std::st
   return m;
 }
 
-absl::Status AccessService::SetPublicLevel(const Caller& actor, const std::string& model_id, Level level) {
-  RETURN_IF_ERROR(Require(actor, Role::kOwner));
-  ASSIGN_OR_RETURN(auto model, store_.FindModel(model_id));
-  if (!model) return absl::NotFoundError(fmt::format("no model with id '{}'", model_id));
-  RETURN_IF_ERROR(store_.SetModelPublicLevel(model_id, level));
-  return Record(actor, "release.changed", model_id, std::string(LevelName(level)),
-                {{"from", LevelName(model->public_level)}, {"to", LevelName(level)}});
-}
-
 absl::Status AccessService::SetRequestFields(const Caller& actor, const std::string& model_id, const Json& fields) {
   RETURN_IF_ERROR(Require(actor, Role::kOwner));
   RETURN_IF_ERROR(ValidateRequestFieldSpec(fields));
@@ -177,10 +168,11 @@ absl::StatusOr<AccessRequest> AccessService::SubmitRequest(const Caller& actor, 
     return absl::InvalidArgumentError("'justification' is required (at most 4000 characters)");
   }
   ASSIGN_OR_RETURN(auto model, store_.FindModel(model_id));
-  Level current = Level::kClosed;
+  Level current = Level::kClosed;  // held: asking again for a suspended level changes nothing
   if (model) {
     Authorizer authorizer(store_, config_, clock_);
-    ASSIGN_OR_RETURN(current, authorizer.LevelOn(actor, *model));
+    ASSIGN_OR_RETURN(Authorizer::Levels levels, authorizer.LevelsOn(actor, *model));
+    current = levels.held;
   }
   // Staged and closed models stay invisible: asking for one looks like asking for a missing one.
   if (!model || !ModelVisible(actor, current)) {

@@ -41,7 +41,6 @@ class AccessService {
   absl::Status RevokeKey(const Caller& actor, const std::string& key_id);
   absl::StatusOr<Model> AddModel(const Caller& actor, const std::string& id, const std::string& path,
                                  Level public_level);
-  absl::Status SetPublicLevel(const Caller& actor, const std::string& model_id, Level level);
   absl::Status SetRequestFields(const Caller& actor, const std::string& model_id, const Json& fields);
   absl::Status SetSystemPrompt(const Caller& actor, const std::string& model_id, const std::string& prompt);
 

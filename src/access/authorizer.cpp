@@ -6,41 +6,46 @@
 #include "fmt/format.h"
 
 namespace aperture {
-namespace {
 
-// Until the release policy computes ceilings, nothing caps the levels.
-constexpr Level kNoCeiling = Level::kOpen;
-
-}  // namespace
+Level HeldLevel(const Caller& caller, const Model& model, const std::optional<Grant>& grant) {
+  if (caller.IsAtLeast(Role::kOwner)) return Level::kOpen;
+  Level held = model.public_level >= Level::kHosted ? model.public_level : Level::kClosed;
+  if (grant) held = std::max(held, grant->level);
+  return held;
+}
 
 Level EffectiveLevel(const Caller& caller, const Model& model, const std::optional<Grant>& grant, Level ceiling) {
-  if (caller.IsAtLeast(Role::kOwner)) return ceiling;
-  Level base = model.public_level >= Level::kHosted ? model.public_level : Level::kClosed;
-  if (grant) base = std::max(base, grant->level);
-  return std::min(ceiling, base);
+  return std::min(ceiling, HeldLevel(caller, model, grant));
 }
 
-bool ModelVisible(const Caller& caller, Level effective) {
-  return caller.IsAtLeast(Role::kReviewer) || effective > Level::kClosed;
+bool ModelVisible(const Caller& caller, Level held) {
+  return caller.IsAtLeast(Role::kReviewer) || held > Level::kClosed;
 }
 
-absl::StatusOr<Level> Authorizer::LevelOn(const Caller& caller, const Model& model) const {
+absl::StatusOr<Authorizer::Levels> Authorizer::LevelsOn(const Caller& caller, const Model& model) const {
   std::optional<Grant> grant;
   if (caller.principal && !caller.IsAtLeast(Role::kOwner)) {
     ASSIGN_OR_RETURN(grant, store_.FindActiveGrant(caller.principal->id, model.id, clock_.NowSeconds()));
   }
-  return EffectiveLevel(caller, model, grant, kNoCeiling);
+  Level held = HeldLevel(caller, model, grant);
+  return Levels{held, std::min(model.ceiling, held)};
+}
+
+absl::StatusOr<Level> Authorizer::LevelOn(const Caller& caller, const Model& model) const {
+  ASSIGN_OR_RETURN(Levels levels, LevelsOn(caller, model));
+  return levels.effective;
 }
 
 absl::StatusOr<Decision> Authorizer::Authorize(const Caller& caller, const std::string& model_id,
                                                Capability capability) const {
   Decision d;
   ASSIGN_OR_RETURN(std::optional<Model> model, store_.FindModel(model_id));
-  Level level = Level::kClosed;
+  Levels levels;
   if (model) {
-    ASSIGN_OR_RETURN(level, LevelOn(caller, *model));
+    ASSIGN_OR_RETURN(levels, LevelsOn(caller, *model));
   }
-  if (!model || !ModelVisible(caller, level)) {
+  const Level level = levels.effective;
+  if (!model || !ModelVisible(caller, levels.held)) {
     // Invisible and missing models answer alike, so outsiders learn nothing.
     d.status = 404;
     d.reason = "model_not_found";
@@ -50,6 +55,16 @@ absl::StatusOr<Decision> Authorizer::Authorize(const Caller& caller, const std::
   d.level = level;
   d.model = std::move(model);
   const bool owner = caller.IsAtLeast(Role::kOwner);
+  if (!owner && !config_.Limits(level).Allows(capability) && config_.Limits(levels.held).Allows(capability)) {
+    d.status = 403;
+    d.reason = "level_suspended";
+    d.message = fmt::format(
+        "Your access to '{}' at level '{}' is suspended: the release policy's ceiling for this model is now '{}'{}. "
+        "It is restored, unchanged, when the evidence allows; GET /v1/models/{}/release shows why.",
+        model_id, LevelName(levels.held), LevelName(d.model->ceiling),
+        d.model->ceiling_reason.empty() ? "" : fmt::format(" ({})", d.model->ceiling_reason), model_id);
+    return d;
+  }
   if (!owner && !config_.Limits(level).Allows(capability)) {
     std::optional<Level> needed = config_.LowestLevelWith(capability);
     d.status = 403;

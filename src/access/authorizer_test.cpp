@@ -37,7 +37,21 @@ TEST(EffectiveLevelTest, StagedAndClosedGiveOutsidersNothing) {
   EXPECT_TRUE(ModelVisible(As(Role::kMember), Level::kStaged));
   m.public_level = Level::kClosed;
   EXPECT_EQ(EffectiveLevel(As(Role::kOwner), m, std::nullopt, Level::kOpen), Level::kOpen);
+  // Owners hold the ceiling.
+  EXPECT_EQ(EffectiveLevel(As(Role::kOwner), m, std::nullopt, Level::kApi), Level::kApi);
   EXPECT_TRUE(ModelVisible(As(Role::kReviewer), Level::kClosed));
+}
+
+TEST(EffectiveLevelTest, ALoweredCeilingSuspendsButKeepsTheHeldLevel) {
+  Model m;
+  m.public_level = Level::kDownload;
+  Grant g;
+  g.level = Level::kOpen;
+  EXPECT_EQ(HeldLevel(As(Role::kMember), m, g), Level::kOpen);
+  EXPECT_EQ(EffectiveLevel(As(Role::kMember), m, g, Level::kStaged), Level::kStaged);
+  // A caller whose whole access is suspended still sees the model (and why).
+  EXPECT_EQ(EffectiveLevel(Caller{}, m, std::nullopt, Level::kClosed), Level::kClosed);
+  EXPECT_TRUE(ModelVisible(Caller{}, HeldLevel(Caller{}, m, std::nullopt)));
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // details beyond Request/Response, nor the engine's threads.
 #pragma once
 
+#include <functional>
+
 #include "access/access_service.h"
 #include "access/authorizer.h"
 #include "access/rate_limiter.h"
@@ -11,6 +13,8 @@
 #include "config/config.h"
 #include "core/clock.h"
 #include "filters/metrics.h"
+#include "release/eval_service.h"
+#include "release/release_service.h"
 #include "scheduler/scheduler.h"
 
 namespace aperture {
@@ -26,6 +30,9 @@ struct ApiDeps {
   scheduler::Scheduler& scheduler;
   UsageMeter& usage;
   RateLimiter& limiter;  // token-per-minute budgets of the serving routes
+  ReleaseService& release;
+  EvalService& evals;
+  std::function<absl::Status()> reload_policy;  // re-reads the policy file; keeps the old one on error
 };
 
 }  // namespace aperture

@@ -25,15 +25,18 @@ Json View(const ApiKey& k) {
           {"last_used_at", Time(k.last_used_at)}};
 }
 
-Json View(const Model& m, Level caller_level) {
+Json View(const Model& m, Level caller_level, Level held) {
   Json fields = ParseJson(m.request_fields).value_or(Json::array());
-  return {{"id", m.id},
-          {"object", "model"},
-          {"created", m.created_at},
-          {"owned_by", "aperture"},
-          {"public_level", LevelName(m.public_level)},
-          {"level", LevelName(caller_level)},
-          {"request_fields", std::move(fields)}};
+  Json v = {{"id", m.id},
+            {"object", "model"},
+            {"created", m.created_at},
+            {"owned_by", "aperture"},
+            {"public_level", LevelName(m.public_level)},
+            {"ceiling", LevelName(m.ceiling)},
+            {"level", LevelName(caller_level)},
+            {"request_fields", std::move(fields)}};
+  if (held > caller_level) v["suspended_level"] = LevelName(held);
+  return v;
 }
 
 Json View(const Grant& g) {

@@ -11,7 +11,9 @@ namespace aperture {
 
 Json View(const Principal& p);
 Json View(const ApiKey& k);
-Json View(const Model& m, Level caller_level);
+// `held`: the level the caller holds before the ceiling; shown as
+// "suspended_level" when the ceiling keeps it above `caller_level`.
+Json View(const Model& m, Level caller_level, Level held = Level::kClosed);
 Json View(const Grant& g);
 Json View(const AccessRequest& r);
 

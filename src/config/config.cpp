@@ -1,12 +1,11 @@
 #include "config/config.h"
 
 #include <fstream>
-#include <set>
 #include <sstream>
 
+#include "config/toml_reader.h"
 #include "core/time_format.h"
 #include "fmt/format.h"
-#include "toml++/toml.h"
 
 namespace aperture {
 namespace {
@@ -27,147 +26,66 @@ LevelLimits Make(std::initializer_list<Capability> caps, int64_t max_tokens, int
 
 using C = Capability;
 
-// Reads one table, remembering which keys were consumed so leftovers are errors.
-class TableReader {
- public:
-  TableReader(const toml::table& table, std::string path, std::string_view source)
-      : table_(table), path_(std::move(path)), source_(source) {}
+absl::Status ReadLogitBias(TomlReader& r, std::string_view key, LogitBias& out) {
+  const toml::node* node = r.Take(key);
+  if (!node) return absl::OkStatus();
+  auto v = node->value<std::string>();
+  if (v == "never")
+    out = LogitBias::kNever;
+  else if (v == "without_logprobs")
+    out = LogitBias::kWithoutLogprobs;
+  else if (v == "always")
+    out = LogitBias::kAlways;
+  else
+    return r.Error(*node, key, "must be \"never\", \"without_logprobs\" or \"always\"");
+  return absl::OkStatus();
+}
 
-  absl::Status Int(std::string_view key, int64_t& out, int64_t min, int64_t max) {
-    const toml::node* node = Take(key);
-    if (!node) return absl::OkStatus();
-    auto v = node->value<int64_t>();
-    if (!node->is_integer() || !v) return Error(*node, key, "must be an integer");
-    if (*v < min || *v > max) {
-      return Error(*node, key, fmt::format("must be between {} and {}", min, max));
-    }
-    out = *v;
-    return absl::OkStatus();
-  }
-
-  absl::Status Duration(std::string_view key, int64_t& seconds);
-  absl::Status LogName(std::string_view key, std::string& name);
-
-  absl::Status Bool(std::string_view key, bool& out) {
-    const toml::node* node = Take(key);
-    if (!node) return absl::OkStatus();
-    auto v = node->value<bool>();
-    if (!node->is_boolean() || !v) return Error(*node, key, "must be true or false");
-    out = *v;
-    return absl::OkStatus();
-  }
-
-  absl::Status LogitBiasPolicy(std::string_view key, LogitBias& out) {
-    const toml::node* node = Take(key);
-    if (!node) return absl::OkStatus();
-    auto v = node->value<std::string>();
-    if (v == "never")
-      out = LogitBias::kNever;
-    else if (v == "without_logprobs")
-      out = LogitBias::kWithoutLogprobs;
-    else if (v == "always")
-      out = LogitBias::kAlways;
-    else
-      return Error(*node, key, "must be \"never\", \"without_logprobs\" or \"always\"");
-    return absl::OkStatus();
-  }
-  absl::Status Capabilities(std::string_view key, LevelLimits& limits);
-
-  const toml::table* Table(std::string_view key, absl::Status& status) {
-    const toml::node* node = Take(key);
-    if (!node) return nullptr;
-    if (!node->is_table()) {
-      status = Error(*node, key, "must be a table");
-      return nullptr;
-    }
-    return node->as_table();
-  }
-
-  // Every key not consumed is an error: typos must not pass silently.
-  absl::Status NoUnknownKeys() const {
-    for (const auto& [key, node] : table_) {
-      if (!taken_.count(std::string(key.str()))) {
-        return Error(node, key.str(), "is not a known setting");
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status Error(const toml::node& node, std::string_view key, std::string_view what) const {
-    return absl::InvalidArgumentError(
-        fmt::format("{}:{}: {}{}{} {}", source_, node.source().begin.line, path_, path_.empty() ? "" : ".", key, what));
-  }
-
-  const std::string& path() const { return path_; }
-
- private:
-  const toml::node* Take(std::string_view key) {
-    taken_.insert(std::string(key));
-    return table_.get(key);
-  }
-
-  const toml::table& table_;
-  std::string path_;
-  std::string_view source_;
-  std::set<std::string> taken_;
-};
-
-absl::Status TableReader::Capabilities(std::string_view key, LevelLimits& limits) {
-  const toml::node* node = Take(key);
+absl::Status ReadCapabilities(TomlReader& r, std::string_view key, LevelLimits& limits) {
+  const toml::node* node = r.Take(key);
   if (!node) return absl::OkStatus();
   const toml::array* arr = node->as_array();
-  if (!arr) return Error(*node, key, "must be an array of capability names");
+  if (!arr) return r.Error(*node, key, "must be an array of capability names");
   limits.capabilities.reset();
   for (const toml::node& item : *arr) {
     auto name = item.value<std::string>();
     auto cap = name ? ParseCapability(*name) : std::nullopt;
     if (!cap) {
-      return Error(item, key,
-                   fmt::format("has an unknown capability '{}'; known: chat, complete, "
-                               "logprobs, embed, inspect, intervene, evaluate, finetune, download",
-                               name.value_or("?")));
+      return r.Error(item, key,
+                     fmt::format("has an unknown capability '{}'; known: chat, complete, "
+                                 "logprobs, embed, inspect, intervene, evaluate, finetune, download",
+                                 name.value_or("?")));
     }
     limits.capabilities.set(static_cast<size_t>(*cap));
   }
   return absl::OkStatus();
 }
 
-absl::Status TableReader::Duration(std::string_view key, int64_t& seconds) {
-  const toml::node* node = Take(key);
-  if (!node) return absl::OkStatus();
-  auto text = node->value<std::string>();
-  if (!text) return Error(*node, key, "must be a duration string such as \"7d\"");
-  auto parsed = ParseDurationSeconds(*text);
-  if (!parsed.ok()) return Error(*node, key, "must end in s, m, h, d or w, after a positive number (e.g. \"7d\")");
-  seconds = *parsed;
-  return absl::OkStatus();
-}
-
 // A signed-note key name: non-empty, no spaces, no '+' (c2sp.org/signed-note).
-absl::Status TableReader::LogName(std::string_view key, std::string& name) {
-  const toml::node* node = Take(key);
+absl::Status ReadLogName(TomlReader& r, std::string_view key, std::string& name) {
+  const toml::node* node = r.Take(key);
   if (!node) return absl::OkStatus();
   auto text = node->value<std::string>();
-  if (!node->is_string() || !text) return Error(*node, key, "must be a string");
-  if (text->empty() || text->size() > 256) return Error(*node, key, "must be 1 to 256 characters");
+  if (!node->is_string() || !text) return r.Error(*node, key, "must be a string");
+  if (text->empty() || text->size() > 256) return r.Error(*node, key, "must be 1 to 256 characters");
   for (unsigned char ch : *text) {
     if (ch == '+' || ch <= ' ' || ch == 0x7f) {
-      return Error(*node, key, "must not contain spaces, control characters or '+' (it names the signing key)");
+      return r.Error(*node, key, "must not contain spaces, control characters or '+' (it names the signing key)");
     }
   }
   name = *text;
   return absl::OkStatus();
 }
 
-absl::Status ReadLevel(TableReader& r, LevelLimits& limits) {
+absl::Status ReadLevel(TomlReader& r, LevelLimits& limits) {
   constexpr int64_t kMax = int64_t{1} << 40;
-  absl::Status s = r.Capabilities("capabilities", limits);
+  absl::Status s = ReadCapabilities(r, "capabilities", limits);
   if (s.ok()) s = r.Int("max_tokens", limits.max_tokens, 0, kMax);
   if (s.ok()) s = r.Int("requests_per_minute", limits.requests_per_minute, 0, kMax);
   if (s.ok()) s = r.Int("tokens_per_minute", limits.tokens_per_minute, 0, kMax);
   if (s.ok()) s = r.Int("max_top_logprobs", limits.max_top_logprobs, 0, 20);
   if (s.ok()) s = r.Int("max_n", limits.max_n, 1, 128);
-  if (s.ok()) s = r.LogitBiasPolicy("logit_bias", limits.logit_bias);
+  if (s.ok()) s = ReadLogitBias(r, "logit_bias", limits.logit_bias);
   if (s.ok()) s = r.Bool("system_prompt", limits.system_prompt);
   if (s.ok()) s = r.NoUnknownKeys();
   return s;
@@ -202,26 +120,13 @@ Config DefaultConfig() {
 }
 
 absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view source) {
-  // Every setting is ASCII. Refusing other bytes up front also keeps Debian's
-  // toml++ 3.3 away from its non-ASCII whitespace check, which reaches
-  // __builtin_unreachable on some code points (found by fuzz/config_fuzz.cpp).
-  int line = 1;
-  for (char c : text) {
-    if (c == '\n') ++line;
-    if (static_cast<unsigned char>(c) >= 0x80) {
-      return absl::InvalidArgumentError(fmt::format("{}:{}: only ASCII text is allowed in the config", source, line));
-    }
-  }
-  toml::parse_result parsed = toml::parse(text, source);
-  if (!parsed) {
-    const toml::parse_error& err = parsed.error();
-    return absl::InvalidArgumentError(fmt::format("{}:{}: {}", source, err.source().begin.line, err.description()));
-  }
+  absl::StatusOr<toml::table> parsed = ParseToml(text, source);
+  if (!parsed.ok()) return parsed.status();
   Config c = DefaultConfig();
-  TableReader top(parsed.table(), "", source);
+  TomlReader top(*parsed, "", source);
   absl::Status s;
   if (const toml::table* t = top.Table("server", s)) {
-    TableReader r(*t, "server", source);
+    TomlReader r(*t, "server", source);
     int64_t threads = c.server.threads;
     s = r.Int("threads", threads, 0, 256);
     c.server.threads = static_cast<int>(threads);
@@ -234,20 +139,20 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
   }
   if (!s.ok()) return s;
   if (const toml::table* t = top.Table("rate_limits", s)) {
-    TableReader r(*t, "rate_limits", source);
+    TomlReader r(*t, "rate_limits", source);
     s = r.Int("principal_requests_per_minute", c.principal_requests_per_minute, 0, 1'000'000'000);
     if (s.ok()) s = r.Int("anonymous_requests_per_minute", c.anonymous_requests_per_minute, 0, 1'000'000'000);
     if (s.ok()) s = r.NoUnknownKeys();
   }
   if (!s.ok()) return s;
   if (const toml::table* t = top.Table("access_requests", s)) {
-    TableReader r(*t, "access_requests", source);
+    TomlReader r(*t, "access_requests", source);
     s = r.Duration("retry_wait", c.access_request_retry_seconds);
     if (s.ok()) s = r.NoUnknownKeys();
   }
   if (!s.ok()) return s;
   if (const toml::table* t = top.Table("serving", s)) {
-    TableReader r(*t, "serving", source);
+    TomlReader r(*t, "serving", source);
     int64_t threads = c.serving.threads;
     s = r.Int("threads", threads, 0, 256);
     c.serving.threads = static_cast<int>(threads);
@@ -260,16 +165,16 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
   }
   if (!s.ok()) return s;
   if (const toml::table* t = top.Table("log", s)) {
-    TableReader r(*t, "log", source);
-    s = r.LogName("name", c.log.name);
+    TomlReader r(*t, "log", source);
+    s = ReadLogName(r, "name", c.log.name);
     if (s.ok()) s = r.NoUnknownKeys();
   }
   if (!s.ok()) return s;
   if (const toml::table* levels = top.Table("levels", s)) {
-    TableReader lr(*levels, "levels", source);
+    TomlReader lr(*levels, "levels", source);
     for (Level l : kAllLevels) {
       if (const toml::table* t = lr.Table(LevelName(l), s)) {
-        TableReader r(*t, fmt::format("levels.{}", LevelName(l)), source);
+        TomlReader r(*t, fmt::format("levels.{}", LevelName(l)), source);
         s = ReadLevel(r, c.levels[static_cast<size_t>(l)]);
       }
       if (!s.ok()) return s;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -11,6 +12,8 @@
 #include "api/openai/model_routes.h"
 #include "api/openai/serving_routes.h"
 #include "api/ops/ops_routes.h"
+#include "api/release/release_routes.h"
+#include "core/hash.h"
 #include "core/status_macros.h"
 #include "filters/authn/authn_filter.h"
 #include "filters/authz/authz_filter.h"
@@ -40,9 +43,64 @@ absl::StatusOr<std::string> ReadSigningKey(const DataDir& dir) {
   return key;
 }
 
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(fmt::format("cannot read {}", path));
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+absl::StatusOr<std::shared_ptr<const policy::Policy>> ParseStoredPolicy(const PolicyRecord& record) {
+  const std::string base = std::filesystem::path(record.source).parent_path().string();
+  absl::StatusOr<policy::Policy> p = policy::ParsePolicy(record.text, record.source, base);
+  if (!p.ok()) {
+    return absl::FailedPreconditionError(fmt::format(
+        "the release policy in force ({}) no longer loads: {}; fix it, or start the server with --policy FILE",
+        record.source, std::string(p.status().message())));
+  }
+  return std::make_shared<const policy::Policy>(*std::move(p));
+}
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, const Config& config, const Clock& clock) {
+absl::Status Services::UsePolicyFile(const std::string& path) {
+  std::error_code ec;
+  const std::string source = std::filesystem::absolute(path, ec).string();
+  ASSIGN_OR_RETURN(std::string text, ReadFile(source));
+  PolicyRecord record{0, source, Sha256Hex(text), text, clock.NowSeconds()};
+  ASSIGN_OR_RETURN(auto parsed, ParseStoredPolicy(record));
+  ASSIGN_OR_RETURN(std::optional<PolicyRecord> current, store->CurrentPolicy());
+  if (!current || current->sha256 != record.sha256 || current->source != record.source) {
+    RETURN_IF_ERROR(store->SavePolicy(record));
+    LogEvent e{"policy.changed",
+               record.loaded_at,
+               "cli",
+               "",
+               "",
+               "ok",
+               "ok",
+               CanonicalJson({{"sha256", record.sha256},
+                              {"source", record.source},
+                              {"previous_sha256", current ? Json(current->sha256) : Json(nullptr)}})};
+    RETURN_IF_ERROR(recorder->RecordDurably(std::move(e)));
+  }
+  return release->SetPolicy(std::move(parsed));
+}
+
+absl::Status Services::ReloadPolicy() {
+  ASSIGN_OR_RETURN(std::optional<PolicyRecord> current, store->CurrentPolicy());
+  if (!current) return absl::FailedPreconditionError("no policy file is in force; start the server with --policy FILE");
+  return UsePolicyFile(current->source);
+}
+
+absl::Status Services::FollowStoredPolicy() {
+  ASSIGN_OR_RETURN(std::optional<PolicyRecord> current, store->CurrentPolicy());
+  if (!current || current->sha256 == release->policy()->sha256) return absl::OkStatus();
+  ASSIGN_OR_RETURN(auto parsed, ParseStoredPolicy(*current));
+  return release->SetPolicy(std::move(parsed));
+}
+
+absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, const Config& config, const Clock& clock,
+                                                         const std::string& policy_path) {
   ASSIGN_OR_RETURN(std::string secret, ReadHashSecret(dir));
   std::unique_ptr<Services> s(new Services(config, clock));
   ASSIGN_OR_RETURN(s->store, store::SqliteStore::Open(dir.database(), /*create=*/false));
@@ -55,6 +113,15 @@ absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, con
   s->hasher = std::make_unique<ApiKeyHasher>(std::move(secret));
   s->access = std::make_unique<AccessService>(*s->store, *s->recorder, *s->hasher, s->config, s->clock);
   s->authorizer = std::make_unique<Authorizer>(*s->store, s->config, s->clock);
+  std::shared_ptr<const policy::Policy> in_force = std::make_shared<const policy::Policy>(policy::DefaultPolicy());
+  if (policy_path.empty()) {
+    ASSIGN_OR_RETURN(std::optional<PolicyRecord> stored, s->store->CurrentPolicy());
+    if (stored) {
+      ASSIGN_OR_RETURN(in_force, ParseStoredPolicy(*stored));
+    }
+  }
+  s->release = std::make_unique<ReleaseService>(*s->store, *s->recorder, s->clock, std::move(in_force));
+  if (!policy_path.empty()) RETURN_IF_ERROR(s->UsePolicyFile(policy_path));
   return s;
 }
 
@@ -75,9 +142,21 @@ App::App(Services& s)
           .prefill_tokens_per_step = static_cast<int>(s.config.serving.prefill_tokens_per_step),
           .models = {.max_context = static_cast<int>(s.config.serving.max_context)},
           .clock = &s.clock})),
+      evals_(std::make_unique<EvalService>(*s.store, *s.recorder, s.clock, *s.release, *scheduler_)),
       authenticator_(*s.store, *s.hasher, s.clock, s.key_usage),
-      deps_{*s.store, *s.recorder, *s.access,   *s.authorizer, s.config,
-            metrics_, s.clock,     *scheduler_, s.usage,       token_limiter_} {}
+      deps_{*s.store,
+            *s.recorder,
+            *s.access,
+            *s.authorizer,
+            s.config,
+            metrics_,
+            s.clock,
+            *scheduler_,
+            s.usage,
+            token_limiter_,
+            *s.release,
+            *evals_,
+            [&s] { return s.ReloadPolicy(); }} {}
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port) {
   std::unique_ptr<App> app(new App(services));
@@ -85,9 +164,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   AddModelRoutes(app->router_, app->deps_);
   AddServingRoutes(app->router_, app->deps_);
   AddAdminRoutes(app->router_, app->deps_);
+  AddReleaseRoutes(app->router_, app->deps_);
   AddLogRoutes(app->router_, *services.log, services.log_public_key);
   // The server publishes the log under its configured name.
   RETURN_IF_ERROR(services.recorder->AdoptOrigin(services.config.log.name));
+  // Ceilings as the evidence stands, and evaluations a stop interrupted.
+  RETURN_IF_ERROR(services.release->RefreshAll());
+  RETURN_IF_ERROR(app->evals_->ResumeInterrupted());
   // Large subtree hashes in memory, so proofs read only a few small ones.
   absl::StatusOr<int64_t> warmed = services.log->Warm();
   if (!warmed.ok()) spdlog::warn("could not preload the log's tree hashes: {}", std::string(warmed.status().message()));
@@ -125,14 +208,22 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
       if (!s.ok()) spdlog::warn("could not record key use: {}", std::string(s.message()));
       s = raw->services_.usage.Flush(*raw->services_.store);
       if (!s.ok()) spdlog::warn("could not record token usage: {}", std::string(s.message()));
+      s = raw->Tick();
+      if (!s.ok()) spdlog::warn("release policy: {}", std::string(s.message()));
     }
   });
   return app;
 }
 
+absl::Status App::Tick() {
+  RETURN_IF_ERROR(services_.FollowStoredPolicy());
+  return services_.release->AdvanceDue().status();
+}
+
 void App::Stop() {
   if (stopping_.exchange(true)) return;
   if (server_) server_->Stop();
+  evals_.reset();      // stops background evaluations (they resume at the next start)
   scheduler_.reset();  // ends every request, so their usage and records are in
   if (housekeeping_.joinable()) housekeeping_.join();
   services_.recorder->Flush();

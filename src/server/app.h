@@ -20,6 +20,8 @@
 #include "filters/pipeline.h"
 #include "filters/route.h"
 #include "http/server.h"
+#include "release/eval_service.h"
+#include "release/release_service.h"
 #include "scheduler/scheduler.h"
 #include "server/data_dir.h"
 #include "store/sqlite/sqlite_log_store.h"
@@ -32,8 +34,12 @@ namespace aperture {
 // The long-lived parts shared by the CLI and the server. Thread-safe.
 class Services {
  public:
+  // Opens the store and the log, and puts a release policy in force: the
+  // file at `policy_path` when given (saved in the store so every process on
+  // the data directory applies it), else the one in force, else the default.
   static absl::StatusOr<std::unique_ptr<Services>> Open(const DataDir& dir, const Config& config,
-                                                        const Clock& clock = SystemClock::Get());
+                                                        const Clock& clock = SystemClock::Get(),
+                                                        const std::string& policy_path = "");
   ~Services();
 
   Config config;
@@ -49,6 +55,16 @@ class Services {
   UsageMeter usage;
   std::unique_ptr<AccessService> access;
   std::unique_ptr<Authorizer> authorizer;
+  std::unique_ptr<ReleaseService> release;
+
+  // Reads the policy file at `path` and, if it is valid, puts it in force
+  // (recorded as policy.changed when it differs from the one in force);
+  // a bad file changes nothing.
+  absl::Status UsePolicyFile(const std::string& path);
+  // Re-reads the file of the policy in force (SIGHUP, an owner's request).
+  absl::Status ReloadPolicy();
+  // Adopts the policy another process on the data directory put in force.
+  absl::Status FollowStoredPolicy();
 
  private:
   Services(const Config& c, const Clock& clk) : config(c), clock(clk) {}
@@ -61,6 +77,9 @@ class App {
   ~App();
   uint16_t port() const { return server_->port(); }
   void Stop();
+  // The periodic release work: follow a policy another process put in
+  // force, advance stages whose gates opened. Runs every second.
+  absl::Status Tick();
 
  private:
   explicit App(Services& s);
@@ -69,6 +88,7 @@ class App {
   RateLimiter limiter_;
   RateLimiter token_limiter_;
   std::unique_ptr<scheduler::Scheduler> scheduler_;
+  std::unique_ptr<EvalService> evals_;
   Authenticator authenticator_;
   ApiDeps deps_;
   Router router_;

@@ -1,9 +1,5 @@
 #include "server/log_commands.h"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <charconv>
 #include <chrono>
 #include <filesystem>
@@ -18,6 +14,7 @@
 #include "core/time_format.h"
 #include "fmt/format.h"
 #include "server/app.h"
+#include "server/http_client.h"
 #include "translog/base64.h"
 #include "translog/entry.h"
 #include "translog/log_verifier.h"
@@ -25,104 +22,8 @@
 namespace aperture {
 namespace {
 
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
-
-// A blocking HTTP/1.1 client for one server, keeping its connection alive
-// between requests. Not thread-safe.
-class HttpClient {
- public:
-  // `url`: http://host[:port][/prefix]. TLS is not spoken here; put a
-  // verifier behind a local TLS-terminating proxy for https logs.
-  static absl::StatusOr<std::unique_ptr<HttpClient>> ForUrl(const std::string& url) {
-    std::string_view rest = url;
-    if (!rest.starts_with("http://")) {
-      return absl::InvalidArgumentError(fmt::format("--url must start with http:// (got '{}')", url));
-    }
-    rest.remove_prefix(7);
-    const size_t slash = rest.find('/');
-    std::string_view authority = rest.substr(0, slash);
-    std::string prefix = slash == std::string_view::npos ? "" : std::string(rest.substr(slash));
-    while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-    std::string host(authority), port = "80";
-    const size_t colon = authority.rfind(':');
-    if (colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos) {
-      host = std::string(authority.substr(0, colon));
-      port = std::string(authority.substr(colon + 1));
-    }
-    if (!host.empty() && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    if (host.empty() || port.empty()) return absl::InvalidArgumentError(fmt::format("'{}' names no host", url));
-    return std::unique_ptr<HttpClient>(new HttpClient(std::move(host), std::move(port), std::move(prefix)));
-  }
-
-  // The body of a 200 answer to GET `target` (path and query after the prefix).
-  absl::StatusOr<std::string> Get(const std::string& target, const std::string& bearer = "") {
-    absl::StatusOr<bhttp::response<bhttp::string_body>> response = RoundTrip(target, bearer);
-    if (!response.ok() && stream_) {
-      // A kept-alive connection the server closed meanwhile: one fresh try.
-      stream_.reset();
-      response = RoundTrip(target, bearer);
-    }
-    if (!response.ok()) return response.status();
-    if (response->result_int() != 200) {
-      std::string message = response->body();
-      absl::StatusOr<Json> error = ParseJson(response->body());
-      if (error.ok() && error->is_object() && error->contains("error") && (*error)["error"].is_object()) {
-        message = (*error)["error"].value("message", message);
-      }
-      const std::string text = fmt::format("GET {}{}: HTTP {}: {}", prefix_, target, response->result_int(), message);
-      return response->result_int() == 404 ? absl::NotFoundError(text) : absl::UnavailableError(text);
-    }
-    return std::move(response->body());
-  }
-
- private:
-  HttpClient(std::string host, std::string port, std::string prefix)
-      : host_(std::move(host)), port_(std::move(port)), prefix_(std::move(prefix)) {}
-
-  absl::StatusOr<bhttp::response<bhttp::string_body>> RoundTrip(const std::string& target, const std::string& bearer) {
-    beast::error_code ec;
-    if (!stream_) {
-      tcp::resolver resolver(ioc_);
-      auto endpoints = resolver.resolve(host_, port_, ec);
-      if (ec) return absl::UnavailableError(fmt::format("cannot resolve {}: {}", host_, ec.message()));
-      stream_.emplace(ioc_);
-      stream_->expires_after(std::chrono::seconds(30));
-      stream_->connect(endpoints, ec);
-      if (ec) {
-        stream_.reset();
-        return absl::UnavailableError(fmt::format("cannot connect to {}:{}: {}", host_, port_, ec.message()));
-      }
-    }
-    bhttp::request<bhttp::empty_body> request{bhttp::verb::get, prefix_ + target, 11};
-    request.set(bhttp::field::host, host_);
-    request.set(bhttp::field::user_agent, "aperture-log");
-    if (!bearer.empty()) request.set(bhttp::field::authorization, "Bearer " + bearer);
-    stream_->expires_after(std::chrono::seconds(30));
-    bhttp::write(*stream_, request, ec);
-    if (ec) return absl::UnavailableError(fmt::format("GET {}{}: {}", prefix_, target, ec.message()));
-    beast::flat_buffer buffer;
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(256u << 20);
-    bhttp::read(*stream_, buffer, parser, ec);
-    if (ec) return absl::UnavailableError(fmt::format("GET {}{}: {}", prefix_, target, ec.message()));
-    bhttp::response<bhttp::string_body> response = parser.release();
-    if (!response.keep_alive()) stream_.reset();
-    return response;
-  }
-
-  std::string host_, port_, prefix_;
-  net::io_context ioc_;
-  std::optional<beast::tcp_stream> stream_;
-};
-
 absl::StatusOr<Json> GetJson(HttpClient& client, const std::string& target, const std::string& bearer = "") {
-  ASSIGN_OR_RETURN(std::string body, client.Get(target, bearer));
-  ASSIGN_OR_RETURN(Json json, ParseJson(body));
-  if (!json.is_object()) return absl::DataLossError(fmt::format("GET {}: the answer is not a JSON object", target));
-  return json;
+  return CallJson(client, "GET", target, bearer);
 }
 
 absl::StatusOr<std::vector<translog::Hash>> HashesFrom(const Json& list, std::string_view what) {

@@ -15,6 +15,7 @@
 #include "server/app.h"
 #include "server/init.h"
 #include "server/log_commands.h"
+#include "server/release_commands.h"
 #include "spdlog/spdlog.h"
 
 namespace aperture {
@@ -29,9 +30,10 @@ absl::StatusOr<Config> LoadConfig(const std::string& path) {
   return path.empty() ? absl::StatusOr<Config>(DefaultConfig()) : LoadConfigFile(path);
 }
 
-absl::StatusOr<std::unique_ptr<Services>> OpenServices(const std::string& data, const std::string& config_path) {
+absl::StatusOr<std::unique_ptr<Services>> OpenServices(const std::string& data, const std::string& config_path,
+                                                       const std::string& policy_path = "") {
   ASSIGN_OR_RETURN(Config config, LoadConfig(config_path));
-  return Services::Open(DataDir{data}, config);
+  return Services::Open(DataDir{data}, config, SystemClock::Get(), policy_path);
 }
 
 absl::StatusOr<Level> LevelArg(const std::string& name) {
@@ -57,7 +59,8 @@ absl::Status Init(const std::string& data) {
   return absl::OkStatus();
 }
 
-absl::Status Serve(const std::string& data, const std::string& listen, const std::string& config_path) {
+absl::Status Serve(const std::string& data, const std::string& listen, const std::string& config_path,
+                   const std::string& policy_path) {
   size_t colon = listen.rfind(':');
   if (colon == std::string::npos) return absl::InvalidArgumentError("--listen must be HOST:PORT");
   int port = 0;
@@ -67,16 +70,24 @@ absl::Status Serve(const std::string& data, const std::string& listen, const std
     port = -1;
   }
   if (port < 0 || port > 65535) return absl::InvalidArgumentError("--listen port must be 0-65535");
-  ASSIGN_OR_RETURN(auto services, OpenServices(data, config_path));
+  ASSIGN_OR_RETURN(auto services, OpenServices(data, config_path, policy_path));
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts
   ASSIGN_OR_RETURN(auto app, App::Start(*services, listen.substr(0, colon), static_cast<uint16_t>(port)));
   std::cout << fmt::format("aperture listening on http://{}:{}", listen.substr(0, colon), app->port()) << std::endl;
-  int sig = 0;
-  sigwait(&signals, &sig);
+  for (int sig = 0; sigwait(&signals, &sig) == 0 && sig == SIGHUP;) {
+    // SIGHUP: re-read the policy file; a bad one is refused and the running policy kept.
+    absl::Status reloaded = services->ReloadPolicy();
+    if (reloaded.ok()) {
+      spdlog::info("policy reloaded: sha256 {}", services->release->policy()->sha256);
+    } else {
+      spdlog::error("policy not reloaded, the running one is kept: {}", std::string(reloaded.message()));
+    }
+  }
   spdlog::info("shutting down");
   app->Stop();
   return absl::OkStatus();
@@ -113,10 +124,13 @@ int main(int argc, char** argv) {
   data_opt(serve);
   serve->add_option("--listen", listen, "HOST:PORT (port 0 picks a free one)");
   serve->add_option("--config", config_path, "TOML config file (see docs/config.md)");
-  serve->callback([&] { status = Serve(data, listen, config_path); });
+  std::string policy_path;
+  serve->add_option("--policy", policy_path,
+                    "release policy file to put in force (see docs/policy.md; default: the one in force)");
+  serve->callback([&] { status = Serve(data, listen, config_path, policy_path); });
 
   // model
-  auto* model = cli.add_subcommand("model", "register and list models");
+  auto* model = cli.add_subcommand("model", "register and list models (public levels change with `release propose`)");
   model->require_subcommand(1);
   std::string model_id, model_path, level_name = "closed", fields_json;
   auto* model_add = model->add_subcommand("add", "register a model file");
@@ -137,16 +151,6 @@ int main(int argc, char** argv) {
     std::cout << fmt::format("{:<24} {:<10} {}\n", "ID", "PUBLIC", "PATH");
     for (const Model& m : models)
       std::cout << fmt::format("{:<24} {:<10} {}\n", m.id, LevelName(m.public_level), m.path);
-    return absl::OkStatus();
-  }));
-  auto* model_level = model->add_subcommand("set-public-level", "change the level everyone has");
-  data_opt(model_level);
-  model_level->add_option("--id", model_id)->required();
-  model_level->add_option("--level", level_name)->required();
-  model_level->callback(with([&](Services& s) -> absl::Status {
-    ASSIGN_OR_RETURN(Level l, LevelArg(level_name));
-    RETURN_IF_ERROR(s.access->SetPublicLevel(op, model_id, l));
-    std::cout << fmt::format("model {} is now public at level {}\n", model_id, LevelName(l));
     return absl::OkStatus();
   }));
   auto* model_fields =
@@ -325,6 +329,8 @@ int main(int argc, char** argv) {
   }));
 
   AddLogCommands(cli, status);
+  AddReleaseCommands(cli, status, data,
+                     [&](const std::string& policy) { return OpenServices(data, config_path, policy); });
 #ifdef APERTURE_HAVE_ENGINE_COMMANDS
   AddEngineCommands(cli);
 #endif

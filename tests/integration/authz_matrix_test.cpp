@@ -60,7 +60,7 @@ Call RequestFor(Capability c, const std::string& model) {
     case Capability::kIntervene:
       return {"POST", "/v1/research/intervene", fmt::format("{{{}}}", m)};
     case Capability::kEvaluate:
-      return {"POST", "/v1/evals/runs", fmt::format("{{{}}}", m)};
+      return {"POST", "/v1/evals/runs", fmt::format(R"({{{},"suite":"none"}})", m)};
     case Capability::kFinetune:
       return {"POST", "/v1/fine_tuning/jobs", fmt::format("{{{}}}", m)};
     case Capability::kDownload:
@@ -70,9 +70,21 @@ Call RequestFor(Capability c, const std::string& model) {
 }
 
 // Capabilities this server already serves (the rest answer 501 once allowed).
-bool Served(Capability c) {
-  return c == Capability::kChat || c == Capability::kComplete || c == Capability::kLogprobs ||
-         c == Capability::kEmbed || c == Capability::kDownload;
+// An allowed evaluation reaches its handler, which refuses a suite the
+// (default, empty) release policy does not name: 400.
+int ServedStatus(Capability c) {
+  switch (c) {
+    case Capability::kChat:
+    case Capability::kComplete:
+    case Capability::kLogprobs:
+    case Capability::kEmbed:
+    case Capability::kDownload:
+      return 200;
+    case Capability::kEvaluate:
+      return 400;
+    default:
+      return 501;
+  }
 }
 
 // What the level config says a caller at `level` may do with `c`
@@ -163,7 +175,7 @@ TEST(AuthzMatrixTest, EveryLevelCapabilityAndKeyState) {
           if (effective == Level::kClosed)
             expected = 404;
           else if (Allowed(config, effective, cap))
-            expected = Served(cap) ? 200 : 501;
+            expected = ServedStatus(cap);
           else
             expected = 403;
         }
@@ -173,6 +185,7 @@ TEST(AuthzMatrixTest, EveryLevelCapabilityAndKeyState) {
         EXPECT_EQ(r.status, expected) << "level " << LevelName(level) << ", capability " << CapabilityName(cap) << ", "
                                       << Name(state) << ": " << r.body;
         if (expected == 501) EXPECT_NE(r.body.find("capability_unavailable"), std::string::npos);
+        if (expected == 400) EXPECT_NE(r.body.find("not a suite of this server's release policy"), std::string::npos);
         if (expected == 200 && cap == Capability::kDownload) EXPECT_TRUE(r.body == model_bytes) << r.body.size();
         if (expected == 200 && cap != Capability::kDownload) EXPECT_NE(r.body.find("\"usage\""), std::string::npos);
         if (expected == 403) EXPECT_NE(r.body.find("needs level"), std::string::npos) << r.body;

@@ -139,19 +139,6 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
                   },
                   201)});
   router.Add({"POST",
-              "/v1/admin/models/{id}/public-level",
-              "admin.models.public_level",
-              Access::kOwner,
-              ModelFrom::kNone,
-              {},
-              {},
-              Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
-                ASSIGN_OR_RETURN(Level level, RequiredLevel(ctx.body, "level"));
-                RETURN_IF_ERROR(d.access.SetPublicLevel(ctx.caller, ctx.PathParam("id"), level));
-                ASSIGN_OR_RETURN(auto m, d.store.FindModel(ctx.PathParam("id")));
-                return View(*m, m->public_level);
-              })});
-  router.Add({"POST",
               "/v1/admin/models/{id}/request-fields",
               "admin.models.request_fields",
               Access::kOwner,

@@ -46,9 +46,9 @@ void AddModelRoutes(Router& router, ApiDeps& d) {
                 if (!models.ok()) return StatusResponse(models.status());
                 Json data = Json::array();
                 for (const Model& m : *models) {
-                  auto level = d.authorizer.LevelOn(ctx.caller, m);
-                  if (!level.ok()) return StatusResponse(level.status());
-                  if (ModelVisible(ctx.caller, *level)) data.push_back(View(m, *level));
+                  auto levels = d.authorizer.LevelsOn(ctx.caller, m);
+                  if (!levels.ok()) return StatusResponse(levels.status());
+                  if (ModelVisible(ctx.caller, levels->held)) data.push_back(View(m, levels->effective, levels->held));
                 }
                 return JsonResponse({{"object", "list"}, {"data", std::move(data)}});
               }});
@@ -57,16 +57,16 @@ void AddModelRoutes(Router& router, ApiDeps& d) {
          const std::string id = ctx.PathParam("model");
          auto model = d.store.FindModel(id);
          if (!model.ok()) return StatusResponse(model.status());
-         absl::StatusOr<Level> level = Level::kClosed;
-         if (*model) level = d.authorizer.LevelOn(ctx.caller, **model);
-         if (!level.ok()) return StatusResponse(level.status());
-         if (!*model || !ModelVisible(ctx.caller, *level)) {
+         absl::StatusOr<Authorizer::Levels> levels = Authorizer::Levels{};
+         if (*model) levels = d.authorizer.LevelsOn(ctx.caller, **model);
+         if (!levels.ok()) return StatusResponse(levels.status());
+         if (!*model || !ModelVisible(ctx.caller, levels->held)) {
            ctx.Deny("model_not_found");
            return http::ErrorResponse(404,
                                       fmt::format("The model '{}' does not exist or you do not have access to it.", id),
                                       "model_not_found", "model");
          }
-         return JsonResponse(View(**model, *level));
+         return JsonResponse(View(**model, levels->effective, levels->held));
        }});
 
   struct PendingRoute {
@@ -76,7 +76,6 @@ void AddModelRoutes(Router& router, ApiDeps& d) {
   };
   for (const PendingRoute& r : {PendingRoute{"/v1/research/inspect", "research.inspect", Capability::kInspect},
                                 PendingRoute{"/v1/research/intervene", "research.intervene", Capability::kIntervene},
-                                PendingRoute{"/v1/evals/runs", "evals.runs", Capability::kEvaluate},
                                 PendingRoute{"/v1/fine_tuning/jobs", "fine_tuning.jobs", Capability::kFinetune}}) {
     router.Add({"POST", r.path, r.name, Access::kAnyone, ModelFrom::kBody, r.capability, {}, CapabilityMissing});
   }

@@ -61,7 +61,10 @@ void ThreadPool::ParallelFor(int64_t n, absl::FunctionRef<void(int, int64_t, int
     return;
   }
   const uint32_t gen = ++last_gen_;
-  jobs_[gen & 1] = Job{&fn, n, chunks};
+  Job& job = jobs_[gen & 1];
+  job.fn.store(&fn, std::memory_order_relaxed);
+  job.n.store(n, std::memory_order_relaxed);
+  job.chunks.store(chunks, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
   claim_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
   generation_.store(gen, std::memory_order_seq_cst);
@@ -75,14 +78,18 @@ void ThreadPool::Work(uint32_t gen, int thread) {
     uint64_t v = claim_.load(std::memory_order_acquire);
     if ((v >> 32) != gen) return;
     const uint32_t c = static_cast<uint32_t>(v);
-    // The job of `gen` stays in place until every chunk of it has finished,
-    // and a claim only succeeds while `gen` is current.
+    // A claim only succeeds while `gen` is current, and the job of `gen`
+    // stays in place until every chunk of it has finished; so after a
+    // successful claim the slot holds this job (the release store of claim_
+    // published it).
     const Job& job = jobs_[gen & 1];
-    if (c >= job.chunks) return;
+    const uint32_t chunks = job.chunks.load(std::memory_order_relaxed);
+    if (c >= chunks) return;
     if (!claim_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel)) continue;
-    const int64_t begin = job.n * c / job.chunks;
-    const int64_t end = job.n * (c + 1) / job.chunks;
-    (*job.fn)(thread, begin, end);
+    const int64_t n = job.n.load(std::memory_order_relaxed);
+    const int64_t begin = n * c / chunks;
+    const int64_t end = n * (c + 1) / chunks;
+    (*job.fn.load(std::memory_order_relaxed))(thread, begin, end);
     done_.fetch_add(1, std::memory_order_acq_rel);
   }
 }

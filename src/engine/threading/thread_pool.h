@@ -45,10 +45,13 @@ class ThreadPool {
   static int DefaultThreads();
 
  private:
+  // Atomic fields: a worker late for one region may read the slot while the
+  // owner fills it for the region two later; its claim then fails, but the
+  // read itself must not be a data race.
   struct Job {
-    const absl::FunctionRef<void(int, int64_t, int64_t)>* fn = nullptr;
-    int64_t n = 0;
-    uint32_t chunks = 0;
+    std::atomic<const absl::FunctionRef<void(int, int64_t, int64_t)>*> fn{nullptr};
+    std::atomic<int64_t> n{0};
+    std::atomic<uint32_t> chunks{0};
   };
   void WorkerLoop(int index);
   // Claims and runs chunks of job `gen` until none are left.

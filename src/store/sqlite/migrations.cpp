@@ -8,7 +8,7 @@ namespace aperture::store {
 namespace {
 
 // Append only: never edit a migration that has shipped.
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     R"sql(
 CREATE TABLE principals (
   id TEXT PRIMARY KEY,
@@ -142,6 +142,59 @@ UPDATE log_leaf_index SET bucket = idx >> 12;
     // interim events table of migration 1 is gone.
     R"sql(
 DROP TABLE events;
+)sql",
+    // 6: release policy and evaluations — the policy files put in force, when
+    // each model reached its public level, its ceiling, its release history,
+    // and evaluation runs with their per-item results.
+    R"sql(
+ALTER TABLE models ADD COLUMN level_since INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE models ADD COLUMN ceiling INTEGER NOT NULL DEFAULT 6 CHECK (ceiling BETWEEN 0 AND 6);
+ALTER TABLE models ADD COLUMN ceiling_reason TEXT NOT NULL DEFAULT '';
+UPDATE models SET level_since = created_at;
+CREATE TABLE policies (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  source TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  text TEXT NOT NULL,
+  loaded_at INTEGER NOT NULL
+);
+CREATE TABLE release_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  model_id TEXT NOT NULL REFERENCES models(id),
+  time INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  from_level INTEGER NOT NULL CHECK (from_level BETWEEN 0 AND 6),
+  to_level INTEGER NOT NULL CHECK (to_level BETWEEN 0 AND 6),
+  actor TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  details TEXT NOT NULL
+);
+CREATE INDEX release_events_model ON release_events(model_id, id);
+CREATE TABLE eval_runs (
+  id TEXT PRIMARY KEY,
+  model_id TEXT NOT NULL REFERENCES models(id),
+  suite_name TEXT NOT NULL,
+  suite_domain TEXT NOT NULL,
+  suite_version TEXT NOT NULL,
+  suite_sha256 TEXT NOT NULL,
+  suite_path TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('running','finished','failed','cancelled')),
+  total_items INTEGER NOT NULL,
+  metrics TEXT NOT NULL DEFAULT '{}',
+  tiers TEXT NOT NULL DEFAULT '{}',
+  results_sha256 TEXT NOT NULL DEFAULT '',
+  started_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX eval_runs_model ON eval_runs(model_id, created_at);
+CREATE TABLE eval_items (
+  run_id TEXT NOT NULL REFERENCES eval_runs(id),
+  idx INTEGER NOT NULL,
+  result TEXT NOT NULL,
+  PRIMARY KEY (run_id, idx)
+) WITHOUT ROWID;
 )sql",
 };
 

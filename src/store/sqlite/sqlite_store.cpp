@@ -18,8 +18,47 @@ ApiKey ReadKey(const Statement& s) {
   return ApiKey{s.Text(0), s.Text(1), s.Text(2), s.Int(3), s.Int(4), s.Int(5), s.Int(6)};
 }
 
+#define MODEL_COLS \
+  "id, path, public_level, request_fields, created_at, system_prompt, level_since, ceiling, ceiling_reason"
+
 Model ReadModel(const Statement& s) {
-  return Model{s.Text(0), s.Text(1), static_cast<Level>(s.Int(2)), s.Text(3), s.Int(4), s.Text(5)};
+  return Model{s.Text(0), s.Text(1), static_cast<Level>(s.Int(2)), s.Text(3), s.Int(4),
+               s.Text(5), s.Int(6),  static_cast<Level>(s.Int(7)), s.Text(8)};
+}
+
+#define EVAL_RUN_COLS                                                                                        \
+  "r.id, r.model_id, r.suite_name, r.suite_domain, r.suite_version, r.suite_sha256, r.suite_path, r.state, " \
+  "r.total_items, (SELECT count(*) FROM eval_items i WHERE i.run_id = r.id), r.metrics, r.tiers, "           \
+  "r.results_sha256, r.started_by, r.created_at, r.finished_at, r.error"
+
+EvalRun ReadEvalRun(const Statement& s) {
+  EvalRun r;
+  r.id = s.Text(0);
+  r.model_id = s.Text(1);
+  r.suite_name = s.Text(2);
+  r.suite_domain = s.Text(3);
+  r.suite_version = s.Text(4);
+  r.suite_sha256 = s.Text(5);
+  r.suite_path = s.Text(6);
+  r.state = ParseEvalRunState(s.Text(7)).value_or(EvalRunState::kFailed);
+  r.total_items = s.Int(8);
+  r.done_items = s.Int(9);
+  r.metrics = s.Text(10);
+  r.tiers = s.Text(11);
+  r.results_sha256 = s.Text(12);
+  r.started_by = s.Text(13);
+  r.created_at = s.Int(14);
+  r.finished_at = s.Int(15);
+  r.error = s.Text(16);
+  return r;
+}
+
+#define RELEASE_COLS "id, model_id, time, kind, from_level, to_level, actor, reason, details"
+
+ReleaseEvent ReadReleaseEvent(const Statement& s) {
+  return ReleaseEvent{
+      s.Int(0),  s.Text(1), s.Int(2), s.Text(3), static_cast<Level>(s.Int(4)), static_cast<Level>(s.Int(5)),
+      s.Text(6), s.Text(7), s.Text(8)};
 }
 
 UsageRow ReadUsage(const Statement& s) {
@@ -224,11 +263,12 @@ absl::Status SqliteStore::TouchApiKeys(const std::vector<std::pair<std::string, 
 
 absl::Status SqliteStore::CreateModel(const Model& m) {
   return Write([&](SqliteDb& db) -> absl::Status {
-    ASSIGN_OR_RETURN(
-        auto stmt,
-        db.Prepare("INSERT INTO models (id, path, public_level, request_fields, created_at) VALUES (?, ?, ?, ?, ?)"));
-    absl::Status s =
-        stmt.BindAll(m.id, m.path, static_cast<int64_t>(m.public_level), m.request_fields, m.created_at).Run();
+    ASSIGN_OR_RETURN(auto stmt,
+                     db.Prepare("INSERT INTO models (id, path, public_level, request_fields, created_at, level_since) "
+                                "VALUES (?, ?, ?, ?, ?, ?)"));
+    absl::Status s = stmt.BindAll(m.id, m.path, static_cast<int64_t>(m.public_level), m.request_fields, m.created_at,
+                                  m.level_since ? m.level_since : m.created_at)
+                         .Run();
     if (absl::IsAlreadyExists(s)) {
       return absl::AlreadyExistsError(fmt::format("a model with id '{}' already exists", m.id));
     }
@@ -238,27 +278,15 @@ absl::Status SqliteStore::CreateModel(const Model& m) {
 
 absl::StatusOr<std::optional<Model>> SqliteStore::FindModel(const std::string& id) {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(
-      auto stmt,
-      r->Prepare("SELECT id, path, public_level, request_fields, created_at, system_prompt FROM models WHERE id = ?"));
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " MODEL_COLS " FROM models WHERE id = ?"));
   stmt.BindAll(id);
   return One<Model>(stmt, ReadModel);
 }
 
 absl::StatusOr<std::vector<Model>> SqliteStore::ListModels() {
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(
-      auto stmt,
-      r->Prepare("SELECT id, path, public_level, request_fields, created_at, system_prompt FROM models ORDER BY id"));
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " MODEL_COLS " FROM models ORDER BY id"));
   return All<Model>(stmt, ReadModel);
-}
-
-absl::Status SqliteStore::SetModelPublicLevel(const std::string& id, Level level) {
-  return Write([&](SqliteDb& db) -> absl::Status {
-    ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE models SET public_level = ? WHERE id = ?"));
-    RETURN_IF_ERROR(stmt.BindAll(static_cast<int64_t>(level), id).Run());
-    return ExpectOneChange(db, "model", id);
-  });
 }
 
 absl::Status SqliteStore::SetModelRequestFields(const std::string& id, const std::string& fields_json) {
@@ -386,6 +414,132 @@ absl::Status SqliteStore::DecideAccessRequest(const AccessRequest& d, const std:
     }
     return absl::OkStatus();
   });
+}
+
+// ---- releases
+
+absl::Status SqliteStore::AddReleaseEvent(const ReleaseEvent& e, ReleaseChange change) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    if (change != ReleaseChange::kNone) {
+      ASSIGN_OR_RETURN(auto stmt,
+                       db.Prepare(change == ReleaseChange::kPublicLevel
+                                      ? "UPDATE models SET public_level = ?2, level_since = ?3 WHERE id = ?1"
+                                      : "UPDATE models SET ceiling = ?2, ceiling_reason = ?4 WHERE id = ?1"));
+      RETURN_IF_ERROR(stmt.BindAll(e.model_id, static_cast<int64_t>(e.to), e.time, e.reason).Run());
+      RETURN_IF_ERROR(ExpectOneChange(db, "model", e.model_id));
+    }
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO release_events (model_id, time, kind, from_level, to_level, "
+                                           "actor, reason, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+    absl::Status s = stmt.BindAll(e.model_id, e.time, e.kind, static_cast<int64_t>(e.from), static_cast<int64_t>(e.to),
+                                  e.actor, e.reason, e.details)
+                         .Run();
+    if (absl::IsAlreadyExists(s)) return absl::NotFoundError(fmt::format("no model with id '{}'", e.model_id));
+    return s;
+  });
+}
+
+absl::StatusOr<std::vector<ReleaseEvent>> SqliteStore::ListReleaseEvents(const std::string& model_id) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " RELEASE_COLS " FROM release_events WHERE model_id = ? ORDER BY id"));
+  stmt.BindAll(model_id);
+  return All<ReleaseEvent>(stmt, ReadReleaseEvent);
+}
+
+// ---- policy
+
+absl::Status SqliteStore::SavePolicy(const PolicyRecord& p) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt,
+                     db.Prepare("INSERT INTO policies (source, sha256, text, loaded_at) VALUES (?, ?, ?, ?)"));
+    return stmt.BindAll(p.source, p.sha256, p.text, p.loaded_at).Run();
+  });
+}
+
+absl::StatusOr<std::optional<PolicyRecord>> SqliteStore::CurrentPolicy() {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt,
+                   r->Prepare("SELECT id, source, sha256, text, loaded_at FROM policies ORDER BY id DESC LIMIT 1"));
+  return One<PolicyRecord>(stmt, [](const Statement& s) {
+    return PolicyRecord{s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4)};
+  });
+}
+
+// ---- evaluation runs
+
+absl::Status SqliteStore::CreateEvalRun(const EvalRun& run) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO eval_runs (id, model_id, suite_name, suite_domain, "
+                                           "suite_version, suite_sha256, suite_path, state, total_items, started_by, "
+                                           "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)"));
+    absl::Status s = stmt.BindAll(run.id, run.model_id, run.suite_name, run.suite_domain, run.suite_version,
+                                  run.suite_sha256, run.suite_path, run.total_items, run.started_by, run.created_at)
+                         .Run();
+    if (absl::IsAlreadyExists(s)) {
+      return absl::NotFoundError(fmt::format("no model with id '{}' (or the run id is taken)", run.model_id));
+    }
+    return s;
+  });
+}
+
+absl::Status SqliteStore::AddEvalItems(const std::string& run_id,
+                                       const std::vector<std::pair<int64_t, std::string>>& items) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto check, db.Prepare("SELECT state FROM eval_runs WHERE id = ?"));
+    check.BindAll(run_id);
+    ASSIGN_OR_RETURN(bool found, check.Step());
+    if (!found) return absl::NotFoundError(fmt::format("no evaluation run with id '{}'", run_id));
+    if (check.Text(0) != "running") {
+      return absl::FailedPreconditionError(fmt::format("evaluation run '{}' is {}", run_id, check.Text(0)));
+    }
+    for (const auto& [index, json] : items) {
+      ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO eval_items (run_id, idx, result) VALUES (?, ?, ?)"));
+      absl::Status s = stmt.BindAll(run_id, index, json).Run();
+      if (absl::IsAlreadyExists(s)) {
+        return absl::AlreadyExistsError(fmt::format("item {} of run '{}' is already recorded", index, run_id));
+      }
+      RETURN_IF_ERROR(s);
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> SqliteStore::ListEvalItems(const std::string& run_id) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT idx, result FROM eval_items WHERE run_id = ? ORDER BY idx"));
+  stmt.BindAll(run_id);
+  return All<std::pair<int64_t, std::string>>(
+      stmt, [](const Statement& s) { return std::pair<int64_t, std::string>(s.Int(0), s.Text(1)); });
+}
+
+absl::Status SqliteStore::FinishEvalRun(const EvalRun& run) {
+  if (run.state == EvalRunState::kRunning) return absl::InvalidArgumentError("a finished run cannot be running");
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE eval_runs SET state = ?2, metrics = ?3, tiers = ?4, "
+                                           "results_sha256 = ?5, finished_at = ?6, error = ?7 "
+                                           "WHERE id = ?1 AND state = 'running'"));
+    RETURN_IF_ERROR(stmt.BindAll(run.id, EvalRunStateName(run.state), run.metrics, run.tiers, run.results_sha256,
+                                 run.finished_at, run.error)
+                        .Run());
+    if (db.Changes() == 0) {
+      return absl::FailedPreconditionError(fmt::format("evaluation run '{}' does not exist or has ended", run.id));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<EvalRun>> SqliteStore::FindEvalRun(const std::string& id) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " EVAL_RUN_COLS " FROM eval_runs r WHERE r.id = ?"));
+  stmt.BindAll(id);
+  return One<EvalRun>(stmt, ReadEvalRun);
+}
+
+absl::StatusOr<std::vector<EvalRun>> SqliteStore::ListEvalRuns(const std::string& model_id) {
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " EVAL_RUN_COLS " FROM eval_runs r WHERE (?1 = '' OR r.model_id = ?1) "
+                                         "ORDER BY r.created_at DESC, r.rowid DESC"));
+  stmt.BindAll(model_id);
+  return All<EvalRun>(stmt, ReadEvalRun);
 }
 
 // ---- usage

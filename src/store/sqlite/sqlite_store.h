@@ -36,7 +36,6 @@ class SqliteStore final : public Store {
   absl::Status CreateModel(const Model& m) override;
   absl::StatusOr<std::optional<Model>> FindModel(const std::string& id) override;
   absl::StatusOr<std::vector<Model>> ListModels() override;
-  absl::Status SetModelPublicLevel(const std::string& id, Level level) override;
   absl::Status SetModelRequestFields(const std::string& id, const std::string& fields_json) override;
   absl::Status SetModelSystemPrompt(const std::string& id, const std::string& prompt) override;
 
@@ -52,6 +51,20 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<AccessRequest>> ListAccessRequests(const std::string& principal_id,
                                                                 std::optional<RequestState> state) override;
   absl::Status DecideAccessRequest(const AccessRequest& decided, const std::optional<Grant>& grant) override;
+
+  absl::Status AddReleaseEvent(const ReleaseEvent& e, ReleaseChange change) override;
+  absl::StatusOr<std::vector<ReleaseEvent>> ListReleaseEvents(const std::string& model_id) override;
+
+  absl::Status SavePolicy(const PolicyRecord& policy) override;
+  absl::StatusOr<std::optional<PolicyRecord>> CurrentPolicy() override;
+
+  absl::Status CreateEvalRun(const EvalRun& run) override;
+  absl::Status AddEvalItems(const std::string& run_id,
+                            const std::vector<std::pair<int64_t, std::string>>& items) override;
+  absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> ListEvalItems(const std::string& run_id) override;
+  absl::Status FinishEvalRun(const EvalRun& run) override;
+  absl::StatusOr<std::optional<EvalRun>> FindEvalRun(const std::string& id) override;
+  absl::StatusOr<std::vector<EvalRun>> ListEvalRuns(const std::string& model_id) override;
 
   absl::Status AddUsage(const std::vector<UsageRow>& deltas) override;
   absl::StatusOr<std::vector<UsageRow>> ListUsage(const std::string& principal, const std::string& from_day,

@@ -147,5 +147,78 @@ TEST_F(SqliteStoreTest, ModelSystemPrompt) {
   EXPECT_TRUE(absl::IsNotFound(store_->SetModelSystemPrompt("nope", "x")));
 }
 
+TEST_F(SqliteStoreTest, ReleaseEventsChangeTheLevelOrTheCeilingAtomically) {
+  EXPECT_EQ((*store_->FindModel("m1"))->level_since, 10);  // from created_at
+  EXPECT_EQ((*store_->FindModel("m1"))->ceiling, Level::kOpen);
+  ReleaseEvent e{0, "m1", 100, "changed", Level::kHosted, Level::kApi, "p1", "hosted -> api", "{}"};
+  ASSERT_TRUE(store_->AddReleaseEvent(e, Store::ReleaseChange::kPublicLevel).ok());
+  e = {0, "m1", 200, "ceiling", Level::kOpen, Level::kStaged, "policy", "bio: tier high", "{}"};
+  ASSERT_TRUE(store_->AddReleaseEvent(e, Store::ReleaseChange::kCeiling).ok());
+  e = {0, "m1", 300, "refused", Level::kApi, Level::kOpen, "p1", "above the ceiling", "{}"};
+  ASSERT_TRUE(store_->AddReleaseEvent(e, Store::ReleaseChange::kNone).ok());
+  Model m = **store_->FindModel("m1");
+  EXPECT_EQ(m.public_level, Level::kApi);
+  EXPECT_EQ(m.level_since, 100);
+  EXPECT_EQ(m.ceiling, Level::kStaged);
+  EXPECT_EQ(m.ceiling_reason, "bio: tier high");
+  auto history = *store_->ListReleaseEvents("m1");
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_EQ(history[0].kind, "changed");
+  EXPECT_EQ(history[2].to, Level::kOpen);
+  EXPECT_LT(history[0].id, history[1].id);
+  // An unknown model changes nothing.
+  e.model_id = "nope";
+  EXPECT_TRUE(absl::IsNotFound(store_->AddReleaseEvent(e, Store::ReleaseChange::kPublicLevel)));
+  EXPECT_TRUE(absl::IsNotFound(store_->AddReleaseEvent(e, Store::ReleaseChange::kNone)));
+  EXPECT_EQ(store_->ListReleaseEvents("nope")->size(), 0u);
+}
+
+TEST_F(SqliteStoreTest, EvalRunsKeepEachItemOnceAndFinishOnce) {
+  EvalRun run;
+  run.id = "r1";
+  run.model_id = "m1";
+  run.suite_name = "arith";
+  run.total_items = 3;
+  run.started_by = "p1";
+  run.created_at = 5;
+  ASSERT_TRUE(store_->CreateEvalRun(run).ok());
+  ASSERT_TRUE(store_->AddEvalItems("r1", {{0, "{\"index\":0}"}, {1, "{\"index\":1}"}}).ok());
+  // A batch repeating an index adds nothing at all.
+  EXPECT_TRUE(absl::IsAlreadyExists(store_->AddEvalItems("r1", {{2, "{}"}, {1, "{}"}})));
+  EXPECT_EQ((*store_->FindEvalRun("r1"))->done_items, 2);
+  ASSERT_TRUE(store_->AddEvalItems("r1", {{2, "{\"index\":2}"}}).ok());
+  auto items = *store_->ListEvalItems("r1");
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[2].second, "{\"index\":2}");
+
+  run.state = EvalRunState::kFinished;
+  run.metrics = "{\"acc\":0.5}";
+  run.finished_at = 9;
+  ASSERT_TRUE(store_->FinishEvalRun(run).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(store_->FinishEvalRun(run)));
+  EXPECT_TRUE(absl::IsFailedPrecondition(store_->AddEvalItems("r1", {{3, "{}"}})));
+  EvalRun stored = **store_->FindEvalRun("r1");
+  EXPECT_EQ(stored.state, EvalRunState::kFinished);
+  EXPECT_EQ(stored.metrics, "{\"acc\":0.5}");
+  EXPECT_EQ(stored.done_items, 3);
+  EXPECT_EQ(store_->ListEvalRuns("m1")->size(), 1u);
+  EXPECT_EQ(store_->ListEvalRuns("other")->size(), 0u);
+  run.id = "r2";
+  run.model_id = "nope";
+  EXPECT_TRUE(absl::IsNotFound(store_->CreateEvalRun(run)));
+}
+
+TEST_F(SqliteStoreTest, ThePolicyInForceIsTheLatestSaved) {
+  EXPECT_FALSE(store_->CurrentPolicy()->has_value());
+  ASSERT_TRUE(store_->SavePolicy({0, "/a/policy.toml", "aa", "x = 1", 5}).ok());
+  ASSERT_TRUE(store_->SavePolicy({0, "/b/policy.toml", "bb", "x = 2", 6}).ok());
+  store_.reset();
+  store_ = Open();
+  auto p = *store_->CurrentPolicy();
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->source, "/b/policy.toml");
+  EXPECT_EQ(p->text, "x = 2");
+}
+
 }  // namespace
 }  // namespace aperture::store

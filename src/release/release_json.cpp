@@ -1,0 +1,81 @@
+#include "release/release_json.h"
+
+#include "core/time_format.h"
+
+namespace aperture {
+namespace {
+
+Json DetailsOf(const std::string& text) { return ParseJson(text).value_or(Json::object()); }
+
+}  // namespace
+
+Json ReleaseViewJson(const ReleaseService::View& v) {
+  Json domains = Json::array();
+  for (const policy::DomainStatus& d : v.ceiling.domains) {
+    domains.push_back({{"domain", d.domain},
+                       {"tier", d.tier ? Json(policy::RiskTierName(*d.tier)) : Json("unknown")},
+                       {"ceiling", LevelName(d.ceiling)},
+                       {"reasons", ReasonsJson(d.reasons)}});
+  }
+  Json plan = Json::array();
+  for (const policy::StageStatus& s : v.plan) {
+    plan.push_back({{"level", LevelName(s.level)},
+                    {"reached", s.reached},
+                    {"gates_open", s.gates_open},
+                    {"automatic", s.automatic},
+                    {"opens_at", s.opens_at ? Json(FormatRfc3339(s.opens_at)) : Json(nullptr)},
+                    {"waiting_for", ReasonsJson(s.waiting_for)}});
+  }
+  Json history = Json::array();
+  for (const ReleaseEvent& e : v.history) {
+    history.push_back({{"time", FormatRfc3339(e.time)},
+                       {"kind", e.kind},
+                       {"from", LevelName(e.from)},
+                       {"to", LevelName(e.to)},
+                       {"actor", e.actor},
+                       {"reason", e.reason},
+                       {"details", DetailsOf(e.details)}});
+  }
+  Json suspended = Json::array();
+  for (const Grant& g : v.suspended_grants) {
+    suspended.push_back({{"grant", g.id}, {"principal", g.principal_id}, {"level", LevelName(g.level)}});
+  }
+  return {{"object", "model.release"},
+          {"model", v.model.id},
+          {"public_level", LevelName(v.model.public_level)},
+          {"public_level_since", FormatRfc3339(v.model.level_since)},
+          {"public_level_suspended", v.model.public_level > v.ceiling.level},
+          {"ceiling", {{"level", LevelName(v.ceiling.level)}, {"reasons", ReasonsJson(v.ceiling.reasons)}}},
+          {"domains", std::move(domains)},
+          {"plan", std::move(plan)},
+          {"suspended_grants", std::move(suspended)},
+          {"history", std::move(history)}};
+}
+
+Json ProposalJson(const ReleaseService::Proposal& p) {
+  return {{"object", "release.proposal"},
+          {"allowed", p.allowed},
+          {"from", LevelName(p.from)},
+          {"to", LevelName(p.to)},
+          {"reasons", ReasonsJson(p.reasons)}};
+}
+
+Json EvalRunJson(const EvalRun& r) {
+  return {
+      {"id", r.id},
+      {"object", "eval.run"},
+      {"model", r.model_id},
+      {"suite",
+       {{"name", r.suite_name}, {"domain", r.suite_domain}, {"version", r.suite_version}, {"sha256", r.suite_sha256}}},
+      {"state", EvalRunStateName(r.state)},
+      {"progress", {{"done", r.done_items}, {"total", r.total_items}}},
+      {"metrics", DetailsOf(r.metrics)},
+      {"tiers", DetailsOf(r.tiers)},
+      {"results_sha256", r.results_sha256.empty() ? Json(nullptr) : Json(r.results_sha256)},
+      {"started_by", r.started_by},
+      {"created_at", r.created_at},
+      {"finished_at", r.finished_at ? Json(r.finished_at) : Json(nullptr)},
+      {"error", r.error.empty() ? Json(nullptr) : Json(r.error)}};
+}
+
+}  // namespace aperture
