@@ -151,6 +151,10 @@ ALTER TABLE models ADD COLUMN level_since INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE models ADD COLUMN ceiling INTEGER NOT NULL DEFAULT 6 CHECK (ceiling BETWEEN 0 AND 6);
 ALTER TABLE models ADD COLUMN ceiling_reason TEXT NOT NULL DEFAULT '';
 UPDATE models SET level_since = created_at;
+-- The highest active grant is the first row backwards along this index
+-- (ORDER BY level DESC without a temporary b-tree on every request).
+DROP INDEX grants_principal_model;
+CREATE INDEX grants_principal_model_level ON grants(principal_id, model_id, level);
 CREATE TABLE policies (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   source TEXT NOT NULL,
