@@ -1,6 +1,7 @@
 // The policy's decisions: ceilings from evidence, proposals, the stage plan.
 #include <algorithm>
 #include <array>
+#include <limits>
 
 #include "core/time_format.h"
 #include "fmt/format.h"
@@ -79,7 +80,9 @@ std::vector<Reason> ClosedGates(const Stage& stage, const Evidence& evidence, co
   std::vector<Reason> out;
   const std::string_view name = LevelName(stage.level);
   if (stage.min_seconds_at_previous > 0) {
-    const int64_t opens = state.since + stage.min_seconds_at_previous;
+    constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+    const int64_t opens =
+        state.since > kMax - stage.min_seconds_at_previous ? kMax : state.since + stage.min_seconds_at_previous;
     if (opens_at) *opens_at = opens;
     if (now < opens) {
       out.push_back({"stage_time", fmt::format("stage {}: {} more at {} (opens {})", name, FormatWait(opens - now),
@@ -94,17 +97,20 @@ std::vector<Reason> ClosedGates(const Stage& stage, const Evidence& evidence, co
                                  fe.suite, FormatWait(fe.max_age_seconds))});
     } else if (now - e->time > fe.max_age_seconds) {
       out.push_back({"stage_eval_stale",
-                     fmt::format("stage {}: needs an evaluation of suite {} no older than {}; the latest ({}) is {} "
-                                 "old",
-                                 name, fe.suite, FormatWait(fe.max_age_seconds), FormatRfc3339(e->time),
+                     fmt::format("stage {}: needs an evaluation of suite {} no older than {}; the latest (run {}, "
+                                 "{}) is {} old",
+                                 name, fe.suite, FormatWait(fe.max_age_seconds), e->run_id, FormatRfc3339(e->time),
                                  FormatWait(now - e->time))});
     }
   }
   if (stage.blocking_severity) {
     for (const OpenFinding& f : evidence.findings) {
       if (f.severity >= *stage.blocking_severity) {
-        out.push_back({"stage_finding", fmt::format("stage {}: finding {} ({}, {}) is open", name, f.id,
-                                                    SeverityName(f.severity), f.title)});
+        out.push_back(
+            {"stage_finding",
+             fmt::format("stage {}: finding {} ({}, {}) is open; the stage needs no open finding at {} "
+                         "or above",
+                         name, f.id, SeverityName(f.severity), f.title, SeverityName(*stage.blocking_severity))});
       }
     }
   }
@@ -126,12 +132,23 @@ std::string_view SeverityName(Severity severity) { return kTierNames[static_cast
 std::optional<Severity> ParseSeverity(std::string_view name) { return ByName<Severity>(name); }
 
 std::string FormatWait(int64_t seconds) {
-  if (seconds < 0) seconds = 0;
-  const int64_t d = seconds / 86400, h = seconds % 86400 / 3600, m = seconds % 3600 / 60, s = seconds % 60;
-  if (d > 0) return h > 0 ? fmt::format("{}d {}h", d, h) : fmt::format("{}d", d);
-  if (h > 0) return m > 0 ? fmt::format("{}h {}m", h, m) : fmt::format("{}h", h);
-  if (m > 0) return s > 0 ? fmt::format("{}m {}s", m, s) : fmt::format("{}m", m);
-  return fmt::format("{}s", s);
+  constexpr int64_t kMinute = 60, kHour = 3600, kDay = 86400;
+  // Two units at most, so round up to the smaller one shown.
+  auto round_up = [](int64_t s, int64_t unit) { return (s + unit - 1) / unit * unit; };
+  auto two = [](int64_t big, std::string_view big_unit, int64_t small, std::string_view small_unit) {
+    return small > 0 ? fmt::format("{}{} {}{}", big, big_unit, small, small_unit) : fmt::format("{}{}", big, big_unit);
+  };
+  if (seconds <= 0) return "0s";
+  if (seconds < kMinute) return fmt::format("{}s", seconds);
+  if (seconds < kHour) return two(seconds / kMinute, "m", seconds % kMinute, "s");
+  if (seconds < kDay) {
+    seconds = round_up(seconds, kMinute);
+    if (seconds == kDay) return "1d";
+    return two(seconds / kHour, "h", seconds % kHour / kMinute, "m");
+  }
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  seconds = seconds > kMax - kHour ? kMax / kHour * kHour : round_up(seconds, kHour);
+  return two(seconds / kDay, "d", seconds % kDay / kHour, "h");
 }
 
 RiskTier TierFor(const SuiteRule& rule, double score) {
@@ -151,15 +168,43 @@ Ceiling ComputeCeiling(const Policy& policy, const Evidence& evidence) {
   }
   for (const OpenFinding& f : evidence.findings) {
     if (!f.confirmed) continue;
+    std::optional<Level> held;
     for (const RollbackRule& rule : policy.rollback) {
-      if (f.severity < rule.severity) continue;
-      c.level = std::min(c.level, rule.ceiling);
-      c.reasons.push_back({"finding", fmt::format("finding {} ({}, confirmed: {}) holds the ceiling at {} until "
-                                                  "resolved",
-                                                  f.id, SeverityName(f.severity), f.title, LevelName(rule.ceiling))});
+      if (f.severity >= rule.severity) held = std::min(held.value_or(Level::kOpen), rule.ceiling);
     }
+    if (!held) continue;
+    FindingStatus status{f.id,
+                         f.severity,
+                         *held,
+                         {"finding", fmt::format("finding {} ({}, confirmed: {}) holds the ceiling at {} until "
+                                                 "resolved",
+                                                 f.id, SeverityName(f.severity), f.title, LevelName(*held))}};
+    c.level = std::min(c.level, *held);
+    c.reasons.push_back(status.reason);
+    c.findings.push_back(std::move(status));
   }
   return c;
+}
+
+std::vector<Reason> HeldBelow(const Ceiling& ceiling, Level level) {
+  std::vector<Reason> out;
+  for (const DomainStatus& d : ceiling.domains) {
+    if (d.ceiling < level) out.insert(out.end(), d.reasons.begin(), d.reasons.end());
+  }
+  for (const FindingStatus& f : ceiling.findings) {
+    if (f.ceiling < level) out.push_back(f.reason);
+  }
+  return out;
+}
+
+std::string SuspensionMessage(Level held, const Ceiling& ceiling) {
+  if (held <= ceiling.level) return "";
+  std::string why;
+  for (const Reason& r : HeldBelow(ceiling, held)) {
+    why += why.empty() ? " because " : "; ";
+    why += r.message;
+  }
+  return fmt::format("access at {} is suspended: the ceiling is {}{}", LevelName(held), LevelName(ceiling.level), why);
 }
 
 ProposalDecision EvaluateProposal(const Policy& policy, const Evidence& evidence, const ReleaseState& state,
@@ -177,10 +222,9 @@ ProposalDecision EvaluateProposal(const Policy& policy, const Evidence& evidence
   if (target > ceiling.level) {
     d.reasons.push_back(
         {"above_ceiling", fmt::format("{} is above the ceiling {}", LevelName(target), LevelName(ceiling.level))});
-    for (const Reason& r : ceiling.reasons) {
-      // Only what holds the ceiling below the target explains the refusal.
-      d.reasons.push_back(r);
-    }
+    // Only what holds the ceiling below the target explains the refusal.
+    std::vector<Reason> why = HeldBelow(ceiling, target);
+    d.reasons.insert(d.reasons.end(), why.begin(), why.end());
   }
   if (!policy.stages.empty()) {
     const Stage* next = NextStage(policy, state.public_level);

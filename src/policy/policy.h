@@ -102,10 +102,13 @@ struct Evidence {
 
 // ---- decisions
 
-// One reason, machine-readable `code` and a message for people: "domain_tier",
-// "domain_unknown", "finding", "above_ceiling", "stage_order", "not_in_plan",
-// "stage_time", "stage_eval_missing", "stage_eval_stale", "stage_finding",
-// "lowering", "ok".
+// One reason, machine-readable `code` and a message for people:
+//   ceiling:   "domain_tier", "domain_unknown", "finding";
+//   proposals: "above_ceiling" (followed by the ceiling reasons that hold it
+//              below the target), "not_in_plan", "stage_order", "stage_time",
+//              "stage_eval_missing", "stage_eval_stale", "stage_finding";
+//              when allowed: "lowering" or "ok";
+//   plan:      the stage codes, "above_ceiling" and "owner_approval".
 struct Reason {
   std::string code;
   std::string message;
@@ -118,14 +121,36 @@ struct DomainStatus {
   std::vector<Reason> reasons;
 };
 
-struct Ceiling {
-  Level level = Level::kOpen;
-  std::vector<DomainStatus> domains;
-  std::vector<Reason> reasons;  // every reason holding it below open
+// A confirmed open finding that a rollback rule holds the ceiling for (the
+// lowest ceiling of the rules it matches).
+struct FindingStatus {
+  std::string id;
+  Severity severity = Severity::kLow;
+  Level ceiling = Level::kClosed;
+  Reason reason;
 };
 
+struct Ceiling {
+  Level level = Level::kOpen;
+  std::vector<DomainStatus> domains;    // one per policy domain, in policy order
+  std::vector<FindingStatus> findings;  // confirmed findings under a rollback rule
+  std::vector<Reason> reasons;          // every reason holding it below open
+};
+
+// The tier a score on `rule`'s suite puts its domain at (kLow below medium).
 RiskTier TierFor(const SuiteRule& rule, double score);
+// The most restrictive of every domain's ceiling (its tier's, or
+// unknown_ceiling while a suite has no evaluation) and of the rollback rules
+// of confirmed open findings.
 Ceiling ComputeCeiling(const Policy& policy, const Evidence& evidence);
+// The reasons (of domains and findings) that by themselves keep the ceiling
+// below `level`; empty when the ceiling is at or above it.
+std::vector<Reason> HeldBelow(const Ceiling& ceiling, Level level);
+// Why something held at `held` (a public level or a grant) is suspended, for
+// callers: "access at research is suspended: the ceiling is api because bio:
+// suite wmdp-bio acc 0.610 >= high threshold 0.500: tier high (ceiling api)".
+// Empty when `held` is within the ceiling (nothing is suspended).
+std::string SuspensionMessage(Level held, const Ceiling& ceiling);
 
 struct ReleaseState {
   Level public_level = Level::kClosed;
@@ -158,7 +183,9 @@ std::vector<StageStatus> PlanStatus(const Policy& policy, const Evidence& eviden
 std::optional<Level> AutoAdvance(const Policy& policy, const Evidence& evidence, const ReleaseState& state,
                                  int64_t now);
 
-// "6d 23h", "3h 5m", "45s": how long until something, for people.
+// How long until something, for people, with at most two units and rounded
+// up so that waiting that long is always enough: "2d 3h", "3h 5m", "4m 10s",
+// "45s" (0 and negatives: "0s").
 std::string FormatWait(int64_t seconds);
 
 }  // namespace aperture::policy

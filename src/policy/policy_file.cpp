@@ -1,4 +1,5 @@
 // Reading and validating policy files (the TOML shape is in docs/policy.md).
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -15,6 +16,14 @@ namespace {
 
 constexpr size_t kMaxPolicyBytes = 1 << 20;
 constexpr size_t kMaxNameLength = 128;
+constexpr int64_t kMaxDurationSeconds = int64_t{100} * 365 * 86400;
+
+// A duration such as "14d", at most a century (so times never overflow).
+absl::Status ReadDuration(TomlReader& r, std::string_view key, int64_t& seconds) {
+  RETURN_IF_ERROR(r.Duration(key, seconds));
+  if (seconds > kMaxDurationSeconds) return r.Error(*r.Take(key), key, "is longer than 100 years");
+  return absl::OkStatus();
+}
 
 absl::Status ReadLevel(TomlReader& r, std::string_view key, Level& out, bool required, const toml::node* where) {
   const toml::node* node = r.Take(key);
@@ -51,7 +60,10 @@ absl::Status ReadSeverity(TomlReader& r, std::string_view key, std::optional<Sev
 
 absl::Status ReadName(TomlReader& r, std::string_view key, std::string& out, const toml::node& where) {
   RETURN_IF_ERROR(r.String(key, out));
-  if (out.empty()) return r.Error(where, key, "is required");
+  if (out.empty()) {
+    const toml::node* node = where.as_table() ? where.as_table()->get(key) : nullptr;
+    return node ? r.Error(*node, key, "must not be empty") : r.Error(where, key, "is required");
+  }
   if (out.size() > kMaxNameLength) return r.Error(where, key, "is longer than 128 characters");
   return absl::OkStatus();
 }
@@ -80,7 +92,7 @@ absl::Status ReadCeilings(TomlReader& top, Policy& p) {
 absl::Status ReadSuite(TomlReader& r, const toml::table& t, const std::string& base_dir, SuiteRule& rule) {
   RETURN_IF_ERROR(ReadName(r, "name", rule.name, t));
   RETURN_IF_ERROR(ReadName(r, "file", rule.file, t));
-  RETURN_IF_ERROR(r.String("metric", rule.metric));
+  RETURN_IF_ERROR(ReadName(r, "metric", rule.metric, t));
   std::filesystem::path file(rule.file);
   if (file.is_relative()) file = std::filesystem::path(base_dir) / file;
   std::error_code ec;
@@ -100,6 +112,8 @@ absl::Status ReadSuite(TomlReader& r, const toml::table& t, const std::string& b
   for (int i = 0; i < 3; ++i) {
     if (!thresholds->get(names[i])) return tr.Error(*thresholds, names[i], "is required");
     RETURN_IF_ERROR(tr.Number(names[i], *values[i]));
+    // An infinite threshold is never reached: it would silently drop a tier.
+    if (!std::isfinite(*values[i])) return tr.Error(*thresholds->get(names[i]), names[i], "must be a finite number");
   }
   RETURN_IF_ERROR(tr.NoUnknownKeys());
   for (int i = 1; i < 3; ++i) {
@@ -170,7 +184,7 @@ absl::Status ReadStages(TomlReader& top, Policy& p) {
       return r.Error(*t.get("approval"), "approval", "must be \"owner\" or \"automatic\"");
     }
     stage.automatic = approval == "automatic";
-    RETURN_IF_ERROR(r.Duration("min_time_at_previous", stage.min_seconds_at_previous));
+    RETURN_IF_ERROR(ReadDuration(r, "min_time_at_previous", stage.min_seconds_at_previous));
     RETURN_IF_ERROR(ReadSeverity(r, "no_open_findings_at", stage.blocking_severity, t, false));
     if (const toml::node* fresh = r.Take("fresh_evals")) {
       const toml::array* arr = fresh->as_array();
@@ -186,7 +200,7 @@ absl::Status ReadStages(TomlReader& top, Policy& p) {
           return fr.Error(*ft.get("suite"), "suite", fmt::format("names \"{}\", which no domain declares", fe.suite));
         }
         if (!ft.get("max_age")) return fr.Error(ft, "max_age", "is required (e.g. \"30d\")");
-        RETURN_IF_ERROR(fr.Duration("max_age", fe.max_age_seconds));
+        RETURN_IF_ERROR(ReadDuration(fr, "max_age", fe.max_age_seconds));
         RETURN_IF_ERROR(fr.NoUnknownKeys());
         stage.fresh_evals.push_back(std::move(fe));
       }
@@ -214,6 +228,17 @@ absl::Status ReadRollback(TomlReader& top, Policy& p) {
       if (other.severity == rule.severity) {
         return r.Error(*t.get("severity"), "severity",
                        fmt::format("repeats the severity {}", SeverityName(rule.severity)));
+      }
+      // A finding matches every rule at or below its severity and the lowest
+      // ceiling wins, so such a rule would never apply: surely a mistake.
+      const RollbackRule& milder = other.severity < rule.severity ? other : rule;
+      const RollbackRule& graver = other.severity < rule.severity ? rule : other;
+      if (graver.ceiling > milder.ceiling) {
+        return r.Error(*t.get("ceiling"), "ceiling",
+                       fmt::format("({}): a {} finding would leave the model at {} but a {} one at {}; a more "
+                                   "severe finding may not leave it more open",
+                                   LevelName(rule.ceiling), SeverityName(graver.severity), LevelName(graver.ceiling),
+                                   SeverityName(milder.severity), LevelName(milder.ceiling)));
       }
     }
     RETURN_IF_ERROR(r.NoUnknownKeys());
