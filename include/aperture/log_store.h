@@ -38,6 +38,8 @@ struct LogAppend {
   int64_t expected_size = 0;
   std::vector<std::string> entries;      // leaf expected_size + i
   std::vector<std::string> leaf_hashes;  // one per entry, for look-ups by hash
+  // Exactly the full subtrees the entries complete (32-byte hashes), each
+  // the next one at its level.
   std::vector<std::pair<LogNodeId, std::string>> nodes;
   std::vector<std::pair<std::string, int64_t>> subjects;  // (principal id, leaf index)
   LogHead head;                                           // head.size == expected_size + entries.size()
@@ -55,10 +57,13 @@ class LogStore {
   // (another writer appended first).
   virtual absl::Status Append(const LogAppend& append) = 0;
 
-  // The hashes of the given full subtrees, in order; NotFound names a missing one.
-  virtual absl::StatusOr<std::vector<std::string>> Nodes(const std::vector<LogNodeId>& ids) = 0;
-  // The hashes of the subtrees at `level` with indices [begin, end).
-  virtual absl::StatusOr<std::vector<std::string>> NodeRange(int level, int64_t begin, int64_t end) = 0;
+  // The hashes of the given full subtrees, concatenated in order (32 bytes
+  // each); NotFound names a missing one.
+  virtual absl::StatusOr<std::string> Nodes(const std::vector<LogNodeId>& ids) = 0;
+  // The hashes of the subtrees at `level` with indices [begin, end),
+  // concatenated (a C2SP hash tile when level is a multiple of 8 and the
+  // range one tile's).
+  virtual absl::StatusOr<std::string> NodeRange(int level, int64_t begin, int64_t end) = 0;
   // Entries [begin, end), as stored.
   virtual absl::StatusOr<std::vector<std::string>> Entries(int64_t begin, int64_t end) = 0;
   // The first leaf below `size` whose leaf hash is `leaf_hash`.

@@ -1,5 +1,8 @@
 #include "translog/log_reader.h"
 
+#include <bit>
+#include <cstring>
+
 #include "core/status_macros.h"
 #include "fmt/format.h"
 
@@ -24,76 +27,141 @@ absl::Status LogReader::CheckSize(int64_t size) {
   return absl::OkStatus();
 }
 
+bool LogReader::Cached(LogNodeId id, Hash& out) const {
+  if (id.level < kCachedLevel || id.level >= kLevels || id.index < 0) return false;
+  const std::vector<Hash>& level = dense_[id.level];
+  if (static_cast<uint64_t>(id.index) < level.size()) {
+    out = level[id.index];
+    return true;
+  }
+  auto it = recent_.find(RecentKey(id));
+  if (it == recent_.end()) return false;
+  out = it->second;
+  return true;
+}
+
 absl::StatusOr<std::vector<Hash>> LogReader::NodeHashes(const std::vector<LogNodeId>& ids) {
-  auto key = [](LogNodeId id) { return (int64_t{id.level} << 48) | id.index; };
   std::vector<Hash> out(ids.size());
   std::vector<LogNodeId> missing;
   std::vector<size_t> missing_at;
   {
     absl::ReaderMutexLock lock(&cache_mu_);
     for (size_t i = 0; i < ids.size(); ++i) {
-      auto it = ids[i].level >= kCachedLevel ? cache_.find(key(ids[i])) : cache_.end();
-      if (it != cache_.end()) {
-        out[i] = it->second;
-      } else {
+      if (!Cached(ids[i], out[i])) {
         missing.push_back(ids[i]);
         missing_at.push_back(i);
       }
     }
   }
   if (missing.empty()) return out;
-  ASSIGN_OR_RETURN(std::vector<std::string> stored, store_.Nodes(missing));
+  ASSIGN_OR_RETURN(std::string stored, store_.Nodes(missing));
+  if (stored.size() != missing.size() * 32) return absl::DataLossError("the log store returned malformed tree hashes");
   bool cache_any = false;
   for (size_t j = 0; j < missing.size(); ++j) {
-    ASSIGN_OR_RETURN(out[missing_at[j]], HashFromBytes(stored[j], "a stored tree hash"));
-    cache_any |= missing[j].level >= kCachedLevel;
+    std::memcpy(out[missing_at[j]].data(), stored.data() + j * 32, 32);
+    cache_any |= missing[j].level >= kCachedLevel && missing[j].level < kLevels;
   }
-  if (cache_any) {
+  if (!cache_any) return out;
+  bool absorb = false;
+  {
     absl::MutexLock lock(&cache_mu_);
-    for (size_t j = 0; j < missing.size() && cache_.size() < kMaxCached; ++j) {
-      if (missing[j].level >= kCachedLevel) cache_.emplace(key(missing[j]), out[missing_at[j]]);
+    for (size_t j = 0; j < missing.size(); ++j) {
+      if (missing[j].level >= kCachedLevel && missing[j].level < kLevels) {
+        recent_.emplace(RecentKey(missing[j]), out[missing_at[j]]);
+      }
+    }
+    if (recent_.size() >= kMaxRecent) {
+      // Move what the log has grown by into the dense levels, unless they are
+      // already as large as allowed.
+      absorb = !dense_full_;
+      if (dense_full_) recent_.clear();
     }
   }
+  // This proof is answered either way; a failed Warm is tried again later.
+  if (absorb) (void)Warm();
   return out;
 }
 
 absl::StatusOr<int64_t> LogReader::Warm() {
   ASSIGN_OR_RETURN(LogHead head, Head());
   int64_t loaded = 0;
-  for (int level = 62; level >= kCachedLevel; --level) {
+  // Top levels first: they are on every proof's path.
+  for (int level = kLevels - 1; level >= kCachedLevel; --level) {
     const int64_t count = head.size >> level;
-    if (count == 0) continue;
+    int64_t have = 0;
     {
-      absl::ReaderMutexLock lock(&cache_mu_);
-      if (cache_.size() + static_cast<size_t>(count) > kMaxCached) break;
+      absl::MutexLock lock(&cache_mu_);
+      have = static_cast<int64_t>(dense_[level].size());
+      if (dense_count_ + static_cast<size_t>(std::max<int64_t>(0, count - have)) > kMaxCached) {
+        dense_full_ = true;
+        break;
+      }
     }
-    ASSIGN_OR_RETURN(std::vector<std::string> hashes, store_.NodeRange(level, 0, count));
+    if (count <= have) continue;
+    ASSIGN_OR_RETURN(std::string hashes, store_.NodeRange(level, have, count));
+    if (hashes.size() != static_cast<size_t>(count - have) * 32) {
+      return absl::DataLossError("the log store returned malformed tree hashes");
+    }
     absl::MutexLock lock(&cache_mu_);
-    for (int64_t i = 0; i < count; ++i) {
-      ASSIGN_OR_RETURN(Hash h, HashFromBytes(hashes[i], "a stored tree hash"));
-      cache_.emplace((int64_t{level} << 48) | i, h);
-    }
-    loaded += count;
+    std::vector<Hash>& dense = dense_[level];
+    if (static_cast<int64_t>(dense.size()) != have) continue;  // another Warm went first
+    dense.resize(count);
+    std::memcpy(dense[have].data(), hashes.data(), hashes.size());
+    dense_count_ += static_cast<size_t>(count - have);
+    loaded += count - have;
+  }
+  {
+    absl::MutexLock lock(&cache_mu_);
+    recent_.clear();  // now in the dense levels, or to be read again when needed
   }
   return loaded;
 }
 
 absl::StatusOr<std::vector<Hash>> LogReader::RangeHashes(const std::vector<LeafRange>& ranges) {
+  std::vector<Hash> out(ranges.size());
+  // The full subtrees to look up, and where each range's pieces start among
+  // them and how many there are (none when the range's hash was cached).
   std::vector<LogNodeId> ids;
-  std::vector<size_t> counts;
-  counts.reserve(ranges.size());
-  for (const LeafRange& r : ranges) {
-    std::vector<LogNodeId> pieces = Decompose(r);
-    counts.push_back(pieces.size());
-    ids.insert(ids.end(), pieces.begin(), pieces.end());
+  ids.reserve(ranges.size() + 64);
+  std::vector<std::pair<uint32_t, uint32_t>> pieces(ranges.size());
+  {
+    absl::ReaderMutexLock lock(&cache_mu_);
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      const LeafRange r = ranges[i];
+      const uint64_t count = static_cast<uint64_t>(r.end - r.begin);
+      if (std::popcount(count) > 1) {
+        auto it = edges_.find(std::pair(r.begin, r.end));
+        if (it != edges_.end()) {
+          out[i] = it->second;
+          continue;
+        }
+      }
+      pieces[i].first = static_cast<uint32_t>(ids.size());
+      int64_t pos = r.begin;
+      for (int level = 63; level >= 0; --level) {  // as Decompose, without a vector per range
+        if ((count >> level) & 1) {
+          ids.push_back({level, pos >> level});
+          pos += int64_t{1} << level;
+        }
+      }
+      pieces[i].second = static_cast<uint32_t>(ids.size()) - pieces[i].first;
+    }
   }
   ASSIGN_OR_RETURN(std::vector<Hash> hashes, NodeHashes(ids));
-  std::vector<Hash> out;
-  out.reserve(ranges.size());
-  size_t at = 0;
-  for (size_t count : counts) {
-    out.push_back(FoldRight(std::span<const Hash>(hashes).subspan(at, count)));
-    at += count;
+  std::vector<std::pair<std::pair<int64_t, int64_t>, Hash>> folded;
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    const auto [first, count] = pieces[i];
+    if (count == 1) {
+      out[i] = hashes[first];
+    } else if (count > 1) {
+      out[i] = FoldRight(std::span<const Hash>(hashes).subspan(first, count));
+      folded.push_back({{ranges[i].begin, ranges[i].end}, out[i]});
+    }
+  }
+  if (!folded.empty()) {
+    absl::MutexLock lock(&cache_mu_);
+    if (edges_.size() + folded.size() > kMaxEdges) edges_.clear();
+    for (const auto& [range, hash] : folded) edges_.emplace(range, hash);
   }
   return out;
 }
@@ -156,10 +224,7 @@ absl::StatusOr<std::string> LogReader::Tile(const TileRef& tile) {
     }
     return out;
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> hashes, store_.NodeRange(tree_level, first, first + tile.width));
-  out.reserve(hashes.size() * 32);
-  for (const std::string& h : hashes) out += h;
-  return out;
+  return store_.NodeRange(tree_level, first, first + tile.width);
 }
 
 }  // namespace aperture::translog

@@ -4,10 +4,12 @@
 // costs O(log n) node reads.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -41,7 +43,9 @@ class LogReader {
   // Reads the hashes of the large subtrees (2^kCachedLevel leaves and up,
   // top levels first, within the cache's bound) into memory, so proofs read
   // only the few small subtrees near their leaves from the store. Returns
-  // how many hashes were loaded. The server calls it at start.
+  // how many hashes were loaded. The server calls it at start; later calls
+  // load only what the log has grown by (proofs call it themselves when
+  // enough new subtrees have been read).
   absl::StatusOr<int64_t> Warm();
   absl::StatusOr<std::vector<int64_t>> EntriesAbout(const std::string& principal, int64_t after, int64_t limit) {
     return store_.EntriesAbout(principal, after, limit);
@@ -55,14 +59,33 @@ class LogReader {
   // The hashes of `ids`, from the cache where it has them.
   absl::StatusOr<std::vector<Hash>> NodeHashes(const std::vector<LogNodeId>& ids);
 
+  static constexpr int kLevels = 63;
+  static int64_t RecentKey(LogNodeId id) { return (int64_t{id.level} << 48) | id.index; }
+  // The hash of `id` if cached.
+  bool Cached(LogNodeId id, Hash& out) const ABSL_SHARED_LOCKS_REQUIRED(cache_mu_);
+
   LogStore& store_;
   // Subtrees of 2^kCachedLevel leaves or more, kept once read: a node never
-  // changes, and these (n / 16 of them, 48 bytes each) are on every proof's
-  // path, so a proof reads only the nodes below them from the store.
-  static constexpr int kCachedLevel = 5;
+  // changes, and these (n / 32 of them) are on every proof's path, so a
+  // proof reads from the store only the nodes below them: in the SQLite
+  // store, one row (one page) around each end of its path, as it keeps 6
+  // tree levels per row. Warm() loads each level's hashes from index 0 into
+  // dense_ (32 bytes a hash, up to kMaxCached of them, top levels first);
+  // nodes read later go to recent_ until it holds kMaxRecent, when Warm()
+  // runs again to extend the dense levels.
+  static constexpr int kCachedLevel = 6;
   static constexpr size_t kMaxCached = size_t{1} << 22;
-  absl::Mutex cache_mu_;
-  absl::flat_hash_map<int64_t, Hash> cache_ ABSL_GUARDED_BY(cache_mu_);
+  static constexpr size_t kMaxRecent = size_t{1} << 16;
+  mutable absl::Mutex cache_mu_;
+  std::array<std::vector<Hash>, kLevels> dense_ ABSL_GUARDED_BY(cache_mu_);
+  size_t dense_count_ ABSL_GUARDED_BY(cache_mu_) = 0;
+  bool dense_full_ ABSL_GUARDED_BY(cache_mu_) = false;
+  absl::flat_hash_map<int64_t, Hash> recent_ ABSL_GUARDED_BY(cache_mu_);
+  // The hashes of ranges that are not one full subtree, [begin, end), each
+  // folded from up to 48 pieces. They lie on the right edge of a tree size,
+  // so proofs against the same (usually the latest) size share them.
+  static constexpr size_t kMaxEdges = size_t{1} << 14;
+  absl::flat_hash_map<std::pair<int64_t, int64_t>, Hash> edges_ ABSL_GUARDED_BY(cache_mu_);
   // The largest tree size seen published. The log only grows, so a size up
   // to this one needs no look-up of the head.
   std::atomic<int64_t> known_size_{0};

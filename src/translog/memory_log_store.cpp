@@ -25,6 +25,7 @@ absl::Status MemoryLogStore::Append(const LogAppend& a) {
   std::map<int, int64_t> next;
   for (const auto& [id, hash] : a.nodes) {
     if (id.level < 0 || id.level > 62) return absl::InvalidArgumentError("no such tree level");
+    if (hash.size() != 32) return absl::InvalidArgumentError("a tree hash is 32 bytes");
     auto [it, fresh] = next.try_emplace(
         id.level, id.level < static_cast<int>(levels_.size()) ? static_cast<int64_t>(levels_[id.level].size()) : 0);
     if (it->second != id.index) {
@@ -46,27 +47,30 @@ absl::Status MemoryLogStore::Append(const LogAppend& a) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<std::string>> MemoryLogStore::Nodes(const std::vector<LogNodeId>& ids) {
+absl::StatusOr<std::string> MemoryLogStore::Nodes(const std::vector<LogNodeId>& ids) {
   absl::MutexLock lock(&mu_);
-  std::vector<std::string> out;
-  out.reserve(ids.size());
+  std::string out;
+  out.reserve(ids.size() * 32);
   for (const LogNodeId& id : ids) {
     if (id.level < 0 || id.level >= static_cast<int>(levels_.size()) || id.index < 0 ||
         id.index >= static_cast<int64_t>(levels_[id.level].size())) {
       return absl::NotFoundError(fmt::format("the log holds no hash for level {} index {}", id.level, id.index));
     }
-    out.push_back(levels_[id.level][id.index]);
+    out += levels_[id.level][id.index];
   }
   return out;
 }
 
-absl::StatusOr<std::vector<std::string>> MemoryLogStore::NodeRange(int level, int64_t begin, int64_t end) {
+absl::StatusOr<std::string> MemoryLogStore::NodeRange(int level, int64_t begin, int64_t end) {
   absl::MutexLock lock(&mu_);
   if (level < 0 || level >= static_cast<int>(levels_.size()) || begin < 0 || begin > end ||
       end > static_cast<int64_t>(levels_[level].size())) {
     return absl::NotFoundError(fmt::format("the log holds no hashes at level {} from {} to {}", level, begin, end));
   }
-  return std::vector<std::string>(levels_[level].begin() + begin, levels_[level].begin() + end);
+  std::string out;
+  out.reserve(static_cast<size_t>(end - begin) * 32);
+  for (int64_t i = begin; i < end; ++i) out += levels_[level][i];
+  return out;
 }
 
 absl::StatusOr<std::vector<std::string>> MemoryLogStore::Entries(int64_t begin, int64_t end) {

@@ -17,8 +17,8 @@ class MemoryLogStore : public LogStore {
  public:
   absl::StatusOr<std::optional<LogHead>> Head() override;
   absl::Status Append(const LogAppend& append) override;
-  absl::StatusOr<std::vector<std::string>> Nodes(const std::vector<LogNodeId>& ids) override;
-  absl::StatusOr<std::vector<std::string>> NodeRange(int level, int64_t begin, int64_t end) override;
+  absl::StatusOr<std::string> Nodes(const std::vector<LogNodeId>& ids) override;
+  absl::StatusOr<std::string> NodeRange(int level, int64_t begin, int64_t end) override;
   absl::StatusOr<std::vector<std::string>> Entries(int64_t begin, int64_t end) override;
   absl::StatusOr<std::optional<int64_t>> FindLeaf(const std::string& leaf_hash, int64_t size) override;
   absl::StatusOr<std::vector<int64_t>> EntriesAbout(const std::string& principal, int64_t after,

@@ -151,11 +151,13 @@ absl::Status LogSequencer::Reload() {
     frontier_valid_ = true;
     return absl::OkStatus();
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> stored, store_.Nodes(Frontier::NodesFor(head->size)));
+  const std::vector<LogNodeId> ids = Frontier::NodesFor(head->size);
+  ASSIGN_OR_RETURN(std::string stored, store_.Nodes(ids));
+  if (stored.size() != ids.size() * 32) return absl::DataLossError("the log store returned malformed tree hashes");
   std::vector<Hash> hashes;
-  hashes.reserve(stored.size());
-  for (const std::string& h : stored) {
-    ASSIGN_OR_RETURN(Hash hash, HashFromBytes(h, "a stored tree hash"));
+  hashes.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSIGN_OR_RETURN(Hash hash, HashFromBytes(std::string_view(stored).substr(i * 32, 32), "a stored tree hash"));
     hashes.push_back(hash);
   }
   ASSIGN_OR_RETURN(Frontier f, Frontier::FromHashes(head->size, std::move(hashes)));

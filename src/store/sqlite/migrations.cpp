@@ -3,12 +3,13 @@
 #include <array>
 
 #include "fmt/format.h"
+#include "store/sqlite/sqlite_log_tiles.h"
 
 namespace aperture::store {
 namespace {
 
 // Append only: never edit a migration that has shipped.
-constexpr std::array<const char*, 6> kMigrations = {
+constexpr std::array<const char*, 7> kMigrations = {
     R"sql(
 CREATE TABLE principals (
   id TEXT PRIMARY KEY,
@@ -200,7 +201,24 @@ CREATE TABLE eval_items (
   PRIMARY KEY (run_id, idx)
 ) WITHOUT ROWID;
 )sql",
+    // 7: the log's tree hashes in tiles of 6 levels, one row per tile, so a
+    // proof reads a page or two (sqlite_log_tiles.h, docs/log_format.md).
+    // log_tiles::ConvertNodesToTiles then moves the hashes of migration 2's
+    // log_nodes over and drops it.
+    R"sql(
+CREATE TABLE log_tiles (
+  id INTEGER PRIMARY KEY,
+  hashes BLOB NOT NULL
+);
+)sql",
 };
+
+// Migrations that also run code: after their SQL, in the same transaction.
+struct CodeStep {
+  int64_t version;
+  absl::Status (*run)(SqliteDb& db);
+};
+constexpr CodeStep kCodeSteps[] = {{7, log_tiles::ConvertNodesToTiles}};
 
 absl::StatusOr<int64_t> UserVersion(SqliteDb& db) {
   auto stmt = db.Prepare("PRAGMA user_version");
@@ -212,7 +230,9 @@ absl::StatusOr<int64_t> UserVersion(SqliteDb& db) {
 
 }  // namespace
 
-absl::Status Migrate(SqliteDb& db) {
+absl::Status Migrate(SqliteDb& db) { return MigrateTo(db, static_cast<int64_t>(kMigrations.size())); }
+
+absl::Status MigrateTo(SqliteDb& db, int64_t target) {
   const int64_t latest = static_cast<int64_t>(kMigrations.size());
   for (;;) {
     bool done = false;
@@ -225,11 +245,14 @@ absl::Status Migrate(SqliteDb& db) {
         return absl::FailedPreconditionError(fmt::format(
             "database schema version {} is newer than this binary knows ({}); upgrade aperture", *version, latest));
       }
-      if (*version == latest) {
+      if (*version >= target) {
         done = true;
         return absl::OkStatus();
       }
       absl::Status step = db.Exec(kMigrations[*version]);
+      for (const CodeStep& code : kCodeSteps) {
+        if (step.ok() && code.version == *version + 1) step = code.run(db);
+      }
       if (!step.ok()) {
         return absl::Status(step.code(),
                             fmt::format("migration {} failed: {}", *version + 1, std::string(step.message())));

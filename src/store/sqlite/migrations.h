@@ -9,5 +9,7 @@ namespace aperture::store {
 // Applies every migration newer than the database's user_version, each in
 // its own transaction. Refuses a database newer than this binary.
 absl::Status Migrate(SqliteDb& db);
+// The same, stopping at schema version `target` (tests build older databases).
+absl::Status MigrateTo(SqliteDb& db, int64_t target);
 
 }  // namespace aperture::store

@@ -1,19 +1,28 @@
 #include "store/sqlite/sqlite_log_store.h"
 
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <tuple>
+
 #include "core/status_macros.h"
 #include "fmt/format.h"
 #include "store/sqlite/migrations.h"
+#include "store/sqlite/sqlite_log_tiles.h"
 
 namespace aperture::store {
 namespace {
 
-// Node ids: level * 2^48 + index. 2^48 leaves is far beyond any real log.
-constexpr int kLevelShift = 48;
-constexpr int64_t kMaxIndex = (int64_t{1} << kLevelShift) - 1;
+// 2^48 leaves is far beyond any real log.
+constexpr int64_t kMaxIndex = (int64_t{1} << 48) - 1;
 // Leaf hashes and subjects are indexed per bucket of 2^12 leaves (migration 4).
 constexpr int kBucketShift = 12;
 
-int64_t NodeKey(LogNodeId id) { return (int64_t{id.level} << kLevelShift) | id.index; }
+bool ValidNode(LogNodeId id) {
+  return id.level >= 0 && id.level <= log_tiles::kMaxTreeLevel && id.index >= 0 && id.index <= kMaxIndex;
+}
 
 int64_t HashPrefix(std::string_view hash) {
   uint64_t v = 0;
@@ -25,6 +34,10 @@ int64_t HashPrefix(std::string_view hash) {
 absl::Status Tune(SqliteDb& db, bool writer) {
   RETURN_IF_ERROR(db.Exec("PRAGMA mmap_size=2147418112"));
   if (!writer) return db.Exec("PRAGMA cache_size=-16384");
+  // Everything the log stores is published, so the pages an append frees
+  // (the right-edge tiles it rewrites) need no zeroing: that would double
+  // the pages each append writes.
+  RETURN_IF_ERROR(db.Exec("PRAGMA secure_delete=OFF"));
   // Fewer, larger WAL checkpoints: each one is an fsync on the append path.
   RETURN_IF_ERROR(db.Exec("PRAGMA wal_autocheckpoint=8192"));
   return db.Exec("PRAGMA cache_size=-65536");
@@ -50,7 +63,6 @@ InsertSql MakeInsert(const char* head, const char* row, int columns) {
 
 const InsertSql kEntries = MakeInsert("INSERT INTO log_entries (idx, entry) VALUES ", "(?, ?)", 2);
 const InsertSql kLeafIndex = MakeInsert("INSERT INTO log_leaf_index (bucket, prefix, idx) VALUES ", "(?, ?, ?)", 3);
-const InsertSql kNodes = MakeInsert("INSERT INTO log_nodes (id, hash) VALUES ", "(?, ?)", 2);
 const InsertSql kSubjects =
     MakeInsert("INSERT OR IGNORE INTO log_subjects (bucket, principal, idx) VALUES ", "(?, ?, ?)", 3);
 
@@ -71,6 +83,68 @@ absl::Status InsertRows(SqliteDb& db, const InsertSql& sql, size_t count, BindRo
   return absl::OkStatus();
 }
 
+// The stored row of a tile, or nullopt if the tree has no hash of it yet.
+absl::StatusOr<std::optional<std::string>> ReadTile(SqliteDb& db, int64_t row) {
+  ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT hashes FROM log_tiles WHERE id = ?"));
+  ASSIGN_OR_RETURN(bool found, stmt.Bind(1, row).Step());
+  if (!found) return std::optional<std::string>();
+  return std::optional<std::string>(stmt.Text(0));
+}
+
+// A node of an append, placed in its tile.
+struct PlacedNode {
+  log_tiles::Place place;
+  LogNodeId id;
+  const std::string* hash;
+};
+
+// Merges the nodes of one tile (sorted by sub-level, then position) into its
+// stored row. Each must be the next hash of its level in the tile, and the
+// tile's levels must stay complete over its base (the full subtrees of an
+// append are exactly those its leaves complete).
+absl::Status MergeTile(SqliteDb& db, std::span<const PlacedNode> nodes) {
+  const int64_t row = nodes.front().place.row;
+  ASSIGN_OR_RETURN(std::optional<std::string> stored, ReadTile(db, row));
+  const int width = stored ? log_tiles::WidthOfRow(stored->size()) : 0;
+  if (width < 0) {
+    return absl::DataLossError(fmt::format("tile row {} holds {} bytes, which no tile has", row, stored->size()));
+  }
+  std::array<int, log_tiles::kHeight> counts{};
+  for (int l = 0; l < log_tiles::kHeight; ++l) counts[l] = width >> l;
+  std::array<size_t, log_tiles::kHeight + 1> starts{};  // nodes[starts[l] .. starts[l + 1]) are at sub-level l
+  for (size_t i = 0, l = 0; l <= log_tiles::kHeight; ++l) {
+    while (i < nodes.size() && nodes[i].place.sub_level < static_cast<int>(l)) ++i;
+    starts[l] = i;
+  }
+  for (const PlacedNode& n : nodes) {
+    if (n.place.position != counts[n.place.sub_level]) {
+      return absl::InvalidArgumentError(
+          fmt::format("node {}/{} is not the next one at its level (the log holds {} there in its tile)", n.id.level,
+                      n.id.index, counts[n.place.sub_level]));
+    }
+    if (n.hash->size() != log_tiles::kHashSize) {
+      return absl::InvalidArgumentError(fmt::format("the hash of node {}/{} is not 32 bytes", n.id.level, n.id.index));
+    }
+    ++counts[n.place.sub_level];
+  }
+  for (int l = 1; l < log_tiles::kHeight; ++l) {
+    if (counts[l] != counts[0] >> l) {
+      return absl::InvalidArgumentError(fmt::format(
+          "the append leaves tile row {} with {} hashes at its base but {} at level {} above it; an append must give "
+          "every full subtree its leaves complete",
+          row, counts[0], counts[l], l));
+    }
+  }
+  std::string out;
+  out.reserve(static_cast<size_t>(log_tiles::HashesInRow(counts[0])) * log_tiles::kHashSize);
+  for (int l = 0; l < log_tiles::kHeight; ++l) {
+    if (stored) out += log_tiles::LevelOf(*stored, l);
+    for (size_t i = starts[l]; i < starts[l + 1]; ++i) out += *nodes[i].hash;
+  }
+  ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT OR REPLACE INTO log_tiles (id, hashes) VALUES (?, ?)"));
+  return stmt.Bind(1, row).BindBlob(2, out).Run();
+}
+
 }  // namespace
 
 class SqliteLogStore::Reader {
@@ -81,6 +155,7 @@ class SqliteLogStore::Reader {
     if (db_) store_->ReleaseReader(std::move(db_));
   }
   SqliteDb* operator->() { return db_.get(); }
+  SqliteDb& operator*() { return *db_; }
 
  private:
   SqliteLogStore* store_;
@@ -144,10 +219,23 @@ absl::Status SqliteLogStore::Append(const LogAppend& a) {
       return absl::AbortedError(
           fmt::format("the log has {} entries, not the {} this append continues from", size, a.expected_size));
     }
+    std::vector<PlacedNode> placed;
+    placed.reserve(a.nodes.size());
     for (const auto& [id, hash] : a.nodes) {
-      if (id.level < 0 || id.level > 62 || id.index < 0 || id.index > kMaxIndex) {
+      if (!ValidNode(id)) {
         return absl::InvalidArgumentError(fmt::format("no tree node at level {} index {}", id.level, id.index));
       }
+      placed.push_back({log_tiles::PlaceOf(id), id, &hash});
+    }
+    std::sort(placed.begin(), placed.end(), [](const PlacedNode& x, const PlacedNode& y) {
+      return std::tie(x.place.row, x.place.sub_level, x.place.position) <
+             std::tie(y.place.row, y.place.sub_level, y.place.position);
+    });
+    for (size_t i = 0; i < placed.size();) {
+      size_t j = i + 1;
+      while (j < placed.size() && placed[j].place.row == placed[i].place.row) ++j;
+      RETURN_IF_ERROR(MergeTile(db, std::span<const PlacedNode>(placed).subspan(i, j - i)));
+      i = j;
     }
     const int64_t first = a.expected_size;
     RETURN_IF_ERROR(InsertRows(db, kEntries, a.entries.size(), [&](Statement& st, int col, size_t i) {
@@ -156,9 +244,6 @@ absl::Status SqliteLogStore::Append(const LogAppend& a) {
     RETURN_IF_ERROR(InsertRows(db, kLeafIndex, a.leaf_hashes.size(), [&](Statement& st, int col, size_t i) {
       const int64_t idx = first + static_cast<int64_t>(i);
       st.Bind(col, idx >> kBucketShift).Bind(col + 1, HashPrefix(a.leaf_hashes[i])).Bind(col + 2, idx);
-    }));
-    RETURN_IF_ERROR(InsertRows(db, kNodes, a.nodes.size(), [&](Statement& st, int col, size_t i) {
-      st.Bind(col, NodeKey(a.nodes[i].first)).BindBlob(col + 1, a.nodes[i].second);
     }));
     RETURN_IF_ERROR(InsertRows(db, kSubjects, a.subjects.size(), [&](Statement& st, int col, size_t i) {
       st.Bind(col, a.subjects[i].second >> kBucketShift)
@@ -179,47 +264,85 @@ absl::Status SqliteLogStore::Append(const LogAppend& a) {
   });
 }
 
-absl::StatusOr<std::vector<std::string>> SqliteLogStore::Nodes(const std::vector<LogNodeId>& ids) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
-  std::vector<std::string> out;
-  out.reserve(ids.size());
-  // One read transaction for all the look-ups: each statement on its own
-  // would take and drop the file locks (several system calls) every time.
-  RETURN_IF_ERROR(r->Exec("BEGIN"));
-  absl::Status status;
+absl::StatusOr<std::string> SqliteLogStore::Nodes(const std::vector<LogNodeId>& ids) {
+  std::vector<log_tiles::Place> places;
+  places.reserve(ids.size());
+  std::vector<int64_t> wanted;  // distinct rows: a proof's nodes lie in one or two
   for (const LogNodeId& id : ids) {
-    absl::StatusOr<Statement> stmt = r->Prepare("SELECT hash FROM log_nodes WHERE id = ?");
-    if (!stmt.ok()) {
-      status = stmt.status();
-      break;
+    if (!ValidNode(id)) {
+      return absl::NotFoundError(fmt::format("the log holds no hash for level {} index {}", id.level, id.index));
     }
-    absl::StatusOr<bool> row = stmt->Bind(1, NodeKey(id)).Step();
-    if (!row.ok() || !*row) {
-      status = row.ok()
-                   ? absl::NotFoundError(fmt::format("the log holds no hash for level {} index {}", id.level, id.index))
-                   : row.status();
-      break;
-    }
-    out.push_back(stmt->Text(0));
+    places.push_back(log_tiles::PlaceOf(id));
+    if (std::find(wanted.begin(), wanted.end(), places.back().row) == wanted.end()) wanted.push_back(places.back().row);
   }
-  r->Exec("COMMIT").IgnoreError();
-  if (!status.ok()) return status;
+  // One statement per four rows: each statement takes and drops the read
+  // locks (two system calls). No transaction is needed around several: a
+  // full subtree's hash never changes, and a row only ever gains hashes.
+  struct Row {
+    int64_t id;
+    std::string bytes;
+  };
+  std::vector<Row> rows;
+  rows.reserve(wanted.size());
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  for (size_t i = 0; i < wanted.size(); i += 4) {
+    ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT id, hashes FROM log_tiles WHERE id IN (?, ?, ?, ?)"));
+    for (int k = 0; k < 4; ++k) stmt.Bind(k + 1, wanted[std::min(i + k, wanted.size() - 1)]);
+    for (;;) {
+      ASSIGN_OR_RETURN(bool found, stmt.Step());
+      if (!found) break;
+      rows.push_back({stmt.Int(0), stmt.Text(1)});
+    }
+  }
+  std::string out(ids.size() * log_tiles::kHashSize, '\0');
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const log_tiles::Place& place = places[i];
+    auto row = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.id == place.row; });
+    const std::string_view hash =
+        row == rows.end() ? std::string_view() : log_tiles::HashAt(row->bytes, place.sub_level, place.position);
+    if (hash.empty()) {
+      return absl::NotFoundError(
+          fmt::format("the log holds no hash for level {} index {}", ids[i].level, ids[i].index));
+    }
+    std::memcpy(out.data() + i * log_tiles::kHashSize, hash.data(), log_tiles::kHashSize);
+  }
   return out;
 }
 
-absl::StatusOr<std::vector<std::string>> SqliteLogStore::NodeRange(int level, int64_t begin, int64_t end) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT hash FROM log_nodes WHERE id >= ? AND id < ? ORDER BY id"));
-  stmt.Bind(1, NodeKey({level, begin})).Bind(2, NodeKey({level, end}));
-  std::vector<std::string> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    out.push_back(stmt.Text(0));
-  }
-  if (static_cast<int64_t>(out.size()) != end - begin) {
+absl::StatusOr<std::string> SqliteLogStore::NodeRange(int level, int64_t begin, int64_t end) {
+  auto missing = [&](int64_t have) {
     return absl::NotFoundError(
-        fmt::format("the log holds {} of the hashes at level {} from {} to {}", out.size(), level, begin, end));
+        fmt::format("the log holds {} of the hashes at level {} from {} to {}", have, level, begin, end));
+  };
+  if (begin < 0 || begin > end || !ValidNode({level, begin}) || (end > begin && !ValidNode({level, end - 1}))) {
+    return missing(0);
+  }
+  std::string out;
+  if (begin == end) return out;
+  out.reserve(static_cast<size_t>(end - begin) * log_tiles::kHashSize);
+  const log_tiles::Place first = log_tiles::PlaceOf({level, begin});
+  const log_tiles::Place last = log_tiles::PlaceOf({level, end - 1});
+  const int64_t per_tile = log_tiles::kWidth >> first.sub_level;  // nodes of this level in one tile
+  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT id, hashes FROM log_tiles WHERE id >= ? AND id <= ? ORDER BY id"));
+  stmt.Bind(1, first.row).Bind(2, last.row);
+  for (int64_t row = first.row; row <= last.row; ++row) {
+    ASSIGN_OR_RETURN(bool found, stmt.Step());
+    if (!found || stmt.Int(0) != row) break;
+    // This row's share of [begin, end), as positions at the level within the tile.
+    const int64_t row_first = (row - first.row) * per_tile + begin - first.position;  // node index of position 0
+    const int64_t from = std::max(begin, row_first) - row_first;
+    const int64_t to = std::min(end, row_first + per_tile) - row_first;
+    const std::string bytes = stmt.Text(1);
+    const std::string_view hashes = log_tiles::LevelOf(bytes, first.sub_level);
+    if (static_cast<int64_t>(hashes.size()) < to * log_tiles::kHashSize) {
+      out.append(hashes.substr(std::min<size_t>(hashes.size(), from * log_tiles::kHashSize)));
+      break;
+    }
+    out.append(hashes.substr(from * log_tiles::kHashSize, (to - from) * log_tiles::kHashSize));
+  }
+  if (static_cast<int64_t>(out.size()) != (end - begin) * log_tiles::kHashSize) {
+    return missing(static_cast<int64_t>(out.size()) / log_tiles::kHashSize);
   }
   return out;
 }
@@ -262,9 +385,9 @@ absl::StatusOr<std::optional<int64_t>> SqliteLogStore::FindLeaf(const std::strin
       }
       for (int64_t idx : candidates) {
         if (idx >= size) continue;
-        ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT hash FROM log_nodes WHERE id = ?"));
-        ASSIGN_OR_RETURN(bool row, stmt.Bind(1, NodeKey({0, idx})).Step());
-        if (row && stmt.Text(0) == leaf_hash) return std::optional<int64_t>(idx);
+        const log_tiles::Place place = log_tiles::PlaceOf({0, idx});
+        ASSIGN_OR_RETURN(std::optional<std::string> tile, ReadTile(*r, place.row));
+        if (tile && log_tiles::HashAt(*tile, 0, place.position) == leaf_hash) return std::optional<int64_t>(idx);
       }
       return std::optional<int64_t>();
     }();

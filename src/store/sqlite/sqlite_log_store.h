@@ -1,6 +1,7 @@
-// The SQLite LogStore: the transparency log's tables (migration 2) in the same
-// database file as the rest of the store, behind its own connections so log
-// appends and proof reads never queue behind other work in this process.
+// The SQLite LogStore: the transparency log's tables (migrations 2, 4 and 7)
+// in the same database file as the rest of the store, behind its own
+// connections so log appends and proof reads never queue behind other work in
+// this process. Tree hashes are kept as tiles (sqlite_log_tiles.h).
 #pragma once
 
 #include <memory>
@@ -23,8 +24,8 @@ class SqliteLogStore final : public LogStore {
 
   absl::StatusOr<std::optional<LogHead>> Head() override;
   absl::Status Append(const LogAppend& append) override;
-  absl::StatusOr<std::vector<std::string>> Nodes(const std::vector<LogNodeId>& ids) override;
-  absl::StatusOr<std::vector<std::string>> NodeRange(int level, int64_t begin, int64_t end) override;
+  absl::StatusOr<std::string> Nodes(const std::vector<LogNodeId>& ids) override;
+  absl::StatusOr<std::string> NodeRange(int level, int64_t begin, int64_t end) override;
   absl::StatusOr<std::vector<std::string>> Entries(int64_t begin, int64_t end) override;
   absl::StatusOr<std::optional<int64_t>> FindLeaf(const std::string& leaf_hash, int64_t size) override;
   absl::StatusOr<std::vector<int64_t>> EntriesAbout(const std::string& principal, int64_t after,
