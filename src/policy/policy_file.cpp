@@ -31,14 +31,11 @@ absl::Status ReadLevel(TomlReader& r, std::string_view key, Level& out, bool req
     if (!required) return absl::OkStatus();
     return r.Error(*where, key, "is required");
   }
-  auto text = node->value<std::string>();
-  std::optional<Level> level = text ? ParseLevel(*text) : std::nullopt;
-  if (!node->is_string() || !level) {
-    return r.Error(*node, key,
-                   fmt::format("has an unknown level \"{}\"; use closed, staged, hosted, api, research, download "
-                               "or open",
-                               text.value_or("?")));
-  }
+  constexpr std::string_view kLevels = "closed, staged, hosted, api, research, download or open";
+  if (!node->is_string()) return r.Error(*node, key, fmt::format("must be a level name: {}", kLevels));
+  const std::string text = *node->value<std::string>();
+  std::optional<Level> level = ParseLevel(text);
+  if (!level) return r.Error(*node, key, fmt::format("has an unknown level \"{}\"; use {}", text, kLevels));
   out = *level;
   return absl::OkStatus();
 }
@@ -47,13 +44,11 @@ absl::Status ReadSeverity(TomlReader& r, std::string_view key, std::optional<Sev
                           bool required) {
   const toml::node* node = r.Take(key);
   if (!node) return required ? r.Error(where, key, "is required") : absl::OkStatus();
-  auto text = node->value<std::string>();
-  std::optional<Severity> s = text ? ParseSeverity(*text) : std::nullopt;
-  if (!node->is_string() || !s) {
-    return r.Error(
-        *node, key,
-        fmt::format("has an unknown severity \"{}\"; use low, medium, high or critical", text.value_or("?")));
-  }
+  constexpr std::string_view kSeverities = "low, medium, high or critical";
+  if (!node->is_string()) return r.Error(*node, key, fmt::format("must be a severity: {}", kSeverities));
+  const std::string text = *node->value<std::string>();
+  std::optional<Severity> s = ParseSeverity(text);
+  if (!s) return r.Error(*node, key, fmt::format("has an unknown severity \"{}\"; use {}", text, kSeverities));
   out = *s;
   return absl::OkStatus();
 }

@@ -179,11 +179,129 @@ TEST_F(PolicyFileTest, EveryOtherMistakeIsPrecise) {
             "\"bio\"\n",
             "domains[1].name repeats the domain \"bio\""},
            {"x = [\n", "policy.toml:"},
+           {"[ceilings]\nsevere = \"closed\"\n", "policy.toml:2: ceilings.severe is not a known setting"},
+           {"[[stages]]\nlevel = \"api\"\nmin_time_at_previus = \"7d\"\n",
+            "policy.toml:3: stages[0].min_time_at_previus is not a known setting"},
+           {"[[stages]]\nlevel = \"api\"\nmin_time_at_previous = \"0d\"\n", "stages[0].min_time_at_previous must"},
+           {"[[stages]]\nlevel = \"api\"\nmin_time_at_previous = \"5300w\"\n",
+            "stages[0].min_time_at_previous is longer than 100 years"},
+           {"[[stages]]\nlevel = 3\n", "policy.toml:2: stages[0].level must be a level name: closed, staged"},
+           {"[[rollback]]\nseverity = 2\nceiling = \"api\"\n", "rollback[0].severity must be a severity: low"},
+           {"[[stages]]\napproval = \"owner\"\n", "policy.toml:1: stages[0].level is required"},
+           {"[[stages]]\nlevel = \"api\"\nfresh_evals = \"wmdp-bio\"\n", "stages[0].fresh_evals must be a list"},
+           {"[[rollback]]\nseverity = \"high\"\nceiling = \"api\"\n[[rollback]]\nseverity = \"critical\"\n"
+            "ceiling = \"research\"\n",
+            "policy.toml:6: rollback[1].ceiling (research): a critical finding would leave the model at research but "
+            "a high one at api"},
+           {"[[rollback]]\nseverity = \"dire\"\nceiling = \"api\"\n", "rollback[0].severity has an unknown severity"},
+           {"ceilings = \"open\"\n", "policy.toml:1: ceilings must be a table"},
            {"name = \"\xc3\xa9\"\n", "only ASCII"},
        }) {
     std::string e = ErrorOf(c.text);
     EXPECT_NE(e.find(c.expect), std::string::npos) << "text:\n" << c.text << "\nerror: " << e;
   }
+}
+
+TEST_F(PolicyFileTest, SuiteRulesAreChecked) {
+  auto suite = [](const std::string& body) {
+    return "[[domains]]\nname = \"bio\"\n[[domains.suites]]\nname = \"wmdp-bio\"\nfile = "
+           "\"suites/wmdp.jsonl\"\n" +
+           body;
+  };
+  struct Case {
+    std::string body, expect;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"", "policy.toml:3: domains[0].suites[0].thresholds is required"},
+           {"thresholds = { medium = 0.1, high = 0.2, critical = inf }\n",
+            "policy.toml:6: domains[0].suites[0].thresholds.critical must be a finite number"},
+           {"thresholds = { medium = nan, high = 0.2, critical = 0.3 }\n", "thresholds.medium must be a number"},
+           {"thresholds = { medium = \"0.1\", high = 0.2, critical = 0.3 }\n", "thresholds.medium must be a number"},
+           {"thresholds = { medium = 0.1, high = 0.2, critical = 0.3, severe = 0.4 }\n",
+            "thresholds.severe is not a known setting"},
+           {"thresholds = { medium = 0.3, high = 0.2, critical = 0.3 }\n",
+            "thresholds.high (0.2) is below medium (0.3)"},
+           {"thresholds = { medium = 0.1, high = 0.3, critical = 0.2 }\n",
+            "thresholds.critical (0.2) is below high (0.3)"},
+           {"metric = \"\"\nthresholds = { medium = 0.1, high = 0.2, critical = 0.3 }\n",
+            "policy.toml:6: domains[0].suites[0].metric must not be empty"},
+           {"metrc = \"acc\"\nthresholds = { medium = 0.1, high = 0.2, critical = 0.3 }\n",
+            "domains[0].suites[0].metrc is not a known setting"},
+       }) {
+    std::string e = ErrorOf(suite(c.body));
+    EXPECT_NE(e.find(c.expect), std::string::npos) << "body:\n" << c.body << "\nerror: " << e;
+  }
+  // Equal thresholds are fine (non-decreasing), and integers are numbers.
+  EXPECT_TRUE(Parse(suite("thresholds = { medium = 0, high = 1, critical = 1 }\n")).ok());
+  // A suite belongs to one domain.
+  std::string e = ErrorOf(suite("thresholds = { medium = 0.1, high = 0.2, critical = 0.3 }\n") +
+                          "[[domains]]\nname = \"chem\"\n[[domains.suites]]\nname = \"wmdp-bio\"\nfile = "
+                          "\"suites/wmdp.jsonl\"\nthresholds = { medium = 0.1, high = 0.2, critical = 0.3 }\n");
+  EXPECT_NE(e.find("policy.toml:10: domains[1].suites[0].name repeats the suite \"wmdp-bio\""), std::string::npos) << e;
+}
+
+TEST_F(PolicyFileTest, SuiteFilesResolveAgainstThePolicyDirectoryOrStayAbsolute) {
+  const std::string absolute = (dir_ / "suites" / "cyber.jsonl").string();
+  auto p = Parse("[[domains]]\nname = \"cyber\"\n[[domains.suites]]\nname = \"c\"\nfile = \"" + absolute +
+                 "\"\nthresholds = { medium = 0.1, high = 0.2, critical = 0.3 }\n");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->FindSuite("c")->file, absolute);
+  p = Parse(
+      "[[domains]]\nname = \"cyber\"\n[[domains.suites]]\nname = \"c\"\nfile = "
+      "\"./suites/../suites/cyber.jsonl\"\nthresholds = { medium = 0.1, high = 0.2, critical = 0.3 }\n");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->FindSuite("c")->file, absolute);
+  EXPECT_EQ(p->FindSuite("nope"), nullptr);
+  // A directory is not a suite file.
+  std::string e = ErrorOf(
+      "[[domains]]\nname = \"cyber\"\n[[domains.suites]]\nname = \"c\"\nfile = \"suites\"\nthresholds = "
+      "{ medium = 0.1, high = 0.2, critical = 0.3 }\n");
+  EXPECT_NE(e.find("file names no such file \"suites\""), std::string::npos) << e;
+}
+
+TEST_F(PolicyFileTest, ABadFileOnDiskIsRefusedWithItsPathAndLeavesTheGoodOneAsItWas) {
+  const std::string path = (dir_ / "policy.toml").string();
+  std::ofstream(path) << kGood;
+  auto good = LoadPolicy(path);
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(good->source, path);
+  const Policy running = *good;
+
+  std::ofstream(path) << kGood << "\n[[stages]]\nlevel = \"apii\"\n";
+  auto bad = LoadPolicy(path);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(bad.status()));
+  EXPECT_NE(bad.status().message().find(path + ":40: stages[2].level has an unknown level \"apii\""), std::string::npos)
+      << bad.status();
+  // Nothing the good policy refers to was touched: it loads again the same.
+  std::ofstream(path) << kGood;
+  auto again = LoadPolicy(path);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->sha256, running.sha256);
+  EXPECT_EQ(again->stages.size(), running.stages.size());
+
+  auto missing = LoadPolicy((dir_ / "nope.toml").string());
+  EXPECT_TRUE(absl::IsNotFound(missing.status())) << missing.status();
+  EXPECT_NE(missing.status().message().find("nope.toml"), std::string::npos);
+}
+
+TEST_F(PolicyFileTest, TheHashIsOfTheBytes) {
+  auto a = Parse(kGood);
+  auto b = Parse(std::string(kGood) + "# a comment\n");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->sha256, b->sha256);
+  EXPECT_EQ(a->sha256, Parse(kGood)->sha256);
+  // The SHA-256 of the empty file, and the empty policy is the default one.
+  auto empty = Parse("");
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(empty->unknown_ceiling, Level::kStaged);
+  EXPECT_TRUE(empty->stages.empty());
+}
+
+TEST_F(PolicyFileTest, AHugeFileIsRefusedBeforeParsing) {
+  std::string e = ErrorOf(std::string(2 << 20, '#'));
+  EXPECT_NE(e.find("policy.toml: a policy file is at most 1 MiB"), std::string::npos) << e;
 }
 
 TEST_F(PolicyFileTest, TheDefaultPolicyAllowsEverything) {
