@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 
@@ -98,10 +99,55 @@ TEST_F(PolicyFileTest, AGoodFileParsesCompletely) {
 TEST_F(PolicyFileTest, TheShippedExamplePolicyLoads) {
   auto p = LoadPolicy(APERTURE_SOURCE_DIR "/examples/policy.toml");
   ASSERT_TRUE(p.ok()) << p.status();
-  EXPECT_EQ(p->domains.size(), 2u);
+  ASSERT_EQ(p->domains.size(), 2u);
+  EXPECT_EQ(p->domains[0].name, "hazard-proxy");
+  EXPECT_EQ(p->domains[1].name, "general");
+  for (const Domain& d : p->domains) {
+    for (const SuiteRule& s : d.suites) EXPECT_TRUE(std::filesystem::is_regular_file(s.file)) << s.file;
+  }
+  EXPECT_EQ(p->tier_ceiling, (std::array<Level, 4>{Level::kOpen, Level::kDownload, Level::kResearch, Level::kClosed}));
+  EXPECT_EQ(p->unknown_ceiling, Level::kStaged);
   ASSERT_EQ(p->stages.size(), 6u);
+  EXPECT_EQ(p->stages[0].level, Level::kStaged);
+  EXPECT_FALSE(p->stages[0].automatic);
+  const Stage& api = p->stages[2];
+  EXPECT_EQ(api.level, Level::kApi);
+  EXPECT_EQ(api.min_seconds_at_previous, 14 * 86400);
+  EXPECT_EQ(api.fresh_evals.size(), 2u);
+  EXPECT_EQ(api.blocking_severity, Severity::kHigh);
+  EXPECT_FALSE(p->stages[4].automatic);  // download: the owner's approval
   EXPECT_EQ(p->stages.back().level, Level::kOpen);
-  EXPECT_EQ(p->rollback.size(), 2u);
+  ASSERT_EQ(p->rollback.size(), 2u);
+  EXPECT_EQ(p->rollback[0].severity, Severity::kHigh);
+  EXPECT_EQ(p->rollback[0].ceiling, Level::kApi);
+  EXPECT_EQ(p->rollback[1].ceiling, Level::kClosed);
+}
+
+TEST_F(PolicyFileTest, TheExamplesCommentedHazardDomainsParseOnceUncommented) {
+  std::ifstream in(APERTURE_SOURCE_DIR "/examples/policy.toml");
+  std::string line, text;
+  int uncommented = 0;
+  while (std::getline(in, line)) {
+    for (const char* prefix : {"# [[domains", "# name = ", "# file = ", "# metric = ", "# thresholds = "}) {
+      if (line.rfind(prefix, 0) == 0) {
+        line = line.substr(2);
+        ++uncommented;
+        break;
+      }
+    }
+    text += line + "\n";
+  }
+  EXPECT_GT(uncommented, 0);
+  for (const char* file :
+       {"hazard_proxy_placeholder", "reading", "arithmetic", "wmdp_bio", "wmdp_chem", "wmdp_cyber", "agentic_tasks"}) {
+    std::ofstream(dir_ / "suites" / (std::string(file) + ".jsonl")) << "{}\n";
+  }
+  auto p = Parse(text);
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::vector<std::string> names;
+  for (const Domain& d : p->domains) names.push_back(d.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"hazard-proxy", "bio", "chem", "cyber", "autonomy", "general"}));
+  EXPECT_EQ(p->FindSuite("agentic-tasks")->metric, "accuracy");
 }
 
 TEST_F(PolicyFileTest, AnUnknownLevelIsNamedWithItsLineAndKey) {
