@@ -47,10 +47,11 @@ absl::StatusOr<EvalRun> EvalService::Prepare(const Caller& actor, const std::str
 
 absl::StatusOr<EvalRun> EvalService::RunNow(const Caller& actor, const std::string& model_id,
                                             const std::string& suite_path,
-                                            const std::function<void(const evals::Progress&)>& progress) {
+                                            const std::function<void(const evals::Progress&)>& progress,
+                                            const std::atomic<bool>* cancel) {
   ASSIGN_OR_RETURN(evals::Suite suite, evals::LoadSuite(suite_path));
   ASSIGN_OR_RETURN(EvalRun run, Prepare(actor, model_id, suite, suite_path));
-  return Execute(std::move(run), suite, progress, &stopping_);
+  return Execute(std::move(run), suite, progress, cancel ? cancel : &stopping_);
 }
 
 absl::StatusOr<EvalRun> EvalService::Start(const Caller& actor, const std::string& model_id,

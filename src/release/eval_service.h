@@ -40,9 +40,12 @@ class EvalService {
 
   // Runs the suite at `suite_path` on the model in the calling thread,
   // resuming an unfinished run of the same suite file on the model if there
-  // is one. `progress` (may be empty) is called as items finish.
+  // is one. `progress` (may be empty) is called as items finish. When
+  // *cancel becomes true the run stops with Cancelled, what finished kept,
+  // to be resumed by the next RunNow.
   absl::StatusOr<EvalRun> RunNow(const Caller& actor, const std::string& model_id, const std::string& suite_path,
-                                 const std::function<void(const evals::Progress&)>& progress);
+                                 const std::function<void(const evals::Progress&)>& progress,
+                                 const std::atomic<bool>* cancel = nullptr);
 
   // Starts (or resumes) the same in the background and returns the run as
   // stored (state running). Only suites the policy names may be started

@@ -1,6 +1,8 @@
 #include "server/release_commands.h"
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <iostream>
 #include <thread>
 
@@ -14,6 +16,10 @@
 
 namespace aperture {
 namespace {
+
+// Ctrl-C during `eval run`: stop cleanly, keeping what finished.
+std::atomic<bool> g_interrupted{false};
+void OnInterrupt(int) { g_interrupted = true; }
 
 absl::StatusOr<Level> LevelNamed(const std::string& name) {
   std::optional<Level> l = ParseLevel(name);
@@ -188,9 +194,15 @@ void AddReleaseCommands(CLI::App& cli, absl::Status& status, std::string& data, 
                                     .models = {.max_context = static_cast<int>(s.config.serving.max_context)}});
     EvalService evals(*s.store, *s.recorder, s.clock, *s.release, scheduler);
     evals::ProgressBar bar(stderr);
-    auto result =
-        evals.RunNow(AccessService::Operator(), model, suite, [&](const evals::Progress& p) { bar.Update(p); });
+    std::signal(SIGINT, OnInterrupt);
+    auto result = evals.RunNow(
+        AccessService::Operator(), model, suite, [&](const evals::Progress& p) { bar.Update(p); }, &g_interrupted);
+    std::signal(SIGINT, SIG_DFL);
     bar.Finish();
+    if (absl::IsCancelled(result.status())) {
+      status = absl::CancelledError("interrupted; the finished items are kept: run the same command to resume");
+      return;
+    }
     if (!result.ok()) {
       status = result.status();
       return;

@@ -73,14 +73,7 @@ void ExpectParamError(TestServer& server, const std::string& target, int status,
 
 // Runs the aperture binary; returns its exit status and everything it printed.
 std::pair<int, std::string> RunCli(const std::string& args) {
-  const std::string command = fmt::format("{} {} 2>&1", APERTURE_BINARY, args);
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return {-1, "popen failed"};
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return RunCommand(fmt::format("{} {}", APERTURE_BINARY, args));
 }
 
 TEST(LogTest, CheckpointsAreSignedUnderTheConfiguredName) {

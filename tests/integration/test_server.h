@@ -15,6 +15,10 @@ namespace aperture::testing {
 
 inline constexpr char kTestModelPath[] = APERTURE_SHARED_DIR "/models/stories260K.gguf";
 
+// Runs a shell command; returns its exit status and everything it printed
+// (stdout and stderr).
+std::pair<int, std::string> RunCommand(const std::string& command);
+
 class TestServer {
  public:
   explicit TestServer(Config config = DefaultConfig());
