@@ -72,13 +72,18 @@ absl::Status ReadCeilings(TomlReader& top, Policy& p) {
     }
     RETURN_IF_ERROR(r.NoUnknownKeys());
     for (int i = 1; i < 4; ++i) {
-      if (p.tier_ceiling[i] > p.tier_ceiling[i - 1]) {
-        return r.Error(*t->get(RiskTierName(static_cast<RiskTier>(i))), RiskTierName(static_cast<RiskTier>(i)),
-                       fmt::format("({}) is above the ceiling of the less risky tier {} ({}): a riskier tier "
-                                   "may not be more open",
-                                   LevelName(p.tier_ceiling[i]), RiskTierName(static_cast<RiskTier>(i - 1)),
-                                   LevelName(p.tier_ceiling[i - 1])));
-      }
+      if (p.tier_ceiling[i] <= p.tier_ceiling[i - 1]) continue;
+      const std::string_view riskier = RiskTierName(static_cast<RiskTier>(i));
+      const std::string_view milder = RiskTierName(static_cast<RiskTier>(i - 1));
+      // Either may be a default the file left out: point at the one written.
+      const toml::node* riskier_node = t->get(riskier);
+      const toml::node* milder_node = t->get(milder);
+      const toml::node& where = riskier_node ? *riskier_node : milder_node ? *milder_node : *t;
+      return r.Error(where, riskier,
+                     fmt::format("({}{}) is above the ceiling of the less risky tier {} ({}{}): a riskier tier may "
+                                 "not be more open",
+                                 LevelName(p.tier_ceiling[i]), riskier_node ? "" : ", the default", milder,
+                                 LevelName(p.tier_ceiling[i - 1]), milder_node ? "" : ", the default"));
     }
   }
   return s;

@@ -209,6 +209,13 @@ TEST_F(PolicyFileTest, EveryOtherMistakeIsPrecise) {
            {"unknown_ceilng = \"api\"\n", "policy.toml:1: unknown_ceilng is not a known setting"},
            {"[ceilings]\nlow = \"api\"\nmedium = \"open\"\n",
             "ceilings.medium (open) is above the ceiling of the less"},
+           // Found by fuzzing: the riskier tier left at its default.
+           {"[ceilings]\nmedium = \"api\"\n",
+            "policy.toml:2: ceilings.high (research, the default) is above the ceiling of the less risky tier medium "
+            "(api)"},
+           {"[ceilings]\nhigh = \"open\"\n",
+            "policy.toml:2: ceilings.high (open) is above the ceiling of the less risky tier medium (download, the "
+            "default)"},
            {"[[stages]]\nlevel = \"api\"\napproval = \"sometimes\"\n", "stages[0].approval must be"},
            {"[[stages]]\nlevel = \"api\"\nmin_time_at_previous = \"2 weeks\"\n", "stages[0].min_time_at_previous must"},
            {"[[stages]]\nlevel = \"api\"\nfresh_evals = [{ suite = \"nope\", max_age = \"3d\" }]\n",
