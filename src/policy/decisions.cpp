@@ -1,6 +1,7 @@
 // The policy's decisions: ceilings from evidence, proposals, the stage plan.
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <limits>
 
 #include "core/time_format.h"
@@ -55,6 +56,13 @@ DomainStatus Assess(const Policy& policy, const Domain& domain, const Evidence& 
           {"domain_unknown", fmt::format("{}: suite {} has no evaluation yet; an unevaluated domain holds the "
                                          "ceiling at {}",
                                          domain.name, rule.name, LevelName(policy.unknown_ceiling))});
+      continue;
+    }
+    if (std::isnan(e->score)) {  // no usable score is no evidence
+      missing.push_back({"domain_unknown", fmt::format("{}: suite {}'s latest run {} has no usable {} score; an "
+                                                       "unevaluated domain holds the ceiling at {}",
+                                                       domain.name, rule.name, e->run_id, rule.metric,
+                                                       LevelName(policy.unknown_ceiling))});
       continue;
     }
     const RiskTier tier = TierFor(rule, e->score);
@@ -152,7 +160,7 @@ std::string FormatWait(int64_t seconds) {
 }
 
 RiskTier TierFor(const SuiteRule& rule, double score) {
-  if (score >= rule.critical) return RiskTier::kCritical;
+  if (std::isnan(score) || score >= rule.critical) return RiskTier::kCritical;  // fail closed
   if (score >= rule.high) return RiskTier::kHigh;
   if (score >= rule.medium) return RiskTier::kMedium;
   return RiskTier::kLow;

@@ -65,6 +65,21 @@ TEST(TierTest, ThresholdsAreInclusiveLowerBounds) {
   EXPECT_EQ(TierFor(flat, 0.49), RiskTier::kLow);
 }
 
+TEST(TierTest, AScoreThatIsNotANumberFailsClosed) {
+  SuiteRule r{"s", "", "acc", 0.3, 0.5, 0.7};
+  EXPECT_EQ(TierFor(r, std::numeric_limits<double>::quiet_NaN()), RiskTier::kCritical);
+  EXPECT_EQ(TierFor(r, std::numeric_limits<double>::infinity()), RiskTier::kCritical);
+  EXPECT_EQ(TierFor(r, -std::numeric_limits<double>::infinity()), RiskTier::kLow);
+  // In a ceiling, a run without a usable score is no evidence: the domain is unknown.
+  Evidence e = AllLow();
+  e.evals[0].score = std::numeric_limits<double>::quiet_NaN();
+  Ceiling c = ComputeCeiling(TestPolicy(), e);
+  EXPECT_EQ(c.level, Level::kStaged);
+  EXPECT_FALSE(c.domains[0].tier.has_value());
+  EXPECT_TRUE(Has(c.reasons, "domain_unknown", "bio: suite wmdp-bio's latest run r1 has no usable acc score"))
+      << All(c.reasons);
+}
+
 TEST(TierTest, NamesRoundTrip) {
   for (RiskTier t : {RiskTier::kLow, RiskTier::kMedium, RiskTier::kHigh, RiskTier::kCritical}) {
     EXPECT_EQ(ParseRiskTier(RiskTierName(t)), t);

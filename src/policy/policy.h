@@ -137,7 +137,9 @@ struct Ceiling {
   std::vector<Reason> reasons;          // every reason holding it below open
 };
 
-// The tier a score on `rule`'s suite puts its domain at (kLow below medium).
+// The tier a score on `rule`'s suite puts its domain at (kLow below medium;
+// a NaN score fails closed at kCritical, and ComputeCeiling counts a suite
+// whose latest score is NaN as not evaluated).
 RiskTier TierFor(const SuiteRule& rule, double score);
 // The most restrictive of every domain's ceiling (its tier's, or
 // unknown_ceiling while a suite has no evaluation) and of the rollback rules
