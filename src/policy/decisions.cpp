@@ -251,8 +251,11 @@ ProposalDecision EvaluateProposal(const Policy& policy, const Evidence& evidence
   }
   d.allowed = d.reasons.empty();
   if (d.allowed) {
-    d.reasons.push_back({"ok", fmt::format("{} is within the ceiling {} and every gate of its stage is open",
-                                           LevelName(target), LevelName(ceiling.level))});
+    d.reasons.push_back({"ok", policy.stages.empty()
+                                   ? fmt::format("{} is within the ceiling {} (the policy has no release plan)",
+                                                 LevelName(target), LevelName(ceiling.level))
+                                   : fmt::format("{} is within the ceiling {} and every gate of its stage is open",
+                                                 LevelName(target), LevelName(ceiling.level))});
   }
   return d;
 }
@@ -262,7 +265,8 @@ std::vector<StageStatus> PlanStatus(const Policy& policy, const Evidence& eviden
   std::vector<StageStatus> out;
   const Stage* next = NextStage(policy, state.public_level);
   const Level ceiling = ComputeCeiling(policy, evidence).level;
-  for (const Stage& s : policy.stages) {
+  for (size_t i = 0; i < policy.stages.size(); ++i) {
+    const Stage& s = policy.stages[i];
     StageStatus st;
     st.level = s.level;
     st.automatic = s.automatic;
@@ -271,10 +275,12 @@ std::vector<StageStatus> PlanStatus(const Policy& policy, const Evidence& eviden
       if (&s == next) {
         st.waiting_for = ClosedGates(s, evidence, state, now, &st.opens_at);
       } else {
-        st.waiting_for.push_back({"stage_order", fmt::format("comes after stage {}", LevelName(next->level))});
+        // Not the next stage, so not the first: the stage before it comes first.
+        const std::string_view previous = LevelName(policy.stages[i - 1].level);
+        st.waiting_for.push_back({"stage_order", fmt::format("comes after stage {}", previous)});
         if (s.min_seconds_at_previous > 0) {
           st.waiting_for.push_back(
-              {"stage_time", fmt::format("then {} at the stage before it", FormatWait(s.min_seconds_at_previous))});
+              {"stage_time", fmt::format("then {} at {}", FormatWait(s.min_seconds_at_previous), previous)});
         }
       }
       if (s.level > ceiling) {

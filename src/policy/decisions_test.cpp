@@ -414,7 +414,10 @@ TEST(ProposalTest, WithoutAPlanAnyLevelWithinTheCeilingGoes) {
   EXPECT_TRUE(Has(d.reasons, "domain_tier", "bio: suite wmdp-bio acc 0.550 >= high threshold 0.500"));
   EXPECT_TRUE(EvaluateProposal(p, high, {Level::kClosed, kNow}, Level::kResearch, kNow).allowed);
   // The default policy: anything.
-  EXPECT_TRUE(EvaluateProposal(DefaultPolicy(), {}, {Level::kClosed, kNow}, Level::kOpen, kNow).allowed);
+  ProposalDecision d2 = EvaluateProposal(DefaultPolicy(), {}, {Level::kClosed, kNow}, Level::kOpen, kNow);
+  EXPECT_TRUE(d2.allowed);
+  EXPECT_TRUE(Has(d2.reasons, "ok", "open is within the ceiling open (the policy has no release plan)"))
+      << All(d2.reasons);
 }
 
 // ---- the plan and automatic advance
@@ -471,12 +474,33 @@ TEST(PlanTest, ThePlanSaysWhatEachStageWaitsFor) {
   EXPECT_FALSE(plan[2].gates_open);
   EXPECT_EQ(plan[2].opens_at, 0);
   EXPECT_TRUE(Has(plan[2].waiting_for, "stage_order", "comes after stage api"));
-  EXPECT_TRUE(Has(plan[2].waiting_for, "stage_time", "then 7d at the stage before it"));
+  EXPECT_TRUE(Has(plan[2].waiting_for, "stage_time", "then 7d at api"));
   EXPECT_TRUE(Has(plan[2].waiting_for, "owner_approval"));
 
   plan = PlanStatus(p, AllLow(kNow), {Level::kStaged, kNow}, kNow + 14 * kDay);
   EXPECT_TRUE(plan[1].gates_open);
   EXPECT_TRUE(plan[1].waiting_for.empty()) << All(plan[1].waiting_for);
+}
+
+TEST(PlanTest, LaterStagesNameTheStageBeforeThem) {
+  Policy p = TestPolicy();
+  p.stages.push_back({Level::kDownload, 30 * kDay, {}, std::nullopt, false});
+  auto plan = PlanStatus(p, AllLow(kNow), {Level::kClosed, kNow}, kNow);
+  ASSERT_EQ(plan.size(), 4u);
+  EXPECT_TRUE(plan[0].waiting_for.size() == 1 && plan[0].waiting_for[0].code == "owner_approval")
+      << All(plan[0].waiting_for);
+  EXPECT_TRUE(plan[0].gates_open);
+  EXPECT_TRUE(Has(plan[1].waiting_for, "stage_order", "comes after stage staged"));
+  EXPECT_TRUE(Has(plan[1].waiting_for, "stage_time", "then 14d at staged"));
+  EXPECT_TRUE(Has(plan[3].waiting_for, "stage_order", "comes after stage research"));
+  EXPECT_TRUE(Has(plan[3].waiting_for, "stage_time", "then 30d at research"));
+  for (const StageStatus& s : plan) EXPECT_FALSE(s.reached);
+  // Past the end of the plan, every stage is reached and waits for nothing.
+  plan = PlanStatus(p, AllLow(kNow), {Level::kOpen, kNow}, kNow);
+  for (const StageStatus& s : plan) {
+    EXPECT_TRUE(s.reached);
+    EXPECT_TRUE(s.waiting_for.empty());
+  }
 }
 
 TEST(PlanTest, AnOwnerStageWithOpenGatesWaitsOnlyForTheOwner) {
