@@ -96,7 +96,7 @@ struct OpenFinding {
   std::string title;
 };
 struct Evidence {
-  std::vector<EvalScore> evals;  // the latest finished run of each suite
+  std::vector<EvalScore> evals;  // the latest finished run of each suite (the first listed counts)
   std::vector<OpenFinding> findings;
 };
 
@@ -172,10 +172,10 @@ ProposalDecision EvaluateProposal(const Policy& policy, const Evidence& evidence
 struct StageStatus {
   Level level = Level::kStaged;
   bool reached = false;
-  bool gates_open = false;  // the next stage only
+  bool gates_open = false;  // the next stage only: nothing but an owner's approval (if any) missing
   bool automatic = false;
-  int64_t opens_at = 0;  // the next stage's time gate; 0 if none
-  std::vector<Reason> waiting_for;
+  int64_t opens_at = 0;             // the next stage's time gate; 0 if none
+  std::vector<Reason> waiting_for;  // empty once reached
 };
 std::vector<StageStatus> PlanStatus(const Policy& policy, const Evidence& evidence, const ReleaseState& state,
                                     int64_t now);
