@@ -1,6 +1,7 @@
 // The OpenAI endpoints over loopback on the real tiny model: whole and
 // streamed answers, stop strings, n, logprobs caps per level, logit_bias
-// with logprobs, disconnects, a full queue and usage accounting.
+// with logprobs, multi-byte characters split across tokens, disconnects, a
+// full queue and usage accounting.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -140,6 +141,73 @@ TEST_F(ServingTest, LogitBiasWithLogprobsRefusedAtApi) {
   EXPECT_EQ(server_.Call("POST", "/v1/chat/completions", body, researcher_).status, 200);
 }
 
+// Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF).
+bool IsUtf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    const size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    uint32_t cp = n == 1 ? b : b & (0x7F >> n);
+    for (size_t k = 1; k < n; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n;
+  }
+  return true;
+}
+
+// The tiny model's vocabulary has byte-fallback tokens <0x00>..<0xFF> at ids
+// 3..258. At research level, logit_bias lifts the two bytes of "é" (C3 A9)
+// far above every other token, and the frequency and presence penalties push
+// a byte back by 4 once it has been sampled and by 2 more each time after:
+// with the lead byte's bias set where the model already prefers it slightly
+// (measured: 97 to 98.25 all give C3 A9 C3 A9 C3 A9 with greedy decoding, so
+// 97.6 sits mid-window), decoding alternates C3, A9, C3, A9: every character
+// is split across two tokens. Each streamed chunk must be valid UTF-8 without
+// replacement characters, and the characters must arrive whole.
+TEST_F(ServingTest, MultiByteCharacterSplitAcrossTokensArrivesWhole) {
+  const int lead = 3 + 0xC3, cont = 3 + 0xA9;
+  const std::string body = fmt::format(
+      R"({{"model":"tiny","prompt":"Once upon a time","max_tokens":6,"temperature":0,"logit_bias":{{"{}":97.6,"{}":100}},)"
+      R"("frequency_penalty":2,"presence_penalty":2,"logprobs":1,"stream":true,"stream_options":{{"include_usage":true}}}})",
+      lead, cont);
+  auto streamed = server_.Call("POST", "/v1/completions", body, researcher_);
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  EXPECT_TRUE(IsUtf8(streamed.body));
+  std::string joined;
+  std::vector<std::string> tokens;  // the tokens as served, one per token event
+  int64_t completion_tokens = -1;
+  for (const std::string& e : Events(streamed.body)) {
+    if (e == "[DONE]") break;
+    Json chunk = *ParseJson(e);
+    if (chunk.contains("usage") && !chunk["usage"].is_null()) completion_tokens = chunk["usage"]["completion_tokens"];
+    for (const Json& c : chunk["choices"]) {
+      const std::string text = c["text"];
+      EXPECT_TRUE(IsUtf8(text));
+      EXPECT_EQ(text.find("\xEF\xBF\xBD"), std::string::npos) << "a replacement character in " << e;
+      joined += text;
+      if (c["logprobs"].is_object()) {
+        for (const Json& t : c["logprobs"]["tokens"]) tokens.push_back(t);
+      }
+    }
+  }
+  // Six byte tokens, three characters: no chunk carried half of one.
+  EXPECT_EQ(joined, "\xC3\xA9\xC3\xA9\xC3\xA9");
+  EXPECT_EQ(completion_tokens, 6);
+  EXPECT_EQ(tokens.size(), 6u);
+
+  // The whole answer agrees.
+  std::string whole_body = body;
+  whole_body.replace(whole_body.find(R"("stream":true)"), 13, R"("stream":false)");
+  Json whole = server_.CallJson("POST", "/v1/completions", whole_body, researcher_);
+  EXPECT_EQ(whole["choices"][0]["text"], joined) << whole.dump();
+}
+
 TEST_F(ServingTest, MaxTokensIsClampedAndSaysSo) {
   auto r = server_.Call("POST", "/v1/chat/completions",
                         R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":100000})");
@@ -148,20 +216,40 @@ TEST_F(ServingTest, MaxTokensIsClampedAndSaysSo) {
 }
 
 TEST_F(ServingTest, UsageTotalsMatchTheTokensServed) {
-  int64_t prompt = 0, completion = 0;
+  // Tokens served are counted from the answers themselves (one logprobs
+  // entry per token), whole and streamed, and compared with each answer's
+  // usage and with /v1/usage.
+  int64_t prompt = 0, completion = 0, served = 0;
   for (int i = 0; i < 3; ++i) {
-    Json r = server_.CallJson("POST", "/v1/completions", std::string(kCompletion) + "}", dev_);
+    Json r = server_.CallJson("POST", "/v1/completions", std::string(kCompletion) + R"(,"logprobs":0})", dev_);
     prompt += r["usage"]["prompt_tokens"].get<int64_t>();
     completion += r["usage"]["completion_tokens"].get<int64_t>();
+    served += static_cast<int64_t>(r["choices"][0]["logprobs"]["tokens"].size());
   }
+  auto streamed = server_.Call(
+      "POST", "/v1/chat/completions",
+      std::string(kChat) + R"(,"logprobs":true,"stream":true,"stream_options":{"include_usage":true}})", dev_);
+  ASSERT_EQ(streamed.status, 200);
+  for (const std::string& e : Events(streamed.body)) {
+    if (e == "[DONE]") break;
+    Json chunk = *ParseJson(e);
+    if (chunk.contains("usage") && !chunk["usage"].is_null()) {
+      prompt += chunk["usage"]["prompt_tokens"].get<int64_t>();
+      completion += chunk["usage"]["completion_tokens"].get<int64_t>();
+    }
+    for (const Json& c : chunk["choices"]) {
+      if (c["logprobs"].is_object()) served += static_cast<int64_t>(c["logprobs"]["content"].size());
+    }
+  }
+  EXPECT_EQ(served, completion);
   Json usage = server_.CallJson("GET", "/v1/usage", "", dev_);
-  EXPECT_EQ(usage["totals"]["requests"], 3);
+  EXPECT_EQ(usage["totals"]["requests"], 4);
   EXPECT_EQ(usage["totals"]["prompt_tokens"], prompt);
-  EXPECT_EQ(usage["totals"]["completion_tokens"], completion);
+  EXPECT_EQ(usage["totals"]["completion_tokens"], served);
   // Owners can read everyone's; members only their own.
   EXPECT_EQ(server_.Call("GET", "/v1/usage?principal=*", "", dev_).status, 403);
   Json all = server_.CallJson("GET", "/v1/usage?principal=*", "", server_.owner_key());
-  EXPECT_EQ(all["totals"]["completion_tokens"], completion);
+  EXPECT_EQ(all["totals"]["completion_tokens"], served);
 }
 
 TEST_F(ServingTest, ContextTooLongIsA400) {
