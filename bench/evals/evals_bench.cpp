@@ -180,17 +180,20 @@ int main(int argc, char** argv) {
   }
   const evals::Suite suite = MakeSuite(items);
   size_t context_tokens = 0, continuation_tokens = 0;
+  const auto tokenize_start = std::chrono::steady_clock::now();
   for (const evals::McItem& item : suite.mc) {
     const evals::EncodedItem enc = evals::EncodeMultipleChoice(*(*model)->tokenizer, item.question, item.choices);
     context_tokens += enc.context.size();
     for (const auto& c : enc.continuations) continuation_tokens += c.size();
   }
+  const double tokenize_s = Seconds(tokenize_start);
   std::printf(
       "evals benchmark: generated 110M Llama (Q8_0), %d threads; %d four-choice items, on average %.0f context "
       "tokens and %.1f tokens per choice\n",
       threads, items, static_cast<double>(context_tokens) / items,
       static_cast<double>(continuation_tokens) / items / 4);
-  std::printf("scheduler: max_active %d, prefill_tokens_per_step %d\n\n", 4 * batch_items, prefill);
+  std::printf("tokenizing every item took %.2f s; scheduler: max_active %d, prefill_tokens_per_step %d\n\n", tokenize_s,
+              4 * batch_items, prefill);
   std::fflush(stdout);
 
   // Rounds alternate the modes, so a change in the machine's load (other
