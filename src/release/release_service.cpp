@@ -8,15 +8,6 @@
 namespace aperture {
 namespace {
 
-std::string Summary(const std::vector<policy::Reason>& reasons) {
-  std::string out;
-  for (const policy::Reason& r : reasons) {
-    if (!out.empty()) out += "; ";
-    out += r.message;
-  }
-  return out;
-}
-
 // The score a run gives a suite: the policy's metric for it, else the
 // suite's main metric.
 std::optional<double> Score(const Json& metrics, const policy::SuiteRule* rule) {
@@ -29,6 +20,15 @@ std::optional<double> Score(const Json& metrics, const policy::SuiteRule* rule) 
 }
 
 }  // namespace
+
+std::string ReasonsText(const std::vector<policy::Reason>& reasons) {
+  std::string out;
+  for (const policy::Reason& r : reasons) {
+    if (!out.empty()) out += "; ";
+    out += r.message;
+  }
+  return out;
+}
 
 Json ReasonsJson(const std::vector<policy::Reason>& reasons) {
   Json out = Json::array();
@@ -93,7 +93,7 @@ absl::Status ReleaseService::RefreshAll() {
 absl::StatusOr<policy::Ceiling> ReleaseService::RefreshLocked(const Model& model, const policy::Policy& p) {
   ASSIGN_OR_RETURN(policy::Evidence evidence, EvidenceFor(model.id));
   policy::Ceiling ceiling = policy::ComputeCeiling(p, evidence);
-  const std::string why = Summary(ceiling.reasons);
+  const std::string why = ReasonsText(ceiling.reasons);
   if (ceiling.level == model.ceiling && why == model.ceiling_reason) return ceiling;
 
   ReleaseEvent e;
@@ -196,7 +196,7 @@ absl::StatusOr<ReleaseService::Proposal> ReleaseService::Propose(const Caller& a
     e.from = model.public_level;
     e.to = target;
     e.actor = actor.actor();
-    e.reason = Summary(decision.reasons);
+    e.reason = ReasonsText(decision.reasons);
     e.details = CanonicalJson({{"reasons", ReasonsJson(decision.reasons)}});
     RETURN_IF_ERROR(store_.AddReleaseEvent(e, Store::ReleaseChange::kNone));
     return out;

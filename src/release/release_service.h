@@ -94,6 +94,8 @@ class ReleaseService {
   absl::Mutex change_mu_;
 };
 
+// The reasons' messages joined with "; ", for one line of text.
+std::string ReasonsText(const std::vector<policy::Reason>& reasons);
 // The reasons as JSON, [{"code","message"}...], for answers and records.
 Json ReasonsJson(const std::vector<policy::Reason>& reasons);
 

@@ -59,13 +59,12 @@ void AddReleaseRoutes(Router& router, ApiDeps& d) {
                 // Refused: the evidence does not support it. Every reason goes back.
                 ctx.Deny("release_refused");
                 Json body = ProposalJson(*proposal);
-                std::string summary;
-                for (const policy::Reason& r : proposal->reasons) summary += (summary.empty() ? "" : "; ") + r.message;
-                body["error"] = {{"message", fmt::format("The release policy refuses {} -> {}: {}",
-                                                         LevelName(proposal->from), LevelName(proposal->to), summary)},
-                                 {"type", "invalid_request_error"},
-                                 {"code", "release_refused"},
-                                 {"param", "level"}};
+                body["error"] = {
+                    {"message", fmt::format("The release policy refuses {} -> {}: {}", LevelName(proposal->from),
+                                            LevelName(proposal->to), ReasonsText(proposal->reasons))},
+                    {"type", "invalid_request_error"},
+                    {"code", "release_refused"},
+                    {"param", "level"}};
                 return JsonResponse(body, 409);
               }});
   router.Add({"POST",
