@@ -27,6 +27,7 @@ aperture_test(engine_kernels_test
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/kernels/quantize_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/kernels/ops_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/threading/thread_pool_test.cpp
   LIBS aperture_engine)
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 
 #include "engine/kernels/matmul_kernels.h"
@@ -172,6 +173,38 @@ void AxpyF32_Avx2(float a, const float* x, int64_t n, float* y) {
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
   for (; i < n; ++i) y[i] += a * x[i];
+}
+
+namespace {
+
+__m256 Exp8(__m256 x, __m256 shift, __m256 scale) {
+  const __m256 d = _mm256_mul_ps(_mm256_sub_ps(x, shift), scale);
+  const __m256 dc = _mm256_min_ps(_mm256_max_ps(d, _mm256_set1_ps(kExpMin)), _mm256_set1_ps(kExpMax));
+  const __m256 fx = _mm256_round_ps(_mm256_mul_ps(dc, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fmadd_ps(fx, _mm256_set1_ps(-kLn2Hi), dc);
+  r = _mm256_fmadd_ps(fx, _mm256_set1_ps(-kLn2Lo), r);
+  __m256 p = _mm256_set1_ps(kExpPoly[0]);
+  for (int k = 1; k < 6; ++k) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kExpPoly[k]));
+  const __m256 e = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  __m256 y = _mm256_mul_ps(e, _mm256_castsi256_ps(bits));
+  y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(d, _mm256_set1_ps(kExpMin), _CMP_LT_OQ));
+  y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(d, _mm256_set1_ps(kExpMax), _CMP_GT_OQ));
+  return _mm256_blendv_ps(y, d, _mm256_cmp_ps(d, d, _CMP_UNORD_Q));
+}
+
+}  // namespace
+
+void ExpF32_Avx2(const float* x, float shift, float scale, int64_t n, float* out) {
+  const __m256 vs = _mm256_set1_ps(shift), vc = _mm256_set1_ps(scale);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, Exp8(_mm256_loadu_ps(x + i), vs, vc));
+  if (i < n) {  // the tail through a padded copy, so every element takes the same path
+    alignas(32) float tmp[8] = {};
+    std::copy(x + i, x + n, tmp);
+    _mm256_store_ps(tmp, Exp8(_mm256_load_ps(tmp), vs, vc));
+    std::copy(tmp, tmp + (n - i), out + i);
+  }
 }
 
 void QuantizeActRow_Avx2(const float* x, int64_t k, int8_t* q, float* d, int32_t* s) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 
 #include "engine/kernels/matmul_kernels.h"
@@ -291,6 +292,37 @@ void QuantizeActRow_Avx512(const float* x, int64_t k, int8_t* q, float* d, int32
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * 32 + 16), _mm512_cvtepi32_epi8(i1));
     d[b] = db;
     s[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+  }
+}
+
+namespace {
+
+__m512 Exp16(__m512 x, __m512 shift, __m512 scale) {
+  const __m512 d = _mm512_mul_ps(_mm512_sub_ps(x, shift), scale);
+  const __m512 dc = _mm512_min_ps(_mm512_max_ps(d, _mm512_set1_ps(kExpMin)), _mm512_set1_ps(kExpMax));
+  const __m512 fx =
+      _mm512_roundscale_ps(_mm512_mul_ps(dc, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fmadd_ps(fx, _mm512_set1_ps(-kLn2Hi), dc);
+  r = _mm512_fmadd_ps(fx, _mm512_set1_ps(-kLn2Lo), r);
+  __m512 p = _mm512_set1_ps(kExpPoly[0]);
+  for (int k = 1; k < 6; ++k) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExpPoly[k]));
+  const __m512 e = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+  const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fx), _mm512_set1_epi32(127)), 23);
+  __m512 y = _mm512_mul_ps(e, _mm512_castsi512_ps(bits));
+  y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(d, _mm512_set1_ps(kExpMin), _CMP_LT_OQ), _mm512_setzero_ps());
+  y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(d, _mm512_set1_ps(kExpMax), _CMP_GT_OQ), _mm512_set1_ps(INFINITY));
+  return _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(d, d, _CMP_UNORD_Q), d);
+}
+
+}  // namespace
+
+void ExpF32_Avx512(const float* x, float shift, float scale, int64_t n, float* out) {
+  const __m512 vs = _mm512_set1_ps(shift), vc = _mm512_set1_ps(scale);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, Exp16(_mm512_loadu_ps(x + i), vs, vc));
+  if (i < n) {  // masked tail: the lanes past n are neither read nor written
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(out + i, m, Exp16(_mm512_maskz_loadu_ps(m, x + i), vs, vc));
   }
 }
 

@@ -1,6 +1,7 @@
 // Portable kernels: the reference semantics every SIMD path reproduces.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "engine/kernels/fp16.h"
 #include "engine/kernels/matmul_kernels.h"
@@ -90,6 +91,29 @@ float DotF32_Scalar(const float* a, const float* b, int64_t n) {
 
 void AxpyF32_Scalar(float a, const float* x, int64_t n, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void ExpF32_Scalar(const float* x, float shift, float scale, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float d = (x[i] - shift) * scale;
+    if (std::isnan(d)) {
+      out[i] = d;
+    } else if (d < kExpMin) {
+      out[i] = 0.0f;
+    } else if (d > kExpMax) {
+      out[i] = INFINITY;
+    } else {
+      const float fx = std::nearbyint(d * kLog2e);
+      const float r = std::fma(fx, -kLn2Lo, std::fma(fx, -kLn2Hi, d));
+      float p = kExpPoly[0];
+      for (int k = 1; k < 6; ++k) p = std::fma(p, r, kExpPoly[k]);
+      const float e = std::fma(p, r * r, r) + 1.0f;
+      const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(fx) + 127) << 23;
+      float two_n;
+      std::memcpy(&two_n, &bits, sizeof(two_n));
+      out[i] = e * two_n;
+    }
+  }
 }
 
 void QuantizeActRow_Scalar(const float* x, int64_t k, int8_t* q, float* d, int32_t* s) {

@@ -42,23 +42,31 @@ void RopeNorm(float* x, int n_heads, int head_dim, int rope_dim, const float* co
   }
 }
 
+void ExpShifted(const float* x, float shift, float scale, int64_t n, float* out) {
+  switch (ActiveIsa()) {
+    case Isa::kAvx512:
+      return internal::ExpF32_Avx512(x, shift, scale, n, out);
+    case Isa::kAvx2:
+      return internal::ExpF32_Avx2(x, shift, scale, n, out);
+    case Isa::kScalar:
+      break;
+  }
+  internal::ExpF32_Scalar(x, shift, scale, n, out);
+}
+
 void Softmax(float* x, int64_t n) {
   float mx = -INFINITY;
   for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  ExpShifted(x, mx, 1.0f, n, x);
   float sum = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - mx);
-    sum += x[i];
-  }
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
   const float inv = 1.0f / sum;
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
 void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+  ExpShifted(gate, 0.0f, -1.0f, n, out);  // out = e^-g, then silu(g) * up in place
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + out[i]) * up[i];
 }
 
 void Axpy(float a, const float* x, int64_t n, float* y) {

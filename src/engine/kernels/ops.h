@@ -18,10 +18,15 @@ void RmsNorm(const float* x, const float* w, float eps, int64_t n, float* out);
 // rope_dim/2 (cos, sin) pairs.
 void RopeNorm(float* x, int n_heads, int head_dim, int rope_dim, const float* cos_sin);
 
+// out[i] = exp((x[i] - shift) * scale), the same float on every ISA
+// (matmul_kernels.h gives the method: about 1 ulp; exactly 0 below e^-87,
+// +inf above e^88.3). out may alias x.
+void ExpShifted(const float* x, float shift, float scale, int64_t n, float* out);
+
 // In place, over n values: x = exp(x - max) / sum.
 void Softmax(float* x, int64_t n);
 
-// out[i] = silu(gate[i]) * up[i].
+// out[i] = silu(gate[i]) * up[i]; out must not alias gate.
 void SiluMul(const float* gate, const float* up, int64_t n, float* out);
 
 // y[i] += a * x[i].

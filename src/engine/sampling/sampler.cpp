@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "absl/status/status.h"
+#include "engine/kernels/ops.h"
 #include "fmt/format.h"
 
 namespace aperture::engine {
@@ -19,11 +20,69 @@ bool Before(const Candidate& a, const Candidate& b) { return a.logit > b.logit |
 
 absl::Status Bad(std::string msg) { return absl::InvalidArgumentError("sampling: " + msg); }
 
-// exp((logit - max) * inv_t) in float (a third of the cost of double exp);
-// below e^-87 the weight is 0, which also keeps denormals out.
-inline double Weight(float logit, float max_logit, float inv_t) {
-  const float d = (logit - max_logit) * inv_t;
-  return d < -87.0f ? 0.0 : static_cast<double>(std::exp(d));
+// The largest value of x (no NaNs): independent lanes, so the compiler can
+// vectorise it instead of waiting on one chain of maxss.
+float MaxOf(const std::vector<float>& x) {
+  constexpr size_t kLanes = 16;
+  float lane[kLanes];
+  std::fill(lane, lane + kLanes, kNegInf);
+  size_t i = 0;
+  for (; i + kLanes <= x.size(); i += kLanes) {
+    for (size_t j = 0; j < kLanes; ++j) lane[j] = std::max(lane[j], x[i + j]);
+  }
+  for (; i < x.size(); ++i) lane[0] = std::max(lane[0], x[i]);
+  return *std::max_element(lane, lane + kLanes);
+}
+
+// Sums w in a fixed order, so a draw never depends on the machine: blocks
+// of kBlock values summed in index order in double (their sums kept in
+// `blocks`), then the blocks in order. Independent blocks let the adds overlap.
+constexpr int64_t kBlock = 64;
+
+double BlockSums(std::span<const float> w, std::vector<double>& blocks) {
+  const int64_t n = static_cast<int64_t>(w.size());
+  const int64_t full = n / kBlock;
+  blocks.assign((n + kBlock - 1) / kBlock, 0.0);
+  int64_t b = 0;
+  for (; b + 4 <= full; b += 4) {  // four blocks side by side: four independent chains of adds
+    const float* p = w.data() + b * kBlock;
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int64_t i = 0; i < kBlock; ++i) {
+      s0 += p[i];
+      s1 += p[kBlock + i];
+      s2 += p[2 * kBlock + i];
+      s3 += p[3 * kBlock + i];
+    }
+    blocks[b] = s0;
+    blocks[b + 1] = s1;
+    blocks[b + 2] = s2;
+    blocks[b + 3] = s3;
+  }
+  for (; b < static_cast<int64_t>(blocks.size()); ++b) {
+    double s = 0;
+    for (int64_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) s += w[i];
+    blocks[b] = s;
+  }
+  double total = 0;
+  for (double s : blocks) total += s;
+  return total;
+}
+
+// The first index whose running sum (whole blocks, then within the block)
+// passes u; u is in [0, total). A zero weight is never picked; u within
+// rounding of the total picks the last token with weight.
+int32_t PickWeighted(std::span<const float> w, const std::vector<double>& blocks, double u) {
+  double cum = 0;
+  size_t b = 0;
+  while (b + 1 < blocks.size() && cum + blocks[b] <= u) cum += blocks[b++];
+  for (size_t i = b * kBlock; i < w.size(); ++i) {
+    cum += w[i];
+    if (u < cum) return static_cast<int32_t>(i);
+  }
+  for (size_t i = w.size(); i-- > 0;) {
+    if (w[i] > 0) return static_cast<int32_t>(i);
+  }
+  return 0;  // unreachable: the most likely token always has weight 1
 }
 
 // Keeps the smallest prefix of `c`, in Before order, whose weights sum to
@@ -35,11 +94,13 @@ inline double Weight(float logit, float max_logit, float inv_t) {
 // holds the kept tokens.
 void KeepMassPrefix(std::vector<Candidate>& c, double target, float max_logit) {
   if (c.empty()) return;
-  float min_logit = max_logit;
-  for (const Candidate& x : c) min_logit = std::min(min_logit, x.logit);
+  float lane[8];  // independent lanes: GCC otherwise keeps one running minimum on the stack
+  std::fill(lane, lane + 8, max_logit);
+  for (size_t i = 0; i < c.size(); ++i) lane[i % 8] = std::min(lane[i % 8], c[i].logit);
+  const float min_logit = *std::min_element(lane, lane + 8);
   constexpr int kBuckets = 1024;
   const float scale = max_logit > min_logit ? (kBuckets - 1) / (max_logit - min_logit) : 0.0f;
-  auto bucket = [&](float l) {
+  auto bucket = [min_logit, scale](float l) {
     const int b = static_cast<int>((l - min_logit) * scale);
     return std::clamp(b, 0, kBuckets - 1);
   };
@@ -123,10 +184,27 @@ absl::StatusOr<Sampler> Sampler::Create(const SamplingParams& p, int32_t n_vocab
 }
 
 int32_t Sampler::Draw(float max_logit) {
+  weights_.resize(n_vocab_);
+  const bool top_k = params_.top_k > 0 && params_.top_k < n_vocab_;
+  if (top_k || params_.top_p < 1.0f || params_.min_p > 0.0f) {
+    KeepFiltered(max_logit);
+    ExpShifted(adjusted_.data(), max_logit, 1.0f / params_.temperature, n_vocab_, weights_.data());
+    for (int32_t i = 0; i < n_vocab_; ++i) {
+      if (!keep_[i]) weights_[i] = 0.0f;
+    }
+  } else {
+    ExpShifted(adjusted_.data(), max_logit, 1.0f / params_.temperature, n_vocab_, weights_.data());
+  }
+  const double total = BlockSums(weights_, blocks_);
+  return PickWeighted(weights_, blocks_, rng_.NextDouble() * total);
+}
+
+// Marks in keep_ the tokens that top-k, top-p and min-p leave. Each filter
+// keeps a set fixed by the strict (logit desc, id asc) order, whatever order
+// the selection algorithms leave the entries in.
+void Sampler::KeepFiltered(float max_logit) {
   std::vector<Candidate>& cands = scratch_;
   cands.clear();
-  // Each filter keeps a set fixed by the strict (logit desc, id asc) order,
-  // whatever order the selection algorithms leave the entries in.
   if (params_.top_k > 0 && params_.top_k < n_vocab_) {
     TopK(adjusted_, static_cast<size_t>(params_.top_k), &cands);
     std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) { return a.id < b.id; });
@@ -137,10 +215,14 @@ int32_t Sampler::Draw(float max_logit) {
     }
   }
   if (params_.top_p < 1.0f) {
+    ExpShifted(adjusted_.data(), max_logit, 1.0f, n_vocab_, weights_.data());  // top-p sees temperature 1
+    for (Candidate& c : cands) c.weight = weights_[c.id];
+    // Without top-k every token with weight is a candidate: the fast fixed-order sum.
     double total = 0;
-    for (Candidate& c : cands) {
-      c.weight = Weight(c.logit, max_logit, 1.0f);
-      total += c.weight;
+    if (cands.size() < static_cast<size_t>(n_vocab_)) {
+      for (const Candidate& c : cands) total += c.weight;
+    } else {
+      total = BlockSums(weights_, blocks_);
     }
     KeepMassPrefix(cands, params_.top_p * total, max_logit);
   }
@@ -149,41 +231,16 @@ int32_t Sampler::Draw(float max_logit) {
     auto drop = [&](const Candidate& c) { return c.logit < threshold; };
     cands.erase(std::remove_if(cands.begin(), cands.end(), drop), cands.end());
   }
-  // Canonical order (by id) for the draw, so the same random number picks
-  // the same token on every standard library.
-  if (cands.size() * 8 < static_cast<size_t>(n_vocab_)) {
-    std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) { return a.id < b.id; });
-  } else {
-    keep_.assign(n_vocab_, 0);
-    for (const Candidate& c : cands) keep_[c.id] = 1;
-    cands.clear();
-    for (int32_t i = 0; i < n_vocab_; ++i) {
-      if (keep_[i]) cands.push_back({adjusted_[i], i, 0.0});
-    }
-  }
-  const float inv_t = 1.0f / params_.temperature;
-  double wsum = 0;
-  for (Candidate& c : cands) {
-    c.weight = Weight(c.logit, max_logit, inv_t);
-    wsum += c.weight;
-  }
-  const double u = rng_.NextDouble() * wsum;
-  double cum = 0;
-  for (const Candidate& c : cands) {
-    cum += c.weight;
-    if (u < cum) return c.id;
-  }
-  return cands.back().id;  // u within rounding of wsum
+  keep_.assign(n_vocab_, 0);
+  for (const Candidate& c : cands) keep_[c.id] = 1;
 }
 
 absl::StatusOr<SampleResult> Sampler::Sample(std::span<const float> logits, std::span<const int32_t> history) {
   if (logits.size() != static_cast<size_t>(n_vocab_)) {
     return Bad(fmt::format("got {} logits for a vocabulary of {}", logits.size(), n_vocab_));
   }
-  adjusted_.assign(logits.begin(), logits.end());
-  for (float& l : adjusted_) {
-    if (std::isnan(l)) l = kNegInf;
-  }
+  adjusted_.resize(n_vocab_);
+  for (int32_t i = 0; i < n_vocab_; ++i) adjusted_[i] = logits[i] == logits[i] ? logits[i] : kNegInf;  // NaN: banned
   for (const auto& [id, bias] : params_.logit_bias) adjusted_[id] += bias;
 
   // Penalties over the window, counted by sorting a copy (no per-vocab table).
@@ -209,14 +266,9 @@ absl::StatusOr<SampleResult> Sampler::Sample(std::span<const float> logits, std:
     }
   }
 
-  float max_logit = kNegInf;
-  int32_t argmax = -1;
-  for (int32_t i = 0; i < n_vocab_; ++i) {
-    if (adjusted_[i] > max_logit) {
-      max_logit = adjusted_[i];
-      argmax = i;
-    }
-  }
+  const float max_logit = MaxOf(adjusted_);
+  const int32_t argmax =
+      max_logit == kNegInf ? -1 : static_cast<int32_t>(std::find(adjusted_.begin(), adjusted_.end(), max_logit) - adjusted_.begin());
   if (argmax < 0 || max_logit == std::numeric_limits<float>::infinity()) {
     return absl::FailedPreconditionError(
         max_logit == kNegInf ? "sampling: every token is excluded (all logits are -inf)" : "sampling: a logit is +inf");
@@ -226,10 +278,10 @@ absl::StatusOr<SampleResult> Sampler::Sample(std::span<const float> logits, std:
   result.token = params_.temperature == 0.0f ? argmax : Draw(max_logit);
 
   if (params_.logprobs || params_.top_logprobs > 0) {
-    // Log-sum-exp over the adjusted logits, in index order (deterministic).
-    double sum = 0;
-    for (float l : adjusted_) sum += Weight(l, max_logit, 1.0f);
-    const double log_z = max_logit + std::log(sum);
+    // Log-sum-exp over the adjusted logits, summed in BlockSums' fixed order.
+    weights_.resize(n_vocab_);
+    ExpShifted(adjusted_.data(), max_logit, 1.0f, n_vocab_, weights_.data());
+    const double log_z = max_logit + std::log(BlockSums(weights_, blocks_));
     auto logprob = [&](int32_t id) { return static_cast<float>(adjusted_[id] - log_z); };
     result.logprob = logprob(result.token);
     if (params_.top_logprobs > 0) {

@@ -1,0 +1,101 @@
+#include "engine/kernels/ops.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "engine/kernels/cpu_features.h"
+#include "gtest/gtest.h"
+
+namespace aperture::engine {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// Inputs across the whole range, the cut-offs and the special values; an
+// odd count so every ISA also takes its tail path.
+std::vector<float> ExpInputs() {
+  std::vector<float> x;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> wide(-100.0f, 100.0f);
+  for (int i = 0; i < 20001; ++i) x.push_back(wide(rng));
+  for (float v : {0.0f, -0.0f, 1.0f, -1.0f, -87.0f, -87.0001f, -86.9999f, 88.3f, 88.31f, 1e-8f, -1e-8f, kInf, -kInf,
+                  std::numeric_limits<float>::quiet_NaN()})
+    x.push_back(v);
+  return x;
+}
+
+std::vector<float> ExpOn(Isa isa, const std::vector<float>& x, float shift, float scale) {
+  SetActiveIsa(isa);
+  std::vector<float> out(x.size());
+  ExpShifted(x.data(), shift, scale, static_cast<int64_t>(x.size()), out.data());
+  SetActiveIsa(DetectIsa());
+  return out;
+}
+
+TEST(ExpShiftedTest, CloseToStdExpWithExactCutoffs) {
+  const std::vector<float> x = ExpInputs();
+  const std::vector<float> y = ExpOn(DetectIsa(), x, 0.0f, 1.0f);
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float d = x[i];
+    if (std::isnan(d)) {
+      EXPECT_TRUE(std::isnan(y[i]));
+    } else if (d < -87.0f) {
+      EXPECT_EQ(y[i], 0.0f) << d;
+    } else if (d > 88.3f) {
+      EXPECT_EQ(y[i], kInf) << d;
+    } else {
+      const double want = std::exp(static_cast<double>(d));
+      EXPECT_NEAR(y[i], want, want * 3e-7) << d;
+    }
+  }
+}
+
+TEST(ExpShiftedTest, EveryIsaGivesTheSameBits) {
+  const std::vector<float> x = ExpInputs();
+  for (const auto& [shift, scale] : {std::pair{0.0f, 1.0f}, {3.5f, 0.7f}, {0.0f, -1.0f}, {-20.0f, 1.3f}}) {
+    const std::vector<float> scalar = ExpOn(Isa::kScalar, x, shift, scale);
+    for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+      if (static_cast<int>(isa) > static_cast<int>(DetectIsa())) continue;
+      const std::vector<float> simd = ExpOn(isa, x, shift, scale);
+      for (size_t i = 0; i < x.size(); ++i) {
+        ASSERT_EQ(std::memcmp(&simd[i], &scalar[i], sizeof(float)), 0)
+            << IsaName(isa) << " x=" << x[i] << " shift=" << shift << " scale=" << scale << ": " << simd[i]
+            << " vs " << scalar[i];
+      }
+    }
+  }
+}
+
+TEST(ExpShiftedTest, WorksInPlaceAndOnShortRows) {
+  for (int n = 0; n < 40; ++n) {
+    std::vector<float> x(n);
+    for (int i = 0; i < n; ++i) x[i] = 0.25f * static_cast<float>(i) - 3.0f;
+    const std::vector<float> want = ExpOn(Isa::kScalar, x, 1.0f, 2.0f);
+    ExpShifted(x.data(), 1.0f, 2.0f, n, x.data());
+    EXPECT_EQ(x, want) << n;
+  }
+}
+
+TEST(OpsTest, SoftmaxSumsToOneAndSiluMatchesDefinition) {
+  std::vector<float> x = {1.0f, 2.0f, 3.0f, -kInf, 0.5f};
+  Softmax(x.data(), static_cast<int64_t>(x.size()));
+  double sum = 0;
+  for (float v : x) sum += v;
+  EXPECT_NEAR(sum, 1.0, 1e-6);
+  EXPECT_EQ(x[3], 0.0f);
+  EXPECT_NEAR(x[2] / x[1], std::exp(1.0), 1e-5);
+
+  const std::vector<float> gate = {-100.0f, -3.0f, 0.0f, 0.5f, 4.0f, 100.0f}, up = {1, 2, 3, 4, 5, 6};
+  std::vector<float> out(gate.size());
+  SiluMul(gate.data(), up.data(), static_cast<int64_t>(gate.size()), out.data());
+  for (size_t i = 0; i < gate.size(); ++i) {
+    const double g = gate[i];
+    EXPECT_NEAR(out[i], g / (1 + std::exp(-g)) * up[i], 1e-5 * std::abs(g * up[i]) + 1e-30) << g;
+  }
+}
+
+}  // namespace
+}  // namespace aperture::engine
