@@ -10,6 +10,7 @@
 #include "access/usage_meter.h"
 #include "aperture/recorder.h"
 #include "aperture/store.h"
+#include "api/openai/event_stream.h"
 #include "config/config.h"
 #include "core/clock.h"
 #include "filters/metrics.h"
@@ -28,6 +29,7 @@ struct ApiDeps {
   Metrics& metrics;
   const Clock& clock;
   scheduler::Scheduler& scheduler;
+  StreamNotifier& streams;  // batches the scheduler's stream chunks per step
   UsageMeter& usage;
   RateLimiter& limiter;  // token-per-minute budgets of the serving routes
   ReleaseService& release;

@@ -94,6 +94,8 @@ class ServerImpl final : public Server {
 
   uint16_t port() const override { return port_; }
 
+  void Post(std::function<void()> fn) override { net::post(io_, std::move(fn)); }
+
   void Stop() override {
     absl::MutexLock stop_lock(&stop_mu_);
     if (stopped_) return;

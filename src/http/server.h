@@ -45,6 +45,8 @@ class Server {
   virtual ~Server() = default;
   virtual uint16_t port() const = 0;
   virtual void Stop() = 0;
+  // Runs fn on one of the server's threads (never, once stopped).
+  virtual void Post(std::function<void()> fn) = 0;
 };
 
 }  // namespace aperture::http

@@ -6,6 +6,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "core/status_macros.h"
 #include "engine/model/hooks.h"
 #include "fmt/format.h"
@@ -309,6 +310,10 @@ SchedulerMetrics Scheduler::metrics() const {
 
 void Scheduler::Loop() {
   for (;;) {
+    // However this round ends, what its callbacks produced goes out now.
+    absl::Cleanup flush = [this] {
+      if (options_.after_events) options_.after_events();
+    };
     std::unordered_set<RequestId> cancels;
     std::vector<std::unique_ptr<Work>> dropped;  // left the queue before starting
     {
@@ -425,6 +430,7 @@ void Scheduler::Loop() {
   for (auto& w : active_) FinishRequest(*w, FinishReason::kCancelled, {});
   for (auto& w : waiting) FinishRequest(*w, FinishReason::kCancelled, {});
   active_.clear();
+  if (options_.after_events) options_.after_events();
 }
 
 engine::Runner& Scheduler::RunnerFor(const LoadedModel& model) {
@@ -538,6 +544,7 @@ void Scheduler::SampleAndEmitAll(const LoadedModel& model, engine::Runner& runne
       jobs[j].result = c.sampler->Sample(jobs[j].logits, c.generated);
     }
   });
+  runner.pool().Rest();  // the workers sleep while events go out, leaving a core to the threads they wake
   for (Job& job : jobs) {
     if (!job.work->finished) Emit(*job.work, job.choice, std::move(job.result));
   }

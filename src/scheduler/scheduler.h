@@ -31,6 +31,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -56,6 +57,10 @@ struct SchedulerOptions {
   int prefill_tokens_per_step = 128;  // prompt tokens processed per step, over all requests
   ModelRegistryOptions models = {};
   const Clock* clock = nullptr;  // for deadlines; nullptr: the system clock
+  // Called on the scheduler's thread after each round of callbacks (a step,
+  // or requests ending outside one), e.g. to hand the round's stream chunks
+  // to the network in one go.
+  std::function<void()> after_events;
 };
 
 struct SchedulerMetrics {

@@ -173,6 +173,38 @@ TEST_F(SchedulerTest, GreedyGenerationEqualsTheRunnerDirectly) {
   EXPECT_NE(c.Text(0).find(' '), std::string::npos);  // stories260K writes words
 }
 
+// after_events runs after every round of callbacks: each token event is
+// followed by a flush before the next one, and the final callback by one too.
+TEST_F(SchedulerTest, AfterEventsFollowsEveryRoundOfCallbacks) {
+  std::mutex mu;
+  std::vector<std::string> order;
+  auto note = [&](const char* what) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (order.empty() || order.back() != what) order.push_back(what);  // flushes of idle rounds fold into one
+  };
+  SchedulerOptions options;
+  options.after_events = [&] { note("flush"); };
+  auto s = Make(options);
+  Collected c;
+  GenerateRequest r = Greedy("Once upon a time", 5);
+  r.ignore_eos = true;
+  Attach(r, &c, [&](const TokenEvent&) { note("token"); });
+  const auto done = r.callbacks.on_done;
+  r.callbacks.on_done = [&, done](const GenerateDone& d) {
+    note("done");
+    done(d);
+  };
+  ASSERT_TRUE(s->Submit(std::move(r)).ok());
+  c.Wait();
+  s.reset();  // the scheduler's thread has finished its last round
+  std::vector<std::string> want;
+  for (int i = 0; i < 4; ++i) want.insert(want.end(), {"token", "flush"});
+  want.insert(want.end(), {"token", "done", "flush"});
+  ASSERT_GE(order.size(), want.size());
+  std::vector<std::string> tail(order.end() - static_cast<std::ptrdiff_t>(want.size()), order.end());
+  EXPECT_EQ(tail, want);
+}
+
 TEST_F(SchedulerTest, ConcurrentRequestsBatchedTogetherGiveTheSameTokensAsAlone) {
   const std::vector<std::string> prompts = {"Once upon a time", "The cat", "Lily and Tom went to the park", "One day"};
   auto make = [&](size_t i) {

@@ -141,7 +141,8 @@ App::App(Services& s)
           .max_waiting = static_cast<int>(s.config.serving.max_waiting),
           .prefill_tokens_per_step = static_cast<int>(s.config.serving.prefill_tokens_per_step),
           .models = {.max_context = static_cast<int>(s.config.serving.max_context)},
-          .clock = &s.clock})),
+          .clock = &s.clock,
+          .after_events = [this] { streams_.Flush(); }})),
       evals_(std::make_unique<EvalService>(*s.store, *s.recorder, s.clock, *s.release, *scheduler_)),
       authenticator_(*s.store, *s.hasher, s.clock, s.key_usage),
       deps_{*s.store,
@@ -152,6 +153,7 @@ App::App(Services& s)
             metrics_,
             s.clock,
             *scheduler_,
+            streams_,
             s.usage,
             token_limiter_,
             *s.release,
@@ -197,6 +199,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   Pipeline* pipeline = app->pipeline_.get();
   ASSIGN_OR_RETURN(app->server_,
                    http::Server::Start(options, [pipeline](http::Request& r) { return pipeline->Handle(r); }));
+  app->streams_.Attach([server = app->server_.get()](std::function<void()> fn) { server->Post(std::move(fn)); });
 
   App* raw = app.get();
   app->housekeeping_ = std::thread([raw] {

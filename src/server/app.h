@@ -87,6 +87,7 @@ class App {
   Metrics metrics_;
   RateLimiter limiter_;
   RateLimiter token_limiter_;
+  StreamNotifier streams_;  // before the scheduler, which flushes it after each step
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<EvalService> evals_;
   Authenticator authenticator_;

@@ -47,6 +47,7 @@ class CompletionResponse {
   int64_t created_;
   std::string model_;
   std::vector<Choice> choices_;
+  std::string envelope_rest_;  // `"created":...}`: every member sorts after "choices"
 };
 
 // "stop" or "length" as OpenAI names them (a deadline reads as "length").

@@ -2,6 +2,38 @@
 
 namespace aperture {
 
+void StreamNotifier::Attach(Post post) {
+  absl::MutexLock lock(&mu_);
+  post_ = std::move(post);
+}
+
+void StreamNotifier::Add(std::shared_ptr<EventStream> stream) {
+  absl::MutexLock lock(&mu_);
+  pending_.push_back(std::move(stream));
+}
+
+void StreamNotifier::Flush() {
+  std::vector<std::shared_ptr<EventStream>> streams;
+  Post post;
+  {
+    absl::MutexLock lock(&mu_);
+    if (pending_.empty()) return;
+    streams.swap(pending_);
+    post = post_;
+  }
+  auto deliver = [streams = std::move(streams)] {
+    for (const std::shared_ptr<EventStream>& s : streams) {
+      s->listed_.store(false);  // a Push from now on lists it again
+      s->Deliver();
+    }
+  };
+  if (post) {
+    post(std::move(deliver));
+  } else {
+    deliver();
+  }
+}
+
 void EventStream::Push(std::string chunk) {
   if (chunk.empty()) return;
   {
@@ -9,7 +41,7 @@ void EventStream::Push(std::string chunk) {
     if (finished_ || cancelled_) return;
     chunks_.push_back(std::move(chunk));
   }
-  Deliver();
+  Notify();
 }
 
 void EventStream::Finish() {
@@ -17,7 +49,12 @@ void EventStream::Finish() {
     absl::MutexLock lock(&mu_);
     finished_ = true;
   }
-  Deliver();
+  Notify();
+}
+
+void EventStream::Notify() {
+  if (notifier_ == nullptr) return Deliver();
+  if (!listed_.exchange(true)) notifier_->Add(shared_from_this());
 }
 
 void EventStream::OnCancel(std::function<void()> action) {
@@ -42,6 +79,7 @@ void EventStream::Deliver() {
     if (!chunks_.empty()) {
       chunk = std::move(chunks_.front());
       chunks_.pop_front();
+      for (; !chunks_.empty(); chunks_.pop_front()) *chunk += chunks_.front();
     } else if (!finished_) {
       return;  // the reader waits for the next Push or Finish
     }

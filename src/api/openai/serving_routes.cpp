@@ -63,11 +63,13 @@ int64_t EstimatePromptTokens(const CompletionParams& p) {
 
 // What one running completion shares between the handler and the scheduler's callbacks.
 struct Completion {
-  Completion(CompletionParams p, std::string id, int64_t created, std::string model)
-      : params(std::move(p)), response(params, std::move(id), created, std::move(model)) {}
+  Completion(CompletionParams p, std::string id, int64_t created, std::string model, StreamNotifier& streams)
+      : params(std::move(p)),
+        response(params, std::move(id), created, std::move(model)),
+        stream(std::make_shared<EventStream>(&streams)) {}
   CompletionParams params;
   CompletionResponse response;
-  std::shared_ptr<EventStream> stream = std::make_shared<EventStream>();
+  std::shared_ptr<EventStream> stream;
 };
 
 http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
@@ -129,7 +131,7 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   }
 
   const std::string id = (chat ? "chatcmpl-" : "cmpl-") + NewId("x").substr(2);
-  auto state = std::make_shared<Completion>(std::move(*params), id, d.clock.NowSeconds(), model.id);
+  auto state = std::make_shared<Completion>(std::move(*params), id, d.clock.NowSeconds(), model.id, d.streams);
   state->stream->Push(state->response.OnStart());
   const std::string request_hash = Sha256Hex(ctx.request.body);
   const std::string owner = UsageOwner(ctx.caller);

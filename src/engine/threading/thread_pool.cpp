@@ -60,6 +60,7 @@ void ThreadPool::ParallelFor(int64_t n, absl::FunctionRef<void(int, int64_t, int
     fn(0, 0, n);
     return;
   }
+  resting_.store(false, std::memory_order_relaxed);
   const uint32_t gen = ++last_gen_;
   Job& job = jobs_[gen & 1];
   job.fn.store(&fn, std::memory_order_relaxed);
@@ -101,7 +102,8 @@ void ThreadPool::WorkerLoop(int index) {
     uint32_t now_gen = generation_.load(std::memory_order_acquire);
     for (int polls = 0; now_gen == seen; ++polls) {
       Backoff(polls);
-      if ((polls & 255) == 255 && std::chrono::steady_clock::now() > deadline) {
+      if (resting_.load(std::memory_order_relaxed) ||
+          ((polls & 255) == 255 && std::chrono::steady_clock::now() > deadline)) {
         sleepers_.fetch_add(1, std::memory_order_seq_cst);
         // Re-check after announcing ourselves so a region that missed the
         // announcement cannot leave us asleep.

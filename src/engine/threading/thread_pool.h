@@ -41,6 +41,11 @@ class ThreadPool {
   // As above without the thread index.
   void ParallelFor(int64_t n, absl::FunctionRef<void(int64_t, int64_t)> fn);
 
+  // The owner has no region to give for a while (e.g. the serving loop is
+  // streaming tokens out): idle workers sleep now instead of spinning, so the
+  // threads it wakes find a free core. The next ParallelFor wakes them.
+  void Rest() { resting_.store(true, std::memory_order_relaxed); }
+
   // Number of hardware threads this process may use (at least 1).
   static int DefaultThreads();
 
@@ -68,6 +73,7 @@ class ThreadPool {
   alignas(64) std::atomic<uint64_t> claim_{0};
   alignas(64) std::atomic<uint32_t> done_{0};
   alignas(64) std::atomic<int> sleepers_{0};
+  std::atomic<bool> resting_{false};
   std::atomic<bool> stop_{false};
 };
 

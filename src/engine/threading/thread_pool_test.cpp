@@ -1,6 +1,8 @@
 #include "engine/threading/thread_pool.h"
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -47,6 +49,27 @@ TEST(ThreadPoolTest, WorkersJoinAndSleepingWorkersWake) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   EXPECT_EQ(sum.load(), 5 * 4950);
+}
+
+// Rest() sends the workers to sleep at once (spin_us is long here); the next
+// region wakes them, and work still spreads over every thread.
+TEST(ThreadPoolTest, RestingWorkersWakeForTheNextRegion) {
+  ThreadPool pool(3, /*spin_us=*/1000000);
+  for (int rep = 0; rep < 200; ++rep) {
+    pool.Rest();
+    if (rep % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // let them fall asleep
+    std::set<int> threads;
+    std::mutex mu;
+    std::atomic<int64_t> sum{0};
+    pool.ParallelFor(
+        1200, [&](int t, int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) sum.fetch_add(i);
+          std::lock_guard<std::mutex> lock(mu);
+          threads.insert(t);
+        });
+    ASSERT_EQ(sum.load(), 1200 * 1199 / 2);
+    ASSERT_FALSE(threads.empty());
+  }
 }
 
 }  // namespace
