@@ -116,6 +116,17 @@ void ExpF32_Scalar(const float* x, float shift, float scale, int64_t n, float* o
   }
 }
 
+// Row after row, with this file's own Dot and Axpy inlined: the same results
+// as calling them one row at a time, without a call and a dispatch per row.
+void DotRowsF32_Scalar(const float* q, const float* rows, int64_t stride, int64_t count, int64_t n, float scale,
+                   float* out) {
+  for (int64_t r = 0; r < count; ++r) out[r] = DotF32_Scalar(q, rows + r * stride, n) * scale;
+}
+
+void AxpyRowsF32_Scalar(const float* w, const float* rows, int64_t stride, int64_t count, int64_t n, float* y) {
+  for (int64_t r = 0; r < count; ++r) AxpyF32_Scalar(w[r], rows + r * stride, n, y);
+}
+
 void QuantizeActRow_Scalar(const float* x, int64_t k, int8_t* q, float* d, int32_t* s) {
   for (int64_t b = 0; b < k / 32; ++b) {
     float amax = 0;

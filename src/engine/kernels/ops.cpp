@@ -20,6 +20,30 @@ float DotF32(const float* a, const float* b, int64_t n) {
   return internal::DotF32_Scalar(a, b, n);
 }
 
+void DotRowsF32(const float* q, const float* rows, int64_t stride, int64_t count, int64_t n, float scale, float* out) {
+  switch (ActiveIsa()) {
+    case Isa::kAvx512:
+      return internal::DotRowsF32_Avx512(q, rows, stride, count, n, scale, out);
+    case Isa::kAvx2:
+      return internal::DotRowsF32_Avx2(q, rows, stride, count, n, scale, out);
+    case Isa::kScalar:
+      break;
+  }
+  internal::DotRowsF32_Scalar(q, rows, stride, count, n, scale, out);
+}
+
+void AxpyRowsF32(const float* w, const float* rows, int64_t stride, int64_t count, int64_t n, float* y) {
+  switch (ActiveIsa()) {
+    case Isa::kAvx512:
+      return internal::AxpyRowsF32_Avx512(w, rows, stride, count, n, y);
+    case Isa::kAvx2:
+      return internal::AxpyRowsF32_Avx2(w, rows, stride, count, n, y);
+    case Isa::kScalar:
+      break;
+  }
+  internal::AxpyRowsF32_Scalar(w, rows, stride, count, n, y);
+}
+
 void RmsNorm(const float* x, const float* w, float eps, int64_t n, float* out) {
   const float ss = DotF32(x, x, n);
   const float scale = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);

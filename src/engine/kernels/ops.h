@@ -10,6 +10,14 @@ namespace aperture::engine {
 // Dot product with a fixed reduction order on every ISA (see matmul.h).
 float DotF32(const float* a, const float* b, int64_t n);
 
+// out[r] = DotF32(q, rows + r * stride, n) * scale for r in [0, count):
+// attention scores over a cache's positions in one call.
+void DotRowsF32(const float* q, const float* rows, int64_t stride, int64_t count, int64_t n, float scale, float* out);
+
+// y += w[r] * (rows + r * stride)[0..n) for r = 0, 1, ... in turn, each as
+// Axpy does it: the attention-weighted sum of a cache's values.
+void AxpyRowsF32(const float* w, const float* rows, int64_t stride, int64_t count, int64_t n, float* y);
+
 // out = x / sqrt(mean(x^2) + eps) * w  (w may be null: no gain). out may alias x.
 void RmsNorm(const float* x, const float* w, float eps, int64_t n, float* out);
 

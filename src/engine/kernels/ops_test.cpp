@@ -79,6 +79,29 @@ TEST(ExpShiftedTest, WorksInPlaceAndOnShortRows) {
   }
 }
 
+TEST(OpsTest, RowKernelsEqualTheirOneRowCallsOnEveryIsa) {
+  constexpr int64_t kRows = 37, kStride = 200, kN = 72;  // n not a multiple of 16: the tails too
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist;
+  std::vector<float> rows(kRows * kStride), q(kN), w(kRows);
+  for (float& v : rows) v = dist(rng);
+  for (float& v : q) v = dist(rng);
+  for (float& v : w) v = dist(rng);
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (static_cast<int>(isa) > static_cast<int>(DetectIsa())) continue;
+    SetActiveIsa(isa);
+    std::vector<float> scores(kRows), y(kN, 0.5f), y_one(kN, 0.5f);
+    DotRowsF32(q.data(), rows.data() + 3, kStride, kRows, kN, 0.125f, scores.data());
+    AxpyRowsF32(w.data(), rows.data() + 3, kStride, kRows, kN, y.data());
+    for (int64_t r = 0; r < kRows; ++r) {
+      EXPECT_EQ(scores[r], DotF32(q.data(), rows.data() + 3 + r * kStride, kN) * 0.125f) << IsaName(isa) << " " << r;
+      Axpy(w[r], rows.data() + 3 + r * kStride, kN, y_one.data());
+    }
+    EXPECT_EQ(y, y_one) << IsaName(isa);
+  }
+  SetActiveIsa(DetectIsa());
+}
+
 TEST(OpsTest, SoftmaxSumsToOneAndSiluMatchesDefinition) {
   std::vector<float> x = {1.0f, 2.0f, 3.0f, -kInf, 0.5f};
   Softmax(x.data(), static_cast<int64_t>(x.size()));

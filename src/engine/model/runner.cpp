@@ -187,7 +187,7 @@ void Runner::Attention(int layer, int m, const Hooks* hooks) {
     const int ctx = chunk_pos_[r] + 1;
     const float* q = qkv_.as<float>() + r * qkv_ld + h * hd;
     const int kvh = h / group;
-    for (int t = 0; t < ctx; ++t) p[t] = DotF32(q, seq->key(layer, t) + kvh * hd, hd) * scale;
+    DotRowsF32(q, seq->key(layer, 0) + kvh * hd, seq->kv_dim(), ctx, hd, scale, p);
     Softmax(p, ctx);
     return ctx;
   };
@@ -196,7 +196,7 @@ void Runner::Attention(int layer, int m, const Hooks* hooks) {
     float* out = attn_.as<float>() + r * c.q_dim() + h * hd;
     std::memset(out, 0, hd * sizeof(float));
     const int kvh = h / group;
-    for (int t = 0; t < ctx; ++t) Axpy(p[t], seq->value(layer, t) + kvh * hd, hd, out);
+    AxpyRowsF32(p, seq->value(layer, 0) + kvh * hd, seq->kv_dim(), ctx, hd, out);
   };
 
   if (pattern_hooks != nullptr) {
