@@ -24,7 +24,7 @@ std::string OpenAiFinishReason(scheduler::FinishReason reason) {
 CompletionResponse::CompletionResponse(const CompletionParams& params, std::string id, int64_t created,
                                        std::string model)
     : params_(params), id_(std::move(id)), created_(created), model_(std::move(model)), choices_(params.n) {
-  const std::string envelope = Sse(Envelope());  // "data: {...}\n\n"
+  const std::string envelope = Sse(Envelope());              // "data: {...}\n\n"
   envelope_rest_ = envelope.substr(7, envelope.size() - 9);  // the envelope's members after "{", with its "}"
 }
 

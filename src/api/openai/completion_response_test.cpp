@@ -15,8 +15,9 @@ std::string JsonChunk(bool chat, const std::string& text, int index) {
                 {"created", 1700000000},
                 {"model", "m\"odel"},
                 {"system_fingerprint", nullptr}};
-  Json choice = chat ? Json{{"index", index}, {"delta", {{"content", text}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}
-                     : Json{{"index", index}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+  Json choice =
+      chat ? Json{{"index", index}, {"delta", {{"content", text}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}
+           : Json{{"index", index}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
   chunk["choices"] = Json::array({choice});
   return "data: " + chunk.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
 }

@@ -5,8 +5,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "engine/kernels/matmul_kernels.h"
@@ -180,7 +180,8 @@ namespace {
 __m256 Exp8(__m256 x, __m256 shift, __m256 scale) {
   const __m256 d = _mm256_mul_ps(_mm256_sub_ps(x, shift), scale);
   const __m256 dc = _mm256_min_ps(_mm256_max_ps(d, _mm256_set1_ps(kExpMin)), _mm256_set1_ps(kExpMax));
-  const __m256 fx = _mm256_round_ps(_mm256_mul_ps(dc, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 fx =
+      _mm256_round_ps(_mm256_mul_ps(dc, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fmadd_ps(fx, _mm256_set1_ps(-kLn2Hi), dc);
   r = _mm256_fmadd_ps(fx, _mm256_set1_ps(-kLn2Lo), r);
   __m256 p = _mm256_set1_ps(kExpPoly[0]);
@@ -210,7 +211,7 @@ void ExpF32_Avx2(const float* x, float shift, float scale, int64_t n, float* out
 // Row after row, with this file's own Dot and Axpy inlined: the same results
 // as calling them one row at a time, without a call and a dispatch per row.
 void DotRowsF32_Avx2(const float* q, const float* rows, int64_t stride, int64_t count, int64_t n, float scale,
-                   float* out) {
+                     float* out) {
   for (int64_t r = 0; r < count; ++r) out[r] = DotF32_Avx2(q, rows + r * stride, n) * scale;
 }
 

@@ -4,8 +4,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "engine/kernels/matmul_kernels.h"
@@ -115,7 +115,8 @@ inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m0
       for (int i = 0; i < G; ++i) {
         const unsigned char* ahead = grp[i] + std::min(b + 4, blocks - 1) * kBlockBytes;
 #pragma GCC unroll 8
-        for (int64_t line = 0; line < kBlockBytes; line += 64) _mm_prefetch(reinterpret_cast<const char*>(ahead + line), _MM_HINT_T0);
+        for (int64_t line = 0; line < kBlockBytes; line += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(ahead + line), _MM_HINT_T0);
       }
     }
     // Block b of rows m0.. : quants 32 bytes apart, scales and sums adjacent.
@@ -292,7 +293,7 @@ void AxpyF32_Avx512(float a, const float* x, int64_t n, float* y) {
 // Row after row, with this file's own Dot and Axpy inlined: the same results
 // as calling them one row at a time, without a call and a dispatch per row.
 void DotRowsF32_Avx512(const float* q, const float* rows, int64_t stride, int64_t count, int64_t n, float scale,
-                   float* out) {
+                       float* out) {
   for (int64_t r = 0; r < count; ++r) out[r] = DotF32_Avx512(q, rows + r * stride, n) * scale;
 }
 

@@ -9,20 +9,19 @@
 
 namespace aperture::engine::internal {
 
-#define APERTURE_DECLARE_KERNELS(suffix)                                                                     \
-  void MatMulF32x16_##suffix(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, \
-                             int64_t g1);                                                                    \
-  void MatMulQ8x16_##suffix(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0,  \
-                            int64_t g1);                                                                     \
-  void MatMulQ4x16_##suffix(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0,  \
-                            int64_t g1);                                                                     \
-  float DotF32_##suffix(const float* a, const float* b, int64_t n);                                          \
-  void AxpyF32_##suffix(float a, const float* x, int64_t n, float* y);                                       \
-  void DotRowsF32_##suffix(const float* q, const float* rows, int64_t stride, int64_t count, int64_t n,       \
-                           float scale, float* out);                                                         \
-  void AxpyRowsF32_##suffix(const float* w, const float* rows, int64_t stride, int64_t count, int64_t n,      \
-                            float* y);                                                                       \
-  void ExpF32_##suffix(const float* x, float shift, float scale, int64_t n, float* out);                     \
+#define APERTURE_DECLARE_KERNELS(suffix)                                                                             \
+  void MatMulF32x16_##suffix(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0,         \
+                             int64_t g1);                                                                            \
+  void MatMulQ8x16_##suffix(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0,          \
+                            int64_t g1);                                                                             \
+  void MatMulQ4x16_##suffix(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0,          \
+                            int64_t g1);                                                                             \
+  float DotF32_##suffix(const float* a, const float* b, int64_t n);                                                  \
+  void AxpyF32_##suffix(float a, const float* x, int64_t n, float* y);                                               \
+  void DotRowsF32_##suffix(const float* q, const float* rows, int64_t stride, int64_t count, int64_t n, float scale, \
+                           float* out);                                                                              \
+  void AxpyRowsF32_##suffix(const float* w, const float* rows, int64_t stride, int64_t count, int64_t n, float* y);  \
+  void ExpF32_##suffix(const float* x, float shift, float scale, int64_t n, float* out);                             \
   void QuantizeActRow_##suffix(const float* x, int64_t k, int8_t* q, float* d, int32_t* s);
 
 APERTURE_DECLARE_KERNELS(Scalar)

@@ -119,7 +119,7 @@ void ExpF32_Scalar(const float* x, float shift, float scale, int64_t n, float* o
 // Row after row, with this file's own Dot and Axpy inlined: the same results
 // as calling them one row at a time, without a call and a dispatch per row.
 void DotRowsF32_Scalar(const float* q, const float* rows, int64_t stride, int64_t count, int64_t n, float scale,
-                   float* out) {
+                       float* out) {
   for (int64_t r = 0; r < count; ++r) out[r] = DotF32_Scalar(q, rows + r * stride, n) * scale;
 }
 

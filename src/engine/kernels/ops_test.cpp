@@ -62,8 +62,8 @@ TEST(ExpShiftedTest, EveryIsaGivesTheSameBits) {
       const std::vector<float> simd = ExpOn(isa, x, shift, scale);
       for (size_t i = 0; i < x.size(); ++i) {
         ASSERT_EQ(std::memcmp(&simd[i], &scalar[i], sizeof(float)), 0)
-            << IsaName(isa) << " x=" << x[i] << " shift=" << shift << " scale=" << scale << ": " << simd[i]
-            << " vs " << scalar[i];
+            << IsaName(isa) << " x=" << x[i] << " shift=" << shift << " scale=" << scale << ": " << simd[i] << " vs "
+            << scalar[i];
       }
     }
   }

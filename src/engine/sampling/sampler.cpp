@@ -268,7 +268,9 @@ absl::StatusOr<SampleResult> Sampler::Sample(std::span<const float> logits, std:
 
   const float max_logit = MaxOf(adjusted_);
   const int32_t argmax =
-      max_logit == kNegInf ? -1 : static_cast<int32_t>(std::find(adjusted_.begin(), adjusted_.end(), max_logit) - adjusted_.begin());
+      max_logit == kNegInf
+          ? -1
+          : static_cast<int32_t>(std::find(adjusted_.begin(), adjusted_.end(), max_logit) - adjusted_.begin());
   if (argmax < 0 || max_logit == std::numeric_limits<float>::infinity()) {
     return absl::FailedPreconditionError(
         max_logit == kNegInf ? "sampling: every token is excluded (all logits are -inf)" : "sampling: a logit is +inf");

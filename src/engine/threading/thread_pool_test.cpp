@@ -61,12 +61,11 @@ TEST(ThreadPoolTest, RestingWorkersWakeForTheNextRegion) {
     std::set<int> threads;
     std::mutex mu;
     std::atomic<int64_t> sum{0};
-    pool.ParallelFor(
-        1200, [&](int t, int64_t b, int64_t e) {
-          for (int64_t i = b; i < e; ++i) sum.fetch_add(i);
-          std::lock_guard<std::mutex> lock(mu);
-          threads.insert(t);
-        });
+    pool.ParallelFor(1200, [&](int t, int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) sum.fetch_add(i);
+      std::lock_guard<std::mutex> lock(mu);
+      threads.insert(t);
+    });
     ASSERT_EQ(sum.load(), 1200 * 1199 / 2);
     ASSERT_FALSE(threads.empty());
   }
