@@ -184,12 +184,24 @@ TEST(AuthzMatrixTest, EveryLevelCapabilityAndKeyState) {
         ++cells;
         EXPECT_EQ(r.status, expected) << "level " << LevelName(level) << ", capability " << CapabilityName(cap) << ", "
                                       << Name(state) << ": " << r.body;
-        if (expected == 501) EXPECT_NE(r.body.find("capability_unavailable"), std::string::npos);
-        if (expected == 400) EXPECT_NE(r.body.find("not a suite of this server's release policy"), std::string::npos);
-        if (expected == 200 && cap == Capability::kDownload) EXPECT_TRUE(r.body == model_bytes) << r.body.size();
-        if (expected == 200 && cap != Capability::kDownload) EXPECT_NE(r.body.find("\"usage\""), std::string::npos);
-        if (expected == 403) EXPECT_NE(r.body.find("needs level"), std::string::npos) << r.body;
-        if (expected == 401) EXPECT_TRUE(r.Header("www-authenticate").has_value());
+        if (expected == 501) {
+          EXPECT_NE(r.body.find("capability_unavailable"), std::string::npos);
+        }
+        if (expected == 400) {
+          EXPECT_NE(r.body.find("not a suite of this server's release policy"), std::string::npos);
+        }
+        if (expected == 200 && cap == Capability::kDownload) {
+          EXPECT_TRUE(r.body == model_bytes) << r.body.size();
+        }
+        if (expected == 200 && cap != Capability::kDownload) {
+          EXPECT_NE(r.body.find("\"usage\""), std::string::npos);
+        }
+        if (expected == 403) {
+          EXPECT_NE(r.body.find("needs level"), std::string::npos) << r.body;
+        }
+        if (expected == 401) {
+          EXPECT_TRUE(r.Header("www-authenticate").has_value());
+        }
       }
     }
   }

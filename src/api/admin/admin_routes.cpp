@@ -150,6 +150,7 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
                 if (it == ctx.body.end()) return FieldError("fields", "'fields' is required");
                 RETURN_IF_ERROR(d.access.SetRequestFields(ctx.caller, ctx.PathParam("id"), *it));
                 ASSIGN_OR_RETURN(auto m, d.store.FindModel(ctx.PathParam("id")));
+                if (!m) return absl::NotFoundError("the model was removed meanwhile");
                 return View(*m, m->public_level);
               })});
 
@@ -164,6 +165,7 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
                 ASSIGN_OR_RETURN(std::string prompt, RequiredString(ctx.body, "system_prompt"));
                 RETURN_IF_ERROR(d.access.SetSystemPrompt(ctx.caller, ctx.PathParam("id"), prompt));
                 ASSIGN_OR_RETURN(auto m, d.store.FindModel(ctx.PathParam("id")));
+                if (!m) return absl::NotFoundError("the model was removed meanwhile");
                 return View(*m, m->public_level);
               })});
 
