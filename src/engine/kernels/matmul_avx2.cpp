@@ -196,6 +196,27 @@ __m256 Exp8(__m256 x, __m256 shift, __m256 scale) {
 
 }  // namespace
 
+int64_t ArgMaxF32_Avx2(const float* x, int64_t n) {
+  if (n <= 0) return -1;
+  __m256 vmax = _mm256_set1_ps(-INFINITY);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+  float m = _mm_cvtss_f32(m4);
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  const __m256 vm = _mm256_set1_ps(m);
+  for (i = 0; i + 8 <= n; i += 8) {
+    const int hits = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), vm, _CMP_EQ_OQ));
+    if (hits != 0) return i + __builtin_ctz(static_cast<unsigned>(hits));
+  }
+  for (; i < n; ++i) {
+    if (x[i] == m) return i;
+  }
+  return 0;  // only -inf everywhere... or NaNs: the first element
+}
+
 void ExpF32_Avx2(const float* x, float shift, float scale, int64_t n, float* out) {
   const __m256 vs = _mm256_set1_ps(shift), vc = _mm256_set1_ps(scale);
   int64_t i = 0;

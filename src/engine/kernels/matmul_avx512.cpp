@@ -340,6 +340,24 @@ __m512 Exp16(__m512 x, __m512 shift, __m512 scale) {
 
 }  // namespace
 
+int64_t ArgMaxF32_Avx512(const float* x, int64_t n) {
+  if (n <= 0) return -1;
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + i));
+  float m = _mm512_reduce_max_ps(vmax);
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  const __m512 vm = _mm512_set1_ps(m);
+  for (i = 0; i + 16 <= n; i += 16) {
+    const __mmask16 hits = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), vm, _CMP_EQ_OQ);
+    if (hits != 0) return i + __builtin_ctz(static_cast<unsigned>(hits));
+  }
+  for (; i < n; ++i) {
+    if (x[i] == m) return i;
+  }
+  return 0;  // only -inf everywhere... or NaNs: the first element
+}
+
 void ExpF32_Avx512(const float* x, float shift, float scale, int64_t n, float* out) {
   const __m512 vs = _mm512_set1_ps(shift), vc = _mm512_set1_ps(scale);
   int64_t i = 0;

@@ -21,6 +21,7 @@ namespace aperture::engine::internal {
   void DotRowsF32_##suffix(const float* q, const float* rows, int64_t stride, int64_t count, int64_t n, float scale, \
                            float* out);                                                                              \
   void AxpyRowsF32_##suffix(const float* w, const float* rows, int64_t stride, int64_t count, int64_t n, float* y);  \
+  int64_t ArgMaxF32_##suffix(const float* x, int64_t n);                                                             \
   void ExpF32_##suffix(const float* x, float shift, float scale, int64_t n, float* out);                             \
   void QuantizeActRow_##suffix(const float* x, int64_t k, int8_t* q, float* d, int32_t* s);
 

@@ -93,6 +93,14 @@ void AxpyF32_Scalar(float a, const float* x, int64_t n, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
+int64_t ArgMaxF32_Scalar(const float* x, int64_t n) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; ++i) {
+    if (x[i] > x[best]) best = i;
+  }
+  return n > 0 ? best : -1;
+}
+
 void ExpF32_Scalar(const float* x, float shift, float scale, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) {
     const float d = (x[i] - shift) * scale;

@@ -66,6 +66,18 @@ void RopeNorm(float* x, int n_heads, int head_dim, int rope_dim, const float* co
   }
 }
 
+int64_t ArgMaxF32(const float* x, int64_t n) {
+  switch (ActiveIsa()) {
+    case Isa::kAvx512:
+      return internal::ArgMaxF32_Avx512(x, n);
+    case Isa::kAvx2:
+      return internal::ArgMaxF32_Avx2(x, n);
+    case Isa::kScalar:
+      break;
+  }
+  return internal::ArgMaxF32_Scalar(x, n);
+}
+
 void ExpShifted(const float* x, float shift, float scale, int64_t n, float* out) {
   switch (ActiveIsa()) {
     case Isa::kAvx512:

@@ -26,6 +26,9 @@ void RmsNorm(const float* x, const float* w, float eps, int64_t n, float* out);
 // rope_dim/2 (cos, sin) pairs.
 void RopeNorm(float* x, int n_heads, int head_dim, int rope_dim, const float* cos_sin);
 
+// The index of the first largest of x[0..n) (-1 when n = 0); x holds no NaN.
+int64_t ArgMaxF32(const float* x, int64_t n);
+
 // out[i] = exp((x[i] - shift) * scale), the same float on every ISA
 // (matmul_kernels.h gives the method: about 1 ulp; exactly 0 below e^-87,
 // +inf above e^88.3). out may alias x.

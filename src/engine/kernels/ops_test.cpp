@@ -102,6 +102,28 @@ TEST(OpsTest, RowKernelsEqualTheirOneRowCallsOnEveryIsa) {
   SetActiveIsa(DetectIsa());
 }
 
+TEST(OpsTest, ArgMaxIsTheFirstLargestOnEveryIsa) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> small(-3, 3);
+  for (int n : {0, 1, 7, 16, 17, 100, 32000}) {
+    std::vector<float> x(n);
+    for (float& v : x) v = static_cast<float>(small(rng));  // many ties
+    if (n > 5) x[n - 1] = 9.0f, x[n / 2] = 9.0f;            // the first of two maxima, one in a tail
+    int64_t want = n == 0 ? -1 : 0;
+    for (int i = 1; i < n; ++i) {
+      if (x[i] > x[want]) want = i;
+    }
+    std::vector<float> all_banned(n, -kInf);
+    for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+      if (static_cast<int>(isa) > static_cast<int>(DetectIsa())) continue;
+      SetActiveIsa(isa);
+      EXPECT_EQ(ArgMaxF32(x.data(), n), want) << IsaName(isa) << " n=" << n;
+      EXPECT_EQ(ArgMaxF32(all_banned.data(), n), n == 0 ? -1 : 0) << IsaName(isa) << " n=" << n;
+    }
+    SetActiveIsa(DetectIsa());
+  }
+}
+
 TEST(OpsTest, SoftmaxSumsToOneAndSiluMatchesDefinition) {
   std::vector<float> x = {1.0f, 2.0f, 3.0f, -kInf, 0.5f};
   Softmax(x.data(), static_cast<int64_t>(x.size()));

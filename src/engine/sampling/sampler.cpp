@@ -20,20 +20,6 @@ bool Before(const Candidate& a, const Candidate& b) { return a.logit > b.logit |
 
 absl::Status Bad(std::string msg) { return absl::InvalidArgumentError("sampling: " + msg); }
 
-// The largest value of x (no NaNs): independent lanes, so the compiler can
-// vectorise it instead of waiting on one chain of maxss.
-float MaxOf(const std::vector<float>& x) {
-  constexpr size_t kLanes = 16;
-  float lane[kLanes];
-  std::fill(lane, lane + kLanes, kNegInf);
-  size_t i = 0;
-  for (; i + kLanes <= x.size(); i += kLanes) {
-    for (size_t j = 0; j < kLanes; ++j) lane[j] = std::max(lane[j], x[i + j]);
-  }
-  for (; i < x.size(); ++i) lane[0] = std::max(lane[0], x[i]);
-  return *std::max_element(lane, lane + kLanes);
-}
-
 // Sums w in a fixed order, so a draw never depends on the machine: blocks
 // of kBlock values summed in index order in double (their sums kept in
 // `blocks`), then the blocks in order. Independent blocks let the adds overlap.
@@ -44,19 +30,14 @@ double BlockSums(std::span<const float> w, std::vector<double>& blocks) {
   const int64_t full = n / kBlock;
   blocks.assign((n + kBlock - 1) / kBlock, 0.0);
   int64_t b = 0;
-  for (; b + 4 <= full; b += 4) {  // four blocks side by side: four independent chains of adds
+  constexpr int64_t kSide = 8;  // blocks summed side by side: independent chains of adds
+  for (; b + kSide <= full; b += kSide) {
     const float* p = w.data() + b * kBlock;
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    double s[kSide] = {};
     for (int64_t i = 0; i < kBlock; ++i) {
-      s0 += p[i];
-      s1 += p[kBlock + i];
-      s2 += p[2 * kBlock + i];
-      s3 += p[3 * kBlock + i];
+      for (int64_t k = 0; k < kSide; ++k) s[k] += p[k * kBlock + i];
     }
-    blocks[b] = s0;
-    blocks[b + 1] = s1;
-    blocks[b + 2] = s2;
-    blocks[b + 3] = s3;
+    for (int64_t k = 0; k < kSide; ++k) blocks[b + k] = s[k];
   }
   for (; b < static_cast<int64_t>(blocks.size()); ++b) {
     double s = 0;
@@ -266,12 +247,9 @@ absl::StatusOr<SampleResult> Sampler::Sample(std::span<const float> logits, std:
     }
   }
 
-  const float max_logit = MaxOf(adjusted_);
-  const int32_t argmax =
-      max_logit == kNegInf
-          ? -1
-          : static_cast<int32_t>(std::find(adjusted_.begin(), adjusted_.end(), max_logit) - adjusted_.begin());
-  if (argmax < 0 || max_logit == std::numeric_limits<float>::infinity()) {
+  const int32_t argmax = static_cast<int32_t>(ArgMaxF32(adjusted_.data(), n_vocab_));
+  const float max_logit = adjusted_[argmax];
+  if (max_logit == kNegInf || max_logit == std::numeric_limits<float>::infinity()) {
     return absl::FailedPreconditionError(
         max_logit == kNegInf ? "sampling: every token is excluded (all logits are -inf)" : "sampling: a logit is +inf");
   }
