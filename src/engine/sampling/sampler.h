@@ -18,7 +18,7 @@
 // own xoshiro256** (rng.h). Greedy never consumes random numbers.
 //
 // Cost: plain temperature sampling is a few vectorised passes over the
-// vocabulary (about 30 us for 32,000 tokens); top-p selects its prefix by
+// vocabulary (about 20 us for 32,000 tokens); top-p selects its prefix by
 // bucketing the weights instead of sorting.
 //
 // Usage:
