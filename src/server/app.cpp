@@ -145,13 +145,20 @@ App::App(Services& s)
           .after_events = [this] { streams_.Flush(); }})),
       evals_(std::make_unique<EvalService>(*s.store, *s.recorder, s.clock, *s.release, *scheduler_)),
       authenticator_(*s.store, *s.hasher, s.clock, s.key_usage),
-      deps_{*s.store,       *s.recorder,
-            *s.access,      *s.authorizer,
-            s.config,       metrics_,
-            s.clock,        *scheduler_,
-            streams_,       s.usage,
-            token_limiter_, *s.release,
-            *evals_,        [&s] { return s.ReloadPolicy(); }} {}
+      deps_{.store = *s.store,
+            .recorder = *s.recorder,
+            .access = *s.access,
+            .authorizer = *s.authorizer,
+            .config = s.config,
+            .metrics = metrics_,
+            .clock = s.clock,
+            .scheduler = *scheduler_,
+            .streams = streams_,
+            .usage = s.usage,
+            .limiter = token_limiter_,
+            .release = *s.release,
+            .evals = *evals_,
+            .reload_policy = [&s] { return s.ReloadPolicy(); }} {}
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port) {
   std::unique_ptr<App> app(new App(services));

@@ -166,21 +166,20 @@ absl::StatusOr<Sampler> Sampler::Create(const SamplingParams& p, int32_t n_vocab
 
 int32_t Sampler::Draw(float max_logit) {
   weights_.resize(n_vocab_);
-  const bool top_k = params_.top_k > 0 && params_.top_k < n_vocab_;
-  if (top_k || params_.top_p < 1.0f || params_.min_p > 0.0f) {
-    KeepFiltered(max_logit);
-    ExpShifted(adjusted_.data(), max_logit, 1.0f / params_.temperature, n_vocab_, weights_.data());
+  const bool filtered = (params_.top_k > 0 && params_.top_k < n_vocab_) || params_.top_p < 1.0f || params_.min_p > 0.0f;
+  if (filtered) KeepFiltered(max_logit);
+  ExpShifted(adjusted_.data(), max_logit, 1.0f / params_.temperature, n_vocab_, weights_.data());
+  if (filtered) {
     for (int32_t i = 0; i < n_vocab_; ++i) {
       if (!keep_[i]) weights_[i] = 0.0f;
     }
-  } else {
-    ExpShifted(adjusted_.data(), max_logit, 1.0f / params_.temperature, n_vocab_, weights_.data());
   }
   const double total = BlockSums(weights_, blocks_);
   return PickWeighted(weights_, blocks_, rng_.NextDouble() * total);
 }
 
-// Marks in keep_ the tokens that top-k, top-p and min-p leave. Each filter
+// Marks in keep_ the tokens that top-k, top-p and min-p leave (weights_ is
+// its scratch for top-p, at temperature 1). Each filter
 // keeps a set fixed by the strict (logit desc, id asc) order, whatever order
 // the selection algorithms leave the entries in.
 void Sampler::KeepFiltered(float max_logit) {
@@ -198,9 +197,9 @@ void Sampler::KeepFiltered(float max_logit) {
   if (params_.top_p < 1.0f) {
     ExpShifted(adjusted_.data(), max_logit, 1.0f, n_vocab_, weights_.data());  // top-p sees temperature 1
     for (Candidate& c : cands) c.weight = weights_[c.id];
-    // Without top-k every token with weight is a candidate: the fast fixed-order sum.
+    // Without top-k the candidates are every token with a weight (banned ones weigh exactly 0).
     double total = 0;
-    if (cands.size() < static_cast<size_t>(n_vocab_)) {
+    if (params_.top_k > 0 && params_.top_k < n_vocab_) {
       for (const Candidate& c : cands) total += c.weight;
     } else {
       total = BlockSums(weights_, blocks_);
