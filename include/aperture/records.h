@@ -39,12 +39,12 @@ struct Model {
   std::string request_fields = "[]";
   int64_t created_at = 0;
   // Put before every chat at levels whose config says so (hosted by default).
-  std::string system_prompt;
+  std::string system_prompt = {};
   int64_t level_since = 0;  // when public_level was reached (stage time gates count from it)
   // The highest level the release policy permits now; above it, the public
   // level and grants are suspended. Kept here so every reader sees it at once.
   Level ceiling = Level::kOpen;
-  std::string ceiling_reason;  // why the ceiling is below open, for callers
+  std::string ceiling_reason = {};  // why the ceiling is below open, for callers
 };
 
 struct Grant {

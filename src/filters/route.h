@@ -27,10 +27,10 @@ struct Route {
   std::string name;     // for metrics and records, e.g. "chat.completions"
   Access access = Access::kAnyone;
   ModelFrom model_from = ModelFrom::kNone;
-  std::optional<Capability> capability;  // needed on the model
+  std::optional<Capability> capability = std::nullopt;  // needed on the model
   // Further capabilities a request body asks for (e.g. logprobs on a completion).
-  std::function<std::vector<Capability>(const Json& body)> body_capabilities;
-  std::function<http::Response(RequestContext&)> handler;
+  std::function<std::vector<Capability>(const Json& body)> body_capabilities = nullptr;
+  std::function<http::Response(RequestContext&)> handler = nullptr;
 };
 
 // Matches method + path to a route. Not thread-safe to modify; read-only

@@ -60,7 +60,7 @@ struct SchedulerOptions {
   // Called on the scheduler's thread after each round of callbacks (a step,
   // or requests ending outside one), e.g. to hand the round's stream chunks
   // to the network in one go.
-  std::function<void()> after_events;
+  std::function<void()> after_events = nullptr;
 };
 
 struct SchedulerMetrics {

@@ -296,7 +296,9 @@ TEST(GgufMalformedTest, EveryTruncationIsAClearError) {
   for (size_t n = 0; n < full.size(); ++n) {
     auto f = GgufFile::FromBuffer(std::string_view(full).substr(0, n));
     EXPECT_FALSE(f.ok()) << "truncated to " << n << " bytes";
-    if (!f.ok()) EXPECT_THAT(f.status().message(), HasSubstr("malformed GGUF")) << n;
+    if (!f.ok()) {
+      EXPECT_THAT(f.status().message(), HasSubstr("malformed GGUF")) << n;
+    }
   }
 }
 
