@@ -170,7 +170,68 @@ absl::StatusOr<std::unique_ptr<SqliteLogStore>> SqliteLogStore::Open(const std::
   RETURN_IF_ERROR(Tune(*writer, /*writer=*/true));
   absl::MutexLock lock(&store->write_mu_);
   store->writer_ = std::move(writer);
+  store->OpenMirror();
   return store;
+}
+
+void SqliteLogStore::OpenMirror() {
+  auto mirror = TileMirror::Open(path_ + "-tiles");
+  if (!mirror.ok() || *mirror == nullptr) return;  // owned by another process, or no file: SQLite alone
+  mirror_ = std::move(*mirror);
+  if (!SyncMirror(*writer_, /*verify=*/true).ok()) mirror_.reset();
+}
+
+absl::Status SqliteLogStore::SyncMirror(SqliteDb& db, bool verify) {
+  if (mirror_->size() >= TileMirror::kMaxSize) return absl::OkStatus();
+  // One read transaction: the head and the tiles agree.
+  RETURN_IF_ERROR(db.Exec("BEGIN"));
+  int64_t size = 0;
+  absl::Status s = [&]() -> absl::Status {
+    {
+      ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT size FROM log_head WHERE id = 1"));
+      ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (row) size = stmt.Int(0);
+    }
+    const int64_t width = log_tiles::kWidth;
+    if (verify && mirror_->size() > 0) {
+      // A mirror beside another database (a restored backup, a copied
+      // file), or one that lost writes, is caught here: its first and last
+      // tiles and a spread of others must match log_tiles.
+      constexpr int64_t kSamples = 64;
+      const int64_t covered = mirror_->size();
+      bool same = covered <= size;
+      const int64_t last = (covered - 1) / width;
+      for (int64_t k = 0; k <= kSamples && same; ++k) {
+        const int64_t tile = last * k / kSamples;
+        ASSIGN_OR_RETURN(std::optional<std::string> row, ReadTile(db, log_tiles::RowId(0, tile)));
+        same = row && mirror_->Matches(tile, *row);
+      }
+      if (!same) RETURN_IF_ERROR(mirror_->Reset());
+    }
+    const int64_t covered = mirror_->size();
+    if (size <= covered) return absl::OkStatus();
+    const int64_t first = covered / width, last = (size - 1) / width;
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT id, hashes FROM log_tiles WHERE id >= ? AND id <= ? ORDER BY id"));
+    stmt.Bind(1, log_tiles::RowId(0, first)).Bind(2, log_tiles::RowId(0, last));
+    int64_t next = first;
+    for (;; ++next) {
+      ASSIGN_OR_RETURN(bool found, stmt.Step());
+      if (!found) break;
+      const std::string bytes = stmt.Text(1);
+      if (stmt.Int(0) != log_tiles::RowId(0, next) ||
+          log_tiles::WidthOfRow(bytes.size()) < std::min(width, size - next * width)) {
+        break;
+      }
+      RETURN_IF_ERROR(mirror_->PutTile(next, bytes));
+    }
+    if (next != last + 1) {
+      return absl::DataLossError(fmt::format("log_tiles lacks tile 0/{} of a tree of {} leaves", next, size));
+    }
+    return absl::OkStatus();
+  }();
+  db.Exec("COMMIT").IgnoreError();
+  if (s.ok()) mirror_->Publish(size);
+  return s;
 }
 
 absl::StatusOr<SqliteLogStore::Reader> SqliteLogStore::AcquireReader() {
@@ -198,7 +259,14 @@ absl::StatusOr<std::optional<LogHead>> SqliteLogStore::Head() {
                    r->Prepare("SELECT size, root, origin, checkpoint, updated_at FROM log_head WHERE id = 1"));
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return std::optional<LogHead>();
-  return std::optional<LogHead>(LogHead{stmt.Int(0), stmt.Text(1), stmt.Text(2), stmt.Text(3), stmt.Int(4)});
+  std::optional<LogHead> head(LogHead{stmt.Int(0), stmt.Text(1), stmt.Text(2), stmt.Text(3), stmt.Int(4)});
+  // Another process appended: bring the mirror up to it, unless this
+  // process is appending now (which does it after its commit).
+  if (mirror_ && head->size > mirror_->size() && write_mu_.TryLock()) {
+    SyncMirror(*writer_, /*verify=*/false).IgnoreError();
+    write_mu_.Unlock();
+  }
+  return head;
 }
 
 absl::Status SqliteLogStore::Append(const LogAppend& a) {
@@ -208,7 +276,7 @@ absl::Status SqliteLogStore::Append(const LogAppend& a) {
   }
   absl::MutexLock lock(&write_mu_);
   SqliteDb& db = *writer_;
-  return InTransaction(db, [&]() -> absl::Status {
+  absl::Status appended = InTransaction(db, [&]() -> absl::Status {
     int64_t size = 0;
     {
       ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT size FROM log_head WHERE id = 1"));
@@ -262,16 +330,56 @@ absl::Status SqliteLogStore::Append(const LogAppend& a) {
         .Bind(5, a.head.updated_at)
         .Run();
   });
+  // Committed: now the mirror. It takes the new nodes straight from the
+  // append when it covers exactly what the append continued; otherwise (it
+  // missed another process's appends) it reads what it lacks from log_tiles.
+  // A failure leaves it where it was; the next append tries again.
+  if (appended.ok() && mirror_) {
+    if (mirror_->size() == a.expected_size) {
+      absl::Status put;
+      for (const auto& [id, hash] : a.nodes) {
+        if (id.level < TileMirror::kLevels && put.ok()) put = mirror_->Put(id, hash);
+      }
+      if (put.ok()) mirror_->Publish(a.head.size);
+    } else {
+      SyncMirror(db, /*verify=*/false).IgnoreError();
+    }
+  }
+  return appended;
 }
 
 absl::StatusOr<std::string> SqliteLogStore::Nodes(const std::vector<LogNodeId>& ids) {
-  std::vector<log_tiles::Place> places;
-  places.reserve(ids.size());
-  std::vector<int64_t> wanted;  // distinct rows: a proof's nodes lie in one or two
   for (const LogNodeId& id : ids) {
     if (!ValidNode(id)) {
       return absl::NotFoundError(fmt::format("the log holds no hash for level {} index {}", id.level, id.index));
     }
+  }
+  if (!mirror_) return TileNodes(ids);
+  // From the mirror what it covers (no system call), the rest from SQLite.
+  std::string out(ids.size() * log_tiles::kHashSize, '\0');
+  std::vector<LogNodeId> rest;
+  std::vector<size_t> rest_at;
+  const int64_t covered = mirror_->size();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!mirror_->Get(ids[i], covered, out.data() + i * log_tiles::kHashSize)) {
+      rest.push_back(ids[i]);
+      rest_at.push_back(i);
+    }
+  }
+  if (rest.empty()) return out;
+  ASSIGN_OR_RETURN(std::string stored, TileNodes(rest));
+  for (size_t j = 0; j < rest.size(); ++j) {
+    std::memcpy(out.data() + rest_at[j] * log_tiles::kHashSize, stored.data() + j * log_tiles::kHashSize,
+                log_tiles::kHashSize);
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> SqliteLogStore::TileNodes(const std::vector<LogNodeId>& ids) {
+  std::vector<log_tiles::Place> places;
+  places.reserve(ids.size());
+  std::vector<int64_t> wanted;  // distinct rows: a proof's nodes lie in one or two
+  for (const LogNodeId& id : ids) {
     places.push_back(log_tiles::PlaceOf(id));
     if (std::find(wanted.begin(), wanted.end(), places.back().row) == wanted.end()) wanted.push_back(places.back().row);
   }
@@ -319,6 +427,7 @@ absl::StatusOr<std::string> SqliteLogStore::NodeRange(int level, int64_t begin, 
   }
   std::string out;
   if (begin == end) return out;
+  if (mirror_ && mirror_->GetRange(level, begin, end, mirror_->size(), out)) return out;
   out.reserve(static_cast<size_t>(end - begin) * log_tiles::kHashSize);
   const log_tiles::Place first = log_tiles::PlaceOf({level, begin});
   const log_tiles::Place last = log_tiles::PlaceOf({level, end - 1});
@@ -385,6 +494,11 @@ absl::StatusOr<std::optional<int64_t>> SqliteLogStore::FindLeaf(const std::strin
       }
       for (int64_t idx : candidates) {
         if (idx >= size) continue;
+        char hash[log_tiles::kHashSize];
+        if (mirror_ && mirror_->Get({0, idx}, mirror_->size(), hash)) {
+          if (std::string_view(hash, sizeof hash) == leaf_hash) return std::optional<int64_t>(idx);
+          continue;
+        }
         const log_tiles::Place place = log_tiles::PlaceOf({0, idx});
         ASSIGN_OR_RETURN(std::optional<std::string> tile, ReadTile(*r, place.row));
         if (tile && log_tiles::HashAt(*tile, 0, place.position) == leaf_hash) return std::optional<int64_t>(idx);
