@@ -5,6 +5,7 @@
 #include <cstring>
 #include <optional>
 #include <span>
+#include <thread>
 #include <tuple>
 
 #include "core/status_macros.h"
@@ -145,6 +146,35 @@ absl::Status MergeTile(SqliteDb& db, std::span<const PlacedNode> nodes) {
   return stmt.Bind(1, row).BindBlob(2, out).Run();
 }
 
+// Copies tiles [first, end) of tile level 0 from log_tiles into the mirror
+// (the hashes it lacks), in `db`'s current read transaction. Each must hold
+// what a tree of `size` leaves has.
+absl::Status CopyTiles(SqliteDb& db, TileMirror& mirror, int64_t first, int64_t end, int64_t size) {
+  const int64_t width = log_tiles::kWidth;
+  ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT id, hashes FROM log_tiles WHERE id >= ? AND id < ? ORDER BY id"));
+  stmt.Bind(1, log_tiles::RowId(0, first)).Bind(2, log_tiles::RowId(0, end));
+  int64_t next = first;
+  for (;; ++next) {
+    ASSIGN_OR_RETURN(bool found, stmt.Step());
+    if (!found) break;
+    const std::string bytes = stmt.Text(1);
+    if (stmt.Int(0) != log_tiles::RowId(0, next) ||
+        log_tiles::WidthOfRow(bytes.size()) < std::min(width, size - next * width)) {
+      break;
+    }
+    RETURN_IF_ERROR(mirror.PutTile(next, bytes));
+  }
+  if (next != end) {
+    return absl::DataLossError(fmt::format("log_tiles lacks tile 0/{} of a tree of {} leaves", next, size));
+  }
+  return absl::OkStatus();
+}
+
+// A catch-up of this many tiles (2^16 leaves) or more reads them on this
+// many connections at once.
+constexpr int64_t kParallelTiles = 1024;
+constexpr int kCopyThreads = 4;
+
 }  // namespace
 
 class SqliteLogStore::Reader {
@@ -211,22 +241,33 @@ absl::Status SqliteLogStore::SyncMirror(SqliteDb& db, bool verify) {
     const int64_t covered = mirror_->size();
     if (size <= covered) return absl::OkStatus();
     const int64_t first = covered / width, last = (size - 1) / width;
-    ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT id, hashes FROM log_tiles WHERE id >= ? AND id <= ? ORDER BY id"));
-    stmt.Bind(1, log_tiles::RowId(0, first)).Bind(2, log_tiles::RowId(0, last));
-    int64_t next = first;
-    for (;; ++next) {
-      ASSIGN_OR_RETURN(bool found, stmt.Step());
-      if (!found) break;
-      const std::string bytes = stmt.Text(1);
-      if (stmt.Int(0) != log_tiles::RowId(0, next) ||
-          log_tiles::WidthOfRow(bytes.size()) < std::min(width, size - next * width)) {
-        break;
-      }
-      RETURN_IF_ERROR(mirror_->PutTile(next, bytes));
+    if (last - first < kParallelTiles) return CopyTiles(db, *mirror_, first, last + 1, size);
+    // A rebuild: tile rows lie all through the database file, mostly past
+    // the part SQLite maps, so each is a pread (and, on a cold page cache, a
+    // disk read). Several connections read parts of the range at once.
+    // Their snapshots are no older than this one, and a tile that is full at
+    // `size` never changes.
+    RETURN_IF_ERROR(mirror_->Reserve(size));
+    const int64_t span = (last + 1 - first + kCopyThreads - 1) / kCopyThreads;
+    std::vector<absl::Status> parts(kCopyThreads);
+    std::vector<std::thread> threads;
+    for (int k = 1; k < kCopyThreads; ++k) {
+      threads.emplace_back([&, k] {
+        const int64_t from = first + k * span, to = std::min(last + 1, from + span);
+        if (from >= to) return;
+        parts[k] = [&]() -> absl::Status {
+          ASSIGN_OR_RETURN(auto own, SqliteDb::Open(path_, /*create=*/false));
+          RETURN_IF_ERROR(Tune(*own, /*writer=*/false));
+          RETURN_IF_ERROR(own->Exec("BEGIN"));
+          absl::Status copied = CopyTiles(*own, *mirror_, from, to, size);
+          own->Exec("COMMIT").IgnoreError();
+          return copied;
+        }();
+      });
     }
-    if (next != last + 1) {
-      return absl::DataLossError(fmt::format("log_tiles lacks tile 0/{} of a tree of {} leaves", next, size));
-    }
+    parts[0] = CopyTiles(db, *mirror_, first, std::min(last + 1, first + span), size);
+    for (std::thread& t : threads) t.join();
+    for (const absl::Status& part : parts) RETURN_IF_ERROR(part);
     return absl::OkStatus();
   }();
   db.Exec("COMMIT").IgnoreError();

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "core/status_macros.h"
 #include "fmt/format.h"
 #include "store/sqlite/sqlite_log_tiles.h"
 
@@ -117,15 +118,27 @@ absl::StatusOr<std::unique_ptr<TileMirror>> TileMirror::Open(const std::string& 
   m->header_->clean = 0;
   m->WriteHeader(size);
   if (::msync(header, kSlotBytes, MS_SYNC) != 0 || ::fdatasync(fd) != 0) return Errno("sync", path);
-  // Map what the covered size needs, so that readers find it.
-  if (size > 0) {
-    for (int64_t c = 0; c <= (size - 1) / kTileWidth / kChunkSlots; ++c) {
-      auto tile = m->WritableTile(c * kChunkSlots);
-      if (!tile.ok()) return tile.status();
-    }
+  // Map what the covered size needs, so that readers find it, and fill in
+  // the page tables now (reading the file in if it is not in memory), so
+  // that no proof takes a page fault later.
+  RETURN_IF_ERROR(m->Reserve(size));
+  const int64_t bytes = (size + kTileWidth - 1) / kTileWidth * kSlotBytes;
+  for (int64_t c = 0; c * kChunkBytes < bytes; ++c) {
+    // Best effort: without it (before Linux 5.14), pages fault in on first use.
+    (void)::madvise(m->chunks_[c].load(std::memory_order_relaxed), std::min(kChunkBytes, bytes - c * kChunkBytes),
+                    MADV_POPULATE_READ);
   }
   m->size_.store(size, std::memory_order_release);
   return m;
+}
+
+absl::Status TileMirror::Reserve(int64_t size) {
+  size = std::min(size, kMaxSize);
+  for (int64_t c = 0; c * kChunkSlots * kTileWidth < size; ++c) {
+    auto tile = WritableTile(c * kChunkSlots);
+    if (!tile.ok()) return tile.status();
+  }
+  return absl::OkStatus();
 }
 
 TileMirror::~TileMirror() {

@@ -77,8 +77,11 @@ class TileMirror {
   // covered size; nodes of other levels, or beyond kMaxSize, are ignored.
   absl::Status Put(LogNodeId id, std::string_view hash);
   // Writes the hashes of tile `tile` (a stored log_tiles row of tile level
-  // 0, SQLite's layout) that lie beyond the covered size.
+  // 0, SQLite's layout) that lie beyond the covered size. Several threads
+  // may write distinct tiles at once if Reserve has made room for them.
   absl::Status PutTile(int64_t tile, std::string_view stored);
+  // Maps (growing the file) all that a tree of `size` leaves needs.
+  absl::Status Reserve(int64_t size);
   // Whether every covered hash of tile `tile` equals the stored row's.
   bool Matches(int64_t tile, std::string_view stored) const;
   // Advances the covered size (capped at kMaxSize): the hashes written for

@@ -371,6 +371,24 @@ TEST_F(DamagedMirrorTest, AMirrorLargerThanTheLogIsRebuilt) {
   EXPECT_EQ(got, ExpectedRange(0, 0, 3968));
 }
 
+// A missing mirror of a log large enough to be rebuilt on several
+// connections at once (1,024 tiles or more), then grown by appends.
+TEST_F(TileMirrorTest, RebuildsAMissingMirrorOfALargerLog) {
+  const int64_t size = 70001;
+  {
+    auto store = OpenStore();
+    ASSERT_TRUE(store->Append(Leaves(0, 65000)).ok());
+    ASSERT_TRUE(store->Append(Leaves(65000, size)).ok());
+  }
+  ASSERT_TRUE(std::filesystem::remove(tiles()));
+  auto store = OpenStore();
+  ASSERT_NE(store->mirror(), nullptr);
+  EXPECT_EQ(store->mirror()->opened(), TileMirror::Opened::kUntrusted);
+  ExpectAllNodes(*store, size);
+  ASSERT_TRUE(store->Append(Leaves(size, size + 99)).ok());
+  ExpectAllNodes(*store, size + 99);
+}
+
 // The class alone: nodes placed across a chunk boundary (tile 16,384 is the
 // first of the second 64 MiB chunk), read singly and in ranges.
 TEST_F(TileMirrorTest, ReadsAcrossTilesAndChunks) {
