@@ -8,11 +8,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "core/hash.h"
 #include "core/random.h"
@@ -369,6 +371,45 @@ TEST_F(DamagedMirrorTest, AMirrorLargerThanTheLogIsRebuilt) {
   std::string got;
   ASSERT_TRUE(store->mirror()->GetRange(0, 0, 3968, 3968, got));
   EXPECT_EQ(got, ExpectedRange(0, 0, 3968));
+}
+
+// Readers on other threads while the log grows: a node below the size an
+// append has returned from is always there, and right.
+TEST_F(TileMirrorTest, ReadersSeeEveryPublishedNodeWhileAppendsGoOn) {
+  auto store = OpenStore();
+  ASSERT_NE(store->mirror(), nullptr);
+  std::atomic<int64_t> appended{0};
+  std::atomic<bool> done{false};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&, r] {
+      std::mt19937_64 rng(r);
+      while (!done.load()) {
+        const int64_t size = appended.load();
+        if (size == 0) continue;
+        std::vector<LogNodeId> ids;
+        for (int level = 0; level < 7 && (size >> level) > 0; ++level) {
+          ids.push_back({level, (size >> level) - 1});  // the newest node of each level
+          ids.push_back({level, std::uniform_int_distribution<int64_t>(0, (size >> level) - 1)(rng)});
+        }
+        auto got = store->Nodes(ids);
+        if (!got.ok() || *got != ExpectedNodes(ids)) ++wrong;
+      }
+    });
+  }
+  std::mt19937_64 rng(3);
+  int64_t size = 0;
+  for (int batch = 0; batch < 300; ++batch) {
+    const int64_t n = std::uniform_int_distribution<int64_t>(1, 40)(rng);
+    ASSERT_TRUE(store->Append(Leaves(size, size + n)).ok());
+    size += n;
+    appended.store(size);
+  }
+  done.store(true);
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  ExpectAllNodes(*store, size);
 }
 
 // A missing mirror of a log large enough to be rebuilt on several
