@@ -1,8 +1,19 @@
 // Server::Start: the listener, the io threads and the deadline sweep.
+//
+// Each io thread runs an io_context of its own, and each accepted connection
+// is given to the next one in turn. With one io_context shared by all
+// threads, Asio hands ready events from the thread waiting in epoll to the
+// others through its scheduler's lock and condition variable: a cross-thread
+// wake-up for most requests, which on a paravirtualised machine costs more
+// than the request's own work (docs/life_of_a_request.md, "Speed").
 #include "http/server.h"
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -42,11 +53,12 @@ class ServerImpl final : public Server {
  public:
   ServerImpl(ServerOptions options, Handler handler)
       : core_(std::make_shared<ServerCore>(std::move(options), std::move(handler))),
-        io_(std::max(1, ThreadCount(core_->options()))),
-        strand_(net::make_strand(io_)),
+        ios_(MakeContexts(ThreadCount(core_->options()))),
+        strand_(net::make_strand(*ios_[0])),
         acceptor_(strand_),
-        sweep_timer_(strand_),
-        work_(net::make_work_guard(io_)) {}
+        sweep_timer_(strand_) {
+    for (auto& io : ios_) work_.push_back(net::make_work_guard(*io));
+  }
 
   ~ServerImpl() override { Stop(); }
 
@@ -58,7 +70,7 @@ class ServerImpl final : public Server {
     if (!ec) {
       endpoint = tcp::endpoint(address, options.port);
     } else {
-      tcp::resolver resolver(io_);
+      tcp::resolver resolver(*ios_[0]);
       auto results = resolver.resolve(options.host, std::to_string(options.port), tcp::resolver::passive, ec);
       if (ec || results.empty()) {
         return absl::InvalidArgumentError(
@@ -85,16 +97,18 @@ class ServerImpl final : public Server {
       Accept();
       Sweep();
     });
-    int threads = ThreadCount(core_->options());
-    threads_.reserve(threads);
-    for (int i = 0; i < threads; ++i) {
-      threads_.emplace_back([this] { io_.run(); });
+    threads_.reserve(ios_.size());
+    for (auto& io : ios_) {
+      threads_.emplace_back([io = io.get()] {
+        pthread_setname_np(pthread_self(), "http-io");
+        io->run();
+      });
     }
   }
 
   uint16_t port() const override { return port_; }
 
-  void Post(std::function<void()> fn) override { net::post(io_, std::move(fn)); }
+  void Post(std::function<void()> fn) override { net::post(NextContext(), std::move(fn)); }
 
   void Stop() override {
     absl::MutexLock stop_lock(&stop_mu_);
@@ -120,7 +134,7 @@ class ServerImpl final : public Server {
     });
     // Every connection closes and every pending handler runs; then run()
     // returns in each thread.
-    work_.reset();
+    work_.clear();
     for (auto& thread : threads_) {
       if (thread.joinable()) thread.join();
     }
@@ -129,12 +143,23 @@ class ServerImpl final : public Server {
  private:
   static int ThreadCount(const ServerOptions& options) {
     if (options.threads > 0) return options.threads;
-    return std::max(1u, std::thread::hardware_concurrency());
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
+
+  // One io_context per thread, each told it runs on one thread (Asio then
+  // skips waking other threads for the work it queues).
+  static std::vector<std::unique_ptr<net::io_context>> MakeContexts(int threads) {
+    std::vector<std::unique_ptr<net::io_context>> ios;
+    for (int i = 0; i < threads; ++i) ios.push_back(std::make_unique<net::io_context>(1));
+    return ios;
+  }
+
+  // The io_context of the next connection or posted task, in turn.
+  net::io_context& NextContext() { return *ios_[next_context_.fetch_add(1, std::memory_order_relaxed) % ios_.size()]; }
 
   // Runs on strand_.
   void Accept() {
-    acceptor_.async_accept(net::make_strand(io_), [this](boost::system::error_code ec, tcp::socket socket) {
+    acceptor_.async_accept(net::make_strand(NextContext()), [this](boost::system::error_code ec, tcp::socket socket) {
       if (!acceptor_.is_open()) return;  // stopped
       if (ec) {
         accept_backoff_.emplace(strand_);
@@ -171,12 +196,13 @@ class ServerImpl final : public Server {
 
   const std::shared_ptr<ServerCore> core_;
   // Declared before everything that refers to it, so destroyed last.
-  net::io_context io_;
-  net::strand<net::io_context::executor_type> strand_;  // acceptor and sweep
+  std::vector<std::unique_ptr<net::io_context>> ios_;
+  std::atomic<size_t> next_context_{0};
+  net::strand<net::io_context::executor_type> strand_;  // acceptor and sweep, on the first io_context
   tcp::acceptor acceptor_;
   net::steady_timer sweep_timer_;
   std::optional<net::steady_timer> accept_backoff_;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   std::vector<std::shared_ptr<Session>> expired_;  // Sweep's scratch list, on strand_
   uint16_t port_ = 0;
