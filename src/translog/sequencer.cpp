@@ -1,5 +1,9 @@
 #include "translog/sequencer.h"
 
+#include <pthread.h>
+
+#include <algorithm>
+
 #include <sodium.h>
 
 #include "core/hex.h"
@@ -48,7 +52,10 @@ absl::StatusOr<std::unique_ptr<LogSequencer>> LogSequencer::Open(LogStore& store
       if (!absl::IsAborted(st)) return st;
     }
   }
-  s->thread_ = std::thread([raw = s.get()] { raw->Run(); });
+  s->thread_ = std::thread([raw = s.get()] {
+    pthread_setname_np(pthread_self(), "log-writer");
+    raw->Run();
+  });
   return s;
 }
 
@@ -87,8 +94,9 @@ void LogSequencer::Record(LogEvent event) {
 absl::Status LogSequencer::RecordDurably(LogEvent event) {
   ASSIGN_OR_RETURN(PreparedEntry prepared, PrepareEntry(event));
   auto waiter = std::make_shared<Waiter>();
-  Enqueue(Pending{std::move(prepared.entry), std::move(prepared.subjects), waiter});
+  const int64_t seq = Enqueue(Pending{std::move(prepared.entry), std::move(prepared.subjects), waiter});
   absl::MutexLock lock(&mu_);
+  awaited_ = std::max(awaited_, seq);
   mu_.Await(absl::Condition(&waiter->done));
   return waiter->status;
 }
@@ -96,6 +104,7 @@ absl::Status LogSequencer::RecordDurably(LogEvent event) {
 void LogSequencer::Flush() {
   absl::MutexLock lock(&mu_);
   const int64_t target = enqueued_;
+  awaited_ = std::max(awaited_, target);
   auto done = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return committed_ >= target; };
   mu_.Await(absl::Condition(&done));
 }
@@ -113,8 +122,9 @@ void LogSequencer::Run() {
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
       mu_.Await(absl::Condition(&ready));
       if (queue_.empty()) return;  // stopping, and nothing left
-      auto full = [this]()
-                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || queue_.size() >= options_.max_batch; };
+      auto full = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || queue_.size() >= options_.max_batch || awaited_ > committed_;
+      };
       mu_.AwaitWithTimeout(absl::Condition(&full), options_.batch_delay);
       const size_t n = std::min(queue_.size(), options_.max_batch);
       batch.reserve(n);

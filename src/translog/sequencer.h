@@ -31,8 +31,9 @@ class LogSequencer final : public Recorder {
  public:
   struct Options {
     // How long a batch keeps collecting after its first event, so that
-    // concurrent events share one transaction and one signature.
-    absl::Duration batch_delay = absl::Milliseconds(2);
+    // concurrent events share one transaction and one signature. A batch
+    // that someone waits for (RecordDurably, Flush) is committed at once.
+    absl::Duration batch_delay = absl::Milliseconds(10);
     size_t max_batch = 16384;
     // Record() waits (rather than grow memory without bound) beyond this.
     size_t max_queued = size_t{1} << 20;
@@ -93,6 +94,7 @@ class LogSequencer final : public Recorder {
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   int64_t enqueued_ ABSL_GUARDED_BY(mu_) = 0;   // events ever queued
   int64_t committed_ ABSL_GUARDED_BY(mu_) = 0;  // events ever handled (committed or failed)
+  int64_t awaited_ ABSL_GUARDED_BY(mu_) = 0;    // the last event someone waits for
   int64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -81,6 +81,21 @@ TEST_F(SequencerTest, RecordDurablyReturnsOnceTheEntryIsCoveredByACheckpoint) {
   EXPECT_EQ(c.root, LeafHash((*entries)[0]));
 }
 
+TEST_F(SequencerTest, AWaitedEntryIsCommittedWithoutWaitingOutTheBatchDelay) {
+  // With an hour's batch delay, only the rule that a waited-for batch goes
+  // at once lets these return.
+  LogSequencer::Options options;
+  options.batch_delay = absl::Hours(1);
+  auto seq = LogSequencer::Open(store_, secret_, "test.example/log", clock_, options);
+  ASSERT_TRUE(seq.ok()) << seq.status();
+  (*seq)->Record(Event(1));
+  ASSERT_TRUE((*seq)->RecordDurably(Event(2)).ok());
+  EXPECT_EQ(Published().size, 2);
+  (*seq)->Record(Event(3));
+  (*seq)->Flush();
+  EXPECT_EQ(Published().size, 3);
+}
+
 TEST_F(SequencerTest, ConcurrentRecordsAllLandInOneConsistentTree) {
   auto seq = Open();
   std::vector<std::thread> threads;
