@@ -1,5 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <chrono>
+
 #include "core/status_macros.h"
 #include "fmt/format.h"
 #include "store/sqlite/migrations.h"
@@ -110,6 +112,14 @@ absl::Status ExpectOneChange(SqliteDb& db, std::string_view what, const std::str
   return absl::OkStatus();
 }
 
+// Changes whenever another connection (of this process or another) commits.
+absl::StatusOr<int64_t> DataVersion(SqliteDb& db) {
+  ASSIGN_OR_RETURN(auto stmt, db.Prepare("PRAGMA data_version"));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::InternalError("PRAGMA data_version returned no row");
+  return stmt.Int(0);
+}
+
 }  // namespace
 
 // Returns its connection to the pool when it goes out of scope.
@@ -134,9 +144,30 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   std::unique_ptr<SqliteStore> store(new SqliteStore(path));
   ASSIGN_OR_RETURN(auto writer, SqliteDb::Open(path, create));
   RETURN_IF_ERROR(Migrate(*writer));
+  ASSIGN_OR_RETURN(auto version_db, SqliteDb::Open(path, /*create=*/false));
+  ASSIGN_OR_RETURN(int64_t version, DataVersion(*version_db));
+  {
+    absl::MutexLock lock(&store->version_mu_);
+    store->version_db_ = std::move(version_db);
+    store->data_version_ = version;
+  }
   absl::MutexLock lock(&store->write_mu_);
   store->writer_ = std::move(writer);
   return store;
+}
+
+uint64_t SqliteStore::CacheGeneration() {
+  const int64_t now = std::chrono::steady_clock::now().time_since_epoch() / std::chrono::nanoseconds(1);
+  if (now >= next_check_ns_.load(std::memory_order_relaxed) && version_mu_.TryLock()) {
+    next_check_ns_.store(now + AccessCache::kRecheckInterval / std::chrono::nanoseconds(1), std::memory_order_relaxed);
+    absl::StatusOr<int64_t> version = DataVersion(*version_db_);
+    if (!version.ok() || *version != data_version_) {
+      cache_.Invalidate();
+      if (version.ok()) data_version_ = *version;
+    }
+    version_mu_.Unlock();
+  }
+  return cache_.Generation();
 }
 
 absl::StatusOr<SqliteStore::Reader> SqliteStore::AcquireReader() {
@@ -161,7 +192,9 @@ template <typename F>
 absl::Status SqliteStore::Write(F&& body) {
   absl::MutexLock lock(&write_mu_);
   SqliteDb& db = *writer_;
-  return InTransaction(db, [&] { return body(db); });
+  absl::Status status = InTransaction(db, [&] { return body(db); });
+  cache_.Invalidate();
+  return status;
 }
 
 // ---- principals
@@ -178,10 +211,14 @@ absl::Status SqliteStore::CreatePrincipal(const Principal& p) {
 }
 
 absl::StatusOr<std::optional<Principal>> SqliteStore::FindPrincipal(const std::string& id) {
+  const uint64_t generation = CacheGeneration();
+  if (std::optional<Principal> cached = cache_.FindPrincipal(id)) return cached;
   ASSIGN_OR_RETURN(auto r, AcquireReader());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT id, name, role, created_at FROM principals WHERE id = ?"));
   stmt.BindAll(id);
-  return One<Principal>(stmt, ReadPrincipal);
+  ASSIGN_OR_RETURN(std::optional<Principal> principal, One<Principal>(stmt, ReadPrincipal));
+  if (principal) cache_.PutPrincipal(generation, *principal);
+  return principal;
 }
 
 absl::StatusOr<std::optional<Principal>> SqliteStore::FindPrincipalByName(const std::string& name) {
@@ -211,12 +248,16 @@ absl::Status SqliteStore::CreateApiKey(const ApiKey& k) {
 }
 
 absl::StatusOr<std::optional<ApiKey>> SqliteStore::FindApiKeyByHash(const std::string& hash) {
+  const uint64_t generation = CacheGeneration();
+  if (std::optional<ApiKey> cached = cache_.KeyByHash(hash)) return cached;
   ASSIGN_OR_RETURN(auto r, AcquireReader());
   ASSIGN_OR_RETURN(auto stmt,
                    r->Prepare("SELECT id, principal_id, hash, created_at, expires_at, revoked_at, last_used_at "
                               "FROM api_keys WHERE hash = ?"));
   stmt.BindBlob(1, hash);
-  return One<ApiKey>(stmt, ReadKey);
+  ASSIGN_OR_RETURN(std::optional<ApiKey> key, One<ApiKey>(stmt, ReadKey));
+  if (key) cache_.PutKeyByHash(generation, hash, *key);
+  return key;
 }
 
 absl::StatusOr<std::optional<ApiKey>> SqliteStore::FindApiKey(const std::string& id) {
@@ -277,16 +318,23 @@ absl::Status SqliteStore::CreateModel(const Model& m) {
 }
 
 absl::StatusOr<std::optional<Model>> SqliteStore::FindModel(const std::string& id) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " MODEL_COLS " FROM models WHERE id = ?"));
-  stmt.BindAll(id);
-  return One<Model>(stmt, ReadModel);
+  CacheGeneration();
+  if (std::optional<std::optional<Model>> cached = cache_.FindModel(id)) return *cached;
+  ASSIGN_OR_RETURN(std::vector<Model> models, ListModels());  // caches the list for the next call
+  for (Model& m : models) {
+    if (m.id == id) return std::optional<Model>(std::move(m));
+  }
+  return std::optional<Model>();
 }
 
 absl::StatusOr<std::vector<Model>> SqliteStore::ListModels() {
+  const uint64_t generation = CacheGeneration();
+  if (std::optional<std::vector<Model>> cached = cache_.Models()) return *std::move(cached);
   ASSIGN_OR_RETURN(auto r, AcquireReader());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " MODEL_COLS " FROM models ORDER BY id"));
-  return All<Model>(stmt, ReadModel);
+  ASSIGN_OR_RETURN(std::vector<Model> models, All<Model>(stmt, ReadModel));
+  cache_.PutModels(generation, models);
+  return models;
 }
 
 absl::Status SqliteStore::SetModelRequestFields(const std::string& id, const std::string& fields_json) {
@@ -342,12 +390,16 @@ absl::StatusOr<std::vector<Grant>> SqliteStore::ListGrants(const std::string& pr
 
 absl::StatusOr<std::optional<Grant>> SqliteStore::FindActiveGrant(const std::string& principal_id,
                                                                   const std::string& model_id, int64_t now) {
+  const uint64_t generation = CacheGeneration();
+  if (auto cached = cache_.ActiveGrant(principal_id, model_id, now)) return *cached;
   ASSIGN_OR_RETURN(auto r, AcquireReader());
   ASSIGN_OR_RETURN(
       auto stmt, r->Prepare("SELECT " GRANT_COLS " FROM grants WHERE principal_id = ?1 AND model_id = ?2 "
                             "AND revoked_at = 0 AND (expires_at = 0 OR expires_at > ?3) ORDER BY level DESC LIMIT 1"));
   stmt.BindAll(principal_id, model_id, now);
-  return One<Grant>(stmt, ReadGrant);
+  ASSIGN_OR_RETURN(std::optional<Grant> grant, One<Grant>(stmt, ReadGrant));
+  cache_.PutActiveGrant(generation, principal_id, model_id, grant);
+  return grant;
 }
 
 absl::Status SqliteStore::RevokeGrant(const std::string& id, int64_t when) {

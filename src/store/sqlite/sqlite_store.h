@@ -3,6 +3,7 @@
 // reads run in parallel with each other and with writes (WAL).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "aperture/store.h"
+#include "store/sqlite/access_cache.h"
 #include "store/sqlite/sqlite_db.h"
 
 namespace aperture::store {
@@ -78,15 +80,28 @@ class SqliteStore final : public Store {
   absl::StatusOr<Reader> AcquireReader();
   void ReleaseReader(std::unique_ptr<SqliteDb> db);
 
-  // Runs `body(db)` on the writer connection inside one transaction.
+  // Runs `body(db)` on the writer connection inside one transaction, then
+  // empties the access cache.
   template <typename F>
   absl::Status Write(F&& body);
+
+  // The access cache's generation for a read about to query the store, after
+  // emptying the cache if the file changed from elsewhere since the last
+  // check (at most every AccessCache::kRecheckInterval; PRAGMA data_version
+  // on a connection of its own).
+  uint64_t CacheGeneration();
 
   const std::string path_;
   absl::Mutex write_mu_;
   std::unique_ptr<SqliteDb> writer_ ABSL_GUARDED_BY(write_mu_);
   absl::Mutex pool_mu_;
   std::vector<std::unique_ptr<SqliteDb>> readers_ ABSL_GUARDED_BY(pool_mu_);
+
+  AccessCache cache_;
+  absl::Mutex version_mu_;
+  std::unique_ptr<SqliteDb> version_db_ ABSL_GUARDED_BY(version_mu_);
+  int64_t data_version_ ABSL_GUARDED_BY(version_mu_) = 0;
+  std::atomic<int64_t> next_check_ns_{0};
 };
 
 }  // namespace aperture::store

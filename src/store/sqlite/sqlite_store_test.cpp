@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "core/random.h"
 
@@ -221,4 +222,71 @@ TEST_F(SqliteStoreTest, ThePolicyInForceIsTheLatestSaved) {
 }
 
 }  // namespace
+// The request path's reads come from the access cache: a write through the
+// same store shows at once, one by another connection (another process)
+// within the recheck interval.
+TEST_F(SqliteStoreTest, CachedReadsFollowEveryWrite) {
+  const std::string hash(32, '\x07');
+  ASSERT_TRUE(store_->CreateApiKey({"k7", "p1", hash, 5, 0, 0, 0}).ok());
+  ASSERT_TRUE(store_->CreateGrant({"g1", "p1", "m1", Level::kApi, 0, "r", "cli", 1, 0}).ok());
+  // Fill the cache.
+  EXPECT_EQ((*store_->FindApiKeyByHash(hash))->revoked_at, 0);
+  EXPECT_EQ((*store_->FindActiveGrant("p1", "m1", 50))->id, "g1");
+  EXPECT_EQ((*store_->FindModel("m1"))->public_level, Level::kHosted);
+  EXPECT_EQ((*store_->FindPrincipal("p1"))->role, Role::kMember);
+
+  // Written here: seen by the next read.
+  ASSERT_TRUE(store_->RevokeApiKey("k7", 60).ok());
+  EXPECT_EQ((*store_->FindApiKeyByHash(hash))->revoked_at, 60);
+  ASSERT_TRUE(store_->RevokeGrant("g1", 61).ok());
+  EXPECT_FALSE(store_->FindActiveGrant("p1", "m1", 62)->has_value());
+  ASSERT_TRUE(store_->CreateModel({"m2", "/y.gguf", Level::kApi, "[]", 11}).ok());
+  EXPECT_EQ(store_->ListModels()->size(), 2u);
+  EXPECT_TRUE(store_->FindModel("m2")->has_value());
+
+  // Written by another connection: seen after the recheck interval.
+  auto other = Open();
+  ASSERT_TRUE(other->CreateGrant({"g2", "p1", "m1", Level::kResearch, 0, "r", "cli", 3, 0}).ok());
+  ASSERT_TRUE(other->CreateApiKey({"k8", "p1", std::string(32, '\x08'), 5, 0, 0, 0}).ok());
+  ASSERT_TRUE(other->RevokeApiKey("k8", 70).ok());
+  std::this_thread::sleep_for(AccessCache::kRecheckInterval * 2);
+  ASSERT_TRUE(store_->FindActiveGrant("p1", "m1", 63)->has_value());
+  EXPECT_EQ((*store_->FindActiveGrant("p1", "m1", 63))->id, "g2");
+  EXPECT_EQ((*store_->FindApiKeyByHash(std::string(32, '\x08')))->revoked_at, 70);
+}
+
+TEST(AccessCacheTest, AReadBegunBeforeAnInvalidationDoesNotFillIt) {
+  AccessCache cache;
+  const uint64_t before = cache.Generation();
+  cache.Invalidate();
+  cache.PutKeyByHash(before, "h", ApiKey{"k1", "p1", "h", 5, 0, 0, 0});
+  cache.PutPrincipal(before, Principal{"p1", "alice", Role::kMember, 10});
+  cache.PutModels(before, {});
+  cache.PutActiveGrant(before, "p1", "m1", std::nullopt);
+  EXPECT_FALSE(cache.KeyByHash("h"));
+  EXPECT_FALSE(cache.FindPrincipal("p1"));
+  EXPECT_FALSE(cache.Models());
+  EXPECT_FALSE(cache.ActiveGrant("p1", "m1", 0));
+
+  const uint64_t now = cache.Generation();
+  cache.PutKeyByHash(now, "h", ApiKey{"k1", "p1", "h", 5, 0, 0, 0});
+  cache.PutActiveGrant(now, "p1", "m1", std::nullopt);
+  EXPECT_EQ(cache.KeyByHash("h")->id, "k1");
+  ASSERT_TRUE(cache.ActiveGrant("p1", "m1", 0));
+  EXPECT_FALSE(cache.ActiveGrant("p1", "m1", 0)->has_value());  // "no grant" is an answer too
+  EXPECT_FALSE(cache.FindModel("m1"));                          // no list cached: ask the store
+}
+
+TEST(AccessCacheTest, ATableStaysBounded) {
+  AccessCache cache;
+  const uint64_t g = cache.Generation();
+  for (size_t i = 0; i <= AccessCache::kMaxEntries; ++i) {
+    const std::string hash = "h" + std::to_string(i);
+    cache.PutKeyByHash(g, hash, ApiKey{"k", "p1", hash, 5, 0, 0, 0});
+  }
+  // The table emptied when full, then took the last one.
+  EXPECT_FALSE(cache.KeyByHash("h0"));
+  EXPECT_TRUE(cache.KeyByHash("h" + std::to_string(AccessCache::kMaxEntries)));
+}
+
 }  // namespace aperture::store
