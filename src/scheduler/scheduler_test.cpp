@@ -97,10 +97,7 @@ TEST_F(SchedulerTest, ConcurrentRequestsBatchedTogetherGiveTheSameTokensAsAlone)
   // Hold the scheduler inside a callback while all four are queued, so they start in the same step.
   Gate gate;
   Collected gate_c;
-  GenerateRequest g = Greedy("Hello", 1);
-  Attach(g, &gate_c, [&](const TokenEvent&) { gate.WaitInside(); });
-  ASSERT_TRUE(s->Submit(std::move(g)).ok());
-  gate.WaitUntilEntered();
+  ASSERT_NO_FATAL_FAILURE(Hold(*s, gate, &gate_c));
   std::vector<Collected> together(prompts.size());
   for (size_t i = 0; i < prompts.size(); ++i) {
     GenerateRequest r = make(i);

@@ -127,6 +127,15 @@ class SchedulerTest : public ::testing::Test {
     ASSERT_TRUE(id.ok()) << id.status();
     c->Wait();
   }
+  // Submits a greedy request whose token callback waits at `gate`, and
+  // returns once the scheduler's thread is held there: whatever is submitted
+  // next is queued for the same step.
+  static void Hold(Scheduler& s, Gate& gate, Collected* c, int max_tokens = 1) {
+    GenerateRequest hold = Greedy("Hello", max_tokens);
+    Attach(hold, c, [&gate](const TokenEvent&) { gate.WaitInside(); });
+    ASSERT_TRUE(s.Submit(std::move(hold)).ok());
+    gate.WaitUntilEntered();
+  }
 };
 
 // The same generation done directly with the engine: prefill, then one token at a time.

@@ -178,10 +178,7 @@ TEST_F(SchedulerTest, ASharedContextScoresExactlyAsEachContinuationFromScratch) 
   Run(*s, Greedy("Lily and Tom went to the park", 20), &alone_gen);
   Gate gate;
   Collected gate_c;
-  GenerateRequest hold = Greedy("Hello", 1);
-  Attach(hold, &gate_c, [&](const TokenEvent&) { gate.WaitInside(); });
-  ASSERT_TRUE(s->Submit(std::move(hold)).ok());
-  gate.WaitUntilEntered();
+  ASSERT_NO_FATAL_FAILURE(Hold(*s, gate, &gate_c));
   std::vector<std::promise<absl::StatusOr<ScoreResult>>> promises(contexts.size());
   for (size_t c = 0; c < contexts.size(); ++c) {
     ScoreRequest r = ScoreOf(**model, contexts[c], choices);
@@ -246,10 +243,7 @@ TEST_F(SchedulerTest, ACancelledScoreRequestIsCalledBackCancelledAndFreesItsSlot
   ASSERT_TRUE(model.ok());
   Gate gate;
   Collected hold_c;
-  GenerateRequest hold = Greedy("Hello", 2);
-  Attach(hold, &hold_c, [&](const TokenEvent& e) { gate.WaitInside(); });
-  ASSERT_TRUE(s->Submit(std::move(hold)).ok());
-  gate.WaitUntilEntered();
+  ASSERT_NO_FATAL_FAILURE(Hold(*s, gate, &hold_c, 2));
   std::promise<absl::StatusOr<ScoreResult>> p;
   ScoreRequest r = ScoreOf(**model, "Once upon a time", {" there", " a", " the"});
   r.on_done = [&p](absl::StatusOr<ScoreResult> result) { p.set_value(std::move(result)); };

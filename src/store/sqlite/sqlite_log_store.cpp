@@ -170,6 +170,17 @@ absl::Status CopyTiles(SqliteDb& db, TileMirror& mirror, int64_t first, int64_t 
   return absl::OkStatus();
 }
 
+// CopyTiles in a read transaction of a connection of its own to `path`.
+absl::Status CopyTilesOnOwnConnection(const std::string& path, TileMirror& mirror, int64_t first, int64_t end,
+                                      int64_t size) {
+  ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path, /*create=*/false));
+  RETURN_IF_ERROR(Tune(*db, /*writer=*/false));
+  RETURN_IF_ERROR(db->Exec("BEGIN"));
+  absl::Status copied = CopyTiles(*db, mirror, first, end, size);
+  db->Exec("COMMIT").IgnoreError();
+  return copied;
+}
+
 // A catch-up of this many tiles (2^16 leaves) or more reads them on this
 // many connections at once.
 constexpr int64_t kParallelTiles = 1024;
@@ -254,15 +265,7 @@ absl::Status SqliteLogStore::SyncMirror(SqliteDb& db, bool verify) {
     for (int k = 1; k < kCopyThreads; ++k) {
       threads.emplace_back([&, k] {
         const int64_t from = first + k * span, to = std::min(last + 1, from + span);
-        if (from >= to) return;
-        parts[k] = [&]() -> absl::Status {
-          ASSIGN_OR_RETURN(auto own, SqliteDb::Open(path_, /*create=*/false));
-          RETURN_IF_ERROR(Tune(*own, /*writer=*/false));
-          RETURN_IF_ERROR(own->Exec("BEGIN"));
-          absl::Status copied = CopyTiles(*own, *mirror_, from, to, size);
-          own->Exec("COMMIT").IgnoreError();
-          return copied;
-        }();
+        if (from < to) parts[k] = CopyTilesOnOwnConnection(path_, *mirror_, from, to, size);
       });
     }
     parts[0] = CopyTiles(db, *mirror_, first, std::min(last + 1, first + span), size);

@@ -318,7 +318,7 @@ absl::Status SqliteStore::CreateModel(const Model& m) {
 }
 
 absl::StatusOr<std::optional<Model>> SqliteStore::FindModel(const std::string& id) {
-  CacheGeneration();
+  CacheGeneration();  // empties the cache first if another process changed the database
   if (std::optional<std::optional<Model>> cached = cache_.FindModel(id)) return *cached;
   ASSIGN_OR_RETURN(std::vector<Model> models, ListModels());  // caches the list for the next call
   for (Model& m : models) {

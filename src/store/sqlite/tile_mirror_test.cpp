@@ -19,39 +19,15 @@
 #include "core/hash.h"
 #include "core/random.h"
 #include "fmt/format.h"
+#include "store/sqlite/log_store_test_util.h"
 #include "store/sqlite/sqlite_log_store.h"
 
 namespace aperture::store {
 namespace {
 
-// A stand-in for the hash of node (level, index): distinct for every node.
-std::string NodeHashOf(int level, int64_t index) { return Sha256(fmt::format("{}/{}", level, index)); }
-
-// Entries [from, to) with every full subtree they complete, as the sequencer
-// gives them.
-LogAppend Leaves(int64_t from, int64_t to) {
-  LogAppend a;
-  a.expected_size = from;
-  for (int64_t i = from; i < to; ++i) {
-    a.entries.push_back(fmt::format("e{}", i));
-    a.leaf_hashes.push_back(NodeHashOf(0, i));
-    for (int level = 0; ((i + 1) & ((int64_t{1} << level) - 1)) == 0 && level < 62; ++level) {
-      a.nodes.push_back({{level, i >> level}, NodeHashOf(level, i >> level)});
-    }
-  }
-  a.head = LogHead{to, std::string(32, 'r'), "o", "n", 1};
-  return a;
-}
-
 std::string ExpectedNodes(const std::vector<LogNodeId>& ids) {
   std::string out;
   for (const LogNodeId& id : ids) out += NodeHashOf(id.level, id.index);
-  return out;
-}
-
-std::string ExpectedRange(int level, int64_t begin, int64_t end) {
-  std::string out;
-  for (int64_t i = begin; i < end; ++i) out += NodeHashOf(level, i);
   return out;
 }
 
