@@ -9,7 +9,7 @@ namespace aperture::store {
 namespace {
 
 // Append only: never edit a migration that has shipped.
-constexpr std::array<const char*, 7> kMigrations = {
+constexpr std::array<const char*, 8> kMigrations = {
     R"sql(
 CREATE TABLE principals (
   id TEXT PRIMARY KEY,
@@ -210,6 +210,16 @@ CREATE TABLE log_tiles (
   id INTEGER PRIMARY KEY,
   hashes BLOB NOT NULL
 );
+)sql",
+    // 8: a count of the access store's commits (SqliteStore bumps it in each
+    // write), so a server notices another process's changes to the rows it
+    // caches without mistaking its own log's commits for them.
+    R"sql(
+CREATE TABLE store_changes (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  count INTEGER NOT NULL
+);
+INSERT INTO store_changes (id, count) VALUES (1, 0);
 )sql",
 };
 

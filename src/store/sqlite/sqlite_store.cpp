@@ -112,11 +112,11 @@ absl::Status ExpectOneChange(SqliteDb& db, std::string_view what, const std::str
   return absl::OkStatus();
 }
 
-// Changes whenever another connection (of this process or another) commits.
-absl::StatusOr<int64_t> DataVersion(SqliteDb& db) {
-  ASSIGN_OR_RETURN(auto stmt, db.Prepare("PRAGMA data_version"));
+// Every SqliteStore write, by any process, adds one in its transaction.
+absl::StatusOr<int64_t> StoreChanges(SqliteDb& db) {
+  ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT count FROM store_changes WHERE id = 1"));
   ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return absl::InternalError("PRAGMA data_version returned no row");
+  if (!row) return absl::DataLossError("the store_changes row is missing");
   return stmt.Int(0);
 }
 
@@ -145,11 +145,11 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   ASSIGN_OR_RETURN(auto writer, SqliteDb::Open(path, create));
   RETURN_IF_ERROR(Migrate(*writer));
   ASSIGN_OR_RETURN(auto version_db, SqliteDb::Open(path, /*create=*/false));
-  ASSIGN_OR_RETURN(int64_t version, DataVersion(*version_db));
+  ASSIGN_OR_RETURN(int64_t changes, StoreChanges(*version_db));
   {
     absl::MutexLock lock(&store->version_mu_);
     store->version_db_ = std::move(version_db);
-    store->data_version_ = version;
+    store->store_changes_ = changes;
   }
   absl::MutexLock lock(&store->write_mu_);
   store->writer_ = std::move(writer);
@@ -160,10 +160,10 @@ uint64_t SqliteStore::CacheGeneration() {
   const int64_t now = std::chrono::steady_clock::now().time_since_epoch() / std::chrono::nanoseconds(1);
   if (now >= next_check_ns_.load(std::memory_order_relaxed) && version_mu_.TryLock()) {
     next_check_ns_.store(now + AccessCache::kRecheckInterval / std::chrono::nanoseconds(1), std::memory_order_relaxed);
-    absl::StatusOr<int64_t> version = DataVersion(*version_db_);
-    if (!version.ok() || *version != data_version_) {
+    absl::StatusOr<int64_t> changes = StoreChanges(*version_db_);
+    if (!changes.ok() || *changes != store_changes_) {
       cache_.Invalidate();
-      if (version.ok()) data_version_ = *version;
+      if (changes.ok()) store_changes_ = *changes;
     }
     version_mu_.Unlock();
   }
@@ -192,7 +192,10 @@ template <typename F>
 absl::Status SqliteStore::Write(F&& body) {
   absl::MutexLock lock(&write_mu_);
   SqliteDb& db = *writer_;
-  absl::Status status = InTransaction(db, [&] { return body(db); });
+  absl::Status status = InTransaction(db, [&]() -> absl::Status {
+    RETURN_IF_ERROR(body(db));
+    return db.Exec("UPDATE store_changes SET count = count + 1 WHERE id = 1");
+  });
   cache_.Invalidate();
   return status;
 }

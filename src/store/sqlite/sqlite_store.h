@@ -86,9 +86,10 @@ class SqliteStore final : public Store {
   absl::Status Write(F&& body);
 
   // The access cache's generation for a read about to query the store, after
-  // emptying the cache if the file changed from elsewhere since the last
-  // check (at most every AccessCache::kRecheckInterval; PRAGMA data_version
-  // on a connection of its own).
+  // emptying the cache if another process wrote to the store since the last
+  // check (at most every AccessCache::kRecheckInterval: the store_changes
+  // count, read on a connection of its own; the log's commits, which share
+  // the file, do not count).
   uint64_t CacheGeneration();
 
   const std::string path_;
@@ -100,7 +101,7 @@ class SqliteStore final : public Store {
   AccessCache cache_;
   absl::Mutex version_mu_;
   std::unique_ptr<SqliteDb> version_db_ ABSL_GUARDED_BY(version_mu_);
-  int64_t data_version_ ABSL_GUARDED_BY(version_mu_) = 0;
+  int64_t store_changes_ ABSL_GUARDED_BY(version_mu_) = 0;
   std::atomic<int64_t> next_check_ns_{0};
 };
 

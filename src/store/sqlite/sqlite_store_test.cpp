@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/random.h"
+#include "store/sqlite/sqlite_db.h"
 
 namespace aperture::store {
 namespace {
@@ -253,6 +254,26 @@ TEST_F(SqliteStoreTest, CachedReadsFollowEveryWrite) {
   ASSERT_TRUE(store_->FindActiveGrant("p1", "m1", 63)->has_value());
   EXPECT_EQ((*store_->FindActiveGrant("p1", "m1", 63))->id, "g2");
   EXPECT_EQ((*store_->FindApiKeyByHash(std::string(32, '\x08')))->revoked_at, 70);
+}
+
+// Commits that are not store writes (the transparency log's, which share the
+// file, every few milliseconds under load) leave the cache as it is.
+TEST_F(SqliteStoreTest, OnlyStoreWritesEmptyTheCache) {
+  const std::string hash(32, '\x09');
+  ASSERT_TRUE(store_->CreateApiKey({"k9", "p1", hash, 5, 0, 0, 0}).ok());
+  EXPECT_EQ((*store_->FindApiKeyByHash(hash))->revoked_at, 0);  // cached
+
+  // A commit to the file that is not a store write.
+  auto raw = SqliteDb::Open((dir_ / "db").string(), /*create=*/false);
+  ASSERT_TRUE(raw.ok()) << raw.status();
+  ASSERT_TRUE((*raw)->Exec("UPDATE api_keys SET revoked_at = 99 WHERE id = 'k9'").ok());
+  std::this_thread::sleep_for(AccessCache::kRecheckInterval * 2);
+  EXPECT_EQ((*store_->FindApiKeyByHash(hash))->revoked_at, 0);  // still the cached row
+
+  // A store write by another process: the cache empties at the next check.
+  ASSERT_TRUE(Open()->CreatePrincipal({"p2", "bob", Role::kMember, 11}).ok());
+  std::this_thread::sleep_for(AccessCache::kRecheckInterval * 2);
+  EXPECT_EQ((*store_->FindApiKeyByHash(hash))->revoked_at, 99);
 }
 
 TEST(AccessCacheTest, AReadBegunBeforeAnInvalidationDoesNotFillIt) {
