@@ -20,6 +20,7 @@ namespace {
 constexpr int64_t kMaxIndex = (int64_t{1} << 48) - 1;
 // Leaf hashes and subjects are indexed per bucket of 2^12 leaves (migration 4).
 constexpr int kBucketShift = 12;
+constexpr int64_t kBucketSize = int64_t{1} << kBucketShift;
 
 bool ValidNode(LogNodeId id) {
   return id.level >= 0 && id.level <= log_tiles::kMaxTreeLevel && id.index >= 0 && id.index <= kMaxIndex;
@@ -63,7 +64,8 @@ InsertSql MakeInsert(const char* head, const char* row, int columns) {
 }
 
 const InsertSql kEntries = MakeInsert("INSERT INTO log_entries (idx, entry) VALUES ", "(?, ?)", 2);
-const InsertSql kLeafIndex = MakeInsert("INSERT INTO log_leaf_index (bucket, prefix, idx) VALUES ", "(?, ?, ?)", 3);
+const InsertSql kLeafIndex =
+    MakeInsert("INSERT OR IGNORE INTO log_leaf_index (bucket, prefix, idx) VALUES ", "(?, ?, ?)", 3);
 const InsertSql kSubjects =
     MakeInsert("INSERT OR IGNORE INTO log_subjects (bucket, principal, idx) VALUES ", "(?, ?, ?)", 3);
 
@@ -90,6 +92,61 @@ absl::StatusOr<std::optional<std::string>> ReadTile(SqliteDb& db, int64_t row) {
   ASSIGN_OR_RETURN(bool found, stmt.Bind(1, row).Step());
   if (!found) return std::optional<std::string>();
   return std::optional<std::string>(stmt.Text(0));
+}
+
+// Appends the stored hashes of level `level` from `begin` towards `end` to
+// `out`, stopping at the first the tiles lack (the caller checks the count).
+absl::Status ReadNodeRange(SqliteDb& db, int level, int64_t begin, int64_t end, std::string& out) {
+  out.reserve(static_cast<size_t>(end - begin) * log_tiles::kHashSize);
+  const log_tiles::Place first = log_tiles::PlaceOf({level, begin});
+  const log_tiles::Place last = log_tiles::PlaceOf({level, end - 1});
+  const int64_t per_tile = log_tiles::kWidth >> first.sub_level;  // nodes of this level in one tile
+  ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT id, hashes FROM log_tiles WHERE id >= ? AND id <= ? ORDER BY id"));
+  stmt.Bind(1, first.row).Bind(2, last.row);
+  for (int64_t row = first.row; row <= last.row; ++row) {
+    ASSIGN_OR_RETURN(bool found, stmt.Step());
+    if (!found || stmt.Int(0) != row) break;
+    // This row's share of [begin, end), as positions at the level within the tile.
+    const int64_t row_first = (row - first.row) * per_tile + begin - first.position;  // node index of position 0
+    const int64_t from = std::max(begin, row_first) - row_first;
+    const int64_t to = std::min(end, row_first + per_tile) - row_first;
+    const std::string bytes = stmt.Text(1);
+    const std::string_view hashes = log_tiles::LevelOf(bytes, first.sub_level);
+    if (static_cast<int64_t>(hashes.size()) < to * log_tiles::kHashSize) {
+      out.append(hashes.substr(std::min<size_t>(hashes.size(), from * log_tiles::kHashSize)));
+      break;
+    }
+    out.append(hashes.substr(from * log_tiles::kHashSize, (to - from) * log_tiles::kHashSize));
+  }
+  return absl::OkStatus();
+}
+
+// The leaf index holds whole buckets: the append that completes a bucket
+// indexes all of it at once, in prefix order, so each of its pages is
+// written once. (Indexing each entry as it came wrote a page of the bucket
+// per entry: the prefixes are random.) FindLeaf scans the hashes of the
+// bucket still filling. Runs after the append's tiles are merged; `first`
+// and `size` are the log's sizes before and after the append. OR IGNORE:
+// logs written before this kept the filling bucket's rows too.
+absl::Status IndexCompletedBuckets(SqliteDb& db, int64_t first, int64_t size) {
+  for (int64_t bucket = first >> kBucketShift; (bucket + 1) * kBucketSize <= size; ++bucket) {
+    const int64_t begin = bucket * kBucketSize;
+    std::string hashes;
+    RETURN_IF_ERROR(ReadNodeRange(db, 0, begin, begin + kBucketSize, hashes));
+    if (hashes.size() != kBucketSize * log_tiles::kHashSize) {
+      return absl::DataLossError(fmt::format("log_tiles lacks leaf hashes of bucket {}", bucket));
+    }
+    std::vector<std::pair<int64_t, int64_t>> rows;  // (prefix, index)
+    rows.reserve(kBucketSize);
+    for (int64_t i = 0; i < kBucketSize; ++i) {
+      rows.emplace_back(HashPrefix(std::string_view(hashes).substr(i * log_tiles::kHashSize, 8)), begin + i);
+    }
+    std::sort(rows.begin(), rows.end());
+    RETURN_IF_ERROR(InsertRows(db, kLeafIndex, rows.size(), [&](Statement& st, int col, size_t i) {
+      st.Bind(col, bucket).Bind(col + 1, rows[i].first).Bind(col + 2, rows[i].second);
+    }));
+  }
+  return absl::OkStatus();
 }
 
 // A node of an append, placed in its tile.
@@ -353,10 +410,7 @@ absl::Status SqliteLogStore::Append(const LogAppend& a) {
     RETURN_IF_ERROR(InsertRows(db, kEntries, a.entries.size(), [&](Statement& st, int col, size_t i) {
       st.Bind(col, first + static_cast<int64_t>(i)).BindBlob(col + 1, a.entries[i]);
     }));
-    RETURN_IF_ERROR(InsertRows(db, kLeafIndex, a.leaf_hashes.size(), [&](Statement& st, int col, size_t i) {
-      const int64_t idx = first + static_cast<int64_t>(i);
-      st.Bind(col, idx >> kBucketShift).Bind(col + 1, HashPrefix(a.leaf_hashes[i])).Bind(col + 2, idx);
-    }));
+    RETURN_IF_ERROR(IndexCompletedBuckets(db, first, a.head.size));
     RETURN_IF_ERROR(InsertRows(db, kSubjects, a.subjects.size(), [&](Statement& st, int col, size_t i) {
       st.Bind(col, a.subjects[i].second >> kBucketShift)
           .Bind(col + 1, a.subjects[i].first)
@@ -472,28 +526,8 @@ absl::StatusOr<std::string> SqliteLogStore::NodeRange(int level, int64_t begin, 
   std::string out;
   if (begin == end) return out;
   if (mirror_ && mirror_->GetRange(level, begin, end, mirror_->size(), out)) return out;
-  out.reserve(static_cast<size_t>(end - begin) * log_tiles::kHashSize);
-  const log_tiles::Place first = log_tiles::PlaceOf({level, begin});
-  const log_tiles::Place last = log_tiles::PlaceOf({level, end - 1});
-  const int64_t per_tile = log_tiles::kWidth >> first.sub_level;  // nodes of this level in one tile
   ASSIGN_OR_RETURN(auto r, AcquireReader());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT id, hashes FROM log_tiles WHERE id >= ? AND id <= ? ORDER BY id"));
-  stmt.Bind(1, first.row).Bind(2, last.row);
-  for (int64_t row = first.row; row <= last.row; ++row) {
-    ASSIGN_OR_RETURN(bool found, stmt.Step());
-    if (!found || stmt.Int(0) != row) break;
-    // This row's share of [begin, end), as positions at the level within the tile.
-    const int64_t row_first = (row - first.row) * per_tile + begin - first.position;  // node index of position 0
-    const int64_t from = std::max(begin, row_first) - row_first;
-    const int64_t to = std::min(end, row_first + per_tile) - row_first;
-    const std::string bytes = stmt.Text(1);
-    const std::string_view hashes = log_tiles::LevelOf(bytes, first.sub_level);
-    if (static_cast<int64_t>(hashes.size()) < to * log_tiles::kHashSize) {
-      out.append(hashes.substr(std::min<size_t>(hashes.size(), from * log_tiles::kHashSize)));
-      break;
-    }
-    out.append(hashes.substr(from * log_tiles::kHashSize, (to - from) * log_tiles::kHashSize));
-  }
+  RETURN_IF_ERROR(ReadNodeRange(*r, level, begin, end, out));
   if (static_cast<int64_t>(out.size()) != (end - begin) * log_tiles::kHashSize) {
     return missing(static_cast<int64_t>(out.size()) / log_tiles::kHashSize);
   }
@@ -523,7 +557,8 @@ absl::StatusOr<std::optional<int64_t>> SqliteLogStore::FindLeaf(const std::strin
   // All buckets in one read transaction: the file locks are taken once.
   RETURN_IF_ERROR(r->Exec("BEGIN"));
   absl::StatusOr<std::optional<int64_t>> found = std::optional<int64_t>();
-  for (int64_t bucket = 0; bucket <= (size - 1) >> kBucketShift && found.ok() && !found->has_value(); ++bucket) {
+  const int64_t indexed = size >> kBucketShift;  // whole buckets below size
+  for (int64_t bucket = 0; bucket < indexed && found.ok() && !found->has_value(); ++bucket) {
     found = [&]() -> absl::StatusOr<std::optional<int64_t>> {
       std::vector<int64_t> candidates;
       {
@@ -551,7 +586,16 @@ absl::StatusOr<std::optional<int64_t>> SqliteLogStore::FindLeaf(const std::strin
     }();
   }
   r->Exec("COMMIT").IgnoreError();
-  return found;
+  if (!found.ok() || found->has_value() || size % kBucketSize == 0) return found;
+  // The bucket still filling has no index rows yet: its hashes are scanned.
+  const int64_t begin = indexed * kBucketSize;
+  ASSIGN_OR_RETURN(std::string hashes, NodeRange(0, begin, size));
+  for (int64_t i = 0; i < size - begin; ++i) {
+    if (std::string_view(hashes).substr(i * log_tiles::kHashSize, log_tiles::kHashSize) == leaf_hash) {
+      return std::optional<int64_t>(begin + i);
+    }
+  }
+  return std::optional<int64_t>();
 }
 
 absl::StatusOr<std::vector<int64_t>> SqliteLogStore::EntriesAbout(const std::string& principal, int64_t after,

@@ -9,6 +9,7 @@
 #include "fmt/format.h"
 #include "store/sqlite/log_store_test_util.h"
 #include "store/sqlite/migrations.h"
+#include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_log_tiles.h"
 
 namespace aperture::store {
@@ -135,6 +136,50 @@ TEST_F(SqliteLogStoreTest, FindsLeavesAcrossIndexBuckets) {
   EXPECT_EQ(*store_->FindLeaf(a.leaf_hashes[69999], 70000), std::optional<int64_t>(69999));
   EXPECT_EQ(*store_->FindLeaf(a.leaf_hashes[3], 70000), std::optional<int64_t>(3));
   EXPECT_EQ(*store_->FindLeaf(a.leaf_hashes[69999], 69999), std::nullopt);
+}
+
+// The leaf index gets a bucket's rows when the bucket fills (all at once, in
+// prefix order); the bucket still filling is found by scanning its hashes.
+TEST_F(SqliteLogStoreTest, IndexesEachBucketWhenItFills) {
+  auto index_rows = [&] {
+    auto db = SqliteDb::Open((dir_ / "log.db").string(), /*create=*/false);
+    auto stmt = (*db)->Prepare("SELECT COUNT(*) FROM log_leaf_index");
+    EXPECT_TRUE(*stmt->Step());
+    return stmt->Int(0);
+  };
+  // A log written before kept rows for the filling bucket: completing it
+  // must not trip over them.
+  ASSERT_TRUE(store_->Append(Leaves(0, 100)).ok());
+  {
+    auto db = SqliteDb::Open((dir_ / "log.db").string(), /*create=*/false);
+    const std::string prefix = NodeHashOf(0, 7).substr(0, 8);
+    int64_t p = 0;
+    for (char c : prefix) p = (p << 8) | static_cast<uint8_t>(c);
+    ASSERT_TRUE((*db)->Exec(fmt::format("INSERT INTO log_leaf_index VALUES (0, {}, 7)", p).c_str()).ok());
+  }
+  const int64_t bucket = int64_t{1} << 12;
+  const int64_t size = 9100;  // two whole buckets and some
+  for (int64_t from = 100; from < size; from += 1000) {
+    LogAppend a = Leaves(from, from + 1000);
+    // Leaf 5000 repeats leaf 4100's hash; the first is the one found.
+    for (int64_t i = from; i < from + 1000; ++i) {
+      if (i != 5000) continue;
+      a.leaf_hashes[i - from] = NodeHashOf(0, 4100);
+      for (auto& [id, hash] : a.nodes) {
+        if (id.level == 0 && id.index == i) hash = NodeHashOf(0, 4100);
+      }
+    }
+    ASSERT_TRUE(store_->Append(a).ok());
+    if (from + 1000 <= bucket) EXPECT_EQ(index_rows(), 1) << from;  // only the older log's row
+  }
+  EXPECT_EQ(index_rows(), 2 * bucket);  // two whole buckets; the third fills
+  for (int64_t i : {int64_t{0}, int64_t{7}, bucket - 1, bucket, int64_t{4100}, 2 * bucket, size - 1}) {
+    EXPECT_EQ(*store_->FindLeaf(NodeHashOf(0, i), size), std::optional<int64_t>(i)) << i;
+  }
+  EXPECT_EQ(*store_->FindLeaf(NodeHashOf(0, size - 1), size - 1), std::nullopt);
+  EXPECT_EQ(*store_->FindLeaf(NodeHashOf(0, 5000), size), std::nullopt);  // never stored: 5000 holds 4100's
+  Reopen();
+  EXPECT_EQ(*store_->FindLeaf(NodeHashOf(0, size - 2), size), std::optional<int64_t>(size - 2));
 }
 
 TEST_F(SqliteLogStoreTest, KeepsHashesAsTilesThatGrowWithEachAppend) {
