@@ -189,9 +189,10 @@ void SqliteStore::ReleaseReader(std::unique_ptr<SqliteDb> db) {
 }
 
 template <typename F>
-absl::Status SqliteStore::Write(F&& body) {
+absl::Status SqliteStore::Write(F&& body, Cached cached) {
   absl::MutexLock lock(&write_mu_);
   SqliteDb& db = *writer_;
+  if (cached == Cached::kUnchanged) return InTransaction(db, [&] { return body(db); });
   absl::Status status = InTransaction(db, [&]() -> absl::Status {
     RETURN_IF_ERROR(body(db));
     return db.Exec("UPDATE store_changes SET count = count + 1 WHERE id = 1");
@@ -294,13 +295,16 @@ absl::Status SqliteStore::RevokeApiKey(const std::string& id, int64_t when) {
 
 absl::Status SqliteStore::TouchApiKeys(const std::vector<std::pair<std::string, int64_t>>& id_and_time) {
   if (id_and_time.empty()) return absl::OkStatus();
-  return Write([&](SqliteDb& db) -> absl::Status {
-    for (const auto& [id, when] : id_and_time) {
-      ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE api_keys SET last_used_at = MAX(last_used_at, ?2) WHERE id = ?1"));
-      RETURN_IF_ERROR(stmt.BindAll(id, when).Run());
-    }
-    return absl::OkStatus();
-  });
+  return Write(
+      [&](SqliteDb& db) -> absl::Status {
+        for (const auto& [id, when] : id_and_time) {
+          ASSIGN_OR_RETURN(auto stmt,
+                           db.Prepare("UPDATE api_keys SET last_used_at = MAX(last_used_at, ?2) WHERE id = ?1"));
+          RETURN_IF_ERROR(stmt.BindAll(id, when).Run());
+        }
+        return absl::OkStatus();
+      },
+      Cached::kUnchanged);
 }
 
 // ---- models

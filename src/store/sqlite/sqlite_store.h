@@ -80,10 +80,14 @@ class SqliteStore final : public Store {
   absl::StatusOr<Reader> AcquireReader();
   void ReleaseReader(std::unique_ptr<SqliteDb> db);
 
-  // Runs `body(db)` on the writer connection inside one transaction, then
-  // empties the access cache.
+  // Runs `body(db)` on the writer connection inside one transaction, then,
+  // unless `cached` says the write cannot change a row the access cache
+  // holds, counts it in store_changes and empties the cache. Key-use times
+  // (written every second by the server's housekeeping) are such a write:
+  // no cached read depends on them, so a cached key's last_used_at may lag.
+  enum class Cached { kChanged, kUnchanged };
   template <typename F>
-  absl::Status Write(F&& body);
+  absl::Status Write(F&& body, Cached cached = Cached::kChanged);
 
   // The access cache's generation for a read about to query the store, after
   // emptying the cache if another process wrote to the store since the last

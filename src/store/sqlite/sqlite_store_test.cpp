@@ -269,6 +269,11 @@ TEST_F(SqliteStoreTest, OnlyStoreWritesEmptyTheCache) {
   ASSERT_TRUE((*raw)->Exec("UPDATE api_keys SET revoked_at = 99 WHERE id = 'k9'").ok());
   std::this_thread::sleep_for(AccessCache::kRecheckInterval * 2);
   EXPECT_EQ((*store_->FindApiKeyByHash(hash))->revoked_at, 0);  // still the cached row
+  // Nor do key-use times, written every second.
+  ASSERT_TRUE(store_->TouchApiKeys({{"k9", 100}}).ok());
+  ASSERT_TRUE(Open()->TouchApiKeys({{"k9", 101}}).ok());
+  std::this_thread::sleep_for(AccessCache::kRecheckInterval * 2);
+  EXPECT_EQ((*store_->FindApiKeyByHash(hash))->revoked_at, 0);
 
   // A store write by another process: the cache empties at the next check.
   ASSERT_TRUE(Open()->CreatePrincipal({"p2", "bob", Role::kMember, 11}).ok());
