@@ -107,8 +107,10 @@ absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, con
   ASSIGN_OR_RETURN(std::string signing_key, ReadSigningKey(dir));
   s->log_public_key = signing_key.substr(32);
   ASSIGN_OR_RETURN(s->log_store, store::SqliteLogStore::Open(dir.database(), /*create=*/false));
-  ASSIGN_OR_RETURN(s->recorder,
-                   translog::LogSequencer::Open(*s->log_store, std::move(signing_key), s->config.log.name, s->clock));
+  translog::LogSequencer::Options log_options;
+  log_options.background = true;  // requests before log commits, on a busy machine
+  ASSIGN_OR_RETURN(s->recorder, translog::LogSequencer::Open(*s->log_store, std::move(signing_key), s->config.log.name,
+                                                             s->clock, log_options));
   s->log = std::make_unique<translog::LogReader>(*s->log_store);
   s->hasher = std::make_unique<ApiKeyHasher>(std::move(secret));
   s->access = std::make_unique<AccessService>(*s->store, *s->recorder, *s->hasher, s->config, s->clock);

@@ -1,6 +1,7 @@
 #include "translog/sequencer.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 
@@ -23,6 +24,20 @@ constexpr int kMaxAttempts = 4;
 // Concurrent writers (the CLI beside the server) rarely collide more than
 // once; this bounds a pathological livelock.
 constexpr int kMaxRaces = 64;
+
+// Whether a thread of this process that moves to SCHED_IDLE may move back
+// (the kernel asks for CAP_SYS_NICE or an RLIMIT_NICE that allows nice 0).
+// Tried on a thread of its own, so no thread that matters can get stuck.
+bool CanLeaveIdlePriority() {
+  bool ok = false;
+  std::thread probe([&ok] {
+    sched_param param{};
+    ok = pthread_setschedparam(pthread_self(), SCHED_IDLE, &param) == 0 &&
+         pthread_setschedparam(pthread_self(), SCHED_OTHER, &param) == 0;
+  });
+  probe.join();
+  return ok;
+}
 
 }  // namespace
 
@@ -52,8 +67,19 @@ absl::StatusOr<std::unique_ptr<LogSequencer>> LogSequencer::Open(LogStore& store
       if (!absl::IsAborted(st)) return st;
     }
   }
+  s->background_ = options.background && CanLeaveIdlePriority();
+  if (options.background && !s->background_) {
+    spdlog::info(
+        "the log writer keeps normal priority: this process may not leave idle priority (CAP_SYS_NICE or "
+        "RLIMIT_NICE 20 would allow it)");
+  }
   s->thread_ = std::thread([raw = s.get()] {
     pthread_setname_np(pthread_self(), "log-writer");
+    {
+      absl::MutexLock lock(&raw->mu_);  // unless a boost came first
+      sched_param param{};
+      if (raw->background_ && !raw->boosted_) pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
+    }
     raw->Run();
   });
   return s;
@@ -77,7 +103,24 @@ int64_t LogSequencer::Enqueue(Pending p) {
   auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return queue_.size() < options_.max_queued; };
   mu_.Await(absl::Condition(&has_room));
   queue_.push_back(std::move(p));
+  if (queue_.size() >= options_.boost_backlog) SetBoosted(true);
   return ++enqueued_;
+}
+
+void LogSequencer::SetBoosted(bool boosted) {
+  if (!background_ || boosted_ == boosted) return;
+  boosted_ = boosted;
+  sched_param param{};
+  // Under mu_, so that a boost and the writer's own return to idle cannot
+  // cross. Allowed: CanLeaveIdlePriority said so.
+  pthread_setschedparam(thread_.native_handle(), boosted ? SCHED_OTHER : SCHED_IDLE, &param);
+}
+
+int LogSequencer::writer_policy() {
+  int policy = -1;
+  sched_param param{};
+  pthread_getschedparam(thread_.native_handle(), &policy, &param);
+  return policy;
 }
 
 void LogSequencer::Record(LogEvent event) {
@@ -97,6 +140,7 @@ absl::Status LogSequencer::RecordDurably(LogEvent event) {
   const int64_t seq = Enqueue(Pending{std::move(prepared.entry), std::move(prepared.subjects), waiter});
   absl::MutexLock lock(&mu_);
   awaited_ = std::max(awaited_, seq);
+  SetBoosted(true);
   mu_.Await(absl::Condition(&waiter->done));
   return waiter->status;
 }
@@ -105,6 +149,7 @@ void LogSequencer::Flush() {
   absl::MutexLock lock(&mu_);
   const int64_t target = enqueued_;
   awaited_ = std::max(awaited_, target);
+  if (committed_ < target) SetBoosted(true);
   auto done = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return committed_ >= target; };
   mu_.Await(absl::Condition(&done));
 }
@@ -150,6 +195,8 @@ void LogSequencer::Run() {
         p.waiter->done = true;
       }
     }
+    // Caught up, and nobody waits: back to the background.
+    if (queue_.size() < options_.boost_backlog / 4 && awaited_ <= committed_) SetBoosted(false);
   }
 }
 

@@ -37,6 +37,16 @@ class LogSequencer final : public Recorder {
     size_t max_batch = 16384;
     // Record() waits (rather than grow memory without bound) beyond this.
     size_t max_queued = size_t{1} << 20;
+    // Commit in the background: the writer thread runs at idle priority
+    // (SCHED_IDLE), so on a busy machine its commit, about a millisecond of
+    // work every batch, waits for a free core instead of delaying requests.
+    // It returns to normal priority while someone waits for it
+    // (RecordDurably, Flush) or `boost_backlog` events are queued, so it
+    // cannot fall behind a saturated machine. Only where the process may
+    // leave idle priority again (CAP_SYS_NICE, or RLIMIT_NICE of 20 or
+    // more); elsewhere the writer keeps normal priority.
+    bool background = false;
+    size_t boost_backlog = 2048;
   };
 
   // `secret_key`: the server's Ed25519 secret key (64 bytes, libsodium).
@@ -58,6 +68,8 @@ class LogSequencer final : public Recorder {
   absl::Status AdoptOrigin(const std::string& origin);
   // Events that could not be committed (logged as errors).
   int64_t failed() const;
+  // The writer thread's scheduling policy now (SCHED_IDLE in the background).
+  int writer_policy();
 
  private:
   struct Waiter {
@@ -73,6 +85,8 @@ class LogSequencer final : public Recorder {
   LogSequencer(LogStore& store, std::string secret_key, std::string origin, const Clock& clock, Options options);
   // Queues a prepared event; returns its sequence number.
   int64_t Enqueue(Pending p) ABSL_LOCKS_EXCLUDED(mu_);
+  // Moves the writer to normal priority (boost) or back to idle priority.
+  void SetBoosted(bool boosted) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run();
   absl::Status Commit(const std::vector<Pending>& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   // Re-reads the head and frontier from the store.
@@ -97,6 +111,8 @@ class LogSequencer final : public Recorder {
   int64_t awaited_ ABSL_GUARDED_BY(mu_) = 0;    // the last event someone waits for
   int64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool background_ = false;  // set before the thread starts
+  bool boosted_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

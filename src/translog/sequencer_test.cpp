@@ -1,6 +1,7 @@
 #include "translog/sequencer.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <sodium.h>
 
@@ -94,6 +95,30 @@ TEST_F(SequencerTest, AWaitedEntryIsCommittedWithoutWaitingOutTheBatchDelay) {
   (*seq)->Record(Event(3));
   (*seq)->Flush();
   EXPECT_EQ(Published().size, 3);
+}
+
+// In the background the writer runs at idle priority, and at normal priority
+// while a backlog builds or someone waits for it.
+TEST_F(SequencerTest, TheBackgroundWriterIsBoostedWhileNeeded) {
+  LogSequencer::Options options;
+  options.batch_delay = absl::Hours(1);  // nothing commits unless waited for
+  options.background = true;
+  options.boost_backlog = 4;
+  auto seq = LogSequencer::Open(store_, secret_, "test.example/log", clock_, options);
+  ASSERT_TRUE(seq.ok()) << seq.status();
+  for (int i = 0; i < 200 && (*seq)->writer_policy() != SCHED_IDLE; ++i) absl::SleepFor(absl::Milliseconds(10));
+  if ((*seq)->writer_policy() != SCHED_IDLE) GTEST_SKIP() << "this process may not leave idle priority";
+
+  for (int i = 0; i < 3; ++i) (*seq)->Record(Event(i));
+  EXPECT_EQ((*seq)->writer_policy(), SCHED_IDLE);
+  (*seq)->Record(Event(3));  // the backlog reaches boost_backlog
+  EXPECT_EQ((*seq)->writer_policy(), SCHED_OTHER);
+  (*seq)->Flush();  // caught up: back to the background
+  EXPECT_EQ(Published().size, 4);
+  EXPECT_EQ((*seq)->writer_policy(), SCHED_IDLE);
+  ASSERT_TRUE((*seq)->RecordDurably(Event(4)).ok());
+  EXPECT_EQ(Published().size, 5);
+  EXPECT_EQ((*seq)->writer_policy(), SCHED_IDLE);
 }
 
 TEST_F(SequencerTest, ConcurrentRecordsAllLandInOneConsistentTree) {
