@@ -123,21 +123,12 @@ int LogSequencer::writer_policy() {
   return policy;
 }
 
-void LogSequencer::Record(LogEvent event) {
-  absl::StatusOr<PreparedEntry> prepared = PrepareEntry(event);
-  if (!prepared.ok()) {
-    spdlog::error("event not logged: {}", std::string(prepared.status().message()));
-    absl::MutexLock lock(&mu_);
-    ++failed_;
-    return;
-  }
-  Enqueue(Pending{std::move(prepared->entry), std::move(prepared->subjects), nullptr});
-}
+void LogSequencer::Record(LogEvent event) { Enqueue(Pending{std::move(event), nullptr}); }
 
 absl::Status LogSequencer::RecordDurably(LogEvent event) {
   ASSIGN_OR_RETURN(PreparedEntry prepared, PrepareEntry(event));
   auto waiter = std::make_shared<Waiter>();
-  const int64_t seq = Enqueue(Pending{std::move(prepared.entry), std::move(prepared.subjects), waiter});
+  const int64_t seq = Enqueue(Pending{std::move(prepared), waiter});
   absl::MutexLock lock(&mu_);
   awaited_ = std::max(awaited_, seq);
   SetBoosted(true);
@@ -178,17 +169,34 @@ void LogSequencer::Run() {
         queue_.pop_front();
       }
     }
+    std::vector<PreparedEntry> entries;
+    entries.reserve(batch.size());
+    int64_t unpreparable = 0;
+    for (Pending& p : batch) {
+      if (auto* prepared = std::get_if<PreparedEntry>(&p.item)) {
+        entries.push_back(std::move(*prepared));
+        continue;
+      }
+      const LogEvent& event = std::get<LogEvent>(p.item);
+      absl::StatusOr<PreparedEntry> prepared = PrepareEntry(event);
+      if (!prepared.ok()) {
+        spdlog::error("a '{}' event was not logged: {}", event.type, std::string(prepared.status().message()));
+        ++unpreparable;
+        continue;
+      }
+      entries.push_back(*std::move(prepared));
+    }
     absl::Status status;
-    {
+    if (!entries.empty()) {
       absl::MutexLock lock(&append_mu_);
-      status = Commit(batch);
+      status = Commit(entries);
     }
     if (!status.ok()) {
-      spdlog::error("could not log {} events: {}", batch.size(), std::string(status.message()));
+      spdlog::error("could not log {} events: {}", entries.size(), std::string(status.message()));
     }
     absl::MutexLock lock(&mu_);
     committed_ += static_cast<int64_t>(batch.size());
-    if (!status.ok()) failed_ += static_cast<int64_t>(batch.size());
+    failed_ += unpreparable + (status.ok() ? 0 : static_cast<int64_t>(entries.size()));
     for (Pending& p : batch) {
       if (p.waiter) {
         p.waiter->status = status;
@@ -242,7 +250,7 @@ absl::StatusOr<LogHead> LogSequencer::SignHead(const Frontier& tree, const std::
   return head;
 }
 
-absl::Status LogSequencer::Commit(const std::vector<Pending>& batch) {
+absl::Status LogSequencer::Commit(const std::vector<PreparedEntry>& batch) {
   absl::Status last;
   int failures = 0;
   for (int race = 0; race < kMaxRaces && failures < kMaxAttempts; ++race) {
@@ -261,7 +269,7 @@ absl::Status LogSequencer::Commit(const std::vector<Pending>& batch) {
     append.entries.reserve(batch.size());
     append.leaf_hashes.reserve(batch.size());
     append.nodes.reserve(batch.size() * 2 + 64);
-    for (const Pending& p : batch) {
+    for (const PreparedEntry& p : batch) {
       const Hash leaf = LeafHash(p.entry);
       for (const std::string& principal : p.subjects) append.subjects.emplace_back(principal, tree.size());
       tree.Append(leaf, [&](LogNodeId id, const Hash& h) { append.nodes.emplace_back(id, ToBytes(h)); });

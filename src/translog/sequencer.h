@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -19,6 +20,7 @@
 #include "aperture/log_store.h"
 #include "aperture/recorder.h"
 #include "core/clock.h"
+#include "translog/entry.h"
 #include "translog/frontier.h"
 #include "translog/note.h"
 
@@ -77,8 +79,10 @@ class LogSequencer final : public Recorder {
     absl::Status status;
   };
   struct Pending {
-    std::string entry;
-    std::vector<std::string> subjects;
+    // Record() leaves turning the event into an entry (JSON work) to the
+    // writer, off the request path; RecordDurably() does it first, so that
+    // its caller gets any error.
+    std::variant<LogEvent, PreparedEntry> item;
     std::shared_ptr<Waiter> waiter;  // set for RecordDurably
   };
 
@@ -88,7 +92,7 @@ class LogSequencer final : public Recorder {
   // Moves the writer to normal priority (boost) or back to idle priority.
   void SetBoosted(bool boosted) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run();
-  absl::Status Commit(const std::vector<Pending>& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
+  absl::Status Commit(const std::vector<PreparedEntry>& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   // Re-reads the head and frontier from the store.
   absl::Status Reload() ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   absl::StatusOr<LogHead> SignHead(const Frontier& tree, const std::string& origin)

@@ -191,6 +191,14 @@ TEST_F(SequencerTest, BadEventsAreRefused) {
   seq->Flush();
   EXPECT_EQ(seq->failed(), 1);
   EXPECT_EQ(Published().size, 0);
+  // Record() leaves the checks to the writer: a bad event in a batch costs
+  // only itself.
+  seq->Record(Event(1));
+  seq->Record({"t", 1, "a", "", "", "ok", "ok", "[]"});
+  seq->Record(Event(2));
+  seq->Flush();
+  EXPECT_EQ(seq->failed(), 2);
+  EXPECT_EQ(Published().size, 2);
 }
 
 // A store whose appends fail, as a full disk would.
