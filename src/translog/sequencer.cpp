@@ -93,6 +93,7 @@ LogSequencer::~LogSequencer() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    SetBoosted(true);  // what is left is committed at normal priority
   }
   if (thread_.joinable()) thread_.join();
   sodium_memzero(const_cast<char*>(secret_key_.data()), secret_key_.size());

@@ -87,7 +87,7 @@ class LogSequencer final : public Recorder {
   };
 
   LogSequencer(LogStore& store, std::string secret_key, std::string origin, const Clock& clock, Options options);
-  // Queues a prepared event; returns its sequence number.
+  // Queues an event; returns its sequence number.
   int64_t Enqueue(Pending p) ABSL_LOCKS_EXCLUDED(mu_);
   // Moves the writer to normal priority (boost) or back to idle priority.
   void SetBoosted(bool boosted) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
