@@ -170,7 +170,9 @@ TEST_F(SqliteLogStoreTest, IndexesEachBucketWhenItFills) {
       }
     }
     ASSERT_TRUE(store_->Append(a).ok());
-    if (from + 1000 <= bucket) EXPECT_EQ(index_rows(), 1) << from;  // only the older log's row
+    if (from + 1000 <= bucket) {
+      EXPECT_EQ(index_rows(), 1) << from;  // only the older log's row
+    }
   }
   EXPECT_EQ(index_rows(), 2 * bucket);  // two whole buckets; the third fills
   for (int64_t i : {int64_t{0}, int64_t{7}, bucket - 1, bucket, int64_t{4100}, 2 * bucket, size - 1}) {
