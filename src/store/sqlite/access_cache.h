@@ -2,9 +2,9 @@
 // principal, the models, a principal's active grant on a model), kept in
 // memory between changes, so the request path runs no SQL statement.
 //
-// The SQLite store invalidates it after each of its own writes, and when the
-// database file has changed from elsewhere (another process) at its next
-// check, at most kRecheckInterval after the change (sqlite_store.cpp).
+// The SQLite store invalidates it after each of its own writes, and when
+// another process has written to the store, at its next check of the
+// store_changes count, at most kRecheckInterval later (sqlite_store.cpp).
 // A read that started before an invalidation never fills the cache: readers
 // take a generation before they query and pass it back with the result.
 #pragma once
