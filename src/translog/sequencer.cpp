@@ -93,7 +93,7 @@ LogSequencer::~LogSequencer() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
-    SetBoosted(true);  // what is left is committed at normal priority
+    AdjustPriority();  // what is left is committed at normal priority
   }
   if (thread_.joinable()) thread_.join();
   sodium_memzero(const_cast<char*>(secret_key_.data()), secret_key_.size());
@@ -104,17 +104,24 @@ int64_t LogSequencer::Enqueue(Pending p) {
   auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return queue_.size() < options_.max_queued; };
   mu_.Await(absl::Condition(&has_room));
   queue_.push_back(std::move(p));
-  if (queue_.size() >= options_.boost_backlog) SetBoosted(true);
+  AdjustPriority();
   return ++enqueued_;
 }
 
-void LogSequencer::SetBoosted(bool boosted) {
-  if (!background_ || boosted_ == boosted) return;
-  boosted_ = boosted;
+void LogSequencer::AdjustPriority() {
+  if (!background_) return;
+  const bool waited_for = stopping_ || awaited_ > committed_;
+  bool boost = boosted_;
+  if (waited_for || queue_.size() >= options_.boost_backlog) {
+    boost = true;
+  } else if (queue_.size() < options_.boost_backlog / 4) {  // caught up
+    boost = false;
+  }
+  if (boost == boosted_) return;
+  boosted_ = boost;
   sched_param param{};
-  // Under mu_, so that a boost and the writer's own return to idle cannot
-  // cross. Allowed: CanLeaveIdlePriority said so.
-  pthread_setschedparam(thread_.native_handle(), boosted ? SCHED_OTHER : SCHED_IDLE, &param);
+  // Under mu_, so that two changes cannot cross. Allowed: CanLeaveIdlePriority said so.
+  pthread_setschedparam(thread_.native_handle(), boost ? SCHED_OTHER : SCHED_IDLE, &param);
 }
 
 int LogSequencer::writer_policy() {
@@ -132,7 +139,7 @@ absl::Status LogSequencer::RecordDurably(LogEvent event) {
   const int64_t seq = Enqueue(Pending{std::move(prepared), waiter});
   absl::MutexLock lock(&mu_);
   awaited_ = std::max(awaited_, seq);
-  SetBoosted(true);
+  AdjustPriority();
   mu_.Await(absl::Condition(&waiter->done));
   return waiter->status;
 }
@@ -141,7 +148,7 @@ void LogSequencer::Flush() {
   absl::MutexLock lock(&mu_);
   const int64_t target = enqueued_;
   awaited_ = std::max(awaited_, target);
-  if (committed_ < target) SetBoosted(true);
+  AdjustPriority();
   auto done = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return committed_ >= target; };
   mu_.Await(absl::Condition(&done));
 }
@@ -204,8 +211,7 @@ void LogSequencer::Run() {
         p.waiter->done = true;
       }
     }
-    // Caught up, and nobody waits: back to the background.
-    if (queue_.size() < options_.boost_backlog / 4 && awaited_ <= committed_) SetBoosted(false);
+    AdjustPriority();  // back to the background once caught up
   }
 }
 

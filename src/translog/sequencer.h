@@ -89,8 +89,10 @@ class LogSequencer final : public Recorder {
   LogSequencer(LogStore& store, std::string secret_key, std::string origin, const Clock& clock, Options options);
   // Queues an event; returns its sequence number.
   int64_t Enqueue(Pending p) ABSL_LOCKS_EXCLUDED(mu_);
-  // Moves the writer to normal priority (boost) or back to idle priority.
-  void SetBoosted(bool boosted) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // In the background, moves the writer to normal priority while it is
+  // waited for (RecordDurably, Flush, stopping) or boost_backlog events are
+  // queued, and back to idle priority once it has caught up.
+  void AdjustPriority() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run();
   absl::Status Commit(const std::vector<PreparedEntry>& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   // Re-reads the head and frontier from the store.

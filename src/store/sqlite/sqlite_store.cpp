@@ -144,11 +144,11 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   std::unique_ptr<SqliteStore> store(new SqliteStore(path));
   ASSIGN_OR_RETURN(auto writer, SqliteDb::Open(path, create));
   RETURN_IF_ERROR(Migrate(*writer));
-  ASSIGN_OR_RETURN(auto version_db, SqliteDb::Open(path, /*create=*/false));
-  ASSIGN_OR_RETURN(int64_t changes, StoreChanges(*version_db));
+  ASSIGN_OR_RETURN(auto changes_db, SqliteDb::Open(path, /*create=*/false));
+  ASSIGN_OR_RETURN(int64_t changes, StoreChanges(*changes_db));
   {
-    absl::MutexLock lock(&store->version_mu_);
-    store->version_db_ = std::move(version_db);
+    absl::MutexLock lock(&store->changes_mu_);
+    store->changes_db_ = std::move(changes_db);
     store->store_changes_ = changes;
   }
   absl::MutexLock lock(&store->write_mu_);
@@ -158,14 +158,14 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
 
 uint64_t SqliteStore::CacheGeneration() {
   const int64_t now = std::chrono::steady_clock::now().time_since_epoch() / std::chrono::nanoseconds(1);
-  if (now >= next_check_ns_.load(std::memory_order_relaxed) && version_mu_.TryLock()) {
+  if (now >= next_check_ns_.load(std::memory_order_relaxed) && changes_mu_.TryLock()) {
     next_check_ns_.store(now + AccessCache::kRecheckInterval / std::chrono::nanoseconds(1), std::memory_order_relaxed);
-    absl::StatusOr<int64_t> changes = StoreChanges(*version_db_);
+    absl::StatusOr<int64_t> changes = StoreChanges(*changes_db_);
     if (!changes.ok() || *changes != store_changes_) {
       cache_.Invalidate();
       if (changes.ok()) store_changes_ = *changes;
     }
-    version_mu_.Unlock();
+    changes_mu_.Unlock();
   }
   return cache_.Generation();
 }

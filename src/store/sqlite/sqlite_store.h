@@ -103,9 +103,9 @@ class SqliteStore final : public Store {
   std::vector<std::unique_ptr<SqliteDb>> readers_ ABSL_GUARDED_BY(pool_mu_);
 
   AccessCache cache_;
-  absl::Mutex version_mu_;
-  std::unique_ptr<SqliteDb> version_db_ ABSL_GUARDED_BY(version_mu_);
-  int64_t store_changes_ ABSL_GUARDED_BY(version_mu_) = 0;
+  absl::Mutex changes_mu_;
+  std::unique_ptr<SqliteDb> changes_db_ ABSL_GUARDED_BY(changes_mu_);
+  int64_t store_changes_ ABSL_GUARDED_BY(changes_mu_) = 0;
   std::atomic<int64_t> next_check_ns_{0};
 };
 
