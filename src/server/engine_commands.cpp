@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "core/json.h"
 #include "engine/model/benchmark.h"
 #include "engine/model/llama_model.h"
 #include "engine/model/runner.h"
@@ -96,7 +97,7 @@ void RunGenerate(const GenerateArgs& a) {
   text += tail;
   if (a.json) {
     nlohmann::json out = {{"prompt", a.prompt}, {"prompt_ids", prompt}, {"text", text}, {"tokens", tokens_json}};
-    std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    std::cout << DumpJson(out) << "\n";
   } else {
     std::fputs(tail.c_str(), stdout);
     std::fputs("\n", stdout);
