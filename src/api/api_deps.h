@@ -6,7 +6,6 @@
 
 #include "access/access_service.h"
 #include "access/authorizer.h"
-#include "access/rate_limiter.h"
 #include "access/usage_meter.h"
 #include "aperture/recorder.h"
 #include "aperture/store.h"
@@ -31,7 +30,6 @@ struct ApiDeps {
   scheduler::Scheduler& scheduler;
   StreamNotifier& streams;  // batches the scheduler's stream chunks per step
   UsageMeter& usage;
-  RateLimiter& limiter;  // token-per-minute budgets of the serving routes
   ReleaseService& release;
   EvalService& evals;
   // Re-reads the policy file, recording `actor` as who changed it; keeps the

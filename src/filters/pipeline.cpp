@@ -78,6 +78,9 @@ http::Response Pipeline::Handle(http::Request& request) {
   ctx.start_micros = clock_.NowMicros();
   ctx.request_id = NextRequestId();
   http::Response answer = Run(ctx);
+  // Answered at once: whatever was charged on admission was not used
+  // (a handler that used something has settled already).
+  if (!answer.pending) ctx.charges.Settle(Usage{});
   if (answer.pending) {
     answer.pending = std::make_shared<RecordedResponse>(std::move(answer.pending), record_, RecordFilter::Capture(ctx));
     return answer;

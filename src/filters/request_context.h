@@ -11,6 +11,7 @@
 #include "access/authorizer.h"
 #include "access/caller.h"
 #include "core/json.h"
+#include "filters/admission/charges.h"
 #include "filters/route.h"
 #include "http/request.h"
 
@@ -27,6 +28,8 @@ struct RequestContext {
   std::string model_id;                  // for model-scoped routes
   std::optional<Decision> decision;      // set by authz for model-scoped routes
   std::vector<Capability> capabilities;  // everything this request asks to do
+  // What admission charged, for the handler to settle with the real use.
+  Charges charges;
   // What the record filter writes: "allow" unless a filter or handler
   // refused ("deny"), or an internal error stopped the request ("error").
   std::string outcome = "allow";

@@ -2,6 +2,7 @@
 // runs (who may call it, which capability on which model).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -31,6 +32,10 @@ struct Route {
   // Further capabilities a request body asks for (e.g. logprobs on a completion).
   std::function<std::vector<Capability>(const Json& body)> body_capabilities = nullptr;
   std::function<http::Response(RequestContext&)> handler = nullptr;
+  // For routes that spend model tokens: the most this request may spend
+  // (prompt and completion), charged to the caller's tokens-per-minute
+  // budget on admission (TokenRateQuota) and settled to what it used.
+  std::function<int64_t(const RequestContext&)> token_estimate = nullptr;
 };
 
 // Matches method + path to a route. Not thread-safe to modify; read-only

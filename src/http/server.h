@@ -21,11 +21,18 @@ struct ServerOptions {
   int threads = 0;       // 0 = one per core
   size_t max_header_bytes = 16 * 1024;
   size_t max_body_bytes = 1024 * 1024;
-  // A request's header and body must both arrive within this time.
-  std::chrono::milliseconds read_timeout{10'000};
+  // Slow clients (slowloris): a request's header must be complete within
+  // header_timeout of its first byte (of the connection, for a new one),
+  // and its body within body_timeout of the header's end. Deadlines, not
+  // timers reset by each byte: a client dribbling a byte a second is cut
+  // off all the same, with 408 (a connection that sent nothing is closed
+  // quietly).
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};
   // An idle keep-alive connection is closed after this time.
   std::chrono::milliseconds idle_timeout{30'000};
-  // Connections beyond this are answered 503 and closed.
+  // Connections beyond this are answered 503 at once and closed (they hold
+  // their file descriptor only while the answer drains, at most 2 s).
   size_t max_connections = 4096;
 };
 

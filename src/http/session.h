@@ -52,7 +52,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   enum class Phase {
-    kReading,    // a request is arriving: read_timeout runs from its first byte
+    kReading,    // a request is arriving: header_timeout, then body_timeout
     kHandling,   // the handler runs: no deadline
     kPending,    // waiting for a PendingResponse: no deadline, a read watches for the client leaving
     kWriting,    // a whole response is being written: write deadline

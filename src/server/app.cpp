@@ -18,7 +18,6 @@
 #include "filters/authn/authn_filter.h"
 #include "filters/authz/authz_filter.h"
 #include "filters/limits/parse_filter.h"
-#include "filters/ratelimit/ratelimit_filter.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -135,8 +134,7 @@ Services::~Services() {
 
 App::App(Services& s, AppTestHooks hooks)
     : services_(s),
-      limiter_(s.clock),
-      token_limiter_(s.clock),
+      limiters_(s.clock),
       scheduler_(std::make_unique<scheduler::Scheduler>(scheduler::SchedulerOptions{
           .threads = s.config.serving.threads,
           .max_active = static_cast<int>(s.config.serving.max_active),
@@ -158,7 +156,6 @@ App::App(Services& s, AppTestHooks hooks)
             .scheduler = *scheduler_,
             .streams = streams_,
             .usage = s.usage,
-            .limiter = token_limiter_,
             .release = *s.release,
             .evals = *evals_,
             .reload_policy = [&s](const std::string& actor) { return s.ReloadPolicy(actor); }} {}
@@ -186,7 +183,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   chain.push_back(std::make_unique<ParseFilter>(app->router_));
   chain.push_back(std::make_unique<AuthnFilter>(app->authenticator_));
   chain.push_back(std::make_unique<AuthzFilter>(*services.authorizer));
-  chain.push_back(std::make_unique<RateLimitFilter>(app->limiter_, services.config));
+  // Every admission decision about a caller, in order (docs/config.md);
+  // further quotas (research, fine-tuning) join this list.
+  std::vector<std::unique_ptr<Quota>> quotas;
+  quotas.push_back(std::make_unique<RequestRateQuota>(app->limiters_, services.config));
+  quotas.push_back(std::make_unique<TokenRateQuota>(app->limiters_, services.config));
+  chain.push_back(std::make_unique<AdmissionFilter>(std::move(quotas)));
   app->pipeline_ = std::make_unique<Pipeline>(
       std::move(chain), RecordFilter(*services.recorder, app->metrics_, services.clock), services.clock);
 
@@ -197,7 +199,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   options.threads = sc.threads;
   options.max_header_bytes = static_cast<size_t>(sc.max_header_bytes);
   options.max_body_bytes = static_cast<size_t>(sc.max_body_bytes);
-  options.read_timeout = std::chrono::milliseconds(sc.read_timeout_ms);
+  options.header_timeout = std::chrono::milliseconds(sc.header_timeout_ms);
+  options.body_timeout = std::chrono::milliseconds(sc.body_timeout_ms);
   options.idle_timeout = std::chrono::milliseconds(sc.idle_timeout_ms);
   options.max_connections = static_cast<size_t>(sc.max_connections);
   Pipeline* pipeline = app->pipeline_.get();

@@ -13,10 +13,10 @@
 #include "access/authenticator.h"
 #include "access/authorizer.h"
 #include "access/key_usage.h"
-#include "access/rate_limiter.h"
 #include "access/usage_meter.h"
 #include "api/api_deps.h"
 #include "config/config.h"
+#include "filters/admission/rate_quotas.h"
 #include "filters/metrics.h"
 #include "filters/pipeline.h"
 #include "filters/route.h"
@@ -94,8 +94,7 @@ class App {
   App(Services& s, AppTestHooks hooks);
   Services& services_;
   Metrics metrics_;
-  RateLimiter limiter_;
-  RateLimiter token_limiter_;
+  CallerLimiters limiters_;
   StreamNotifier streams_;  // before the scheduler, which flushes it after each step
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<EvalService> evals_;
