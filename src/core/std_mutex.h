@@ -17,6 +17,7 @@
 // Thread-safety: a mutex (thread-safe); a StdMutexLock belongs to one thread.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 
@@ -45,6 +46,8 @@ class ABSL_SCOPED_LOCKABLE StdMutexLock {
   // Releases the mutex until `cv` is notified (or a spurious wake-up), then
   // holds it again.
   void Wait(std::condition_variable& cv) { cv.wait(lock_); }
+  // The same, for at most `timeout`.
+  void WaitFor(std::condition_variable& cv, std::chrono::milliseconds timeout) { cv.wait_for(lock_, timeout); }
 
  private:
   std::unique_lock<std::mutex> lock_;

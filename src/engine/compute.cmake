@@ -21,7 +21,7 @@ target_sources(aperture_engine PRIVATE
 set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_avx512.cpp
-  PROPERTIES COMPILE_OPTIONS "-O3;-Wno-uninitialized;-Wno-maybe-uninitialized")
+  PROPERTIES COMPILE_OPTIONS "-O3;-Wno-uninitialized;$<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>")
 
 aperture_test(engine_kernels_test
   SOURCES

@@ -73,6 +73,22 @@ http::Response Pipeline::Run(RequestContext& ctx) {
       "internal_error");
 }
 
+std::string Pipeline::RecordTransportAnswer(int status, std::string_view reason) {
+  RequestRecord record;
+  record.route = "transport";
+  record.request_id = NextRequestId();
+  record.actor = Caller().actor();
+  record.outcome = "deny";
+  record.reason = std::string(reason);
+  record.start_micros = clock_.NowMicros();
+  try {
+    record_.Write(record, status);
+  } catch (const std::exception& e) {
+    spdlog::error("request {}: could not record the transport's answer: {}", record.request_id, e.what());
+  }
+  return record.request_id;
+}
+
 http::Response Pipeline::Handle(http::Request& request) {
   RequestContext ctx(request);
   ctx.start_micros = clock_.NowMicros();

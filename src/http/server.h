@@ -15,6 +15,13 @@
 
 namespace aperture::http {
 
+// An answer the transport gives itself, before any Handler runs.
+struct TransportAnswer {
+  int status = 0;         // 400 malformed, 408 too slow, 413, 431, 503 over max_connections
+  std::string_view code;  // the error body's code, e.g. "request_timeout"
+  std::string_view remote_address;
+};
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0 picks a free port; see Server::port()
@@ -34,6 +41,10 @@ struct ServerOptions {
   // Connections beyond this are answered 503 at once and closed (they hold
   // their file descriptor only while the answer drains, at most 2 s).
   size_t max_connections = 4096;
+  // Called on an io thread for each TransportAnswer, so that those answers
+  // are recorded like every other; returns the request id the answer
+  // carries as X-Request-Id. May be null. Must not throw.
+  std::function<std::string(const TransportAnswer&)> on_transport_answer = nullptr;
 };
 
 // Called on a server thread for each request that passed the transport limits.

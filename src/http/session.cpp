@@ -116,6 +116,7 @@ void Session::OnStart() {
         fmt::format("the server is at its limit of {} connections; retry shortly", core_->options().max_connections),
         "overloaded");
     response.SetHeader("Retry-After", "1");
+    NoteTransportAnswer(response, "overloaded");
     return SendResponse(std::move(response), 11, false, false);
   }
   BeginRequest();
@@ -221,7 +222,20 @@ void Session::Dispatch() {
 
 void Session::SendError(int status, std::string_view message, std::string_view code) {
   int version = parser_ ? parser_->version() : 11;
-  SendResponse(ErrorResponse(status, message, code), version, false, false);
+  Response response = ErrorResponse(status, message, code);
+  NoteTransportAnswer(response, code);
+  SendResponse(std::move(response), version, false, false);
+}
+
+void Session::NoteTransportAnswer(Response& response, std::string_view code) {
+  const auto& note = core_->options().on_transport_answer;
+  if (!note) return;
+  try {
+    std::string id = note(TransportAnswer{response.status, code, remote_});
+    if (!id.empty()) response.SetHeader("X-Request-Id", std::move(id));
+  } catch (...) {
+    // Recording is best effort here; the answer still goes out.
+  }
 }
 
 void Session::SendResponse(Response response, int version, bool keep_alive, bool head_only) {

@@ -204,6 +204,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   options.idle_timeout = std::chrono::milliseconds(sc.idle_timeout_ms);
   options.max_connections = static_cast<size_t>(sc.max_connections);
   Pipeline* pipeline = app->pipeline_.get();
+  options.on_transport_answer = [pipeline](const http::TransportAnswer& a) {
+    return pipeline->RecordTransportAnswer(a.status, a.code);
+  };
   ASSIGN_OR_RETURN(app->server_,
                    http::Server::Start(options, [pipeline](http::Request& r) { return pipeline->Handle(r); }));
   app->streams_.Attach([server = app->server_.get()](std::function<void()> fn) { server->Post(std::move(fn)); });

@@ -85,6 +85,9 @@ class App {
                                                     AppTestHooks hooks = {});
   ~App();
   uint16_t port() const { return server_->port(); }
+  // The request path without the network: what the server answers to
+  // `request` (the whole-server fuzz target drives this).
+  http::Response Handle(http::Request& request) { return pipeline_->Handle(request); }
   void Stop();
   // The periodic release work: follow a policy another process put in
   // force, advance stages whose gates opened. Runs every second.

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "tests/integration/test_server.h"
+#include "translog/entry.h"
 
 namespace aperture::testing {
 namespace {
@@ -76,6 +77,23 @@ TEST_F(HostileInputTest, BodyOverTheLimit) {
   auto r = client->ReadResponse();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 413);
+  // The transport's own answers are recorded like the chain's, and say so.
+  const std::string id = r->Header("x-request-id").value_or("");
+  ASSERT_FALSE(id.empty());
+  server_.services().recorder->Flush();
+  auto head = server_.services().log->Head();
+  ASSERT_TRUE(head.ok());
+  auto entries = server_.services().log->Entries(0, head->size);
+  ASSERT_TRUE(entries.ok());
+  bool recorded = false;
+  for (const std::string& entry : *entries) {
+    auto e = translog::EventFromEntry(entry);
+    if (!e.ok() || e->type != "access.decision") continue;
+    Json details = *ParseJson(e->details);
+    if (details.value("request_id", "") != id) continue;
+    recorded = details["route"] == "transport" && details["status"] == 413 && e->reason == "body_too_large";
+  }
+  EXPECT_TRUE(recorded);
   ExpectStillServing();
 }
 
