@@ -82,8 +82,7 @@ absl::Status LlamaModel::LoadWeights(bool file_is_mapped, const LoadOptions& opt
       lin.out_dim += rows[i];
     }
     const GgmlType type = ts[0]->type;
-    const bool interleaved =
-        options.repack && (type == GgmlType::kF32 || type == GgmlType::kQ8_0 || type == GgmlType::kQ4_0);
+    const bool interleaved = options.repack && HasInterleavedLayout(type, cols);
     if (same_type && interleaved && ts.size() > 1) {
       std::vector<const void*> parts;
       for (auto* t : ts) parts.push_back(t->data);
