@@ -39,18 +39,17 @@ inline void Tile(const PackedMatrix& w, int64_t g, const Activations& x, int m0,
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) acc[i][t] = _mm512_setzero_ps();
   for (int64_t p = 0; p < pairs; ++p) {
-    __m512bh xv[T];
-#pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) {
-      int32_t v;
-      std::memcpy(&v, xr[t] + 2 * p, 4);
-      xv[t] = reinterpret_cast<__m512bh>(_mm512_set1_epi32(v));
-    }
 #pragma GCC unroll 8
     for (int i = 0; i < G; ++i) {
       const __m512bh wv = reinterpret_cast<__m512bh>(_mm512_load_si512(wg[i] + p * 64));
+      // The activation pair is broadcast from memory inside the product
+      // ({1to16} operand), so no register holds it.
 #pragma GCC unroll 8
-      for (int t = 0; t < T; ++t) acc[i][t] = _mm512_dpbf16_ps(acc[i][t], wv, xv[t]);
+      for (int t = 0; t < T; ++t) {
+        int32_t v;
+        std::memcpy(&v, xr[t] + 2 * p, 4);
+        acc[i][t] = _mm512_dpbf16_ps(acc[i][t], wv, reinterpret_cast<__m512bh>(_mm512_set1_epi32(v)));
+      }
     }
   }
 #pragma GCC unroll 8

@@ -137,9 +137,9 @@ void MatMulQ6Kx16_Avx2(const PackedMatrix& w, const Activations& x, float* y, in
               __m256i acc[4];
               for (int k = 0; k < 4; ++k) acc[k] = _mm256_set1_epi32(-32 * sums[8 * n + 2 * k + hc]);
               for (int c = 4 * hc; c < 4 * hc + 4; ++c) {
-                const __m256i a = Load(base + n * 1024 + c * 64 + h * 32);
-                const __m256i bq = Load(base + n * 1024 + 512 + c * 64 + h * 32);
-                const __m256i hb = Load(base + kQ6KHighOffset + n * 512 + c * 64 + h * 32);
+                const __m256i a = Load(base + Q6KLowOffset(n, 0, c) + h * 32);
+                const __m256i bq = Load(base + Q6KLowOffset(n, 1, c) + h * 32);
+                const __m256i hb = Load(base + Q6KHighOffset(n, c) + h * 32);
                 const __m256i e[4] = {_mm256_or_si256(_mm256_and_si256(a, low_mask),
                                                       _mm256_and_si256(_mm256_slli_epi16(hb, 4), high_mask)),
                                       _mm256_or_si256(_mm256_and_si256(bq, low_mask),
@@ -154,7 +154,7 @@ void MatMulQ6Kx16_Avx2(const PackedMatrix& w, const Activations& x, float* y, in
               for (int k = 0; k < 4; ++k) {
                 const int s = 8 * n + 2 * k + hc;
                 const __m256i sc = _mm256_cvtepi8_epi32(
-                    _mm_loadl_epi64(reinterpret_cast<const __m128i*>(base + kQ6KScalesOffset + s * kRowGroup + h * 8)));
+                    _mm_loadl_epi64(reinterpret_cast<const __m128i*>(base + Q6KScaleOffset(s) + h * 8)));
                 S = _mm256_add_epi32(S, _mm256_mullo_epi32(acc[k], sc));
               }
             }

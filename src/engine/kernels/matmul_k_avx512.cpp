@@ -35,6 +35,21 @@ inline __m512 Halves(const unsigned char* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
+// Fetches super-block b + kAhead of the G groups at `base` (their super-block
+// b) into the cache: the hardware prefetchers do not follow the jumps
+// within a super-block soon enough, and every product waits on memory.
+template <int G>
+inline void PrefetchAhead(const unsigned char* const* base, int64_t b, int64_t blocks, int64_t block_bytes) {
+  constexpr int64_t kAhead = 2;
+  if (b + kAhead >= blocks) return;
+#pragma GCC unroll 4
+  for (int i = 0; i < G; ++i) {
+    const unsigned char* ahead = base[i] + kAhead * block_bytes;
+    for (int64_t line = 0; line < block_bytes; line += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(ahead + line), _MM_HINT_T0);
+  }
+}
+
 // The 6-bit scale (kMin = false) or min of sub-block j (0..7) of the 16 rows
 // of a Q4_K/Q5_K super-block, from its three scale words (matmul_kernels.h).
 template <int J, bool kMin>
@@ -140,6 +155,7 @@ inline void AffineTile(const PackedMatrix& w, int64_t g, const Activations& x, i
       base[i] = w.group_data(g + i) + b * kBlockBytes;
       scales[i] = base[i] + kScales;
     }
+    PrefetchAhead<G>(base, b, blocks, kBlockBytes);
     const int8_t* xq = x.q8k(b, m0);  // rows 256 bytes apart
     __m512i S[G][T], M[G][T];
 #pragma GCC unroll 4
@@ -185,56 +201,61 @@ inline void AffineTile(const PackedMatrix& w, int64_t g, const Activations& x, i
   }
 }
 
-// Sub-blocks 8N + HC + {0, 2, 4, 6} of a Q6_K super-block (chunks 4HC..4HC+3
-// of half N): S += sc[s] * (dot - 32 * sum).
-template <int N, int HC, int G, int T>
-inline void Q6Quarter(const unsigned char* const* base, const int8_t* xq, const int16_t* const* sums,
-                      __m512i (&S)[G][T]) {
+// Sub-blocks s = 8N + HC + 2K and 8N + HC + 2K + 2 (K = 0: the low nibbles
+// of the two parts of half N; K = 2: their high nibbles) of a Q6_K
+// super-block, chunks 4HC..4HC+3: S += sc[s] * (dot - 32 * sum), the
+// -32 * sum (`bias`, per row and sub-block) starting the dot. Two sub-blocks
+// at a time keep every sum in a register for 4 rows.
+template <int N, int HC, int K, int G, int T>
+inline void Q6Pair(const unsigned char* const* base, const int8_t* xq, const int32_t (&bias)[T][16],
+                   __m512i (&S)[G][T]) {
   const __m512i low_mask = _mm512_set1_epi8(0x0F);
   const __m512i high_mask = _mm512_set1_epi8(0x30);
-  __m512i acc[4][G][T];
-#pragma GCC unroll 4
-  for (int k = 0; k < 4; ++k)
+  constexpr int s0 = 8 * N + HC + 2 * K, s1 = s0 + 2;
+  __m512i acc0[G][T], acc1[G][T];
 #pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) {
-      const __m512i init = _mm512_set1_epi32(-32 * sums[t][8 * N + 2 * k + HC]);
-#pragma GCC unroll 4
-      for (int i = 0; i < G; ++i) acc[k][i][t] = init;
-    }
-#pragma GCC unroll 4
-  for (int c = 4 * HC; c < 4 * HC + 4; ++c) {
-    __m512i xv[4][T];
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k)
-#pragma GCC unroll 8
-      for (int t = 0; t < T; ++t) xv[k][t] = Bcast4(xq + t * kQKK + 128 * N + 32 * k + 4 * c);
+  for (int t = 0; t < T; ++t) {
 #pragma GCC unroll 4
     for (int i = 0; i < G; ++i) {
-      const __m512i a = _mm512_load_si512(base[i] + N * 1024 + c * 64);
-      const __m512i bq = _mm512_load_si512(base[i] + N * 1024 + 512 + c * 64);
-      const __m512i h = _mm512_load_si512(base[i] + kQ6KHighOffset + N * 512 + c * 64);
-      __m512i e[4];
-      e[0] = _mm512_or_si512(_mm512_and_si512(a, low_mask), _mm512_and_si512(_mm512_slli_epi16(h, 4), high_mask));
-      e[1] = _mm512_or_si512(_mm512_and_si512(bq, low_mask), _mm512_and_si512(_mm512_slli_epi16(h, 2), high_mask));
-      e[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(a, 4), low_mask), _mm512_and_si512(h, high_mask));
-      e[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(bq, 4), low_mask),
-                             _mm512_and_si512(_mm512_srli_epi16(h, 2), high_mask));
-#pragma GCC unroll 4
-      for (int k = 0; k < 4; ++k)
-#pragma GCC unroll 8
-        for (int t = 0; t < T; ++t) acc[k][i][t] = _mm512_dpbusd_epi32(acc[k][i][t], e[k], xv[k][t]);
+      acc0[i][t] = _mm512_set1_epi32(bias[t][s0]);
+      acc1[i][t] = _mm512_set1_epi32(bias[t][s1]);
     }
   }
 #pragma GCC unroll 4
-  for (int i = 0; i < G; ++i)
+  for (int c = 4 * HC; c < 4 * HC + 4; ++c) {
 #pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) {
-      const int s = 8 * N + 2 * k + HC;
-      const __m512i sc = _mm512_cvtepi8_epi32(
-          _mm_load_si128(reinterpret_cast<const __m128i*>(base[i] + kQ6KScalesOffset + s * kRowGroup)));
+    for (int i = 0; i < G; ++i) {
+      const __m512i a = _mm512_load_si512(base[i] + Q6KLowOffset(N, 0, c));
+      const __m512i bq = _mm512_load_si512(base[i] + Q6KLowOffset(N, 1, c));
+      const __m512i h = _mm512_load_si512(base[i] + Q6KHighOffset(N, c));
+      __m512i e0, e1;
+      if constexpr (K == 0) {
+        e0 = _mm512_or_si512(_mm512_and_si512(a, low_mask), _mm512_and_si512(_mm512_slli_epi16(h, 4), high_mask));
+        e1 = _mm512_or_si512(_mm512_and_si512(bq, low_mask), _mm512_and_si512(_mm512_slli_epi16(h, 2), high_mask));
+      } else {
+        e0 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(a, 4), low_mask), _mm512_and_si512(h, high_mask));
+        e1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(bq, 4), low_mask),
+                             _mm512_and_si512(_mm512_srli_epi16(h, 2), high_mask));
+      }
 #pragma GCC unroll 8
-      for (int t = 0; t < T; ++t) S[i][t] = _mm512_add_epi32(S[i][t], _mm512_mullo_epi32(acc[k][i][t], sc));
+      for (int t = 0; t < T; ++t) {
+        acc0[i][t] = _mm512_dpbusd_epi32(acc0[i][t], e0, Bcast4(xq + t * kQKK + 128 * N + 32 * K + 4 * c));
+        acc1[i][t] = _mm512_dpbusd_epi32(acc1[i][t], e1, Bcast4(xq + t * kQKK + 128 * N + 32 * K + 32 + 4 * c));
+      }
     }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < G; ++i) {
+    const __m512i sc0 =
+        _mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(base[i] + Q6KScaleOffset(s0))));
+    const __m512i sc1 =
+        _mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(base[i] + Q6KScaleOffset(s1))));
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+      S[i][t] = _mm512_add_epi32(S[i][t], _mm512_mullo_epi32(acc0[i][t], sc0));
+      S[i][t] = _mm512_add_epi32(S[i][t], _mm512_mullo_epi32(acc1[i][t], sc1));
+    }
+  }
 }
 
 template <int G, int T>
@@ -249,19 +270,28 @@ inline void Q6Tile(const PackedMatrix& w, int64_t g, const Activations& x, int m
     const unsigned char* base[G];
 #pragma GCC unroll 4
     for (int i = 0; i < G; ++i) base[i] = w.group_data(g + i) + b * kQ6KBlockBytes;
+    PrefetchAhead<G>(base, b, blocks, kQ6KBlockBytes);
     const int8_t* xq = x.q8k(b, m0);
-    const int16_t* sums[T];
+    int32_t bias[T][16];
 #pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) sums[t] = x.sums8k(b, m0 + t);
+    for (int t = 0; t < T; ++t) {
+      const int16_t* sums = x.sums8k(b, m0 + t);
+      for (int j = 0; j < 16; ++j) bias[t][j] = -32 * sums[j];
+    }
     __m512i S[G][T];
 #pragma GCC unroll 4
     for (int i = 0; i < G; ++i)
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t) S[i][t] = _mm512_setzero_si512();
-    Q6Quarter<0, 0, G, T>(base, xq, sums, S);
-    Q6Quarter<0, 1, G, T>(base, xq, sums, S);
-    Q6Quarter<1, 0, G, T>(base, xq, sums, S);
-    Q6Quarter<1, 1, G, T>(base, xq, sums, S);
+    // In layout order: half N, chunks of HC, low then high nibbles.
+    Q6Pair<0, 0, 0, G, T>(base, xq, bias, S);
+    Q6Pair<0, 0, 2, G, T>(base, xq, bias, S);
+    Q6Pair<0, 1, 0, G, T>(base, xq, bias, S);
+    Q6Pair<0, 1, 2, G, T>(base, xq, bias, S);
+    Q6Pair<1, 0, 0, G, T>(base, xq, bias, S);
+    Q6Pair<1, 0, 2, G, T>(base, xq, bias, S);
+    Q6Pair<1, 1, 0, G, T>(base, xq, bias, S);
+    Q6Pair<1, 1, 2, G, T>(base, xq, bias, S);
     const float* dx = x.d8k(b, m0);
 #pragma GCC unroll 4
     for (int i = 0; i < G; ++i) {
@@ -280,8 +310,9 @@ inline void Q6Tile(const PackedMatrix& w, int64_t g, const Activations& x, int m
 }
 
 // Tiles: a few rows (decoding) take several groups at once so the core has
-// independent chains; more rows take one group at a time while tiles of kT
-// rows pass over its weights (in L1).
+// independent chains; more rows take one group at a time while tiles of 4
+// rows pass over its weights (in L1). Tile::kDecodeGroups is how many
+// groups one row takes.
 template <template <int, int> class Tile>
 void Run(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
   const int m = x.m();
@@ -295,11 +326,12 @@ void Run(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int
   using I2 = std::integral_constant<int, 2>;
   using I3 = std::integral_constant<int, 3>;
   using I4 = std::integral_constant<int, 4>;
+  constexpr int kDecodeGroups = Tile<1, 1>::kDecodeGroups;
   switch (m) {
     case 1:
-      return groups(I4{}, I1{}, 0);
+      return groups(std::integral_constant<int, kDecodeGroups>{}, I1{}, 0);
     case 2:
-      return groups(I2{}, I2{}, 0);
+      return groups(std::integral_constant<int, kDecodeGroups / 2>{}, I2{}, 0);
     case 3:
       return groups(I1{}, I3{}, 0);
     case 4:
@@ -329,18 +361,21 @@ void Run(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int
 
 template <int G, int T>
 struct Q4KTile {
+  static constexpr int kDecodeGroups = 4;
   static void Run(const PackedMatrix& w, int64_t g, const Activations& x, int m0, float* y, int64_t ldy) {
     AffineTile<false, G, T>(w, g, x, m0, y, ldy);
   }
 };
 template <int G, int T>
 struct Q5KTile {
+  static constexpr int kDecodeGroups = 4;
   static void Run(const PackedMatrix& w, int64_t g, const Activations& x, int m0, float* y, int64_t ldy) {
     AffineTile<true, G, T>(w, g, x, m0, y, ldy);
   }
 };
 template <int G, int T>
 struct Q6KTile {
+  static constexpr int kDecodeGroups = 4;
   static void Run(const PackedMatrix& w, int64_t g, const Activations& x, int m0, float* y, int64_t ldy) {
     Q6Tile<G, T>(w, g, x, m0, y, ldy);
   }

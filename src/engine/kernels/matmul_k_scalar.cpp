@@ -97,13 +97,13 @@ void MatMulQ6Kx16_Scalar(const PackedMatrix& w, const Activations& x, float* y, 
             int32_t dot = -32 * sums[s];
             for (int c = 4 * hi_c; c < 4 * hi_c + 4; ++c) {
               for (int t = 0; t < 4; ++t) {
-                const unsigned char low_byte = base[n * 1024 + (k % 2) * 512 + c * 64 + r * 4 + t];
+                const unsigned char low_byte = base[Q6KLowOffset(n, k % 2, c) + r * 4 + t];
                 const int low = k < 2 ? (low_byte & 0xF) : (low_byte >> 4);
-                const int high = (base[kQ6KHighOffset + n * 512 + c * 64 + r * 4 + t] >> (2 * k)) & 3;
+                const int high = (base[Q6KHighOffset(n, c) + r * 4 + t] >> (2 * k)) & 3;
                 dot += (low | (high << 4)) * xq[128 * n + 32 * k + 4 * c + t];
               }
             }
-            S += static_cast<int8_t>(base[kQ6KScalesOffset + s * kRowGroup + r]) * dot;
+            S += static_cast<int8_t>(base[Q6KScaleOffset(s) + r]) * dot;
           }
           acc = std::fma(static_cast<float>(S), HalfAt(d_all + b * kRowGroup * 2, r) * *x.d8k(b, m), acc);
         }

@@ -88,15 +88,23 @@ inline constexpr int64_t kQ5KHighOffset = 2048;
 inline constexpr int64_t kQ5KScalesOffset = 2560;
 inline constexpr int64_t kQ5KDOffset = 2752;
 inline constexpr int64_t kQ5KDminOffset = 2784;
-// Q6_Kx16 super-block (3328 bytes; with its 32 bytes of d, 16 x 210):
-//   [0, 2048)     low nibbles [half n][part h][chunk c][row][4]: ql[64n + 32h + 4c + t]
-//                 (low nibble: element 128n + 32h + 4c + t; high: + 64)
-//   [2048, 3072)  high bit pairs [half n][chunk c][row][4]: qh[32n + 4c + t] (pair k: + 32k)
-//   [3072, 3328)  scales [sub-block s 0..15][row] int8
+// Q6_Kx16 super-block (3328 bytes; with its 32 bytes of d, 16 x 210): four
+// quarters (half n, chunks 4hc..4hc+3), each read front to back:
+//   [0, 256)     low nibbles of part 0 [chunk c][row][4]: ql[64n + 4c + t]
+//                (low nibble: element 128n + 4c + t; high nibble: + 64)
+//   [256, 512)   part 1: ql[64n + 32 + 4c + t] (elements + 32, + 96)
+//   [512, 768)   high bit pairs [chunk c][row][4]: qh[32n + 4c + t] (pair k: element + 32k)
+//   [768, 832)   scales [k][row] int8 of sub-blocks 8n + hc + 2k
 // and after all super-blocks, d [super-block][row] f16.
 inline constexpr int64_t kQ6KBlockBytes = 3328;
-inline constexpr int64_t kQ6KHighOffset = 2048;
-inline constexpr int64_t kQ6KScalesOffset = 3072;
+inline constexpr int64_t kQ6KQuarterBytes = 832;
+inline constexpr int64_t Q6KLowOffset(int n, int part, int c) {
+  return (2 * n + c / 4) * kQ6KQuarterBytes + part * 256 + (c % 4) * 64;
+}
+inline constexpr int64_t Q6KHighOffset(int n, int c) { return (2 * n + c / 4) * kQ6KQuarterBytes + 512 + (c % 4) * 64; }
+inline constexpr int64_t Q6KScaleOffset(int s) {
+  return (2 * (s / 8) + s % 2) * kQ6KQuarterBytes + 768 + ((s % 8) / 2) * kRowGroup;
+}
 inline int64_t Q6KDOffset(int64_t blocks) { return blocks * kQ6KBlockBytes; }
 
 // bfloat16 rounding of an activation (round to nearest even), with results

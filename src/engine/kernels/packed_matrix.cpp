@@ -126,13 +126,13 @@ void PackQ6KRow(const BlockQ6_K* src, int64_t blocks, int r, unsigned char* grp)
   for (int64_t b = 0; b < blocks; ++b) {
     unsigned char* base = grp + b * kQ6KBlockBytes;
     for (int n = 0; n < 2; ++n) {
-      for (int h = 0; h < 2; ++h)
-        for (int c = 0; c < 8; ++c)
-          std::memcpy(base + n * 1024 + h * 512 + c * 64 + r * 4, src[b].ql + 64 * n + 32 * h + 4 * c, 4);
-      for (int c = 0; c < 8; ++c)
-        std::memcpy(base + internal::kQ6KHighOffset + n * 512 + c * 64 + r * 4, src[b].qh + 32 * n + 4 * c, 4);
+      for (int c = 0; c < 8; ++c) {
+        for (int part = 0; part < 2; ++part)
+          std::memcpy(base + internal::Q6KLowOffset(n, part, c) + r * 4, src[b].ql + 64 * n + 32 * part + 4 * c, 4);
+        std::memcpy(base + internal::Q6KHighOffset(n, c) + r * 4, src[b].qh + 32 * n + 4 * c, 4);
+      }
     }
-    for (int s = 0; s < 16; ++s) base[internal::kQ6KScalesOffset + s * kRowGroup + r] = src[b].scales[s];
+    for (int s = 0; s < 16; ++s) base[internal::Q6KScaleOffset(s) + r] = src[b].scales[s];
     std::memcpy(grp + internal::Q6KDOffset(blocks) + (b * kRowGroup + r) * 2, &src[b].d, 2);
   }
 }
@@ -158,14 +158,13 @@ void UnpackQ5KBlock(const unsigned char* grp, int64_t b, int r, BlockQ5_K* out) 
 void UnpackQ6KBlock(const unsigned char* grp, int64_t blocks, int64_t b, int r, BlockQ6_K* out) {
   const unsigned char* base = grp + b * kQ6KBlockBytes;
   for (int n = 0; n < 2; ++n) {
-    for (int h = 0; h < 2; ++h)
-      for (int c = 0; c < 8; ++c)
-        std::memcpy(out->ql + 64 * n + 32 * h + 4 * c, base + n * 1024 + h * 512 + c * 64 + r * 4, 4);
-    for (int c = 0; c < 8; ++c)
-      std::memcpy(out->qh + 32 * n + 4 * c, base + internal::kQ6KHighOffset + n * 512 + c * 64 + r * 4, 4);
+    for (int c = 0; c < 8; ++c) {
+      for (int part = 0; part < 2; ++part)
+        std::memcpy(out->ql + 64 * n + 32 * part + 4 * c, base + internal::Q6KLowOffset(n, part, c) + r * 4, 4);
+      std::memcpy(out->qh + 32 * n + 4 * c, base + internal::Q6KHighOffset(n, c) + r * 4, 4);
+    }
   }
-  for (int s = 0; s < 16; ++s)
-    out->scales[s] = static_cast<int8_t>(base[internal::kQ6KScalesOffset + s * kRowGroup + r]);
+  for (int s = 0; s < 16; ++s) out->scales[s] = static_cast<int8_t>(base[internal::Q6KScaleOffset(s) + r]);
   std::memcpy(&out->d, grp + internal::Q6KDOffset(blocks) + (b * kRowGroup + r) * 2, 2);
 }
 
