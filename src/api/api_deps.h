@@ -34,7 +34,9 @@ struct ApiDeps {
   RateLimiter& limiter;  // token-per-minute budgets of the serving routes
   ReleaseService& release;
   EvalService& evals;
-  std::function<absl::Status()> reload_policy;  // re-reads the policy file; keeps the old one on error
+  // Re-reads the policy file, recording `actor` as who changed it; keeps the
+  // old policy on error.
+  std::function<absl::Status(const std::string& actor)> reload_policy;
 };
 
 }  // namespace aperture
