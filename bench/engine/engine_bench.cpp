@@ -263,6 +263,7 @@ int main(int argc, char** argv) {
               "pp128", "llama.cpp", "ratio", "before", "tg64", "llama.cpp", "ratio", "before", "ceiling", "frac",
               "4seq", "x1", "peakRSS", "floor", "ok");
   std::vector<std::string> floors;
+  std::map<std::string, Figures> medians;  // 2 threads
   for (size_t ti = 0; ti < types.size(); ++ti) {
     const std::string& type = types[ti];
     Figures llama = kLlamaCpp.count(type) ? kLlamaCpp.at(type) : EstimateLlamaCpp(paths[ti]);
@@ -295,6 +296,7 @@ int main(int argc, char** argv) {
           two ? Ref(before.tg).c_str() : "-", ceiling, 100 * mtg / ceiling, mb4, mtg > 0 ? mb4 / mtg : 0,
           peak / 1048576.0, floor / 1048576.0, peak <= floor ? "yes" : "NO");
       if (!two) continue;
+      medians[type] = {mpp, mtg};
       auto floor_line = [&](const std::string& what, double v, double need) {
         floors.push_back(fmt::format("  {:<6} {:<28} {:8.2f} (floor {:.2f}): {}", type, what, v, need,
                                      v >= need ? "met" : "NOT MET"));

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/gguf/gguf_reader.h"
+#include "engine/model/llama_model.h"
 #include "gtest/gtest.h"
 
 namespace aperture::engine {
@@ -70,6 +71,9 @@ TEST(TestModelTest, WritesEachTensorInItsType) {
   EXPECT_GT(q5, q6);
   EXPECT_GT(q6, 0);
   EXPECT_EQ((*f)->GetUint32Or("general.file_type", 0).value(), 17u);  // LLAMA_FTYPE_MOSTLY_Q5_K_M
+  auto model = LlamaModel::Load(path);
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_NE((*model)->Describe().find("q5_K + q6_K (repacked)"), std::string::npos) << (*model)->Describe();
   std::filesystem::remove(path);
 }
 
