@@ -1,6 +1,8 @@
 #include "engine/model/test_model.h"
 
+#include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <set>
 #include <vector>
 
@@ -44,7 +46,92 @@ std::vector<uint8_t> RandomMatrix(Rng& rng, GgmlType type, int64_t rows, int64_t
   return out;
 }
 
+// llama.cpp's choice of layers that get more bits in its _M mixes.
+bool UseMoreBits(int layer, int layers) {
+  return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
+}
+
+// llama.cpp's LLAMA_FTYPE numbering (general.file_type).
+int FileType(const TestModelSpec& s) {
+  if (s.mix == TypeMix::kQ4_K_M) return 15;
+  if (s.mix == TypeMix::kQ5_K_M) return 17;
+  switch (s.type) {
+    case GgmlType::kF32:
+      return 0;
+    case GgmlType::kF16:
+      return 1;
+    case GgmlType::kQ4_0:
+      return 2;
+    case GgmlType::kQ4_1:
+      return 3;
+    case GgmlType::kQ8_0:
+      return 7;
+    case GgmlType::kQ2_K:
+      return 10;
+    case GgmlType::kQ3_K:
+      return 11;  // Q3_K_S: every matrix Q3_K
+    case GgmlType::kQ4_K:
+      return 14;  // Q4_K_S
+    case GgmlType::kQ5_K:
+      return 16;  // Q5_K_S
+    case GgmlType::kQ6_K:
+      return 18;
+    case GgmlType::kIQ4_XS:
+      return 30;
+    case GgmlType::kBF16:
+      return 32;
+    default:
+      return -1;
+  }
+}
+
 }  // namespace
+
+absl::Status ParseTestModelType(std::string_view name, TestModelSpec* spec) {
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "q4_k_m" || lower == "q5_k_m") {
+    spec->mix = lower == "q4_k_m" ? TypeMix::kQ4_K_M : TypeMix::kQ5_K_M;
+    spec->type = lower == "q4_k_m" ? GgmlType::kQ4_K : GgmlType::kQ5_K;
+    return absl::OkStatus();
+  }
+  auto type = GgmlTypeFromName(name);
+  if (!type || !CanQuantize(*type)) {
+    return absl::InvalidArgumentError(
+        fmt::format("unknown tensor type '{}' (f32, f16, bf16, q8_0, q4_0, q4_1, q2_k, q3_k, q4_k, q5_k, q6_k, "
+                    "iq4_xs, or the mixes q4_k_m, q5_k_m)",
+                    name));
+  }
+  spec->type = *type;
+  spec->mix = TypeMix::kUniform;
+  return absl::OkStatus();
+}
+
+std::string TestModelTypeName(const TestModelSpec& spec) {
+  switch (spec.mix) {
+    case TypeMix::kQ4_K_M:
+      return "q4_k_m";
+    case TypeMix::kQ5_K_M:
+      return "q5_k_m";
+    case TypeMix::kUniform:
+      break;
+  }
+  return GgmlTypeName(spec.type);
+}
+
+GgmlType TensorTypeFor(const TestModelSpec& s, const std::string& name) {
+  if (s.mix == TypeMix::kUniform) return s.type;
+  const bool output = name == "output.weight" || (s.tied_output && name == "token_embd.weight");
+  if (output) return GgmlType::kQ6_K;
+  int layer = -1;
+  if (std::sscanf(name.c_str(), "blk.%d.", &layer) == 1 &&
+      (name.ends_with(".attn_v.weight") || name.ends_with(".ffn_down.weight")) && UseMoreBits(layer, s.layers)) {
+    return GgmlType::kQ6_K;
+  }
+  // A fused Q/K/V (phi3) takes one step more, as llama.cpp's recipe gives it.
+  if (name.ends_with(".attn_qkv.weight")) return s.mix == TypeMix::kQ4_K_M ? GgmlType::kQ5_K : GgmlType::kQ6_K;
+  return s.type;
+}
 
 absl::Status ValidateTestModelSpec(const TestModelSpec& s) {
   const Architecture* arch = FindArchitecture(s.arch);
@@ -81,15 +168,17 @@ absl::Status ValidateTestModelSpec(const TestModelSpec& s) {
   if (arch->scale_embeddings && !s.tied_output) {
     return absl::InvalidArgumentError(fmt::format("{} files have no separate output matrix", s.arch));
   }
-  if (!CanQuantize(s.type)) {
+  if (!CanQuantize(s.type) || (s.mix != TypeMix::kUniform && s.type != GgmlType::kQ4_K && s.type != GgmlType::kQ5_K)) {
     return absl::InvalidArgumentError(
-        fmt::format("cannot generate tensors of type {} (f32, f16, bf16, q8_0, q4_0, q4_1, q4_K, q5_K, q6_K)",
+        fmt::format("cannot generate tensors of type {} (f32, f16, bf16, q8_0, q4_0, q4_1, q2_K, q3_K, q4_K, q5_K, "
+                    "q6_K, iq4_xs; mixes on q4_K or q5_K)",
                     GgmlTypeName(s.type)));
   }
+  // Every matrix's input width is dim or ffn; a mix's Q6_K has the same block.
   const int64_t block = GetGgmlTypeInfo(s.type)->block_size;
   if (s.dim % block != 0 || s.ffn % block != 0 || (static_cast<int64_t>(s.heads) * head_dim) % block != 0) {
     return absl::InvalidArgumentError(
-        fmt::format("type {} needs dim, ffn and heads * head_dim to be multiples of {}", GgmlTypeName(s.type), block));
+        fmt::format("type {} needs dim, ffn and heads * head_dim to be multiples of {}", TestModelTypeName(s), block));
   }
   return absl::OkStatus();
 }
@@ -104,7 +193,8 @@ absl::StatusOr<GgufWriter> BuildTestModel(const TestModelSpec& s) {
   const std::string k = s.arch + ".";
   w.SetString("general.architecture", s.arch);
   w.SetString("general.name",
-              fmt::format("aperture-test-{}-{}L-{}d-{}", s.arch, s.layers, s.dim, GgmlTypeName(s.type)));
+              fmt::format("aperture-test-{}-{}L-{}d-{}", s.arch, s.layers, s.dim, TestModelTypeName(s)));
+  if (FileType(s) >= 0) w.SetUint32("general.file_type", static_cast<uint32_t>(FileType(s)));
   w.SetUint32(k + "block_count", s.layers);
   w.SetUint32(k + "context_length", s.context_length);
   w.SetUint32(k + "embedding_length", s.dim);
@@ -151,9 +241,10 @@ absl::StatusOr<GgufWriter> BuildTestModel(const TestModelSpec& s) {
   auto add = [&](const std::string& name, std::vector<int64_t> dims, GgmlType type, std::vector<uint8_t> data) {
     return w.AddTensor(name, std::move(dims), type, std::move(data));
   };
-  // A matrix of `rows` x `cols` in the spec's type.
+  // A matrix of `rows` x `cols` in the type the spec gives `name`.
   auto matrix = [&](const std::string& name, int64_t rows, int64_t cols, float std) {
-    return add(name, {cols, rows}, s.type, RandomMatrix(rng, s.type, rows, cols, std));
+    const GgmlType type = TensorTypeFor(s, name);
+    return add(name, {cols, rows}, type, RandomMatrix(rng, type, rows, cols, std));
   };
   // A norm's gain (stored as llama.cpp stores it: 1 + weight for Gemma) or a bias, in F32.
   auto vector = [&](const std::string& name, int64_t n, float std, float offset) {

@@ -93,8 +93,9 @@ void BuildSpm(int vocab, const std::vector<std::pair<std::string, int32_t>>& lea
 }
 
 // A byte-level BPE vocabulary (GPT-2's byte characters, Qwen's form): the
-// 256 byte characters, merges building every word with and without its
-// leading space and then two-letter pieces, and `trailing` control tokens.
+// 256 byte characters, merges building every word and then the word with
+// its leading space, two-letter pieces, synthetic words, and `trailing`
+// control tokens.
 void BuildBpe(int vocab, const std::vector<std::string>& trailing, TokenList& t, std::vector<std::string>* merges) {
   const int body_end = vocab - static_cast<int>(trailing.size());
   TokenList body(body_end);
@@ -118,17 +119,22 @@ void BuildBpe(int vocab, const std::vector<std::string>& trailing, TokenList& t,
     for (char c : word) chars.push_back(ByteToBpeChar(static_cast<uint8_t>(c)));
     return chars;
   };
-  for (const char* w : kWords) {
+  // A word, then the word after a space: "Ġ" + the whole word, as BPE
+  // training merges them (so " cat" is one token, not "Ġ" and "cat").
+  auto word = [&](const std::string& w) {
     build(chars_of(w));
-    build(chars_of(std::string(" ") + w));
-  }
+    std::string spelled;
+    BpeEncodeBytes(w, &spelled);
+    if (body.has(spelled)) build({ByteToBpeChar(' '), spelled});
+  };
+  for (const char* w : kWords) word(w);
   for (char a = 'a'; a <= 'z' && !body.full(); ++a)
-    for (char b = 'a'; b <= 'z' && !body.full(); ++b) build(chars_of(std::string{' ', a, b}));
+    for (char b = 'a'; b <= 'z' && !body.full(); ++b) word(std::string{a, b});
   // Then distinct synthetic words (each adds at least its whole spelling).
   for (int i = 0; !body.full(); ++i) {
-    std::string w = " ";
-    for (int v = i; v > 0 || w.size() == 1; v /= 26) w += static_cast<char>('a' + v % 26);
-    build(chars_of(w + "q"));
+    std::string w;
+    for (int v = i; v > 0 || w.empty(); v /= 26) w += static_cast<char>('a' + v % 26);
+    word(w + "q");
   }
   t = std::move(body);
   for (const std::string& s : trailing) t.tokens.push_back(s), t.scores.push_back(0.f), t.types.push_back(kControl);
