@@ -196,6 +196,43 @@ INSTANTIATE_TEST_SUITE_P(Architectures, ArchitectureTest,
                                            Case{"gemma3", GgmlType::kF32}, Case{"gemma3", GgmlType::kQ8_0}),
                          CaseName);
 
+// Every tensor type the kernels run, with every architecture: the weight
+// types stay the kernels' business, so each family's pass works with each
+// (dim 256 so the K-quants' 256-value super-blocks fit every matrix).
+class ArchitectureTypesTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ArchitectureTypesTest, EveryTensorTypeMatchesTheReference) {
+  const std::string arch = GetParam();
+  for (const char* type : {"f16", "bf16", "q4_0", "q4_1", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K", "iq4_xs", "q4_k_m"}) {
+    TestModelSpec spec = SpecFor(arch, GgmlType::kF32);
+    spec.dim = 256;
+    spec.ffn = 512;
+    ASSERT_TRUE(ParseTestModelType(type, &spec).ok()) << type;
+    const std::string path = TempPath("arch-type-" + arch + "-" + type);
+    ASSERT_TRUE(WriteTestModel(spec, path).ok()) << arch << " " << type;
+    auto file = GgufFile::Open(path);
+    ASSERT_TRUE(file.ok()) << file.status();
+    const auto ref = testing::ReferenceLogits(**file, kTokens, 64);
+    auto model = LlamaModel::Load(path);
+    ASSERT_TRUE(model.ok()) << model.status();
+    Runner runner(**model, {.threads = 2, .max_batch_tokens = 7});
+    Sequence seq((*model)->config(), 64);
+    ASSERT_TRUE(runner.Forward({{BatchEntry{&seq, kTokens, /*all_logits=*/true}}}).ok());
+    // The stated tolerance of the type (reference_test_util.h); Gemma's
+    // post-norms weigh quantized activations' rounding about twice as much
+    // (see ArchitectureTest::Tolerance).
+    double tolerance = testing::StatedTolerance(type, spec.layers);
+    if ((arch == "gemma2" || arch == "gemma3") && tolerance > 1e-4) tolerance *= 2;
+    const double err = RelativeError(ref, runner);
+    EXPECT_LE(err, tolerance) << arch << " " << type;
+    RecordProperty(std::string("rel_error_") + type, std::to_string(err));
+    std::filesystem::remove(path);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Architectures, ArchitectureTypesTest,
+                         ::testing::Values("llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"));
+
 // The 27B shapes take their query scale from d_model / heads, as llama.cpp
 // does; the reference computes it from Gemma's definition.
 TEST(ArchitectureConfigTest, GemmaQueryScaleFollowsTheModelShape) {
