@@ -35,6 +35,33 @@ retry_wait = "2d"
   EXPECT_EQ(c->Limits(Level::kApi).max_top_logprobs, 5);  // untouched default
 }
 
+TEST(ConfigTest, ResearchScopesPerLevel) {
+  EXPECT_EQ(DefaultConfig().Limits(Level::kResearch).research.inspect_sites, std::vector<std::string>{"*"});
+  EXPECT_EQ(DefaultConfig().Limits(Level::kResearch).research.max_tokens, 16384);
+  auto c = ParseConfig(R"(
+[levels.research]
+inspect_sites = ["blocks.*.hook_resid_post", "blocks.*.attn.hook_pattern"]
+intervene_sites = []
+research_max_tokens = 2048
+research_max_bytes = 1048576
+research_tokens_per_minute = 0
+research_requests_per_day = 100
+)",
+                       "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const ResearchScope& r = c->Limits(Level::kResearch).research;
+  EXPECT_EQ(r.inspect_sites.size(), 2u);
+  EXPECT_TRUE(r.intervene_sites.empty());
+  EXPECT_EQ(r.max_tokens, 2048);
+  EXPECT_EQ(r.max_bytes, 1048576);
+  EXPECT_EQ(r.tokens_per_minute, 0);
+  EXPECT_EQ(r.requests_per_day, 100);
+  auto bad = ParseConfig("[levels.research]\ninspect_sites = [\"blocks 0\"]\n", "t.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("levels.research.inspect_sites"), std::string_view::npos) << bad.status();
+  EXPECT_FALSE(ParseConfig("[levels.research]\nresearch_max_tokens = -1\n", "t.toml").ok());
+}
+
 TEST(ConfigTest, ErrorsNameFileLineAndKey) {
   struct Case {
     const char* text;

@@ -105,7 +105,64 @@ Json WithCaptures(const ResultDocument& doc, Make make) {
   return obj;
 }
 
+// A capture's nested arrays back into a tensor: shape from the nesting.
+absl::Status Flatten(const Json& v, size_t dim, Tensor& t) {
+  if (!v.is_array()) {
+    if (dim != t.shape.size()) return absl::InvalidArgumentError("a capture is not a rectangular array");
+    if (v.is_null()) {
+      t.data.push_back(-INFINITY);
+    } else if (v.is_number()) {
+      t.data.push_back(static_cast<float>(v.get<double>()));
+    } else {
+      return absl::InvalidArgumentError("a capture holds something other than numbers");
+    }
+    return absl::OkStatus();
+  }
+  if (dim == t.shape.size()) {
+    if (!t.data.empty()) return absl::InvalidArgumentError("a capture is not a rectangular array");
+    t.shape.push_back(static_cast<int64_t>(v.size()));
+  } else if (dim > t.shape.size() || t.shape[dim] != static_cast<int64_t>(v.size())) {
+    return absl::InvalidArgumentError("a capture is not a rectangular array");
+  }
+  for (const Json& x : v) {
+    absl::Status s = Flatten(x, dim + 1, t);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Json> Descriptors(const Json& captures) {
+  if (!captures.is_object()) return absl::InvalidArgumentError("'captures' is not an object");
+  Json out = Json::object();
+  for (auto it = captures.begin(); it != captures.end(); ++it) {
+    Tensor t;
+    absl::Status s = Flatten(it.value(), 0, t);
+    if (!s.ok()) return s;
+    out[it.key()] = Descriptor(t);
+  }
+  return out;
+}
+
 }  // namespace
+
+absl::StatusOr<std::string> ResponseCommitment(const Json& response) {
+  Json obj = response;
+  obj.erase("receipt");
+  if (obj.contains("captures")) {
+    absl::StatusOr<Json> d = Descriptors(obj["captures"]);
+    if (!d.ok()) return d.status();
+    obj["captures"] = *d;
+  }
+  if (obj.contains("results") && obj["results"].is_array()) {
+    for (Json& r : obj["results"]) {
+      if (!r.is_object() || !r.contains("captures")) continue;
+      absl::StatusOr<Json> d = Descriptors(r["captures"]);
+      if (!d.ok()) return d.status();
+      r["captures"] = *d;
+    }
+  }
+  return CommitmentSha256(obj);
+}
 
 int64_t ResultDocument::CapturedValues() const {
   int64_t n = 0;

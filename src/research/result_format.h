@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "core/json.h"
 #include "research/plan.h"
 #include "research/result.h"
@@ -52,5 +53,10 @@ ResultDocument PatchDocument(const PatchPlan& plan, const PatchResult& result);
 
 // The commitment of a response object that holds no tensors.
 std::string CommitmentSha256(const Json& object);
+// The commitment as a client recomputes it from a JSON answer: "receipt"
+// dropped, each capture's nested arrays (null for masked scores) turned
+// back into its descriptor. InvalidArgument if a capture is not a
+// rectangular array of numbers.
+absl::StatusOr<std::string> ResponseCommitment(const Json& response);
 
 }  // namespace aperture::research

@@ -132,6 +132,19 @@ void ApplyIntervention(const SiteIntervention& iv, const SiteDims& dims, const e
   }
 }
 
+std::shared_ptr<const engine::Hooks> SteeringHooks(std::vector<SiteIntervention> interventions,
+                                                   const engine::LlamaConfig& c) {
+  auto owned = std::make_shared<const std::vector<SiteIntervention>>(std::move(interventions));
+  auto hooks = std::make_shared<engine::Hooks>();
+  for (const SiteIntervention& iv : *owned) {
+    hooks->Add(iv.site.point, iv.site.layer,
+               [owned, &iv, dims = DimsOf(iv.site.shape(), c)](const engine::ActivationView& v) {
+                 ApplyIntervention(iv, dims, v, nullptr);
+               });
+  }
+  return hooks;
+}
+
 Capturer::Capturer(const SiteCapture& capture, const engine::LlamaConfig& c, int positions)
     : capture_(capture), shape_(capture.site.shape()), dims_(DimsOf(shape_, c)), n_(positions) {
   const bool by_key = shape_ == SiteShape::kHeadsByKey;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "engine/model/hooks.h"
@@ -47,6 +48,12 @@ int64_t SiteValuesBytes(const SiteRef& site, const engine::LlamaConfig& c, int p
 // copies from `source` (positions the source lacks are left alone).
 void ApplyIntervention(const SiteIntervention& iv, const SiteDims& dims, const engine::ActivationView& v,
                        const SiteValues* source);
+
+// Hooks that apply `interventions` (none copying from another input) at
+// every forward pass they see: steering a generation. They own the
+// interventions.
+std::shared_ptr<const engine::Hooks> SteeringHooks(std::vector<SiteIntervention> interventions,
+                                                   const engine::LlamaConfig& c);
 
 // A capture's result tensor, filled as the rows go by.
 class Capturer {
