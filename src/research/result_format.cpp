@@ -216,7 +216,13 @@ std::string ResultDocument::SafetensorsBody(const Json& extra) const {
 ResultDocument RunDocument(const RunPlan& plan, RunResult result) {
   ResultDocument doc;
   doc.single = plan.single;
-  doc.fields = {{"object", "research.run"}, {"model", plan.model->id}};
+  const engine::LlamaConfig& c = plan.model->model->config();
+  // The model's dimensions under TransformerLens's names (its cfg).
+  const Json config = {{"n_layers", c.n_layers},    {"d_model", c.dim},
+                       {"n_heads", c.n_heads},      {"n_key_value_heads", c.n_kv_heads},
+                       {"d_head", c.head_dim},      {"d_mlp", c.ffn_dim},
+                       {"d_vocab", c.vocab_size},   {"n_ctx", plan.model->context_length}};
+  doc.fields = {{"object", "research.run"}, {"model", plan.model->id}, {"config", config}};
   if (plan.single) {
     const Json fields = InputFields(plan, result.inputs[0]);
     for (auto it = fields.begin(); it != fields.end(); ++it) doc.fields[it.key()] = it.value();
