@@ -188,6 +188,7 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
     if (s.ok()) s = r.Int("max_active", c.serving.max_active, 1, 4096);
     if (s.ok()) s = r.Int("max_waiting", c.serving.max_waiting, 0, 1'000'000);
     if (s.ok()) s = r.Int("prefill_tokens_per_step", c.serving.prefill_tokens_per_step, 1, 65536);
+    if (s.ok()) s = r.Int("research_tokens_per_step", c.serving.research_tokens_per_step, 1, 65536);
     if (s.ok()) s = r.Int("request_timeout_ms", c.serving.request_timeout_ms, 100, 86'400'000);
     if (s.ok()) s = r.Int("max_context", c.serving.max_context, 0, 1 << 24);
     if (s.ok()) s = r.NoUnknownKeys();

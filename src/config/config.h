@@ -71,6 +71,7 @@ struct ServingConfig {
   int64_t max_active = 16;                // sequences decoded together
   int64_t max_waiting = 64;               // requests queued behind them; beyond: 503
   int64_t prefill_tokens_per_step = 128;  // prompt tokens per step, so long prompts do not stall streams
+  int64_t research_tokens_per_step = 8;   // research-pass tokens per step while streams decode
   int64_t request_timeout_ms = 300'000;   // a request still running after this ends
   int64_t max_context = 0;                // > 0: cap every model's context at this many tokens
 };

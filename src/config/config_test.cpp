@@ -105,11 +105,19 @@ TEST(ConfigTest, ExampleFileMatchesTheDefaults) {
     EXPECT_EQ(c->Limits(l).max_n, d.Limits(l).max_n) << LevelName(l);
     EXPECT_EQ(c->Limits(l).logit_bias, d.Limits(l).logit_bias) << LevelName(l);
     EXPECT_EQ(c->Limits(l).system_prompt, d.Limits(l).system_prompt) << LevelName(l);
+    const ResearchScope &a = c->Limits(l).research, &b = d.Limits(l).research;
+    EXPECT_EQ(a.inspect_sites, b.inspect_sites) << LevelName(l);
+    EXPECT_EQ(a.intervene_sites, b.intervene_sites) << LevelName(l);
+    EXPECT_EQ(a.max_tokens, b.max_tokens) << LevelName(l);
+    EXPECT_EQ(a.max_bytes, b.max_bytes) << LevelName(l);
+    EXPECT_EQ(a.tokens_per_minute, b.tokens_per_minute) << LevelName(l);
+    EXPECT_EQ(a.requests_per_day, b.requests_per_day) << LevelName(l);
   }
   EXPECT_EQ(c->server.max_body_bytes, d.server.max_body_bytes);
   EXPECT_EQ(c->serving.max_active, d.serving.max_active);
   EXPECT_EQ(c->serving.max_waiting, d.serving.max_waiting);
   EXPECT_EQ(c->serving.prefill_tokens_per_step, d.serving.prefill_tokens_per_step);
+  EXPECT_EQ(c->serving.research_tokens_per_step, d.serving.research_tokens_per_step);
   EXPECT_EQ(c->serving.request_timeout_ms, d.serving.request_timeout_ms);
   EXPECT_EQ(c->serving.max_context, d.serving.max_context);
   EXPECT_EQ(c->server.read_timeout_ms, d.server.read_timeout_ms);

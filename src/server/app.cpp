@@ -145,6 +145,7 @@ App::App(Services& s)
           .max_active = static_cast<int>(s.config.serving.max_active),
           .max_waiting = static_cast<int>(s.config.serving.max_waiting),
           .prefill_tokens_per_step = static_cast<int>(s.config.serving.prefill_tokens_per_step),
+          .job_tokens_per_step = static_cast<int>(s.config.serving.research_tokens_per_step),
           .models = {.max_context = static_cast<int>(s.config.serving.max_context)},
           .clock = &s.clock,
           .after_events = [this] { streams_.Flush(); }})),
