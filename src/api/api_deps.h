@@ -36,7 +36,9 @@ struct ApiDeps {
   ReleaseService& release;
   EvalService& evals;
   ResearchDesk& research;  // formats, records and answers research results off the scheduler's thread
-  std::function<absl::Status()> reload_policy;  // re-reads the policy file; keeps the old one on error
+  // Re-reads the policy file, recording `actor` as who changed it; keeps the
+  // old policy on error.
+  std::function<absl::Status(const std::string& actor)> reload_policy;
 };
 
 }  // namespace aperture

@@ -1,5 +1,7 @@
 #include "filters/status_response.h"
 
+#include "core/ascii.h"
+#include "core/error_code.h"
 #include "core/json.h"
 
 namespace aperture {
@@ -38,8 +40,8 @@ http::Response StatusResponse(const absl::Status& status) {
   const int code = HttpStatusFor(status.code());
   // Internal details stay in the server log, not in the answer.
   std::string message = code == 500 ? "internal error" : std::string(status.message());
-  std::string name = absl::StatusCodeToString(status.code());
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string name = ErrorCode(status);
+  if (name.empty()) name = AsciiLower(absl::StatusCodeToString(status.code()));
   return http::ErrorResponse(code, message, name, ErrorParam(status));
 }
 

@@ -7,6 +7,8 @@
 
 #include <boost/beast/http/error.hpp>
 
+#include "core/ascii.h"
+#include "core/utf8.h"
 #include "fmt/format.h"
 #include "http/target.h"
 
@@ -43,31 +45,12 @@ unsigned SingleInstanceBit(bhttp::field f) {
   }
 }
 
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 bool AllDigits(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
     if (c < '0' || c > '9') return false;
   }
   return true;
-}
-
-void AssignLower(std::string_view in, std::string* out) {
-  out->resize(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    (*out)[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  }
 }
 
 }  // namespace
@@ -102,6 +85,12 @@ void RequestParser::on_response_impl(int, beast::string_view, int, beast::error_
 void RequestParser::on_field_impl(bhttp::field name, beast::string_view name_string, beast::string_view value,
                                   beast::error_code& ec) {
   std::string_view v = View(value);
+  // Header values reach messages, records and handlers as text: bytes that
+  // are not UTF-8 (HTTP's obsolete Latin-1 "obs-text") are refused here,
+  // once, for every header.
+  if (!IsValidUtf8(v)) {
+    return Refuse(fmt::format("the {} header is not valid UTF-8", View(name_string)), ec);
+  }
   if (unsigned bit = SingleInstanceBit(name); bit != 0) {
     if (seen_ & bit) {
       return Refuse(fmt::format("duplicate {} header: a request may carry it only once", View(name_string)), ec);
@@ -112,7 +101,7 @@ void RequestParser::on_field_impl(bhttp::field name, beast::string_view name_str
     case bhttp::field::transfer_encoding:
       // Only "chunked" frames a request body we can read unambiguously; any
       // other coding would leave the body length unknown.
-      if (!IEquals(v, "chunked")) {
+      if (!EqualsIgnoreCase(v, "chunked")) {
         return Refuse(fmt::format("unsupported Transfer-Encoding '{}': only 'chunked' is accepted", v.substr(0, 100)),
                       ec);
       }
@@ -123,7 +112,7 @@ void RequestParser::on_field_impl(bhttp::field name, beast::string_view name_str
       }
       break;
     case bhttp::field::expect:
-      if (IEquals(v, "100-continue")) expects_continue_ = true;
+      if (EqualsIgnoreCase(v, "100-continue")) expects_continue_ = true;
       break;
     default:
       break;

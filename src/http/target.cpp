@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "core/ascii.h"
+#include "core/utf8.h"
 #include "fmt/format.h"
 
 namespace aperture::http {
@@ -12,16 +14,6 @@ int HexValue(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != prefix[i]) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -47,6 +39,16 @@ bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out) {
 
 absl::Status ParseTarget(std::string_view target, std::string* path,
                          std::vector<std::pair<std::string, std::string>>* query) {
+  // A URI is ASCII (RFC 3986); other bytes must arrive percent-encoded.
+  for (size_t i = 0; i < target.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(target[i]);
+    if (byte < 0x21 || byte > 0x7e) {
+      return absl::InvalidArgumentError(fmt::format(
+          "the request target holds the byte 0x{:02X} at offset {}: only ASCII is allowed, percent-encode other "
+          "bytes",
+          byte, i));
+    }
+  }
   // A fragment is never meant for the server; drop it rather than refuse.
   if (size_t hash = target.find('#'); hash != std::string_view::npos) {
     target = target.substr(0, hash);
@@ -57,7 +59,7 @@ absl::Status ParseTarget(std::string_view target, std::string* path,
     return absl::OkStatus();
   }
   bool absolute = false;
-  if (StartsWithNoCase(target, "http://") || StartsWithNoCase(target, "https://")) {
+  if (StartsWithIgnoreCase(target, "http://") || StartsWithIgnoreCase(target, "https://")) {
     // Absolute form: servers must accept it (RFC 9112 3.2.2); keep only what
     // follows the authority ("http://h?q" has the path "/").
     size_t authority = target.find("//") + 2;
@@ -96,6 +98,11 @@ absl::Status ParseTarget(std::string_view target, std::string* path,
             fmt::format("malformed percent-escape in query parameter '{}': '%' must be followed by two "
                         "hex digits",
                         segment.substr(0, 200)));
+      }
+      if (!IsValidUtf8(out_name) || !IsValidUtf8(out_value)) {
+        query->resize(count - 1);
+        return absl::InvalidArgumentError(
+            fmt::format("query parameter '{}' is not valid UTF-8 once percent-decoded", segment.substr(0, 200)));
       }
     }
   }

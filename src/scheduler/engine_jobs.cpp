@@ -49,7 +49,7 @@ void Scheduler::RunJobs(const LoadedModel& model, engine::Runner& runner, std::v
     if (batch.empty()) continue;
     const auto start = std::chrono::steady_clock::now();
     const engine::Hooks per_entry = engine::PerEntryHooks(hooks, model.model->config().n_layers);
-    const absl::Status status = runner.Forward(batch, &per_entry);
+    const absl::Status status = Forward(runner, batch, &per_entry);
     step_engine_seconds_ += SecondsSince(start);
     int index = 0;
     for (JobEntry* je : group) {

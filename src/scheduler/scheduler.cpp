@@ -306,6 +306,12 @@ engine::Runner& Scheduler::RunnerFor(const LoadedModel& model) {
   return *r;
 }
 
+absl::Status Scheduler::Forward(engine::Runner& runner, std::span<const engine::BatchEntry> batch,
+                                const engine::Hooks* hooks) {
+  if (options_.engine_fault) RETURN_IF_ERROR(options_.engine_fault());
+  return runner.Forward(batch, hooks);
+}
+
 // One batch for one model: a decode entry per running choice, then prompt
 // chunks first come first served within the step's prompt budget, then the
 // engine jobs' entries within theirs.
@@ -379,9 +385,9 @@ void Scheduler::RunModelStep(const LoadedModel& model, int& prefill_budget) {
     absl::Status status;
     if (std::any_of(entry_hooks.begin(), entry_hooks.end(), [](const engine::Hooks* h) { return h != nullptr; })) {
       const engine::Hooks hooks = engine::PerEntryHooks(entry_hooks, model.model->config().n_layers);
-      status = runner.Forward(entries, &hooks);
+      status = Forward(runner, entries, &hooks);
     } else {
-      status = runner.Forward(entries);
+      status = Forward(runner, entries);
     }
     step_engine_seconds_ += SecondsSince(start);
     if (!status.ok()) {

@@ -64,7 +64,7 @@ absl::StatusOr<std::shared_ptr<const policy::Policy>> ParseStoredPolicy(const Po
 
 }  // namespace
 
-absl::Status Services::UsePolicyFile(const std::string& path) {
+absl::Status Services::UsePolicyFile(const std::string& path, const std::string& actor) {
   std::error_code ec;
   const std::string source = std::filesystem::absolute(path, ec).string();
   ASSIGN_OR_RETURN(std::string text, ReadFile(source));
@@ -75,7 +75,7 @@ absl::Status Services::UsePolicyFile(const std::string& path) {
     RETURN_IF_ERROR(store->SavePolicy(record));
     LogEvent e{"policy.changed",
                record.loaded_at,
-               "cli",
+               actor,
                "",
                "",
                "ok",
@@ -88,10 +88,10 @@ absl::Status Services::UsePolicyFile(const std::string& path) {
   return release->SetPolicy(std::move(parsed));
 }
 
-absl::Status Services::ReloadPolicy() {
+absl::Status Services::ReloadPolicy(const std::string& actor) {
   ASSIGN_OR_RETURN(std::optional<PolicyRecord> current, store->CurrentPolicy());
   if (!current) return absl::FailedPreconditionError("no policy file is in force; start the server with --policy FILE");
-  return UsePolicyFile(current->source);
+  return UsePolicyFile(current->source, actor);
 }
 
 absl::Status Services::FollowStoredPolicy() {
@@ -135,7 +135,7 @@ Services::~Services() {
   if (store) usage.Flush(*store).IgnoreError();
 }
 
-App::App(Services& s)
+App::App(Services& s, AppTestHooks hooks)
     : services_(s),
       limiter_(s.clock),
       token_limiter_(s.clock),
@@ -148,7 +148,8 @@ App::App(Services& s)
           .job_tokens_per_step = static_cast<int>(s.config.serving.research_tokens_per_step),
           .models = {.max_context = static_cast<int>(s.config.serving.max_context)},
           .clock = &s.clock,
-          .after_events = [this] { streams_.Flush(); }})),
+          .after_events = [this] { streams_.Flush(); },
+          .engine_fault = std::move(hooks.engine_fault)})),
       evals_(std::make_unique<EvalService>(*s.store, *s.recorder, s.clock, *s.release, *scheduler_)),
       authenticator_(*s.store, *s.hasher, s.clock, s.key_usage),
       deps_{.store = *s.store,
@@ -165,10 +166,11 @@ App::App(Services& s)
             .release = *s.release,
             .evals = *evals_,
             .research = research_desk_,
-            .reload_policy = [&s] { return s.ReloadPolicy(); }} {}
+            .reload_policy = [&s](const std::string& actor) { return s.ReloadPolicy(actor); }} {}
 
-absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port) {
-  std::unique_ptr<App> app(new App(services));
+absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port,
+                                                AppTestHooks hooks) {
+  std::unique_ptr<App> app(new App(services, std::move(hooks)));
   AddOpsRoutes(app->router_, app->deps_);
   AddModelRoutes(app->router_, app->deps_);
   AddServingRoutes(app->router_, app->deps_);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -60,11 +61,13 @@ class Services {
   std::unique_ptr<ReleaseService> release;
 
   // Reads the policy file at `path` and, if it is valid, puts it in force
-  // (recorded as policy.changed when it differs from the one in force);
-  // a bad file changes nothing.
-  absl::Status UsePolicyFile(const std::string& path);
-  // Re-reads the file of the policy in force (SIGHUP, an owner's request).
-  absl::Status ReloadPolicy();
+  // (recorded as policy.changed by `actor`, a principal id or "cli" for the
+  // operator's console, when it differs from the one in force); a bad file
+  // changes nothing.
+  absl::Status UsePolicyFile(const std::string& path, const std::string& actor = "cli");
+  // Re-reads the file of the policy in force (SIGHUP as "cli", an owner's
+  // request as that owner).
+  absl::Status ReloadPolicy(const std::string& actor);
   // Adopts the policy another process on the data directory put in force.
   absl::Status FollowStoredPolicy();
 
@@ -72,10 +75,16 @@ class Services {
   Services(const Config& c, const Clock& clk) : config(c), clock(clk) {}
 };
 
+// Seams for tests; `aperture serve` leaves them unset.
+struct AppTestHooks {
+  std::function<absl::Status()> engine_fault;  // see SchedulerOptions::engine_fault
+};
+
 // A running HTTP server over Services.
 class App {
  public:
-  static absl::StatusOr<std::unique_ptr<App>> Start(Services& services, const std::string& host, uint16_t port);
+  static absl::StatusOr<std::unique_ptr<App>> Start(Services& services, const std::string& host, uint16_t port,
+                                                    AppTestHooks hooks = {});
   ~App();
   uint16_t port() const { return server_->port(); }
   void Stop();
@@ -84,7 +93,7 @@ class App {
   absl::Status Tick();
 
  private:
-  explicit App(Services& s);
+  App(Services& s, AppTestHooks hooks);
   Services& services_;
   Metrics metrics_;
   RateLimiter limiter_;

@@ -13,6 +13,7 @@
 #include "core/time_format.h"
 #include "fmt/format.h"
 #include "server/app.h"
+#include "server/engine_commands.h"
 #include "server/init.h"
 #include "server/log_commands.h"
 #include "server/release_commands.h"
@@ -81,7 +82,7 @@ absl::Status Serve(const std::string& data, const std::string& listen, const std
   std::cout << fmt::format("aperture listening on http://{}:{}", listen.substr(0, colon), app->port()) << std::endl;
   for (int sig = 0; sigwait(&signals, &sig) == 0 && sig == SIGHUP;) {
     // SIGHUP: re-read the policy file; a bad one is refused and the running policy kept.
-    absl::Status reloaded = services->ReloadPolicy();
+    absl::Status reloaded = services->ReloadPolicy("cli");
     if (reloaded.ok()) {
       spdlog::info("policy reloaded: sha256 {}", services->release->policy()->sha256);
     } else {
@@ -95,10 +96,6 @@ absl::Status Serve(const std::string& data, const std::string& listen, const std
 
 }  // namespace
 }  // namespace aperture
-
-#ifdef APERTURE_HAVE_ENGINE_COMMANDS
-#include "server/engine_commands.h"
-#endif
 
 int main(int argc, char** argv) {
   using namespace aperture;
@@ -284,7 +281,7 @@ int main(int argc, char** argv) {
       pid = p.id;
     }
     ASSIGN_OR_RETURN(auto list, s.store->ListGrants(pid, model_id));
-    for (const Grant& g : list) std::cout << View(g).dump() << "\n";
+    for (const Grant& g : list) std::cout << DumpJson(View(g)) << "\n";
     return absl::OkStatus();
   }));
 
@@ -302,7 +299,7 @@ int main(int argc, char** argv) {
       if (!state) return absl::InvalidArgumentError("--state must be pending, approved or denied");
     }
     ASSIGN_OR_RETURN(auto list, s.access->ListRequests(op, state));
-    for (const AccessRequest& r : list) std::cout << View(r).dump() << "\n";
+    for (const AccessRequest& r : list) std::cout << DumpJson(View(r)) << "\n";
     return absl::OkStatus();
   }));
   std::string approve_level;
@@ -335,9 +332,7 @@ int main(int argc, char** argv) {
   AddLogCommands(cli, status);
   AddReleaseCommands(cli, status, data,
                      [&](const std::string& policy) { return OpenServices(data, config_path, policy); });
-#ifdef APERTURE_HAVE_ENGINE_COMMANDS
   AddEngineCommands(cli);
-#endif
 
   try {
     cli.parse(argc, argv);

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
+#include "core/base64.h"
 #include "core/json.h"
 #include "core/status_macros.h"
 #include "fmt/format.h"
-#include "translog/base64.h"
 #include "translog/frontier.h"
 
 namespace aperture::translog {
@@ -30,7 +30,7 @@ std::string SerializeState(const VerifiedState& s) {
             {"root", B64(s.root)},
             {"checkpoint", s.checkpoint},
             {"frontier", std::move(frontier)}};
-  return j.dump(2) + "\n";
+  return DumpJson(j, 2) + "\n";
 }
 
 absl::StatusOr<VerifiedState> ParseState(std::string_view json) {

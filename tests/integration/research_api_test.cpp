@@ -12,7 +12,7 @@
 #include "core/hash.h"
 #include "research/result_format.h"
 #include "tests/integration/test_server.h"
-#include "translog/base64.h"
+#include "core/base64.h"
 #include "translog/checkpoint.h"
 #include "translog/entry.h"
 #include "translog/log_verifier.h"
@@ -246,7 +246,7 @@ TEST_F(ResearchScopeTest, MalformedResearchRequestsAre400WithTheField) {
 
 std::vector<translog::Hash> Hashes(const Json& list) {
   std::vector<translog::Hash> out;
-  for (const Json& h : list) out.push_back(*translog::HashFromBytes(*translog::Base64Decode(h.get<std::string>())));
+  for (const Json& h : list) out.push_back(*translog::HashFromBytes(*Base64Decode(h.get<std::string>())));
   return out;
 }
 
@@ -279,7 +279,7 @@ TEST(ResearchApiTest, ReceiptsVerifyAndTheEntryHoldsNoContent) {
   ASSERT_TRUE(cp.ok()) << cp.status();
   const int64_t index = receipt["log_index"];
   Json proof = server.CallJson("GET", fmt::format("/log/proof/inclusion?index={}&size={}", index, cp->size));
-  auto leaf = translog::HashFromBytes(*translog::Base64Decode(receipt["leaf_hash"].get<std::string>()));
+  auto leaf = translog::HashFromBytes(*Base64Decode(receipt["leaf_hash"].get<std::string>()));
   ASSERT_TRUE(leaf.ok());
   EXPECT_TRUE(translog::VerifyInclusion(index, cp->size, *leaf, Hashes(proof["proof"]), cp->root).ok());
 

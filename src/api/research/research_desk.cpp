@@ -9,7 +9,7 @@
 #include "core/hex.h"
 #include "core/status_macros.h"
 #include "fmt/format.h"
-#include "translog/base64.h"
+#include "core/base64.h"
 #include "translog/entry.h"
 #include "translog/merkle.h"
 
@@ -96,7 +96,7 @@ absl::StatusOr<Json> ResearchDesk::RecordWithReceipt(const LogEvent& event) {
   ASSIGN_OR_RETURN(LogHead head, log_.Head());
   ASSIGN_OR_RETURN(std::optional<int64_t> index, log_.FindLeaf(leaf, head.size));
   if (!index) return absl::InternalError("the research entry is not in the log after it was recorded");
-  return Json{{"log_index", *index}, {"leaf_hash", translog::Base64Encode(translog::ToBytes(leaf))}};
+  return Json{{"log_index", *index}, {"leaf_hash", Base64Encode(translog::ToBytes(leaf))}};
 }
 
 }  // namespace aperture

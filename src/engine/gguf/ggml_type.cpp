@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "core/ascii.h"
 #include "fmt/format.h"
 
 namespace aperture::engine {
@@ -30,17 +31,6 @@ constexpr std::array<Entry, 29> kTypes = {{
     {29, {"iq1_m", kQK_K, 56}},   {30, {"bf16", 1, 2}},
 }};
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::optional<GgmlTypeInfo> GetGgmlTypeInfo(uint32_t id) {
@@ -60,9 +50,12 @@ bool IsEngineSupportedType(GgmlType t) {
     case GgmlType::kQ8_0:
     case GgmlType::kQ4_0:
     case GgmlType::kQ4_1:
+    case GgmlType::kQ2_K:
+    case GgmlType::kQ3_K:
     case GgmlType::kQ4_K:
     case GgmlType::kQ5_K:
     case GgmlType::kQ6_K:
+    case GgmlType::kIQ4_XS:
       return true;
     default:
       return false;
