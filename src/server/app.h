@@ -14,8 +14,10 @@
 #include "access/authorizer.h"
 #include "access/key_usage.h"
 #include "access/rate_limiter.h"
+#include "access/research_quota.h"
 #include "access/usage_meter.h"
 #include "api/api_deps.h"
+#include "api/research/research_desk.h"
 #include "config/config.h"
 #include "filters/metrics.h"
 #include "filters/pipeline.h"
@@ -96,7 +98,9 @@ class App {
   Metrics metrics_;
   RateLimiter limiter_;
   RateLimiter token_limiter_;
-  StreamNotifier streams_;  // before the scheduler, which flushes it after each step
+  ResearchQuota research_quota_;
+  StreamNotifier streams_;      // before the scheduler, which flushes it after each step
+  ResearchDesk research_desk_;  // before the scheduler, whose research jobs end on it
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<EvalService> evals_;
   Authenticator authenticator_;

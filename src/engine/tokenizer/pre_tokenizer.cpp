@@ -21,6 +21,14 @@ constexpr const char* kTekken =
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|"
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|"
     "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)";
+// o200k (GPT-4o, Phi-4-mini): words keep a leading non-letter and their
+// contraction, case runs split CamelCase, digits in threes.
+constexpr const char* kGpt4o =
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+"
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*"
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
+    "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 constexpr const char* kPoro = " ?[^(\\s|.,!?…。，、।۔،)]+";
 // DeepSeek LLM (7B/67B): its tokenizer.json splits in turn at line breaks,
 // runs of cased letters (Latin, Greek, Cyrillic, Armenian, ... as listed
@@ -67,6 +75,7 @@ const std::vector<Family>& Families() {
       {{"poro-chat", "bloom", "gpt3-finnish"}, {kPoro}},
       {{"viking"}, {kPoro, "\\p{N}"}},
       {{"tekken"}, {kTekken}},
+      {{"gpt-4o"}, {kGpt4o}},
   };
   return *families;
 }
