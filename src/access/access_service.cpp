@@ -174,8 +174,8 @@ absl::StatusOr<Grant> AccessService::GrantAccess(const Caller& actor, const std:
   ASSIGN_OR_RETURN(auto model, store_.FindModel(model_id));
   if (!model) return absl::NotFoundError(fmt::format("no model with id '{}'", model_id));
   const int64_t now = clock_.NowSeconds();
-  Grant g{NewId("grt"), p.id,  model_id, level, ExpiryFrom(now, ttl_seconds), reason, actor.actor(), now, 0,
-          GrantScopeJson(narrowed)};
+  Grant g{NewId("grt"), p.id,          model_id, level, ExpiryFrom(now, ttl_seconds),
+          reason,       actor.actor(), now,      0,     GrantScopeJson(narrowed)};
   RETURN_IF_ERROR(store_.CreateGrant(g));
   Json details = {{"grant", g.id}, {"principal", p.id}, {"expires_at", g.expires_at}, {"reason", reason}};
   if (!narrowed.empty()) details["scope"] = Json::parse(g.scope);

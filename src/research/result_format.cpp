@@ -183,14 +183,14 @@ std::string ResultDocument::JsonBody(const Json& extra) const {
     return Nested(t, 0, offset);
   });
   for (auto it = extra.begin(); it != extra.end(); ++it) obj[it.key()] = it.value();
-  return obj.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return DumpJson(obj);
 }
 
 std::string ResultDocument::SafetensorsBody(const Json& extra) const {
   Json meta = fields;
   for (auto it = extra.begin(); it != extra.end(); ++it) meta[it.key()] = it.value();
   Json header = Json::object();
-  header["__metadata__"] = {{"aperture", meta.dump(-1, ' ', false, Json::error_handler_t::replace)}};
+  header["__metadata__"] = {{"aperture", DumpJson(meta)}};
   uint64_t offset = 0;
   std::vector<const Tensor*> order;
   for (size_t i = 0; i < captures.size(); ++i) {
@@ -202,7 +202,7 @@ std::string ResultDocument::SafetensorsBody(const Json& extra) const {
       order.push_back(&t);
     }
   }
-  std::string text = header.dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::string text = DumpJson(header);
   text.append((8 - text.size() % 8) % 8, ' ');
   std::string out(8, '\0');
   const uint64_t n = text.size();

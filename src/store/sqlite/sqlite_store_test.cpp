@@ -152,8 +152,8 @@ TEST_F(SqliteStoreTest, UsageAddsUpPerPrincipalModelAndDay) {
   EXPECT_EQ((*mine)[0].completion_tokens, 7);
   EXPECT_EQ(store_->ListUsage("", "2026-01-01", "2026-12-31")->size(), 3u);
   // Research requests and their forward-pass tokens add up in the same rows.
-  ASSERT_TRUE(store_->AddUsage({{"p1", "m1", "2026-11-23", 0, 0, 0, 1, 40}, {"p1", "m1", "2026-11-23", 0, 0, 0, 2, 2}})
-                  .ok());
+  ASSERT_TRUE(
+      store_->AddUsage({{"p1", "m1", "2026-11-23", 0, 0, 0, 1, 40}, {"p1", "m1", "2026-11-23", 0, 0, 0, 2, 2}}).ok());
   mine = store_->ListUsage("p1", "2026-11-23", "2026-11-23");
   EXPECT_EQ((*mine)[0].requests, 2);
   EXPECT_EQ((*mine)[0].research_requests, 3);
