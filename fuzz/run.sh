@@ -39,10 +39,12 @@ for target in "${targets[@]}"; do
   if [ "$name" = fuzz_gguf_reader ] && [ -d "$MODELS" ]; then
     cp "$MODELS"/*.gguf "$MODELS"/vocab/*.gguf "$corpus"/ 2>/dev/null || true
   fi
+  # Every architecture's generated model, written by the target itself.
+  if [ "$name" = fuzz_model_loader ]; then APERTURE_FUZZ_WRITE_SEEDS="$corpus" "$target" -runs=0 >/dev/null 2>&1 || true; fi
   extra=()
   # The real models are megabytes; mutating whole files would be slow, and
   # the header and metadata, where the parsing happens, come first.
-  if [ "$name" = fuzz_gguf_reader ]; then extra=(-max_len=65536); fi
+  if [ "$name" = fuzz_gguf_reader ] || [ "$name" = fuzz_model_loader ]; then extra=(-max_len=65536); fi
   # The whole server keeps its state (store, log, model) from input to
   # input, as a server does: what a request leaves behind is not a leak.
   if [ "$name" = fuzz_server ]; then extra=(-detect_leaks=0 -max_len=16384 -rss_limit_mb=6144); fi

@@ -10,6 +10,7 @@
 #include "aperture/recorder.h"
 #include "aperture/store.h"
 #include "api/openai/event_stream.h"
+#include "api/research/research_desk.h"
 #include "config/config.h"
 #include "core/clock.h"
 #include "filters/metrics.h"
@@ -32,6 +33,7 @@ struct ApiDeps {
   UsageMeter& usage;
   ReleaseService& release;
   EvalService& evals;
+  ResearchDesk& research;  // formats, records and answers research results off the scheduler's thread
   // Re-reads the policy file, recording `actor` as who changed it; keeps the
   // old policy on error.
   std::function<absl::Status(const std::string& actor)> reload_policy;

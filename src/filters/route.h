@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "access/research_scope.h"
 #include "aperture/level.h"
 #include "core/json.h"
 #include "http/response.h"
@@ -36,6 +38,11 @@ struct Route {
   // (prompt and completion), charged to the caller's tokens-per-minute
   // budget on admission (TokenRateQuota) and settled to what it used.
   std::function<int64_t(const RequestContext&)> token_estimate = nullptr;
+  // Research requests: what the request reads, writes and costs, worked out
+  // after authz (nullopt: not a research request, e.g. a chat without
+  // interventions), so the research scope quota can decide on it. It may
+  // leave what it prepared in ctx.prepared for the handler.
+  std::function<absl::StatusOr<std::optional<ResearchDemand>>(RequestContext&)> research_demand = nullptr;
 };
 
 // Matches method + path to a route. Not thread-safe to modify; read-only

@@ -13,11 +13,13 @@
 #include "api/openai/serving_routes.h"
 #include "api/ops/ops_routes.h"
 #include "api/release/release_routes.h"
+#include "api/research/research_routes.h"
 #include "core/hash.h"
 #include "core/status_macros.h"
 #include "filters/authn/authn_filter.h"
 #include "filters/authz/authz_filter.h"
 #include "filters/limits/parse_filter.h"
+#include "filters/admission/research_scope_quota.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -135,11 +137,14 @@ Services::~Services() {
 App::App(Services& s, AppTestHooks hooks)
     : services_(s),
       limiters_(s.clock),
+      research_limiter_(s.clock),
+      research_desk_(*s.recorder, *s.log),
       scheduler_(std::make_unique<scheduler::Scheduler>(scheduler::SchedulerOptions{
           .threads = s.config.serving.threads,
           .max_active = static_cast<int>(s.config.serving.max_active),
           .max_waiting = static_cast<int>(s.config.serving.max_waiting),
           .prefill_tokens_per_step = static_cast<int>(s.config.serving.prefill_tokens_per_step),
+          .job_tokens_per_step = static_cast<int>(s.config.serving.research_tokens_per_step),
           .models = {.max_context = static_cast<int>(s.config.serving.max_context)},
           .clock = &s.clock,
           .after_events = [this] { streams_.Flush(); },
@@ -158,6 +163,7 @@ App::App(Services& s, AppTestHooks hooks)
             .usage = s.usage,
             .release = *s.release,
             .evals = *evals_,
+            .research = research_desk_,
             .reload_policy = [&s](const std::string& actor) { return s.ReloadPolicy(actor); }} {}
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port,
@@ -168,6 +174,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   AddServingRoutes(app->router_, app->deps_);
   AddAdminRoutes(app->router_, app->deps_);
   AddReleaseRoutes(app->router_, app->deps_);
+  AddResearchRoutes(app->router_, app->deps_);
   AddLogRoutes(app->router_, *services.log, services.log_public_key);
   // The server publishes the log under its configured name.
   RETURN_IF_ERROR(services.recorder->AdoptOrigin(services.config.log.name));
@@ -184,10 +191,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   chain.push_back(std::make_unique<AuthnFilter>(app->authenticator_));
   chain.push_back(std::make_unique<AuthzFilter>(*services.authorizer));
   // Every admission decision about a caller, in order (docs/config.md);
-  // further quotas (research, fine-tuning) join this list.
+  // further quotas (fine-tuning) join this list.
   std::vector<std::unique_ptr<Quota>> quotas;
   quotas.push_back(std::make_unique<RequestRateQuota>(app->limiters_, services.config));
   quotas.push_back(std::make_unique<TokenRateQuota>(app->limiters_, services.config));
+  quotas.push_back(std::make_unique<ResearchScopeQuota>(services.config, *services.store, app->research_limiter_,
+                                                        app->research_quota_, services.clock));
   chain.push_back(std::make_unique<AdmissionFilter>(std::move(quotas)));
   app->pipeline_ = std::make_unique<Pipeline>(
       std::move(chain), RecordFilter(*services.recorder, app->metrics_, services.clock), services.clock);
@@ -236,8 +245,9 @@ absl::Status App::Tick() {
 void App::Stop() {
   if (stopping_.exchange(true)) return;
   if (server_) server_->Stop();
-  evals_.reset();      // stops background evaluations (they resume at the next start)
-  scheduler_.reset();  // ends every request, so their usage and records are in
+  evals_.reset();         // stops background evaluations (they resume at the next start)
+  scheduler_.reset();     // ends every request, so their usage and records are in
+  research_desk_.Stop();  // answers and records the research jobs that ended
   if (housekeeping_.joinable()) housekeeping_.join();
   services_.recorder->Flush();
 }

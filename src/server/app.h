@@ -13,8 +13,10 @@
 #include "access/authenticator.h"
 #include "access/authorizer.h"
 #include "access/key_usage.h"
+#include "access/research_quota.h"
 #include "access/usage_meter.h"
 #include "api/api_deps.h"
+#include "api/research/research_desk.h"
 #include "config/config.h"
 #include "filters/admission/rate_quotas.h"
 #include "filters/metrics.h"
@@ -98,7 +100,10 @@ class App {
   Services& services_;
   Metrics metrics_;
   CallerLimiters limiters_;
-  StreamNotifier streams_;  // before the scheduler, which flushes it after each step
+  RateLimiter research_limiter_;  // research forward-pass tokens per minute
+  ResearchQuota research_quota_;
+  StreamNotifier streams_;      // before the scheduler, which flushes it after each step
+  ResearchDesk research_desk_;  // before the scheduler, whose research jobs end on it
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<EvalService> evals_;
   Authenticator authenticator_;

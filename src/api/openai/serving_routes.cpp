@@ -8,6 +8,7 @@
 #include "api/openai/completion_response.h"
 #include "api/openai/event_stream.h"
 #include "api/openai/level_checks.h"
+#include "api/research/research_routes.h"
 #include "api/views.h"
 #include "core/base64.h"
 #include "core/hash.h"
@@ -151,6 +152,9 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   req.sampling.top_logprobs = static_cast<int32_t>(params->top_logprobs);
   req.stop = params->stop;
   req.deadline_micros = d.clock.NowMicros() + d.config.serving.request_timeout_ms * 1000;
+  // Steering: the interventions the research scope quota admitted.
+  const std::optional<Steering> steering = SteeringFrom(ctx);
+  if (steering) req.hooks = steering->hooks;
 
   const std::string id = (chat ? "chatcmpl-" : "cmpl-") + NewId("x").substr(2);
   auto state = std::make_shared<Completion>(std::move(*params), id, d.clock.NowSeconds(), model.id, d.streams);
@@ -168,7 +172,8 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   };
   req.callbacks.on_choice_end = [state](const ChoiceEnd& e) { state->stream->Push(state->response.OnChoiceEnd(e)); };
   req.callbacks.on_done = [state, &d, request_hash, owner, actor, level, charges = ctx.charges, model_id = model.id,
-                           route = ctx.route->name](const GenerateDone& done) {
+                           route = ctx.route->name,
+                           steered = steering ? steering->record : Json()](const GenerateDone& done) {
     // Count and record before the last bytes go out, so a client that has
     // its answer also sees it in /v1/usage.
     const std::string final_chunk = state->response.OnDone(done);
@@ -181,6 +186,7 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
                     {"prompt_tokens", done.prompt_tokens},
                     {"completion_tokens", done.completion_tokens},
                     {"finish_reasons", state->response.FinishReasons()}};
+    if (!steered.is_null()) details["interventions"] = steered;
     d.recorder.Record(LogEvent{"completion", now, actor, model_id, std::string(LevelName(level)),
                                done.status.ok() ? "ok" : "error", done.status.ok() ? "ok" : "engine_error",
                                CanonicalJson(details)});
@@ -327,7 +333,9 @@ http::Response HandleUsage(ApiDeps& d, RequestContext& ctx) {
                       {"requests", u.requests},
                       {"prompt_tokens", u.prompt_tokens},
                       {"completion_tokens", u.completion_tokens},
-                      {"total_tokens", u.prompt_tokens + u.completion_tokens}});
+                      {"total_tokens", u.prompt_tokens + u.completion_tokens},
+                      {"research_requests", u.research_requests},
+                      {"research_tokens", u.research_tokens}});
       prompt += u.prompt_tokens;
       completion += u.completion_tokens;
       requests += u.requests;
@@ -345,15 +353,19 @@ http::Response HandleUsage(ApiDeps& d, RequestContext& ctx) {
   return Answer(result);
 }
 
-// A request asks for logprobs when it sets `logprobs` (true or a count) or `top_logprobs`.
-std::vector<Capability> LogprobsAsked(const Json& body) {
+// A request asks for logprobs when it sets `logprobs` (true or a count) or
+// `top_logprobs`, and to intervene when it carries `interventions`.
+std::vector<Capability> BodyCapabilities(const Json& body) {
+  std::vector<Capability> caps;
+  auto iv = body.find("interventions");
+  if (iv != body.end() && iv->is_array() && !iv->empty()) caps.push_back(Capability::kIntervene);
   auto lp = body.find("logprobs");
   bool asked = lp != body.end() && !lp->is_null() && !(lp->is_boolean() && !lp->get<bool>()) &&
                !(lp->is_number() && lp->get<double>() == 0);
   auto top = body.find("top_logprobs");
   asked = asked || (top != body.end() && !top->is_null() && !(top->is_number() && top->get<double>() == 0));
-  if (asked) return {Capability::kLogprobs};
-  return {};
+  if (asked) caps.push_back(Capability::kLogprobs);
+  return caps;
 }
 
 }  // namespace
@@ -365,18 +377,19 @@ void AddServingRoutes(Router& router, ApiDeps& d) {
              Access::kAnyone,
              ModelFrom::kBody,
              Capability::kChat,
-             LogprobsAsked,
+             BodyCapabilities,
              [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, true); }};
   chat.token_estimate = [&d](const RequestContext& ctx) { return CompletionTokenEstimate(d.config, ctx, true); };
+  chat.research_demand = [&d](RequestContext& ctx) { return PlanSteering(d, ctx); };
   router.Add(std::move(chat));
   Route completions{"POST",           "/v1/completions",
                     "completions",    Access::kAnyone,
                     ModelFrom::kBody, Capability::kComplete,
-                    LogprobsAsked,    [&d](RequestContext& ctx) {
-                      return HandleCompletion(d, ctx, false); }};
+                    BodyCapabilities, [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, false); }};
   completions.token_estimate = [&d](const RequestContext& ctx) {
     return CompletionTokenEstimate(d.config, ctx, false);
   };
+  completions.research_demand = [&d](RequestContext& ctx) { return PlanSteering(d, ctx); };
   router.Add(std::move(completions));
   Route embeddings{"POST",
                    "/v1/embeddings",

@@ -11,6 +11,7 @@ namespace aperture::engine {
 float DotF32(const float* a, const float* b, int64_t n) {
   switch (ActiveIsa()) {
     case Isa::kAvx512:
+    case Isa::kAvx512Bf16:
       return internal::DotF32_Avx512(a, b, n);
     case Isa::kAvx2:
       return internal::DotF32_Avx2(a, b, n);
@@ -23,6 +24,7 @@ float DotF32(const float* a, const float* b, int64_t n) {
 void DotRowsF32(const float* q, const float* rows, int64_t stride, int64_t count, int64_t n, float scale, float* out) {
   switch (ActiveIsa()) {
     case Isa::kAvx512:
+    case Isa::kAvx512Bf16:
       return internal::DotRowsF32_Avx512(q, rows, stride, count, n, scale, out);
     case Isa::kAvx2:
       return internal::DotRowsF32_Avx2(q, rows, stride, count, n, scale, out);
@@ -35,6 +37,7 @@ void DotRowsF32(const float* q, const float* rows, int64_t stride, int64_t count
 void AxpyRowsF32(const float* w, const float* rows, int64_t stride, int64_t count, int64_t n, float* y) {
   switch (ActiveIsa()) {
     case Isa::kAvx512:
+    case Isa::kAvx512Bf16:
       return internal::AxpyRowsF32_Avx512(w, rows, stride, count, n, y);
     case Isa::kAvx2:
       return internal::AxpyRowsF32_Avx2(w, rows, stride, count, n, y);
@@ -66,9 +69,23 @@ void RopeNorm(float* x, int n_heads, int head_dim, int rope_dim, const float* co
   }
 }
 
+void RopeHalves(float* x, int n_heads, int head_dim, int rope_dim, const float* cos_sin) {
+  const int half = rope_dim / 2;
+  for (int h = 0; h < n_heads; ++h) {
+    float* v = x + static_cast<int64_t>(h) * head_dim;
+    for (int i = 0; i < half; ++i) {
+      const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
+      const float a = v[i], b = v[i + half];
+      v[i] = a * c - b * s;
+      v[i + half] = a * s + b * c;
+    }
+  }
+}
+
 int64_t ArgMaxF32(const float* x, int64_t n) {
   switch (ActiveIsa()) {
     case Isa::kAvx512:
+    case Isa::kAvx512Bf16:
       return internal::ArgMaxF32_Avx512(x, n);
     case Isa::kAvx2:
       return internal::ArgMaxF32_Avx2(x, n);
@@ -81,6 +98,7 @@ int64_t ArgMaxF32(const float* x, int64_t n) {
 void ExpShifted(const float* x, float shift, float scale, int64_t n, float* out) {
   switch (ActiveIsa()) {
     case Isa::kAvx512:
+    case Isa::kAvx512Bf16:
       return internal::ExpF32_Avx512(x, shift, scale, n, out);
     case Isa::kAvx2:
       return internal::ExpF32_Avx2(x, shift, scale, n, out);
@@ -105,9 +123,35 @@ void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + out[i]) * up[i];
 }
 
+void GeluTanhMul(const float* gate, const float* up, int64_t n, float* out) {
+  // gelu_tanh(g) = g * sigmoid(2u), u = sqrt(2/pi) (g + 0.044715 g^3): out
+  // first holds u, then e^-2u, then the result.
+  constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = kSqrt2OverPi * (g + 0.044715f * g * g * g);
+  }
+  ExpShifted(out, 0.0f, -2.0f, n, out);
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + out[i]) * up[i];
+}
+
+void SoftCap(float* x, int64_t n, float cap) {
+  // tanh(|t|) = (1 - e) / (1 + e) with e = e^(-2|t|), the sign put back.
+  constexpr int64_t kChunk = 64;
+  float e[kChunk];
+  const float inv_cap = 1.0f / cap;
+  for (int64_t b = 0; b < n; b += kChunk) {
+    const int64_t k = std::min(kChunk, n - b);
+    for (int64_t i = 0; i < k; ++i) e[i] = std::fabs(x[b + i]) * inv_cap;
+    ExpShifted(e, 0.0f, -2.0f, k, e);
+    for (int64_t i = 0; i < k; ++i) x[b + i] = std::copysign(cap * ((1.0f - e[i]) / (1.0f + e[i])), x[b + i]);
+  }
+}
+
 void Axpy(float a, const float* x, int64_t n, float* y) {
   switch (ActiveIsa()) {
     case Isa::kAvx512:
+    case Isa::kAvx512Bf16:
       return internal::AxpyF32_Avx512(a, x, n, y);
     case Isa::kAvx2:
       return internal::AxpyF32_Avx2(a, x, n, y);
