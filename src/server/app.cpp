@@ -14,6 +14,7 @@
 #include "api/ops/ops_routes.h"
 #include "api/release/release_routes.h"
 #include "core/hash.h"
+#include "core/hex.h"
 #include "core/status_macros.h"
 #include "filters/authn/authn_filter.h"
 #include "filters/authz/authz_filter.h"
@@ -21,6 +22,9 @@
 #include "filters/ratelimit/ratelimit_filter.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
+#include "store/open_store.h"
+#include "translog/log_verifier.h"
+#include "translog/note.h"
 
 namespace aperture {
 namespace {
@@ -47,6 +51,33 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(fmt::format("cannot read {}", path));
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Every process on a store must hash API keys with the same hash.key and
+// sign the log with the same signing.key (replicas get copies of one data
+// directory's keys). A mismatch is refused at start, before it can turn
+// every key away or publish checkpoints no verifier accepts.
+absl::Status CheckKeysMatchStore(const DataDir& dir, const std::string& hash_secret, const std::string& public_key,
+                                 Store& store, LogStore& log) {
+  const std::string fingerprint = HexEncode(KeyedBlake2b(hash_secret, "aperture hash.key check"));
+  ASSIGN_OR_RETURN(std::string stored, store.KeepSetting("hash_key_check", fingerprint));
+  if (stored != fingerprint) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{}/hash.key is not the key the API keys in {} were hashed with; every replica on one store needs the same "
+        "hash.key and signing.key (docs/deploy.md)",
+        dir.path, store::RedactLocation(dir.store_location())));
+  }
+  ASSIGN_OR_RETURN(std::optional<LogHead> head, log.Head());
+  if (!head) return absl::OkStatus();
+  absl::StatusOr<translog::NoteVerifier> verifier =
+      translog::NoteVerifier::Parse(translog::Ed25519VerifierKey(head->origin, public_key));
+  if (!verifier.ok() || !translog::OpenCheckpoint(head->checkpoint, *verifier).ok()) {
+    return absl::FailedPreconditionError(fmt::format(
+        "the log in {} is signed by another key than {}; every replica on one store needs the same signing.key and "
+        "hash.key (docs/deploy.md)",
+        store::RedactLocation(dir.store_location()), dir.signing_key()));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<const policy::Policy>> ParseStoredPolicy(const PolicyRecord& record) {
@@ -103,10 +134,11 @@ absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, con
                                                          const std::string& policy_path) {
   ASSIGN_OR_RETURN(std::string secret, ReadHashSecret(dir));
   std::unique_ptr<Services> s(new Services(config, clock));
-  ASSIGN_OR_RETURN(s->store, store::SqliteStore::Open(dir.database(), /*create=*/false));
+  ASSIGN_OR_RETURN(s->store, store::OpenStore(dir.store_location(), /*create=*/false));
   ASSIGN_OR_RETURN(std::string signing_key, ReadSigningKey(dir));
   s->log_public_key = signing_key.substr(32);
-  ASSIGN_OR_RETURN(s->log_store, store::SqliteLogStore::Open(dir.database(), /*create=*/false));
+  ASSIGN_OR_RETURN(s->log_store, store::OpenLogStore(dir.store_location(), /*create=*/false));
+  RETURN_IF_ERROR(CheckKeysMatchStore(dir, secret, s->log_public_key, *s->store, *s->log_store));
   translog::LogSequencer::Options log_options;
   log_options.background = true;  // requests before log commits, on a busy machine
   ASSIGN_OR_RETURN(s->recorder, translog::LogSequencer::Open(*s->log_store, std::move(signing_key), s->config.log.name,

@@ -14,6 +14,8 @@
 #include "access/key_usage.h"
 #include "access/rate_limiter.h"
 #include "access/usage_meter.h"
+#include "aperture/log_store.h"
+#include "aperture/store.h"
 #include "api/api_deps.h"
 #include "config/config.h"
 #include "filters/metrics.h"
@@ -24,8 +26,6 @@
 #include "release/release_service.h"
 #include "scheduler/scheduler.h"
 #include "server/data_dir.h"
-#include "store/sqlite/sqlite_log_store.h"
-#include "store/sqlite/sqlite_store.h"
 #include "translog/log_reader.h"
 #include "translog/sequencer.h"
 
@@ -44,9 +44,10 @@ class Services {
 
   Config config;
   const Clock& clock;
-  std::unique_ptr<store::SqliteStore> store;
+  // SQLite (DATA/aperture.db) or PostgreSQL (DataDir::store).
+  std::unique_ptr<Store> store;
   // The transparency log: every recorded event is a log entry.
-  std::unique_ptr<store::SqliteLogStore> log_store;
+  std::unique_ptr<LogStore> log_store;
   std::unique_ptr<translog::LogSequencer> recorder;
   std::unique_ptr<translog::LogReader> log;
   std::string log_public_key;  // the Ed25519 key that signs checkpoints
