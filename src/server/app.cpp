@@ -15,6 +15,7 @@
 #include "api/release/release_routes.h"
 #include "core/hash.h"
 #include "core/hex.h"
+#include "core/random.h"
 #include "core/status_macros.h"
 #include "filters/authn/authn_filter.h"
 #include "filters/authz/authz_filter.h"
@@ -192,7 +193,8 @@ App::App(Services& s)
             .limiter = token_limiter_,
             .release = *s.release,
             .evals = *evals_,
-            .reload_policy = [&s](const std::string& actor) { return s.ReloadPolicy(actor); }} {}
+            .reload_policy = [&s](const std::string& actor) { return s.ReloadPolicy(actor); },
+            .readiness = [this] { return CheckReadiness(); }} {}
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port) {
   std::unique_ptr<App> app(new App(services));
@@ -235,7 +237,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
                    http::Server::Start(options, [pipeline](http::Request& r) { return pipeline->Handle(r); }));
   app->streams_.Attach([server = app->server_.get()](std::function<void()> fn) { server->Post(std::move(fn)); });
 
+  app->replica_ = ReplicaRecord{NewId("rep"), fmt::format("{}:{}", host, app->server_->port()),
+                                services.clock.NowSeconds(), services.clock.NowSeconds()};
+  app->Heartbeat();
   App* raw = app.get();
+  app->preload_ = std::thread([raw] { raw->Preload(); });
   app->housekeeping_ = std::thread([raw] {
     while (!raw->stopping_.load()) {
       for (int i = 0; i < 10 && !raw->stopping_.load(); ++i) {
@@ -247,9 +253,75 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
       if (!s.ok()) spdlog::warn("could not record token usage: {}", std::string(s.message()));
       s = raw->Tick();
       if (!s.ok()) spdlog::warn("release policy: {}", std::string(s.message()));
+      raw->Heartbeat();
     }
   });
   return app;
+}
+
+void App::Heartbeat() {
+  const int64_t now = services_.clock.NowSeconds();
+  replica_.seen_at = now;
+  absl::Status saved = services_.store->SaveReplica(replica_);
+  if (!saved.ok()) spdlog::warn("could not refresh this replica's row: {}", std::string(saved.message()));
+  absl::StatusOr<std::vector<ReplicaRecord>> live = services_.store->ListReplicas(now - kReplicaTimeoutSeconds);
+  if (!live.ok()) return;  // keep the last share
+  int replicas = 0;
+  bool self = false;
+  for (const ReplicaRecord& r : *live) {
+    ++replicas;
+    self |= r.id == replica_.id;
+  }
+  if (!self) ++replicas;  // this one counts even when its row could not be written
+  if (replicas != limiter_.replicas()) {
+    spdlog::info("{} replica(s) share this store: each allows 1/{} of every rate limit", replicas, replicas);
+  }
+  limiter_.SetReplicas(replicas);
+  token_limiter_.SetReplicas(replicas);
+}
+
+void App::Preload() {
+  absl::StatusOr<std::vector<Model>> models = services_.store->ListModels();
+  if (!models.ok()) return;
+  {
+    absl::MutexLock lock(&loads_mu_);
+    for (const Model& m : *models) {
+      if (!m.path.empty()) loads_[m.id] = "loading";
+    }
+  }
+  for (const Model& m : *models) {
+    if (m.path.empty() || stopping_.load()) continue;
+    absl::Status s = scheduler_->RegisterModel(m.id, m.path);
+    if (absl::IsAlreadyExists(s)) s = absl::OkStatus();
+    if (s.ok()) s = scheduler_->GetModel(m.id).status();
+    if (!s.ok()) spdlog::warn("model {} did not load: {}", m.id, std::string(s.message()));
+    absl::MutexLock lock(&loads_mu_);
+    loads_[m.id] = s.ok() ? "loaded" : "failed: " + std::string(s.message());
+  }
+}
+
+Readiness App::CheckReadiness() {
+  Readiness r;
+  r.ready = true;
+  auto check = [&](const char* name, const absl::Status& s) {
+    r.checks[name] = s.ok() ? "ok" : std::string(s.message());
+    r.ready = r.ready && s.ok();
+  };
+  check("store", services_.store->Ping());
+  check("log", services_.recorder->health());
+  Json models = Json::object();
+  {
+    absl::MutexLock lock(&loads_mu_);
+    for (const auto& [id, state] : loads_) {
+      models[id] = state;
+      // A model that failed to load is reported, not waited for: one bad
+      // file must not take every replica out of service.
+      r.ready = r.ready && state != "loading";
+    }
+  }
+  r.checks["models"] = std::move(models);
+  r.checks["replicas"] = limiter_.replicas();
+  return r;
 }
 
 absl::Status App::Tick() {
@@ -260,9 +332,11 @@ absl::Status App::Tick() {
 void App::Stop() {
   if (stopping_.exchange(true)) return;
   if (server_) server_->Stop();
+  if (preload_.joinable()) preload_.join();
   evals_.reset();      // stops background evaluations (they resume at the next start)
   scheduler_.reset();  // ends every request, so their usage and records are in
   if (housekeeping_.joinable()) housekeeping_.join();
+  if (!replica_.id.empty()) services_.store->RemoveReplica(replica_.id).IgnoreError();
   services_.recorder->Flush();
 }
 

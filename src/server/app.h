@@ -3,11 +3,13 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "access/access_service.h"
 #include "access/authenticator.h"
 #include "access/authorizer.h"
@@ -83,9 +85,23 @@ class App {
   // The periodic release work: follow a policy another process put in
   // force, advance stages whose gates opened. Runs every second.
   absl::Status Tick();
+  // What GET /readyz answers.
+  Readiness CheckReadiness();
+  // This server among the replicas sharing its store.
+  const std::string& replica_id() const { return replica_.id; }
+
+  // A replica that has not refreshed its row for this long is gone: its
+  // share of the rate limits passes to the others.
+  static constexpr int64_t kReplicaTimeoutSeconds = 5;
 
  private:
   explicit App(Services& s);
+  // Refreshes this replica's row and sets the rate limiters' share from the
+  // replicas seen alive (every second, and at start).
+  void Heartbeat();
+  // Loads every model the store names a file for, so the first request
+  // does not wait (GET /readyz waits for it instead).
+  void Preload();
   Services& services_;
   Metrics metrics_;
   RateLimiter limiter_;
@@ -99,6 +115,12 @@ class App {
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<http::Server> server_;
   std::atomic<bool> stopping_{false};
+  ReplicaRecord replica_;
+  absl::Mutex loads_mu_;
+  // Model id -> "loading", "loaded" or "failed: why", for the models the
+  // store named at start.
+  std::map<std::string, std::string> loads_ ABSL_GUARDED_BY(loads_mu_);
+  std::thread preload_;
   std::thread housekeeping_;
 };
 

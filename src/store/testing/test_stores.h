@@ -45,4 +45,13 @@ class TestDatabase {
   std::filesystem::path dir_;  // the SQLite file's directory, removed at the end
 };
 
+// Everything a database holds, as bytes to search: for SQLite the file and
+// its -wal and -shm files; for PostgreSQL every row of every table, bytea
+// columns as their raw bytes and the rest as text.
+absl::StatusOr<std::string> StoreBytes(const std::string& location);
+
+// Overwrites log entry `index` in place, as someone with write access to the
+// database could (tests of the verifier).
+absl::Status TamperLogEntry(const std::string& location, int64_t index, const std::string& entry);
+
 }  // namespace aperture::store::testing
