@@ -11,6 +11,7 @@
 #include "aperture/recorder.h"
 #include "aperture/store.h"
 #include "api/openai/event_stream.h"
+#include "api/research/research_desk.h"
 #include "config/config.h"
 #include "core/clock.h"
 #include "core/json.h"
@@ -42,6 +43,7 @@ struct ApiDeps {
   RateLimiter& limiter;  // token-per-minute budgets of the serving routes
   ReleaseService& release;
   EvalService& evals;
+  ResearchDesk& research;  // formats, records and answers research results off the scheduler's thread
   // Re-reads the policy file, recording `actor` as who changed it; keeps the
   // old policy on error.
   std::function<absl::Status(const std::string& actor)> reload_policy;

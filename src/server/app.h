@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,10 +16,12 @@
 #include "access/authorizer.h"
 #include "access/key_usage.h"
 #include "access/rate_limiter.h"
+#include "access/research_quota.h"
 #include "access/usage_meter.h"
 #include "aperture/log_store.h"
 #include "aperture/store.h"
 #include "api/api_deps.h"
+#include "api/research/research_desk.h"
 #include "config/config.h"
 #include "filters/metrics.h"
 #include "filters/pipeline.h"
@@ -75,10 +78,16 @@ class Services {
   Services(const Config& c, const Clock& clk) : config(c), clock(clk) {}
 };
 
+// Seams for tests; `aperture serve` leaves them unset.
+struct AppTestHooks {
+  std::function<absl::Status()> engine_fault;  // see SchedulerOptions::engine_fault
+};
+
 // A running HTTP server over Services.
 class App {
  public:
-  static absl::StatusOr<std::unique_ptr<App>> Start(Services& services, const std::string& host, uint16_t port);
+  static absl::StatusOr<std::unique_ptr<App>> Start(Services& services, const std::string& host, uint16_t port,
+                                                    AppTestHooks hooks = {});
   ~App();
   uint16_t port() const { return server_->port(); }
   void Stop();
@@ -95,7 +104,7 @@ class App {
   static constexpr int64_t kReplicaTimeoutSeconds = 5;
 
  private:
-  explicit App(Services& s);
+  App(Services& s, AppTestHooks hooks);
   // Refreshes this replica's row and sets the rate limiters' share from the
   // replicas seen alive (every second, and at start).
   void Heartbeat();
@@ -106,7 +115,9 @@ class App {
   Metrics metrics_;
   RateLimiter limiter_;
   RateLimiter token_limiter_;
-  StreamNotifier streams_;  // before the scheduler, which flushes it after each step
+  ResearchQuota research_quota_;
+  StreamNotifier streams_;      // before the scheduler, which flushes it after each step
+  ResearchDesk research_desk_;  // before the scheduler, whose research jobs end on it
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<EvalService> evals_;
   Authenticator authenticator_;

@@ -172,7 +172,9 @@ TEST_F(LogCrashTest, KillDashNineLosesNoPublishedEntry) {
   }
   EXPECT_GT(principals, 0);
   EXPECT_GT(seen.rbegin()->first, 100) << "the load produced too few entries to mean anything";
-  if (database_) EXPECT_FALSE(std::filesystem::exists(data_ + "/aperture.db")) << "the servers did not use PostgreSQL";
+  if (database_) {
+    EXPECT_FALSE(std::filesystem::exists(data_ + "/aperture.db")) << "the servers did not use PostgreSQL";
+  }
 }
 
 }  // namespace

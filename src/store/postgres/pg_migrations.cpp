@@ -8,7 +8,7 @@ namespace aperture::store {
 namespace {
 
 // Append only: never edit a migration that has shipped.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: the schema of SQLite migrations 1-8, in PostgreSQL's types. `seq`
     // columns keep insertion order where SQLite's rowid did (ties in
     // created_at); the transparency log keeps one row per full subtree
@@ -154,7 +154,14 @@ CREATE TABLE log_head (
   updated_at BIGINT NOT NULL
 );
 )sql",
-    // 2: as SQLite migration 9 — remote backends, replicas, settings.
+    // 2: as SQLite migration 9 — research scopes narrowed per grant, and
+    // research requests and tokens per day in usage.
+    R"sql(
+ALTER TABLE grants ADD COLUMN scope TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE usage ADD COLUMN research_requests BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE usage ADD COLUMN research_tokens BIGINT NOT NULL DEFAULT 0;
+)sql",
+    // 3: as SQLite migration 10 — remote backends, replicas, settings.
     R"sql(
 ALTER TABLE models ADD COLUMN declared_digest TEXT NOT NULL DEFAULT '';
 CREATE TABLE model_backends (

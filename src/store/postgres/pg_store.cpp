@@ -47,10 +47,10 @@ ModelBackend ReadBackend(const pqxx::row& r) {
   return ModelBackend{Text(r[0]), Text(r[1]), Text(r[2]), Text(r[3]), Int(r[4]), Text(r[5]), Text(r[6]), Int(r[7])};
 }
 
-#define GRANT_COLS "id, principal_id, model_id, level, expires_at, reason, granted_by, created_at, revoked_at"
+#define GRANT_COLS "id, principal_id, model_id, level, expires_at, reason, granted_by, created_at, revoked_at, scope"
 Grant ReadGrant(const pqxx::row& r) {
   return Grant{Text(r[0]), Text(r[1]), Text(r[2]), static_cast<Level>(Int(r[3])), Int(r[4]), Text(r[5]),
-               Text(r[6]), Int(r[7]),  Int(r[8])};
+               Text(r[6]), Int(r[7]),  Int(r[8]),  Text(r[9])};
 }
 
 #define REQUEST_COLS                                                              \
@@ -447,9 +447,9 @@ absl::Status PgStore::DeleteModelBackend(const std::string& id) {
 
 static absl::Status InsertGrant(pqxx::work& tx, const Grant& g) {
   absl::Status s = Statement([&] {
-    tx.exec_params("INSERT INTO grants (" GRANT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)", g.id,
+    tx.exec_params("INSERT INTO grants (" GRANT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9)", g.id,
                    g.principal_id, g.model_id, static_cast<int64_t>(g.level), g.expires_at, g.reason, g.granted_by,
-                   g.created_at);
+                   g.created_at, g.scope.empty() ? std::string("{}") : g.scope);
   });
   if (absl::IsAlreadyExists(s)) return absl::NotFoundError("the grant names a principal or model that does not exist");
   return s;
@@ -696,11 +696,15 @@ absl::Status PgStore::AddUsage(const std::vector<UsageRow>& deltas) {
       [&](pqxx::work& tx) {
         for (const UsageRow& u : deltas) {
           tx.exec_params(
-              "INSERT INTO usage (principal, model, day, requests, prompt_tokens, completion_tokens) "
-              "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (principal, model, day) DO UPDATE SET "
-              "requests = usage.requests + EXCLUDED.requests, prompt_tokens = usage.prompt_tokens + "
-              "EXCLUDED.prompt_tokens, completion_tokens = usage.completion_tokens + EXCLUDED.completion_tokens",
-              u.principal, u.model, u.day, u.requests, u.prompt_tokens, u.completion_tokens);
+              "INSERT INTO usage (principal, model, day, requests, prompt_tokens, completion_tokens, "
+              "research_requests, research_tokens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+              "ON CONFLICT (principal, model, day) DO UPDATE SET requests = usage.requests + EXCLUDED.requests, "
+              "prompt_tokens = usage.prompt_tokens + EXCLUDED.prompt_tokens, "
+              "completion_tokens = usage.completion_tokens + EXCLUDED.completion_tokens, "
+              "research_requests = usage.research_requests + EXCLUDED.research_requests, "
+              "research_tokens = usage.research_tokens + EXCLUDED.research_tokens",
+              u.principal, u.model, u.day, u.requests, u.prompt_tokens, u.completion_tokens, u.research_requests,
+              u.research_tokens);
         }
         return absl::OkStatus();
       },
@@ -711,12 +715,13 @@ absl::StatusOr<std::vector<UsageRow>> PgStore::ListUsage(const std::string& prin
                                                          const std::string& to_day) {
   return pool_->Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::vector<UsageRow>> {
     return All<UsageRow>(
-        tx.exec_params("SELECT principal, model, day, requests, prompt_tokens, completion_tokens FROM usage "
+        tx.exec_params("SELECT principal, model, day, requests, prompt_tokens, completion_tokens, "
+                       "research_requests, research_tokens FROM usage "
                        "WHERE ($1::text = '' OR principal = $1) AND day >= $2 AND day <= $3 "
                        "ORDER BY day, principal, model",
                        principal, from_day, to_day),
         [](const pqxx::row& r) {
-          return UsageRow{Text(r[0]), Text(r[1]), Text(r[2]), Int(r[3]), Int(r[4]), Int(r[5])};
+          return UsageRow{Text(r[0]), Text(r[1]), Text(r[2]), Int(r[3]), Int(r[4]), Int(r[5]), Int(r[6]), Int(r[7])};
         });
   });
 }
