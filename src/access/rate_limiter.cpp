@@ -29,6 +29,12 @@ RateLimiter::RateLimiter(const Clock& clock, Options options)
       shard_capacity_(std::max<size_t>(1, options.max_buckets / shard_count_)),
       shards_(std::make_unique<Shard[]>(shard_count_)) {}
 
+void RateLimiter::SetReplicas(int replicas) { replicas_.store(std::max(1, replicas), std::memory_order_relaxed); }
+
+double RateLimiter::Share(int64_t per_minute) const {
+  return static_cast<double>(per_minute) / replicas_.load(std::memory_order_relaxed);
+}
+
 RateLimiter::Shard& RateLimiter::ShardFor(std::string_view key) {
   return shards_[std::hash<std::string_view>{}(key) % shard_count_];
 }
@@ -65,7 +71,7 @@ int64_t RateLimiter::MakeRoom(Shard& shard, int64_t now, size_t capacity) {
 RateLimiter::Verdict RateLimiter::Acquire(std::string_view key, int64_t per_minute, int64_t cost) {
   if (per_minute <= 0) return {};
   const int64_t now = clock_.NowMicros();
-  const double capacity = static_cast<double>(per_minute);
+  const double capacity = Share(per_minute);
   Shard& shard = ShardFor(key);
   absl::MutexLock lock(&shard.mu);
   Bucket* b = nullptr;
@@ -87,11 +93,13 @@ RateLimiter::Verdict RateLimiter::Acquire(std::string_view key, int64_t per_minu
     shard.key_bytes += KeyHeapBytes(node->key);
     b = &*node;
   }
-  if (b->tokens >= static_cast<double>(cost)) {
-    b->tokens -= static_cast<double>(cost);
+  // A cost above the bucket's capacity (this replica's share) takes it whole.
+  const double take = std::min(static_cast<double>(cost), capacity);
+  if (b->tokens >= take) {
+    b->tokens -= take;
     return {};
   }
-  const double missing = static_cast<double>(cost) - b->tokens;
+  const double missing = take - b->tokens;
   return {.allowed = false, .retry_after_seconds = SecondsFromMicros(missing / (capacity / kMicrosPerMinute))};
 }
 
@@ -105,7 +113,8 @@ void RateLimiter::Settle(std::string_view key, int64_t per_minute, int64_t charg
   shard.lru.splice(shard.lru.end(), shard.lru, it->second);
   Bucket& b = *it->second;
   Refill(b, now);
-  b.tokens = std::clamp(b.tokens + static_cast<double>(charged - used), -b.capacity, b.capacity);
+  const double taken = std::min(static_cast<double>(charged), b.capacity);  // as Acquire took it
+  b.tokens = std::clamp(b.tokens + taken - static_cast<double>(used), -b.capacity, b.capacity);
 }
 
 size_t RateLimiter::size() const {

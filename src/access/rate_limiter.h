@@ -14,6 +14,14 @@
 // newcomer is safe, while evicting a drained bucket would reset a
 // throttled caller to a full one.
 //
+// Replicas split each limit: with N server processes on one store (the
+// replicas seen in the last few seconds), each process allows 1/N of every
+// rate, so the whole deployment allows the configured rate however a load
+// balancer spreads a caller's requests. The cost: a caller whose requests
+// all reach one replica (a sticky connection) gets 1/N of the rate, and a
+// single request may take at most one replica's share of a bucket
+// (docs/deploy.md).
+//
 // Usage:
 //   RateLimiter limiter(clock, {.max_buckets = 100'000});
 //   RateLimiter::Verdict v = limiter.Acquire("prn_x/model", /*per_minute=*/120);
@@ -23,6 +31,7 @@
 // Thread-safety: thread-safe; buckets are sharded by key to keep contention low.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -52,9 +61,9 @@ class RateLimiter {
   RateLimiter(const Clock& clock, Options options);
   explicit RateLimiter(const Clock& clock) : RateLimiter(clock, Options{}) {}
 
-  // Takes `cost` tokens from `key`'s bucket of `per_minute` capacity. A rate
-  // of 0 means unlimited; a cost above the capacity can never be met (the
-  // caller should clamp it).
+  // Takes `cost` tokens from `key`'s bucket of `per_minute` capacity (this
+  // replica's share of it; a cost above the share takes the whole share).
+  // A rate of 0 means unlimited.
   Verdict Acquire(std::string_view key, int64_t per_minute, int64_t cost = 1);
   // Settles a charge taken by Acquire once the real use is known: gives back
   // what was charged but not used, or takes what was used beyond it (the
@@ -66,6 +75,12 @@ class RateLimiter {
   size_t size() const;
   size_t ApproximateBytes() const;
   size_t max_buckets() const { return shard_capacity_ * shard_count_; }
+
+  // How many replicas share the limits (1 or more); the server sets it from
+  // the replicas table every second. Each bucket's capacity is this
+  // replica's share of its rate.
+  void SetReplicas(int replicas);
+  int replicas() const { return replicas_.load(std::memory_order_relaxed); }
 
  private:
   struct Bucket {
@@ -90,11 +105,14 @@ class RateLimiter {
   // Evicts refilled buckets from the front of a full shard; returns the
   // microseconds until the front refills when none could be evicted (0: room made).
   static int64_t MakeRoom(Shard& shard, int64_t now, size_t capacity) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // This replica's share of a per-minute rate.
+  double Share(int64_t per_minute) const;
 
   const Clock& clock_;
   const size_t shard_count_;
   const size_t shard_capacity_;
   const std::unique_ptr<Shard[]> shards_;
+  std::atomic<int> replicas_{1};
 };
 
 }  // namespace aperture

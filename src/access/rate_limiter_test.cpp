@@ -160,5 +160,26 @@ TEST(RateLimiterTest, AFullTableOfDrainedBucketsRefusesNewcomersUntilOneRefills)
   EXPECT_LE(limiter.size(), 64u);
 }
 
+// Two replicas split each limit: each allows half the rate, refills at half
+// the speed, and a cost above its share takes the whole share.
+TEST(RateLimiterTest, ReplicasSplitEveryLimit) {
+  FakeClock clock;
+  RateLimiter limiter(clock);
+  limiter.SetReplicas(2);
+  for (int i = 0; i < 30; ++i) EXPECT_TRUE(limiter.Acquire("a", 60).allowed) << i;
+  RateLimiter::Verdict v = limiter.Acquire("a", 60);
+  ASSERT_FALSE(v.allowed);
+  EXPECT_EQ(v.retry_after_seconds, 2);  // 30 per minute here: one token every 2 s
+  clock.AdvanceSeconds(2);
+  EXPECT_TRUE(limiter.Acquire("a", 60).allowed);
+  EXPECT_TRUE(limiter.Acquire("t", 100, 80).allowed);  // 80 > 50: takes the 50 there are
+  EXPECT_FALSE(limiter.Acquire("t", 100, 1).allowed);
+  limiter.SetReplicas(1);  // the other replica left: the whole rate again
+  clock.AdvanceSeconds(60);
+  for (int i = 0; i < 60; ++i) EXPECT_TRUE(limiter.Acquire("b", 60).allowed) << i;
+  limiter.SetReplicas(0);  // never below one
+  EXPECT_EQ(limiter.replicas(), 1);
+}
+
 }  // namespace
 }  // namespace aperture

@@ -32,6 +32,14 @@ struct CallerLimiters {
         anonymous_tokens(clock, options),
         principal_tokens(clock, options) {}
   RateLimiter anonymous_requests, principal_requests, anonymous_tokens, principal_tokens;
+
+  // Replicas sharing the limits (RateLimiter::SetReplicas), for every table.
+  void SetReplicas(int replicas) {
+    for (RateLimiter* l : {&anonymous_requests, &principal_requests, &anonymous_tokens, &principal_tokens}) {
+      l->SetReplicas(replicas);
+    }
+  }
+  int replicas() const { return principal_requests.replicas(); }
 };
 
 // The caller part of a limiter key: "prn:<id>", or "addr:<address>" with an

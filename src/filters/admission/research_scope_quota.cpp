@@ -35,11 +35,9 @@ std::optional<http::Response> ResearchScopeQuota::Admit(RequestContext& ctx) {
   const ResearchScope scope = NarrowScope(config_.Limits(level).research, *narrowed);
   const std::string who = ctx.caller.anonymous() ? "addr:" + ctx.caller.address : ctx.caller.principal->id;
   const int64_t tokens = std::max<int64_t>(ctx.research->forward_tokens, 1);
-  // A request above a minute's budget is refused by the per-request limit
-  // (research_max_tokens) or could never pass: it takes the whole budget.
-  const int64_t cost = scope.tokens_per_minute > 0 ? std::min(tokens, scope.tokens_per_minute) : tokens;
+  // A request above a minute's budget takes the whole budget.
   const RateLimiter::Verdict v =
-      limiter_.Acquire(fmt::format("{}/{}", CallerRateKey(ctx.caller), ctx.model_id), scope.tokens_per_minute, cost);
+      limiter_.Acquire(fmt::format("{}/{}", CallerRateKey(ctx.caller), ctx.model_id), scope.tokens_per_minute, tokens);
   if (!v.allowed) {
     ctx.Deny("research_rate_limited");
     const std::string message =
