@@ -7,10 +7,10 @@ ASAN_BUILD := build-asan
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
   libboost-dev nlohmann-json3-dev libsqlite3-dev libsodium-dev libopenblas-dev \
   libpcre2-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libabsl-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev nginx-light wrk curl python3-numpy libpqxx-dev postgresql
+  libgtest-dev libgmock-dev libbenchmark-dev nginx-light wrk curl python3-numpy sqlite3 libpqxx-dev postgresql
 
-.PHONY: deps build asan demo test unit-test asan-test integration-test node-test python-test lint bench fuzz fuzz-seeds \
-  soak clean
+.PHONY: deps build asan demo test unit-test asan-test integration-test node-test python-test thread-safety lint bench \
+  fuzz fuzz-seeds soak clean
 
 # Installs only what is missing; does nothing when every package is present.
 deps:
@@ -53,10 +53,15 @@ node-test: build
 python-test: build
 	./clients/python/run_tests.sh $(BUILD)
 
+# Clang's thread-safety analysis over every file of the build: the
+# ABSL_GUARDED_BY annotations are checked, a finding fails.
+thread-safety: build
+	./scripts/thread_safety.py $(BUILD) -j $(JOBS)
+
 # clang-tidy runs on what changed since main (all of it: make lint).
 TIDY_BASE ?= main
 test: deps
-	$(MAKE) unit-test integration-test node-test python-test asan-test
+	$(MAKE) unit-test integration-test node-test python-test asan-test thread-safety
 	TIDY_BASE=$(TIDY_BASE) ./scripts/lint.sh
 
 # clang-format and clang-tidy over every source (clang-tidy takes ~10 min on 2 cores).

@@ -403,7 +403,7 @@ struct LogFacts {
 absl::StatusOr<LogFacts> ReadLog(const std::string& db, int64_t root_at_size, bool ids) {
   ASSIGN_OR_RETURN(auto store, store::SqliteLogStore::Open(db, /*create=*/false));
   translog::LogReader reader(*store);
-  ASSIGN_OR_RETURN(translog::LogHead head, reader.Head());
+  ASSIGN_OR_RETURN(LogHead head, reader.Head());
   LogFacts facts;
   facts.size = head.size;
   if (root_at_size > 0 && root_at_size <= head.size) {

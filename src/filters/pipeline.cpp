@@ -47,7 +47,7 @@ class RecordedResponse final : public http::PendingResponse, public std::enable_
 }  // namespace
 
 Pipeline::Pipeline(std::vector<std::unique_ptr<Filter>> filters, RecordFilter record, const Clock& clock)
-    : filters_(std::move(filters)), record_(std::move(record)), clock_(clock), id_prefix_(HexEncode(RandomBytes(4))) {}
+    : filters_(std::move(filters)), record_(record), clock_(clock), id_prefix_(HexEncode(RandomBytes(4))) {}
 
 std::string Pipeline::NextRequestId() {
   return fmt::format("{}{:08x}", id_prefix_, next_id_.fetch_add(1, std::memory_order_relaxed));

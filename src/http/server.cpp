@@ -165,6 +165,7 @@ class ServerImpl final : public Server {
   // skips waking other threads for the work it queues).
   static std::vector<std::unique_ptr<net::io_context>> MakeContexts(int threads) {
     std::vector<std::unique_ptr<net::io_context>> ios;
+    ios.reserve(static_cast<size_t>(threads));
     for (int i = 0; i < threads; ++i) ios.push_back(std::make_unique<net::io_context>(1));
     return ios;
   }

@@ -115,12 +115,12 @@ absl::Status RunRemote(const std::string& url, const std::string& key, const std
 }  // namespace
 
 void AddReleaseCommands(CLI::App& cli, absl::Status& status, std::string& data, std::string& store,
-                        ServicesOpener open) {
+                        const ServicesOpener& open) {
   // Options outlive the parse: CLI11 binds them by reference.
   static std::string model, level, policy_path, suite, url, key, run_id;
   static bool json = false;
   auto data_opt = [&](CLI::App* c) { AddDataOptions(c, data, store); };
-  auto with = [&status, open](std::function<absl::Status(Services&)> fn) {
+  auto with = [&status, open](const std::function<absl::Status(Services&)>& fn) {
     return [&status, open, fn] {
       auto s = open("");
       status = s.ok() ? fn(**s) : s.status();

@@ -41,11 +41,12 @@ std::optional<http::Response> ResearchScopeQuota::Admit(RequestContext& ctx) {
   if (!v.allowed) {
     ctx.Deny("research_rate_limited");
     const std::string message =
-        v.table_full ? fmt::format("the server is tracking as many callers as it can; retry in {} s",
-                                   v.retry_after_seconds)
-                     : fmt::format("research_tokens_per_minute of {} forward-pass tokens reached on '{}' (this "
-                                   "request needs {}); retry in {} s",
-                                   scope.tokens_per_minute, ctx.model_id, tokens, v.retry_after_seconds);
+        v.table_full
+            ? fmt::format("the server is tracking as many callers as it can; retry in {} s", v.retry_after_seconds)
+            : fmt::format(
+                  "research_tokens_per_minute of {} forward-pass tokens reached on '{}' (this "
+                  "request needs {}); retry in {} s",
+                  scope.tokens_per_minute, ctx.model_id, tokens, v.retry_after_seconds);
     return http::ErrorResponse(429, message, "rate_limited")
         .SetHeader("Retry-After", std::to_string(v.retry_after_seconds));
   }

@@ -26,8 +26,7 @@ namespace aperture {
 class ResearchScopeQuota final : public Quota {
  public:
   // `limiter` holds the research tokens-per-minute buckets (its own table).
-  ResearchScopeQuota(const Config& config, Store& store, RateLimiter& limiter, ResearchQuota& quota,
-                     const Clock& clock)
+  ResearchScopeQuota(const Config& config, Store& store, RateLimiter& limiter, ResearchQuota& quota, const Clock& clock)
       : config_(config), store_(store), limiter_(limiter), quota_(quota), clock_(clock) {}
   std::optional<http::Response> Admit(RequestContext& ctx) override;
 
