@@ -91,6 +91,7 @@ absl::StatusOr<Caller> SessionService::Authenticate(std::string_view secret, std
   caller.principal = std::move(*principal);
   caller.key_id = key->id;
   caller.session_id = s->id;
+  caller.session_expires_at = s->expires_at;
   caller.address = std::move(address);
   return caller;
 }

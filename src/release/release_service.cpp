@@ -228,9 +228,10 @@ absl::StatusOr<ReleaseService::View> ReleaseService::Show(const std::string& mod
   std::shared_ptr<const policy::Policy> p = policy();
   View v;
   ASSIGN_OR_RETURN(v.model, FindModel(model_id));
-  ASSIGN_OR_RETURN(policy::Evidence evidence, EvidenceFor(model_id));
-  v.ceiling = policy::ComputeCeiling(*p, evidence);
-  v.plan = policy::PlanStatus(*p, evidence, {v.model.public_level, v.model.level_since}, clock_.NowSeconds());
+  ASSIGN_OR_RETURN(v.evidence, EvidenceFor(model_id));
+  v.policy = p;
+  v.ceiling = policy::ComputeCeiling(*p, v.evidence);
+  v.plan = policy::PlanStatus(*p, v.evidence, {v.model.public_level, v.model.level_since}, clock_.NowSeconds());
   ASSIGN_OR_RETURN(v.history, store_.ListReleaseEvents(model_id));
   ASSIGN_OR_RETURN(std::vector<Grant> grants, store_.ListGrants("", model_id));
   const int64_t now = clock_.NowSeconds();

@@ -66,7 +66,9 @@ class ReleaseService {
     policy::Ceiling ceiling;
     std::vector<policy::StageStatus> plan;
     std::vector<ReleaseEvent> history;
-    std::vector<Grant> suspended_grants;  // active grants above the ceiling
+    std::vector<Grant> suspended_grants;           // active grants above the ceiling
+    policy::Evidence evidence;                     // what the ceiling was computed from
+    std::shared_ptr<const policy::Policy> policy;  // the policy it was computed under
   };
   absl::StatusOr<View> Show(const std::string& model_id);
 

@@ -13,6 +13,7 @@
 #include "access/authorizer.h"
 #include "access/key_usage.h"
 #include "access/rate_limiter.h"
+#include "access/session_service.h"
 #include "access/usage_meter.h"
 #include "api/api_deps.h"
 #include "config/config.h"
@@ -91,6 +92,7 @@ class App {
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<EvalService> evals_;
   Authenticator authenticator_;
+  SessionService sessions_;  // the web interface's sign-in
   ApiDeps deps_;
   Router router_;
   std::unique_ptr<Pipeline> pipeline_;

@@ -28,6 +28,18 @@ absl::StatusOr<std::string> PrincipalFilter(ApiDeps& d, const RequestContext& ct
   return p.id;
 }
 
+// Requests as JSON; a denied one says when its requester may ask again.
+Json RequestList(const ApiDeps& d, const std::vector<AccessRequest>& requests) {
+  Json list = ListOf(requests);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const AccessRequest& r = requests[i];
+    if (r.state == RequestState::kDenied) {
+      list["data"][i]["may_ask_again_at"] = r.decided_at + d.config.access_request_retry_seconds;
+    }
+  }
+  return list;
+}
+
 }  // namespace
 
 void AddAdminRoutes(Router& router, ApiDeps& d) {
@@ -228,7 +240,7 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
                   if (!state) return FieldError("state", "'state' must be pending, approved or denied");
                 }
                 ASSIGN_OR_RETURN(auto list, d.access.ListRequests(ctx.caller, state));
-                return ListOf(list);
+                return RequestList(d, list);
               })});
   router.Add({"POST",
               "/v1/admin/access-requests/{id}/approve",
@@ -287,7 +299,7 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
               {},
               Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
                 ASSIGN_OR_RETURN(auto list, d.access.MyRequests(ctx.caller));
-                return ListOf(list);
+                return RequestList(d, list);
               })});
 }
 

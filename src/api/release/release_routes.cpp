@@ -85,7 +85,41 @@ void AddReleaseRoutes(Router& router, ApiDeps& d) {
                 return JsonResponse({{"object", "policy"}, {"source", p->source}, {"sha256", p->sha256}});
               }});
 
+  router.Add({"GET",
+              "/v1/admin/policy",
+              "admin.policy.get",
+              Access::kReviewer,
+              ModelFrom::kNone,
+              {},
+              {},
+              [&d](RequestContext&) {
+                auto stored = d.store.CurrentPolicy();
+                if (!stored.ok()) return StatusResponse(stored.status());
+                auto p = d.release.policy();
+                Json body = {{"object", "policy"}, {"sha256", p->sha256}, {"source", p->source}};
+                // The text in force (the default policy has none: every ceiling open).
+                const bool matches = *stored && (*stored)->sha256 == p->sha256;
+                body["text"] = matches ? Json((*stored)->text) : Json(nullptr);
+                body["loaded_at"] = matches ? Json((*stored)->loaded_at) : Json(nullptr);
+                body["default"] = !matches;
+                return JsonResponse(body);
+              }});
+
   // Evaluations: runs of the policy's suites, for callers with `evaluate`.
+  router.Add({"GET",
+              "/v1/evals/runs",
+              "evals.runs.list",
+              Access::kReviewer,
+              ModelFrom::kNone,
+              {},
+              {},
+              [&d](RequestContext& ctx) {
+                auto runs = d.store.ListEvalRuns(std::string(ctx.request.Query("model").value_or("")));
+                if (!runs.ok()) return StatusResponse(runs.status());
+                Json data = Json::array();
+                for (const EvalRun& r : *runs) data.push_back(EvalRunJson(r));
+                return JsonResponse({{"object", "list"}, {"data", std::move(data)}});
+              }});
   router.Add({"POST",
               "/v1/evals/runs",
               "evals.runs.create",
