@@ -1,0 +1,351 @@
+// The web interface in a real browser (Debian's chromium): the stories the
+// issue names, each against a real server.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { join } from 'node:path';
+import { launch, newPage, offOrigin, open, root, shot, startServer } from './harness.mjs';
+
+let chrome;
+let server;
+let memberKey;
+const seen = [];  // every request every page made, with its server
+
+before(async () => {
+  chrome = await launch();
+  server = await startServer({ config: '[access_requests]\nretry_wait = "0s"\n' });
+  server.run('model', 'set-request-fields', '--id', 'stories', '--fields',
+    JSON.stringify([{ name: 'affiliation', type: 'text', required: true },
+      { name: 'use', type: 'select', options: ['research', 'teaching'], required: true }]));
+  server.run('principal', 'add', '--name', 'mia', '--role', 'member');
+  memberKey = server.run('key', 'create', '--principal', 'mia');
+});
+
+after(async () => {
+  await chrome?.close();
+  server?.stop();
+});
+
+async function page(url = server.url, options) {
+  const p = await newPage(url, options);
+  seen.push({ url, requests: p.requests });
+  return p;
+}
+
+async function signIn(p, key) {
+  await open(p.page, '/signin');
+  await p.page.getByLabel('API key').fill(key);
+  await p.page.getByRole('button', { name: 'Sign in' }).click();
+  await p.page.waitForURL('**/me');
+  await p.page.waitForSelector('body[data-ready="true"]');
+}
+
+test('an anonymous visitor sees the level, ceiling and reasons, chats with streamed tokens, and a refusal says how to ask', async () => {
+  const p = await page();
+  await open(p.page, '/');
+  await p.page.getByRole('link', { name: 'stories', exact: true }).click();
+  await p.page.waitForSelector('text=Where it stands');
+  const standing = p.page.locator('section', { has: p.page.getByRole('heading', { name: 'Where it stands' }) });
+  assert.match(await standing.innerText(), /Public level\s+hosted/);
+  assert.match(await standing.innerText(), /Ceiling\s+open/);
+  assert.match(await standing.innerText(), /No reason holds it lower|ceiling/);
+  assert.ok(await p.page.locator('svg.gradient').count() >= 1);
+  assert.match(await p.page.locator('main').innerText(), /Parameters\s+292\.8 k/);
+  await shot(p.page, 'model-page');
+
+  await p.page.getByRole('link', { name: 'Chat with it' }).click();
+  await p.page.waitForSelector('text=Your level here');
+  await p.page.getByLabel('Message').fill('Once upon a time');
+  // Count the streamed pieces as they arrive.
+  await p.page.evaluate(() => {
+    window.__tokens = 0;
+    new MutationObserver((ms) => { for (const m of ms) window.__tokens += [...m.addedNodes].filter((n) => n.classList && n.classList.contains('token')).length; })
+      .observe(document.querySelector('.conversation'), { childList: true, subtree: true });
+  });
+  await p.page.getByRole('button', { name: 'Send' }).click();
+  await p.page.waitForSelector('.chat-status :text("Done."), .chat-status :text("Stopped at the token limit.")');
+  const tokens = await p.page.evaluate(() => window.__tokens);
+  assert.ok(tokens > 3, `expected the answer to stream in pieces, saw ${tokens}`);
+  const answer = await p.page.locator('.msg.assistant .content').last().innerText();
+  assert.ok(answer.trim().length > 0);
+  await shot(p.page, 'chat');
+
+  // More than hosted allows: token alternatives.
+  await p.page.locator('summary', { hasText: 'Sampling settings' }).click();
+  await p.page.getByLabel('Show the top alternatives for each token').check();
+  await p.page.getByLabel('Message').fill('And then?');
+  await p.page.getByRole('button', { name: 'Send' }).click();
+  const refusal = p.page.locator('.notice.error');
+  await refusal.waitFor();
+  const text = await refusal.innerText();
+  assert.match(text, /Refused \(403\)/);
+  assert.match(text, /level 'api'/);
+  assert.match(text, /How to get more/);
+  assert.ok(await refusal.getByRole('link', { name: 'Sign in' }).count() === 1);
+  await shot(p.page, 'chat-refused');
+  assert.deepEqual(p.problems, []);
+  await p.context.close();
+});
+
+test('the stop button ends a stream', async () => {
+  const p = await page();
+  await open(p.page, '/models/stories/chat');
+  await p.page.locator('summary', { hasText: 'Sampling settings' }).click();
+  await p.page.getByLabel('Max tokens').fill('1024');
+  await p.page.getByLabel('Message').fill('Tell a long story');
+  await p.page.getByRole('button', { name: 'Send' }).click();
+  await p.page.waitForSelector('.token');
+  await p.page.getByRole('button', { name: 'Stop' }).click();
+  await p.page.waitForSelector('.chat-status :text("Stopped.")');
+  assert.equal(await p.page.getByRole('button', { name: 'Stop' }).isDisabled(), true);
+  await p.context.close();
+});
+
+test('a member asks for research, an owner approves api for 30 days; a denial shows its reason and the member asks again', async () => {
+  const member = await page();
+  await signIn(member, memberKey);
+  await shot(member.page, 'my-access');
+  await open(member.page, '/models/stories/request');
+  await member.page.getByLabel('Level asked for').selectOption('research');
+  await member.page.getByLabel('affiliation (required)').fill('Example University');
+  await member.page.getByLabel('use (required)').selectOption('research');
+  await member.page.getByLabel('Why you need it').fill('Interpretability study of small story models.');
+  await shot(member.page, 'request-access');
+  await member.page.getByRole('button', { name: 'Send the request' }).click();
+  await member.page.waitForSelector('.notice.ok');
+
+  const owner = await page();
+  await signIn(owner, server.ownerKey);
+  await open(owner.page, '/console');
+  const item = owner.page.locator('.queue > li', { hasText: 'mia asks for' });
+  assert.match(await item.innerText(), /Example University/);
+  await shot(owner.page, 'console');
+  await item.getByLabel('Approve at').selectOption('api');
+  await item.getByLabel('Expires').selectOption('30d');
+  await item.getByRole('button', { name: /^Approve / }).click();
+  await owner.page.waitForSelector('text=No request is waiting.');
+
+  await open(member.page, '/me');
+  const row = member.page.locator('tr', { has: member.page.getByRole('link', { name: 'stories' }) });
+  const rowText = await row.innerText();
+  assert.match(rowText, /api/);
+  const expiry = new Date(Date.now() + 30 * 86400 * 1000).toISOString().slice(0, 10);
+  assert.ok(rowText.includes(expiry), `expected the expiry ${expiry} in: ${rowText}`);
+  assert.match(await member.page.locator('main').innerText(), /approved/);
+
+  // Now ask for research again, and be denied with a reason.
+  await open(member.page, '/models/stories/request');
+  await member.page.getByLabel('Level asked for').selectOption('research');
+  await member.page.getByLabel('affiliation (required)').fill('Example University');
+  await member.page.getByLabel('use (required)').selectOption('research');
+  await member.page.getByLabel('Why you need it').fill('Activation patching.');
+  await member.page.getByRole('button', { name: 'Send the request' }).click();
+  await member.page.waitForSelector('.notice.ok');
+  await open(owner.page, '/console');
+  const pending = owner.page.locator('.queue > li', { hasText: 'mia asks for' });
+  await pending.getByLabel('Reason').fill('Please name the supervising lab.');
+  await pending.getByRole('button', { name: /^Deny / }).click();
+  await owner.page.waitForSelector('text=No request is waiting.');
+
+  await open(member.page, '/me');
+  const denied = member.page.locator('li.request.denied');
+  assert.match(await denied.innerText(), /Please name the supervising lab\./);
+  await denied.getByRole('link', { name: 'Ask again' }).click();
+  await member.page.waitForSelector('text=was denied');
+  assert.match(await member.page.locator('main').innerText(), /You may ask again now/);
+  await member.page.getByLabel('Level asked for').selectOption('research');
+  await member.page.getByLabel('affiliation (required)').fill('Example University, Lab of Small Models');
+  await member.page.getByLabel('use (required)').selectOption('research');
+  await member.page.getByLabel('Why you need it').fill('Activation patching, supervised by the Lab of Small Models.');
+  await member.page.getByRole('button', { name: 'Send the request' }).click();
+  await member.page.waitForSelector('.notice.ok');
+  await open(owner.page, '/console');
+  assert.match(await owner.page.locator('.queue').innerText(), /Lab of Small Models/);
+  assert.deepEqual([...member.problems, ...owner.problems], []);
+  await member.context.close();
+  await owner.context.close();
+});
+
+test('the owner proposes open with no evaluations run and sees every reason it is refused', async () => {
+  const guarded = await startServer({ policy: join(root, 'examples/policy.toml') });
+  try {
+    const p = await page(guarded.url);
+    await signIn(p, guarded.ownerKey);
+    await open(p.page, '/console');
+    await p.page.getByLabel('Propose public level').selectOption('open');
+    await p.page.getByRole('button', { name: 'Propose for stories' }).click();
+    const refused = p.page.locator('.proposal .notice.error');
+    await refused.waitFor();
+    const text = await refused.innerText();
+    assert.match(text, /Refused: hosted → open/);
+    // Every suite of examples/policy.toml is unevaluated; each is named.
+    for (const suite of ['hazard-proxy-placeholder', 'reading', 'arithmetic']) assert.ok(text.includes(suite), `${suite} missing in ${text}`);
+    assert.match(text, /above_ceiling/);
+    const reasons = await refused.locator('ul.reasons li').count();
+    assert.ok(reasons >= 4, `expected every reason, got ${reasons}: ${text}`);
+    await shot(p.page, 'console-release-refused');
+    await open(p.page, '/models/stories');
+    assert.match(await p.page.locator('main').innerText(), /refused/);
+    await shot(p.page, 'model-page-policy');
+    await p.context.close();
+  } finally {
+    guarded.stop();
+  }
+});
+
+test('the log page verifies a real log in the browser', async () => {
+  const p = await page();
+  await open(p.page, '/log');
+  await p.page.getByRole('button', { name: 'Pin the key this server publishes' }).click();
+  await p.page.waitForSelector('text=This browser checks checkpoints with the key you pinned');
+  await p.page.getByRole('button', { name: 'Verify in this browser' }).click();
+  const verdict = p.page.locator('.verdict-box');
+  await verdict.waitFor();
+  const text = await verdict.innerText();
+  assert.match(text, /✓ Verified/, text);
+  assert.match(text, /Signature/);
+  assert.match(text, /root recomputed from \d+ tile/);
+  assert.match(text, /First checkpoint this browser has seen/);
+  await shot(p.page, 'log-verified');
+  // Again later: consistency with the checkpoint this browser kept.
+  await server.run('principal', 'add', '--name', `later${Date.now()}`, '--role', 'member');
+  await open(p.page, '/log');
+  await p.page.getByRole('button', { name: 'Verify in this browser' }).click();
+  await p.page.locator('.verdict-box').waitFor();
+  assert.match(await p.page.locator('.verdict-box').innerText(), /Extends the checkpoint of \d+ entries/);
+
+  // My entries verify too.
+  await signIn(p, memberKey);
+  const first = p.page.getByRole('button', { name: /^Verify #/ }).first();
+  await first.click();
+  await p.page.waitForSelector('.entries .verdict.ok');
+  await p.context.close();
+});
+
+test('the log page shows a failure when the server alters one byte of a tile', async () => {
+  const target = new URL(server.url);
+  // A test server in front of the real one that flips a byte in every hash tile.
+  const proxy = http.createServer((req, res) => {
+    const up = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+      const chunks = [];
+      r.on('data', (c) => chunks.push(c));
+      r.on('end', () => {
+        let body = Buffer.concat(chunks);
+        if (/^\/log\/tile\/\d/.test(req.url) && body.length) { body = Buffer.from(body); body[body.length - 1] ^= 0x01; }
+        const headers = { ...r.headers };
+        delete headers['content-length'];
+        delete headers['transfer-encoding'];
+        res.writeHead(r.statusCode, headers);
+        res.end(body);
+      });
+    });
+    req.pipe(up);
+  });
+  await new Promise((ok) => proxy.listen(0, '127.0.0.1', ok));
+  const url = `http://127.0.0.1:${proxy.address().port}`;
+  try {
+    const p = await page(url);
+    await open(p.page, '/log');
+    await p.page.getByRole('button', { name: 'Pin the key this server publishes' }).click();
+    await p.page.getByRole('button', { name: 'Verify in this browser' }).click();
+    const verdict = p.page.locator('.verdict-box');
+    await verdict.waitFor();
+    const text = await verdict.innerText();
+    assert.match(text, /✗ Not verified/, text);
+    assert.match(text, /✓ Signature/);
+    assert.match(text, /✗ Tree from tiles: .*differs from the signed root.*altered/);
+    await shot(p.page, 'log-altered-tile');
+    await p.context.close();
+  } finally {
+    proxy.close();
+  }
+});
+
+test('the session is refused without the CSRF token and after sign-out', async () => {
+  const p = await page();
+  await signIn(p, memberKey);
+  const call = (headers) => p.page.evaluate(async (h) => {
+    const r = await fetch('/v1/me/keys', { method: 'POST', headers: { 'Content-Type': 'application/json', ...h }, body: '{}' });
+    return { status: r.status, body: await r.json() };
+  }, headers);
+  const without = await call({});
+  assert.equal(without.status, 403);
+  assert.equal(without.body.error.code, 'csrf_token');
+  const wrong = await call({ 'X-CSRF-Token': '0'.repeat(64) });
+  assert.equal(wrong.status, 403);
+  const token = await p.page.evaluate(async () => (await (await fetch('/v1/session')).json()).csrf_token);
+  const withToken = await call({ 'X-CSRF-Token': token });
+  assert.equal(withToken.status, 201);
+  // The cookie is out of the page's reach.
+  assert.equal(await p.page.evaluate(() => document.cookie), '');
+  const cookies = await p.context.cookies();
+  const session = cookies.find((c) => c.name === 'aperture_session');
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, 'Strict');
+
+  await p.page.getByRole('button', { name: 'Sign out' }).click();
+  await p.page.waitForURL(`${server.url}/`);
+  await p.page.waitForSelector('body[data-ready="true"]');
+  assert.match(await p.page.locator('#who').innerText(), /Not signed in/);
+  // The old cookie, replayed, is refused by the server.
+  const replay = await fetch(`${server.url}/v1/me`, { headers: { Cookie: `aperture_session=${session.value}` } });
+  assert.equal(replay.status, 401);
+  assert.equal((await replay.json()).error.code, 'session_ended');
+  await open(p.page, '/me');
+  assert.match(await p.page.locator('main').innerText(), /Sign in/);
+  await p.context.close();
+});
+
+test('the session is refused after it expires', async () => {
+  const short = await startServer({ config: '[sessions]\nttl = "2s"\n' });
+  try {
+    short.run('principal', 'add', '--name', 'sam');
+    const key = short.run('key', 'create', '--principal', 'sam');
+    const p = await page(short.url);
+    await signIn(p, key);
+    const session = (await p.context.cookies()).find((c) => c.name === 'aperture_session');
+    await new Promise((ok) => setTimeout(ok, 2500));
+    const r = await fetch(`${short.url}/v1/me`, { headers: { Cookie: `aperture_session=${session.value}` } });
+    assert.equal(r.status, 401);
+    assert.equal((await r.json()).error.code, 'session_expired');
+    await open(p.page, '/me');
+    assert.match(await p.page.locator('main').innerText(), /Sign in/);
+    await p.context.close();
+  } finally {
+    short.stop();
+  }
+});
+
+test('pages send the CSP header, work on a phone, and the transparency pages screenshot', async () => {
+  for (const path of ['/', '/models/stories', '/models/stories/chat', '/signin', '/log', '/me', '/console']) {
+    const r = await fetch(`${server.url}${path}`);
+    const csp = r.headers.get('content-security-policy');
+    assert.ok(csp && csp.includes("script-src 'self'") && !csp.includes('unsafe'), `${path}: ${csp}`);
+  }
+  const phone = await page(server.url, { mobile: true });
+  await open(phone.page, '/models/stories');
+  const width = await phone.page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 400, `the model page scrolls sideways on a phone (${width}px)`);
+  await shot(phone.page, 'model-page-phone');
+  await open(phone.page, '/');
+  await shot(phone.page, 'home-phone');
+  const desk = await page();
+  await open(desk.page, '/');
+  await shot(desk.page, 'home');
+  await open(desk.page, '/signin');
+  await shot(desk.page, 'signin');
+  // Keyboard: the skip link is the first stop and leads to the content.
+  await desk.page.keyboard.press('Tab');
+  assert.equal(await desk.page.evaluate(() => document.activeElement.textContent), 'Skip to content');
+  await phone.context.close();
+  await desk.context.close();
+});
+
+test('no page loads anything from outside the server', () => {
+  let total = 0;
+  for (const { url, requests } of seen) {
+    assert.deepEqual(offOrigin(requests, url), [], `requests left ${url}`);
+    total += requests.length;
+  }
+  assert.ok(total > 50, `expected the tests to have made many requests, saw ${total}`);
+});
