@@ -21,12 +21,11 @@ async function queue(ctx) {
   const out = h('div', { 'aria-live': 'polite' });
   const items = list.map((r) => {
     const result = h('div', { 'aria-live': 'polite' });
-    const lower = h('select', { 'aria-label': `Level to approve for request ${r.id}` },
+    const lower = h('select', {},
       LEVELS.filter((l) => levelIndex(l) >= levelIndex('staged') && levelIndex(l) <= levelIndex(r.level)).map((l) => h('option', { value: l }, l)));
     lower.value = r.level;
     const expiry = expirySelect();
-    expiry.setAttribute('aria-label', `Expiry for request ${r.id}`);
-    const reason = h('input', { type: 'text', placeholder: 'Reason (shown to the requester)', 'aria-label': `Reason to deny request ${r.id}` });
+    const reason = h('input', { type: 'text', placeholder: 'shown to the requester' });
     const act = async (what) => {
       clear(result);
       try {
@@ -118,7 +117,7 @@ async function release(ctx) {
   if (!isOwner()) return null;
   const panels = await Promise.all(ctx.models.map(async (m) => {
     const r = await api('GET', `/v1/models/${encodeURIComponent(m.id)}/release`);
-    const target = h('select', { 'aria-label': `Level to propose for ${m.id}` }, LEVELS.map((l) => h('option', { value: l }, l)));
+    const target = h('select', {}, LEVELS.map((l) => h('option', { value: l }, l)));
     target.value = r.public_level;
     const result = h('div', { 'aria-live': 'polite', class: 'proposal' });
     const propose = async () => {
