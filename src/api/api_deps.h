@@ -36,10 +36,12 @@ struct ApiDeps {
   RateLimiter& limiter;  // token-per-minute budgets of the serving routes
   ReleaseService& release;
   EvalService& evals;
-  const SessionService& sessions;               // browser sign-in (the web interface)
-  translog::LogReader& log;                     // the transparency log, for a principal's own entries
-  const std::string& log_public_key;            // the Ed25519 key that signs its checkpoints
-  std::function<absl::Status()> reload_policy;  // re-reads the policy file; keeps the old one on error
+  const SessionService& sessions;      // browser sign-in (the web interface)
+  translog::LogReader& log;            // the transparency log, for a principal's own entries
+  const std::string& log_public_key;   // the Ed25519 key that signs its checkpoints
+  // Re-reads the policy file, recording `actor` as who changed it; keeps the
+  // old policy on error.
+  std::function<absl::Status(const std::string& actor)> reload_policy;
 };
 
 }  // namespace aperture
