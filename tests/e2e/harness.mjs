@@ -52,6 +52,13 @@ export async function launch() {
   return { close: async () => {} };
 }
 
+// Browsers a test left open (it failed before closing them): closed after
+// the run, so that one failure cannot keep the run from ending.
+const openContexts = new Set();
+export async function closeAll() {
+  for (const c of [...openContexts]) await c.close().catch(() => {});
+}
+
 // A fresh browser profile (its own --user-data-dir: cookies, storage) whose
 // every request is recorded, so a test can assert that nothing left the
 // server's origin. Closing the context ends that browser.
@@ -69,7 +76,12 @@ export async function newPage(baseURL, { mobile = false } = {}) {
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(`console: ${m.text()}`); });
   const close = context.close.bind(context);
-  context.close = async () => { await close(); rmSync(profile, { recursive: true, force: true }); };
+  context.close = async () => {
+    openContexts.delete(context);
+    await close();
+    rmSync(profile, { recursive: true, force: true });
+  };
+  openContexts.add(context);
   return { context, page, requests, problems };
 }
 

@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { join } from 'node:path';
-import { launch, newPage, offOrigin, open, root, shot, startServer } from './harness.mjs';
+import { closeAll, launch, newPage, offOrigin, open, root, shot, startServer } from './harness.mjs';
 
 let chrome;
 let server;
@@ -22,6 +22,7 @@ before(async () => {
 });
 
 after(async () => {
+  await closeAll();
   await chrome?.close();
   server?.stop();
 });
@@ -256,6 +257,7 @@ test('the log page shows a failure when the server alters one byte of a tile', a
     const p = await page(url);
     await open(p.page, '/log');
     await p.page.getByRole('button', { name: 'Pin the key this server publishes' }).click();
+    await p.page.waitForSelector('text=This browser checks checkpoints with the key you pinned');
     await p.page.getByRole('button', { name: 'Verify in this browser' }).click();
     const verdict = p.page.locator('.verdict-box');
     await verdict.waitFor();

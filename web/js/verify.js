@@ -46,10 +46,14 @@ export async function nodeHash(left, right) { return sha256(concat(new Uint8Arra
 
 // ---- signed notes and checkpoints (C2SP signed-note, tlog-checkpoint)
 
-// "name+hash+base64(0x01 || 32-byte Ed25519 key)".
+// "name+hash+base64(0x01 || 32-byte Ed25519 key)". A name has no '+', but
+// the base64 may: only the first two '+' separate the parts.
 export async function parseVerifierKey(text) {
-  const parts = String(text).trim().split('+');
-  if (parts.length !== 3 || !parts[0] || !/^[0-9a-f]{8}$/.test(parts[1])) {
+  const t = String(text).trim();
+  const p1 = t.indexOf('+');
+  const p2 = p1 < 0 ? -1 : t.indexOf('+', p1 + 1);
+  const parts = p2 < 0 ? [] : [t.slice(0, p1), t.slice(p1 + 1, p2), t.slice(p2 + 1)];
+  if (parts.length !== 3 || !parts[0] || !/^[0-9a-f]{8}$/.test(parts[1]) || !parts[2]) {
     throw new Error('a verifier key looks like name+1a2b3c4d+base64…');
   }
   let key;
