@@ -182,21 +182,62 @@ test('the owner proposes open with no evaluations run and sees every reason it i
     const p = await page(guarded.url);
     await signIn(p, guarded.ownerKey);
     await open(p.page, '/console');
+    const panel = p.page.locator('.proposal');
     await p.page.getByLabel('Propose public level').selectOption('open');
-    await p.page.getByRole('button', { name: 'Propose for stories' }).click();
-    const refused = p.page.locator('.proposal .notice.error');
+    await p.page.getByRole('button', { name: 'Check stories' }).click();
+    const refused = panel.locator('.notice.error');
     await refused.waitFor();
     const text = await refused.innerText();
-    assert.match(text, /Refused: hosted → open/);
+    assert.match(text, /Not allowed: hosted → open/);
+    assert.match(text, /Nothing was changed/);
     // Every suite of examples/policy.toml is unevaluated; each is named.
     for (const suite of ['hazard-proxy-placeholder', 'reading', 'arithmetic']) assert.ok(text.includes(suite), `${suite} missing in ${text}`);
     assert.match(text, /above_ceiling/);
     const reasons = await refused.locator('ul.reasons li').count();
     assert.ok(reasons >= 4, `expected every reason, got ${reasons}: ${text}`);
+    // The same reasons as the API gives, and no way to apply it.
+    const api = await (await fetch(`${guarded.url}/v1/models/stories/release`, {
+      method: 'POST', headers: { Authorization: `Bearer ${guarded.ownerKey}` }, body: '{"level":"open","dry_run":true}',
+    })).json();
+    assert.equal(reasons, api.reasons.length);
+    assert.equal(await panel.getByRole('button', { name: /^Apply / }).count(), 0);
     await shot(p.page, 'console-release-refused');
+    // Nothing changed: the level, and the model's history.
+    const release = async () => (await fetch(`${guarded.url}/v1/models/stories/release`,
+      { headers: { Authorization: `Bearer ${guarded.ownerKey}` } })).json();
+    assert.equal((await release()).public_level, 'hosted');
+    const history = (await release()).history.length;
+
+    // An allowed level (lowering always is) waits for the owner's confirmation.
+    await p.page.getByLabel('Propose public level').selectOption('staged');
+    await p.page.getByRole('button', { name: 'Check stories' }).click();
+    await panel.locator('.notice.ok', { hasText: 'Allowed: hosted → staged' }).waitFor();
+    assert.match(await panel.innerText(), /Nothing is applied until you confirm/);
+    assert.equal((await release()).public_level, 'hosted');
+    await shot(p.page, 'console-release-confirm');
+    // Cancel leaves it alone; checking again and confirming applies it.
+    await panel.getByRole('button', { name: 'Cancel' }).click();
+    assert.equal(await panel.innerText(), '');
+    await p.page.getByRole('button', { name: 'Check stories' }).click();
+    // Keyboard: the confirmation takes the focus, so Enter applies.
+    const apply = panel.getByRole('button', { name: 'Apply hosted → staged to stories' });
+    await apply.waitFor();
+    assert.equal(await apply.evaluate((b) => b === document.activeElement), true);
+    await p.page.keyboard.press('Enter');
+    await p.page.locator('.proposal .notice.ok', { hasText: 'Applied: hosted → staged' }).waitFor();
+    const after = await release();
+    assert.equal(after.public_level, 'staged');
+    assert.equal(after.history.length, history + 1);
+    await shot(p.page, 'console-release-applied');
+
+    // The model page says why the ceiling is where it is and shows the change.
     await open(p.page, '/models/stories');
-    assert.match(await p.page.locator('main').innerText(), /refused/);
+    const main = await p.page.locator('main').innerText();
+    assert.match(main, /Public level\s+staged/);
+    assert.match(main, /changed\s+hosted\s+→\s+staged/);
+    assert.match(main, /Not run yet/);
     await shot(p.page, 'model-page-policy');
+    assert.deepEqual(p.problems, []);
     await p.context.close();
   } finally {
     guarded.stop();

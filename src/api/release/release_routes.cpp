@@ -53,15 +53,22 @@ void AddReleaseRoutes(Router& router, ApiDeps& d) {
               [&d](RequestContext& ctx) {
                 auto level = RequiredLevel(ctx.body, "level");
                 if (!level.ok()) return StatusResponse(level.status());
-                auto proposal = d.release.Propose(ctx.caller, ctx.model_id, *level);
+                // A dry run answers as a proposal would and applies nothing.
+                auto dry_run = OptionalBool(ctx.body, "dry_run");
+                if (!dry_run.ok()) return StatusResponse(dry_run.status());
+                const bool check_only = dry_run->value_or(false);
+                auto proposal = check_only ? d.release.Check(ctx.caller, ctx.model_id, *level)
+                                           : d.release.Propose(ctx.caller, ctx.model_id, *level);
                 if (!proposal.ok()) return StatusResponse(proposal.status());
-                if (proposal->allowed) return JsonResponse(ProposalJson(*proposal));
+                Json body = ProposalJson(*proposal);
+                body["dry_run"] = check_only;
+                if (proposal->allowed) return JsonResponse(body);
                 // Refused: the evidence does not support it. Every reason goes back.
                 ctx.Deny("release_refused");
-                Json body = ProposalJson(*proposal);
                 body["error"] = {
-                    {"message", fmt::format("The release policy refuses {} -> {}: {}", LevelName(proposal->from),
-                                            LevelName(proposal->to), ReasonsText(proposal->reasons))},
+                    {"message",
+                     fmt::format("The release policy {} {} -> {}: {}", check_only ? "would refuse" : "refuses",
+                                 LevelName(proposal->from), LevelName(proposal->to), ReasonsText(proposal->reasons))},
                     {"type", "invalid_request_error"},
                     {"code", "release_refused"},
                     {"param", "level"}};

@@ -113,34 +113,68 @@ async function grants(ctx) {
     add, out);
 }
 
+// The release panel: a proposal is first checked (a dry run: the server
+// answers as it would to the proposal and applies nothing), then applied
+// only by a separate confirmation. Both are recorded in the log.
+function reasonItems(reasons) {
+  return h('ul', { class: 'reasons' }, reasons.map((x) => h('li', {}, h('code', {}, x.code), ' ', x.message)));
+}
+
+function refusalView(e, { from, to, checked }) {
+  const body = e.body || {};
+  if (!body.reasons) return notice('error', e.message);
+  return notice('error', h('strong', {}, `${checked ? 'Not allowed' : 'Refused'}: ${body.from || from} → ${body.to || to}. `),
+    checked ? 'Nothing was changed. ' : 'Nothing was changed: the evidence moved since the check. ',
+    h('p', {}, `Every reason (${body.reasons.length}):`), reasonItems(body.reasons));
+}
+
 async function release(ctx) {
   if (!isOwner()) return null;
   const panels = await Promise.all(ctx.models.map(async (m) => {
-    const r = await api('GET', `/v1/models/${encodeURIComponent(m.id)}/release`);
+    const path = `/v1/models/${encodeURIComponent(m.id)}/release`;
+    const r = await api('GET', path);
     const target = h('select', {}, LEVELS.map((l) => h('option', { value: l }, l)));
     target.value = r.public_level;
     const result = h('div', { 'aria-live': 'polite', class: 'proposal' });
-    const propose = async () => {
+    const done = ctx.notes.get(`release:${m.id}`);
+    ctx.notes.delete(`release:${m.id}`);
+    if (done) result.append(done);
+    const apply = async (level) => {
       clear(result);
       try {
-        const p = await api('POST', `/v1/models/${encodeURIComponent(m.id)}/release`, { level: target.value });
-        result.append(notice('ok', h('strong', {}, 'Allowed: '), `${p.from} → ${p.to}. `,
-          h('ul', {}, p.reasons.map((x) => h('li', {}, x.message)))));
+        const p = await api('POST', path, { level });
+        ctx.notes.set(`release:${m.id}`, notice('ok', h('strong', {}, `Applied: ${p.from} → ${p.to}.`),
+          ' The public level changed; it is in the model\'s history and the log.'));
+        ctx.refresh();
       } catch (e) {
-        const body = e.body || {};
-        result.append(notice('error', h('strong', {}, `Refused: ${body.from || r.public_level} → ${body.to || target.value}. `),
-          body.reasons ? [h('p', {}, `Every reason (${body.reasons.length}):`),
-            h('ul', { class: 'reasons' }, body.reasons.map((x) => h('li', {}, h('code', {}, x.code), ' ', x.message)))] : e.message));
+        result.append(refusalView(e, { from: r.public_level, to: level, checked: false }));
+      }
+    };
+    const check = async (ev) => {
+      ev.preventDefault();
+      clear(result);
+      const level = target.value;
+      try {
+        const p = await api('POST', path, { level, dry_run: true });
+        const confirm = h('button', { type: 'button', class: 'primary', onclick: () => apply(level) },
+          `Apply ${p.from} → ${p.to} to ${m.id}`);
+        const cancel = h('button', { type: 'button', class: 'secondary', onclick: () => { clear(result); target.focus(); } }, 'Cancel');
+        result.append(notice('ok', h('strong', {}, `Allowed: ${p.from} → ${p.to}.`), ' Nothing is applied until you confirm.',
+          p.reasons.length ? reasonItems(p.reasons) : null, h('div', { class: 'decide' }, confirm, cancel)));
+        confirm.focus();
+      } catch (e) {
+        result.append(refusalView(e, { from: r.public_level, to: level, checked: true }));
       }
     };
     return h('li', { class: 'card' },
       h('h3', {}, m.id, ' ', levelBadge(r.public_level), ' ceiling ', levelBadge(r.ceiling.level)),
-      h('div', { class: 'decide' }, field('Propose public level', target),
-        h('button', { type: 'button', class: 'primary', onclick: propose }, `Propose for ${m.id}`)),
+      h('form', { class: 'decide', onsubmit: check }, field('Propose public level', target),
+        h('button', { type: 'submit' }, `Check ${m.id}`)),
       result);
   }));
-  return section('Release', h('p', {}, 'A proposal is applied when the policy allows it; otherwise nothing changes and every reason is listed. Either way it is recorded.'),
-    h('ul', { class: 'plain' }, panels));
+  return section('Release', h('p', {}, 'Check a level first: the policy says whether it is allowed, or every reason it is not, ',
+    'and nothing changes. An allowed level is applied only when you confirm. Checks and changes are both recorded in the log.'),
+  h('ul', { class: 'plain' }, panels));
 }
 
 async function evaluations(ctx) {
@@ -191,6 +225,7 @@ export async function render() {
   let evalNode = null;
   const ctx = {
     models: (await api('GET', '/v1/admin/models')).data,
+    notes: new Map(),  // what a panel says after a change that redrew the console
     refresh: () => draw(),
     // Live progress: only the evaluations panel is redrawn, so focus and
     // typing elsewhere are left alone.
