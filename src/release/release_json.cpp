@@ -64,8 +64,20 @@ Json ReleaseViewJson(const ReleaseService::View& v) {
       }
     }
   }
+  // Finished runs, for the model's timeline (what each run's log entry says).
+  Json evaluation_history = Json::array();
+  for (const EvalRun& r : v.evaluation_runs) {
+    evaluation_history.push_back({{"run", r.id},
+                                  {"suite", r.suite_name},
+                                  {"domain", r.suite_domain},
+                                  {"version", r.suite_version},
+                                  {"time", FormatRfc3339(r.finished_at)},
+                                  {"metrics", DetailsOf(r.metrics)},
+                                  {"tiers", DetailsOf(r.tiers)}});
+  }
   return {{"object", "model.release"},
           {"evaluations", std::move(evaluations)},
+          {"evaluation_history", std::move(evaluation_history)},
           {"policy_sha256", v.policy ? Json(v.policy->sha256) : Json(nullptr)},
           {"model", v.model.id},
           {"public_level", LevelName(v.model.public_level)},

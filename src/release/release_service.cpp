@@ -255,6 +255,11 @@ absl::StatusOr<ReleaseService::View> ReleaseService::Show(const std::string& mod
   v.ceiling = policy::ComputeCeiling(*p, v.evidence);
   v.plan = policy::PlanStatus(*p, v.evidence, {v.model.public_level, v.model.level_since}, clock_.NowSeconds());
   ASSIGN_OR_RETURN(v.history, store_.ListReleaseEvents(model_id));
+  ASSIGN_OR_RETURN(std::vector<EvalRun> runs, store_.ListEvalRuns(model_id));
+  for (EvalRun& r : runs) {
+    if (v.evaluation_runs.size() == kEvaluationHistory) break;
+    if (r.state == EvalRunState::kFinished) v.evaluation_runs.push_back(std::move(r));
+  }
   ASSIGN_OR_RETURN(std::vector<Grant> grants, store_.ListGrants("", model_id));
   const int64_t now = clock_.NowSeconds();
   for (Grant& g : grants) {

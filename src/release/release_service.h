@@ -71,11 +71,15 @@ class ReleaseService {
     policy::Ceiling ceiling;
     std::vector<policy::StageStatus> plan;
     std::vector<ReleaseEvent> history;
+    // The model's finished evaluation runs, newest first (at most
+    // kEvaluationHistory): their results are in the public log too.
+    std::vector<EvalRun> evaluation_runs;
     std::vector<Grant> suspended_grants;           // active grants above the ceiling
     policy::Evidence evidence;                     // what the ceiling was computed from
     std::shared_ptr<const policy::Policy> policy;  // the policy it was computed under
   };
   absl::StatusOr<View> Show(const std::string& model_id);
+  static constexpr size_t kEvaluationHistory = 50;
 
  private:
   absl::StatusOr<Model> FindModel(const std::string& model_id) const;

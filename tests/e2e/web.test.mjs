@@ -3,6 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeAll, launch, newPage, offOrigin, open, root, shot, startServer } from './harness.mjs';
 
@@ -141,7 +143,10 @@ test('a member asks for research, an owner approves api for 30 days; a denial sh
   assert.match(rowText, /api/);
   const expiry = new Date(Date.now() + 30 * 86400 * 1000).toISOString().slice(0, 10);
   assert.ok(rowText.includes(expiry), `expected the expiry ${expiry} in: ${rowText}`);
-  assert.match(await member.page.locator('main').innerText(), /approved/);
+  const answer = await member.page.locator('li.request.approved').innerText();
+  assert.match(answer, /Approved for less: api \(you asked for research\), until /);
+  assert.ok(answer.includes(expiry), `expected the expiry ${expiry} in: ${answer}`);
+  await shot(member.page, 'my-access-approved');
 
   // Now ask for research again, and be denied with a reason.
   await open(member.page, '/models/stories/request');
@@ -159,10 +164,14 @@ test('a member asks for research, an owner approves api for 30 days; a denial sh
 
   await open(member.page, '/me');
   const denied = member.page.locator('li.request.denied');
-  assert.match(await denied.innerText(), /Please name the supervising lab\./);
+  const deniedText = await denied.innerText();
+  assert.match(deniedText, /Denied, because: “Please name the supervising lab\.”/);
+  assert.match(deniedText, /You may ask again now/);  // the configured wait is zero here
+  await shot(member.page, 'my-access-denied');
   await denied.getByRole('link', { name: 'Ask again' }).click();
   await member.page.waitForSelector('text=was denied');
   assert.match(await member.page.locator('main').innerText(), /You may ask again now/);
+  await shot(member.page, 'request-again');
   await member.page.getByLabel('Level asked for').selectOption('research');
   await member.page.getByLabel('affiliation (required)').fill('Example University, Lab of Small Models');
   await member.page.getByLabel('use (required)').selectOption('research');
@@ -241,6 +250,64 @@ test('the owner proposes open with no evaluations run and sees every reason it i
     await p.context.close();
   } finally {
     guarded.stop();
+  }
+});
+
+test('an owner runs an evaluation from the console and watches its progress live, then sees the result on the model page', async () => {
+  // A policy with one suite long enough (1,500 items of reading.jsonl) that
+  // the console's once-a-second refresh sees it running.
+  const dir = mkdtempSync(join(tmpdir(), 'aperture-e2e-policy-'));
+  const [header, ...items] = readFileSync(join(root, 'examples/suites/reading.jsonl'), 'utf8').trim().split('\n');
+  const head = JSON.parse(header);
+  head.suite.name = 'long-reading';
+  writeFileSync(join(dir, 'long-reading.jsonl'),
+    [JSON.stringify(head), ...Array.from({ length: 1500 }, (_, i) => items[i % items.length])].join('\n'));
+  writeFileSync(join(dir, 'policy.toml'), ['unknown_ceiling = "hosted"', '[ceilings]', 'low = "open"', 'medium = "api"',
+    'high = "hosted"', 'critical = "closed"', '[[domains]]', 'name = "general"', '[[domains.suites]]',
+    'name = "long-reading"', 'file = "long-reading.jsonl"', 'metric = "acc"',
+    'thresholds = { medium = 0.5, high = 0.7, critical = 0.9 }', ''].join('\n'));
+  const evaluated = await startServer({ policy: join(dir, 'policy.toml') });
+  try {
+    const p = await page(evaluated.url);
+    await signIn(p, evaluated.ownerKey);
+    await open(p.page, '/console');
+    const panel = p.page.locator('section', { has: p.page.getByRole('heading', { name: 'Evaluations' }) });
+    assert.match(await panel.innerText(), /No evaluation has run yet/);
+    // Record every progress bar the page shows, as it shows it.
+    await p.page.evaluate(() => {
+      window.__progress = [];
+      new MutationObserver(() => {
+        for (const bar of document.querySelectorAll('progress')) window.__progress.push([bar.value, bar.max]);
+      }).observe(document.getElementById('main'), { childList: true, subtree: true });
+    });
+    await panel.getByLabel('Suite').selectOption('long-reading');
+    await panel.getByRole('button', { name: 'Run' }).click();
+    await p.page.locator('progress').first().waitFor();
+    await shot(p.page, 'console-eval-running');
+    const row = p.page.locator('tr', { hasText: 'long-reading' });
+    await row.locator('td', { hasText: /^finished/ }).waitFor({ timeout: 120000 });
+    const seen = await p.page.evaluate(() => window.__progress);
+    const running = seen.filter(([value, max]) => max === 1500 && value < max);
+    assert.ok(running.length >= 1, `the console never showed the run in progress: ${JSON.stringify(seen)}`);
+    assert.ok(new Set(running.map(([value]) => value)).size >= 2, `progress did not move live: ${JSON.stringify(running)}`);
+    const result = await row.innerText();
+    assert.match(result, /1500\/1500/);
+    assert.match(result, /acc \d\.\d{3}/);
+    assert.match(result, /general: (low|medium|high|critical)/);
+    await shot(p.page, 'console-eval-finished');
+    // The score, against its thresholds, on the model page.
+    await open(p.page, '/models/stories');
+    const evals = p.page.locator('section', { has: p.page.getByRole('heading', { name: 'Evaluations' }) });
+    assert.match(await evals.innerText(), /long-reading[\s\S]*Score \d\.\d{3}/);
+    assert.ok(await evals.locator('svg').count() >= 1, 'no chart of the score against its thresholds');
+    const timeline = p.page.locator('section', { has: p.page.getByRole('heading', { name: 'History' }) });
+    assert.match(await timeline.innerText(), /evaluated long-reading \([a-z-]+\): acc \d\.\d{3}.* tier general/);
+    await shot(p.page, 'model-page-evaluated');
+    assert.deepEqual(p.problems, []);
+    await p.context.close();
+  } finally {
+    evaluated.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

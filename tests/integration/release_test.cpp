@@ -235,6 +235,15 @@ TEST_F(ReleaseTest, AStagedReleaseFollowsTheEvidence) {
   EXPECT_TRUE(grant_logged);
   // The history says the same.
   EXPECT_GE(release["history"].size(), 6u);
+  // Finished evaluations, newest first, for the model's timeline: the last
+  // one is the passing run that restored the ceiling.
+  const Json& evaluated = release["evaluation_history"];
+  ASSERT_GE(evaluated.size(), 3u);
+  EXPECT_EQ(evaluated[0]["run"], run["id"]);
+  EXPECT_EQ(evaluated[0]["suite"], "hazard");
+  EXPECT_EQ(evaluated[0]["tiers"]["bio"], "low");
+  EXPECT_EQ(evaluated[0]["metrics"]["accuracy"], 0.0);
+  EXPECT_GE(evaluated[0]["time"].get<std::string>(), evaluated[1]["time"].get<std::string>());
 }
 
 TEST_F(ReleaseTest, LoweringIsAlwaysAllowedAndSkippingAStageIsNot) {

@@ -257,5 +257,28 @@ TEST_F(WebTest, ADeniedRequestSaysWhenToAskAgain) {
             mine["data"][0]["decided_at"].get<int64_t>() + 7 * 86400);
 }
 
+TEST_F(WebTest, AnApprovedRequestSaysWhatItsGrantGives) {
+  Json r = server_.CallJson("POST", "/v1/access-requests", R"({"model":"tiny","level":"research","justification":"x"})",
+                            member_key_);
+  const int64_t now = server_.clock().NowSeconds();
+  server_.CallJson("POST", fmt::format("/v1/admin/access-requests/{}/approve", r["id"].get<std::string>()),
+                   R"({"level":"api","expires_in":"30d"})", server_.owner_key());
+  Json mine = server_.CallJson("GET", "/v1/access-requests", "", member_key_);
+  ASSERT_EQ(mine["data"].size(), 1u);
+  const Json& approved = mine["data"][0];
+  EXPECT_EQ(approved["state"], "approved");
+  EXPECT_EQ(approved["level"], "research");  // what was asked
+  EXPECT_EQ(approved["granted"]["level"], "api");
+  EXPECT_EQ(approved["granted"]["expires_at"].get<int64_t>(), now + 30 * 86400);
+  EXPECT_TRUE(approved["granted"]["revoked_at"].is_null());
+  EXPECT_FALSE(approved.contains("may_ask_again_at"));
+  // The reviewers' list says the same; a revoked grant says so.
+  server_.Call("DELETE", "/v1/admin/grants/" + approved["grant"].get<std::string>(), "", server_.owner_key());
+  Json all = server_.CallJson("GET", "/v1/admin/access-requests?state=approved", "", server_.owner_key());
+  ASSERT_EQ(all["data"].size(), 1u);
+  EXPECT_EQ(all["data"][0]["granted"]["level"], "api");
+  EXPECT_FALSE(all["data"][0]["granted"]["revoked_at"].is_null());
+}
+
 }  // namespace
 }  // namespace aperture::testing

@@ -28,13 +28,24 @@ absl::StatusOr<std::string> PrincipalFilter(ApiDeps& d, const RequestContext& ct
   return p.id;
 }
 
-// Requests as JSON; a denied one says when its requester may ask again.
-Json RequestList(const ApiDeps& d, const std::vector<AccessRequest>& requests) {
+// Requests as JSON. A denied one says when its requester may ask again; an
+// approved one what its grant gives (approved for less than asked, with the
+// grant's expiry, as it stands now: revoked grants say so).
+absl::StatusOr<Json> RequestList(const ApiDeps& d, const std::vector<AccessRequest>& requests) {
   Json list = ListOf(requests);
   for (size_t i = 0; i < requests.size(); ++i) {
     const AccessRequest& r = requests[i];
+    Json& item = list["data"][i];
     if (r.state == RequestState::kDenied) {
-      list["data"][i]["may_ask_again_at"] = r.decided_at + d.config.access_request_retry_seconds;
+      item["may_ask_again_at"] = r.decided_at + d.config.access_request_retry_seconds;
+    }
+    if (r.state == RequestState::kApproved && !r.grant_id.empty()) {
+      ASSIGN_OR_RETURN(std::optional<Grant> grant, d.store.FindGrant(r.grant_id));
+      if (grant) {
+        item["granted"] = {{"level", LevelName(grant->level)},
+                           {"expires_at", grant->expires_at == 0 ? Json(nullptr) : Json(grant->expires_at)},
+                           {"revoked_at", grant->revoked_at == 0 ? Json(nullptr) : Json(grant->revoked_at)}};
+      }
     }
   }
   return list;

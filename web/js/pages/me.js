@@ -78,19 +78,40 @@ function usage(u) {
       ` · ${total} tokens in the last 30 days`));
 }
 
+// What an approval gave: the level (less than asked, maybe) and until when.
+function approvedText(r) {
+  const g = r.granted;
+  if (!g) return `Approved (grant ${r.grant}).`;
+  return [g.level === r.level ? `Approved at ${g.level}` : `Approved for less: ${g.level} (you asked for ${r.level})`,
+    g.expires_at ? `, until ${fmtTime(g.expires_at)}` : ', with no expiry',
+    g.revoked_at ? `; the grant was revoked ${fmtTime(g.revoked_at)}` : '', '.',
+    r.reason && r.reason !== 'approved' ? ` The reviewer says: “${r.reason}”` : ''].join('');
+}
+
+function deniedView(r) {
+  const wait = r.may_ask_again_at && r.may_ask_again_at * 1000 > Date.now();
+  const ask = h('a', { href: `/models/${encodeURIComponent(r.model)}/request` }, 'Ask again');
+  return h('p', {}, `Denied, because: “${r.reason}” `,
+    wait ? `You may ask again after ${fmtTime(r.may_ask_again_at)}.` : ['You may ask again now: ', ask, '.']);
+}
+
 function requests(list) {
   if (!list.data.length) return section('My access requests', h('p', {}, 'None yet. Ask from a model\'s page.'));
+  // Only the newest denial per model invites a new request.
+  const newestDenied = new Set();
+  const seen = new Set();
+  for (const r of list.data) {
+    if (seen.has(r.model)) continue;
+    seen.add(r.model);
+    if (r.state === 'denied') newestDenied.add(r.id);
+  }
   return section('My access requests',
-    h('ul', { class: 'plain requests' }, list.data.map((r) => {
-      const again = r.may_ask_again_at && r.may_ask_again_at * 1000 > Date.now();
-      return h('li', { class: `request ${r.state}` },
-        h('h3', {}, `${r.model}: `, levelBadge(r.level), ` — ${r.state}`),
-        h('p', {}, `Asked ${fmtTime(r.created_at)}`, r.decided_at ? `, answered ${fmtTime(r.decided_at)}` : '', '.'),
-        r.state === 'approved' ? h('p', {}, `Approved${r.reason ? `: ${r.reason}` : ''} (grant ${r.grant}).`) : null,
-        r.state === 'denied' ? h('p', {}, `Denied: “${r.reason}”. `,
-          again ? `You may ask again after ${fmtTime(r.may_ask_again_at)}.`
-            : h('a', { href: `/models/${encodeURIComponent(r.model)}/request` }, 'Ask again')) : null);
-    })));
+    h('ul', { class: 'plain requests' }, list.data.map((r) => h('li', { class: `request ${r.state}` },
+      h('h3', {}, `${r.model}: `, levelBadge(r.level), ` — ${r.state}`),
+      h('p', {}, `Asked ${fmtTime(r.created_at)}`, r.decided_at ? `, answered ${fmtTime(r.decided_at)}` : '', '.'),
+      r.state === 'approved' ? h('p', {}, approvedText(r)) : null,
+      r.state === 'denied' ? (newestDenied.has(r.id) ? deniedView(r) : h('p', {}, `Denied, because: “${r.reason}”`)) : null,
+      r.state === 'pending' ? h('p', {}, 'Waiting for a reviewer.') : null))));
 }
 
 function entries(mine) {

@@ -81,13 +81,22 @@ function plan({ release }) {
     })));
 }
 
+// One timeline of what happened to the model: release changes (and refused
+// proposals, ceiling moves) and finished evaluations, newest first.
 function history({ release }) {
-  if (!release.history.length) return section('History', h('p', {}, 'No release change yet.'));
+  const events = [
+    ...release.history.map((e) => ({ time: e.time, node: [h('strong', {}, e.kind), ' ', levelBadge(e.from), ' → ',
+      levelBadge(e.to), ` by ${e.actor}`, e.reason ? h('p', {}, e.reason) : null], kind: e.kind })),
+    ...(release.evaluation_history || []).map((e) => ({ time: e.time, kind: 'evaluated', node: [
+      h('strong', {}, 'evaluated'), ` ${e.suite} (${e.domain}): `,
+      Object.entries(e.metrics).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toFixed(3) : v}`).join(', ') || 'no metrics',
+      Object.keys(e.tiers).length ? ` · tier ${Object.entries(e.tiers).map(([d, t]) => `${d} ${t}`).join(', ')}` : '',
+      ` · run ${e.run}`] })),
+  ].sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
+  if (!events.length) return section('History', h('p', {}, 'No release change or evaluation yet.'));
   return section('History',
-    h('ol', { class: 'timeline', reversed: true }, [...release.history].reverse().map((e) => h('li', { class: `ev ev-${e.kind}` },
-      h('time', { datetime: e.time }, fmtTime(e.time)), ' ',
-      h('strong', {}, e.kind), ' ', levelBadge(e.from), ' → ', levelBadge(e.to), ` by ${e.actor}`,
-      e.reason ? h('p', {}, e.reason) : null))));
+    h('ol', { class: 'timeline', reversed: true }, events.map((e) => h('li', { class: `ev ev-${e.kind}` },
+      h('time', { datetime: e.time }, fmtTime(e.time)), ' ', e.node))));
 }
 
 function levelsTable({ levels, card }) {
