@@ -435,30 +435,83 @@ test('the session is refused after it expires', async () => {
   }
 });
 
-test('pages send the CSP header, work on a phone, and the transparency pages screenshot', async () => {
-  for (const path of ['/', '/models/stories', '/models/stories/chat', '/signin', '/log', '/me', '/console']) {
+test('pages send the CSP header and every page fits a phone', async () => {
+  for (const path of ['/', '/models/stories', '/models/stories/chat', '/models/stories/request', '/signin', '/log', '/me', '/console']) {
     const r = await fetch(`${server.url}${path}`);
     const csp = r.headers.get('content-security-policy');
     assert.ok(csp && csp.includes("script-src 'self'") && !csp.includes('unsafe'), `${path}: ${csp}`);
   }
+  // Every page, anonymous and signed in (the owner sees the most), on a
+  // 390 px wide screen: nothing may scroll sideways but a wide table inside
+  // its own scrolling box.
   const phone = await page(server.url, { mobile: true });
-  await open(phone.page, '/models/stories');
-  const width = await phone.page.evaluate(() => document.documentElement.scrollWidth);
-  assert.ok(width <= 400, `the model page scrolls sideways on a phone (${width}px)`);
-  await shot(phone.page, 'model-page-phone');
-  await open(phone.page, '/');
-  await shot(phone.page, 'home-phone');
+  const fits = async (path, name) => {
+    await open(phone.page, path);
+    const width = await phone.page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `${path} scrolls sideways on a phone (${width}px)`);
+    await shot(phone.page, `${name}-phone`);
+  };
+  await fits('/', 'home');
+  await fits('/models/stories', 'model-page');
+  await fits('/models/stories/chat', 'chat');
+  await fits('/signin', 'signin');
+  await fits('/log', 'log');
+  await signIn(phone, server.ownerKey);
+  await fits('/me', 'my-access');
+  await fits('/console', 'console');
+  await signIn(phone, memberKey);
+  await fits('/models/stories/request', 'request-access');
   const desk = await page();
   await open(desk.page, '/');
   await shot(desk.page, 'home');
   await open(desk.page, '/signin');
   await shot(desk.page, 'signin');
-  // Keyboard: the skip link is the first stop and leads to the content.
-  await desk.page.focus('a.skip');
-  await desk.page.keyboard.press('Enter');
-  assert.equal(await desk.page.evaluate(() => document.activeElement.id), 'main');
+  await open(desk.page, '/log');
+  await shot(desk.page, 'log');
+  assert.deepEqual([...phone.problems, ...desk.problems], []);
   await phone.context.close();
   await desk.context.close();
+});
+
+test('everything works from the keyboard: skip link, sign in, chat, and a visible focus', async () => {
+  const p = await page();
+  await open(p.page, '/');
+  // The skip link leads to the content.
+  await p.page.focus('a.skip');
+  await p.page.keyboard.press('Enter');
+  assert.equal(await p.page.evaluate(() => document.activeElement.id), 'main');
+  // Tab from the content reaches the first model's link.
+  await p.page.keyboard.press('Tab');
+  assert.equal(await p.page.evaluate(() => document.activeElement.closest('main') !== null), true);
+  // Sign in: the page puts the focus in the key field; Tab and Shift+Tab
+  // move through the form, and a focused control shows a ring.
+  await open(p.page, '/signin');
+  assert.equal(await p.page.evaluate(() => document.activeElement.labels[0].textContent), 'API key');
+  await p.page.keyboard.press('Tab');
+  assert.equal(await p.page.evaluate(() => document.activeElement.textContent), 'Sign in');
+  await p.page.keyboard.press('Shift+Tab');
+  assert.equal(await p.page.evaluate(() => document.activeElement.labels[0].textContent), 'API key');
+  assert.equal(await p.page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle), 'solid');
+  await p.page.keyboard.type(memberKey);
+  await p.page.keyboard.press('Enter');
+  await p.page.waitForURL('**/me');
+  await p.page.waitForSelector('body[data-ready="true"]');
+  // Chat: Enter sends, and the answer streams in.
+  await open(p.page, '/models/stories/chat');
+  await p.page.getByLabel('Message').focus();
+  await p.page.keyboard.type('Once upon a time');
+  await p.page.keyboard.press('Enter');
+  await p.page.locator('.chat-status', { hasText: /Done\.|token limit/ }).waitFor();
+  assert.ok((await p.page.locator('.msg.assistant .content').last().innerText()).trim().length > 0);
+  // Every control on the page can be reached with Tab: none is taken out of
+  // the order, and none is a click-only element.
+  const unreachable = await p.page.evaluate(() => [...document.querySelectorAll('main button, main a, main input, main select, main textarea, main summary')]
+    .filter((el) => el.tabIndex < 0 && !el.disabled).map((el) => el.outerHTML.slice(0, 80)));
+  assert.deepEqual(unreachable, []);
+  const clickOnly = await p.page.evaluate(() => [...document.querySelectorAll('main div[onclick], main span[onclick]')].length);
+  assert.equal(clickOnly, 0);
+  assert.deepEqual(p.problems, []);
+  await p.context.close();
 });
 
 test('no page loads anything from outside the server', () => {
