@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -332,6 +333,20 @@ test('the log page verifies a real log in the browser', async () => {
   await p.page.locator('.verdict-box').waitFor();
   assert.match(await p.page.locator('.verdict-box').innerText(), /Extends the checkpoint of \d+ entries/);
 
+  // Search by an entry's (leaf) hash: found, and checked against the verified checkpoint.
+  const { entries } = await (await fetch(`${server.url}/log/entries?start=3&end=4`)).json();
+  const leafHash = createHash('sha256').update(Buffer.concat([Buffer.from([0]), Buffer.from(entries[0].entry)])).digest('hex');
+  await p.page.getByRole('button', { name: 'Verify in this browser' }).click();
+  await p.page.locator('.verdict-box.ok').waitFor();
+  await p.page.getByLabel('Entry (leaf) hash').fill(leafHash);
+  await p.page.getByRole('button', { name: 'Find' }).click();
+  await p.page.locator('.card', { hasText: '#3' }).waitFor();
+  await p.page.locator('.card', { hasText: /✓ Entry 3 is in the signed tree of \d+ entries/ }).waitFor();
+  await p.page.getByLabel('Entry (leaf) hash').fill('00'.repeat(32));
+  await p.page.getByRole('button', { name: 'Find' }).click();
+  await p.page.locator('.notice.error').waitFor();
+  await shot(p.page, 'log-search');
+
   // My entries verify too.
   await signIn(p, memberKey);
   const first = p.page.getByRole('button', { name: /^Verify #/ }).first();
@@ -401,6 +416,20 @@ test('the session is refused without the CSRF token and after sign-out', async (
   const session = cookies.find((c) => c.name === 'aperture_session');
   assert.equal(session.httpOnly, true);
   assert.equal(session.sameSite, 'Strict');
+
+  // Keys of my own from my page: shown once, then revoked.
+  await open(p.page, '/me');
+  await p.page.getByRole('button', { name: 'Create a key' }).click();
+  const shown = p.page.locator('.notice.ok code.secret');
+  await shown.waitFor();
+  assert.match(await shown.innerText(), /^ak_[A-Za-z0-9]{36}$/);
+  const created = (await p.page.locator('.notice.ok').innerText()).match(/New key (key_[0-9a-f]+)/)[1];
+  await shot(p.page, 'my-access-new-key');
+  p.page.once('dialog', (d) => d.accept());
+  await p.page.getByRole('button', { name: `Revoke ${created}` }).click();
+  await p.page.locator('tr', { hasText: created }).filter({ hasText: 'revoked' }).waitFor();
+  const usable = await fetch(`${server.url}/v1/me`, { headers: { Authorization: `Bearer ${await shown.innerText().catch(() => '')}` } });
+  assert.equal(usable.status, 401);
 
   await p.page.getByRole('button', { name: 'Sign out' }).click();
   await p.page.waitForURL(`${server.url}/`);
@@ -503,6 +532,15 @@ test('everything works from the keyboard: skip link, sign in, chat, and a visibl
   await p.page.keyboard.press('Enter');
   await p.page.locator('.chat-status', { hasText: /Done\.|token limit/ }).waitFor();
   assert.ok((await p.page.locator('.msg.assistant .content').last().innerText()).trim().length > 0);
+  // A second turn carries the conversation so far.
+  const sent = [];
+  p.page.on('request', (r) => { if (r.url().endsWith('/v1/chat/completions')) sent.push(JSON.parse(r.postData())); });
+  await p.page.keyboard.type('And then?');
+  await p.page.keyboard.press('Enter');
+  await p.page.locator('.chat-status', { hasText: /Done\.|token limit/ }).waitFor();
+  assert.equal(await p.page.locator('.msg.assistant').count(), 2);
+  assert.deepEqual(sent.at(-1).messages.map((m) => m.role), ['user', 'assistant', 'user']);
+  assert.equal(sent.at(-1).messages[0].content, 'Once upon a time');
   // Every control on the page can be reached with Tab: none is taken out of
   // the order, and none is a click-only element.
   const unreachable = await p.page.evaluate(() => [...document.querySelectorAll('main button, main a, main input, main select, main textarea, main summary')]

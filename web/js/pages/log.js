@@ -1,9 +1,9 @@
 // The transparency log: its signed head, recent entries, search by entry
 // hash, and a verification that runs in this browser and trusts nothing the
 // server says (see logtrust.js and verify.js).
-import { clear, field, fmtTime, h, notice, section, show } from '../dom.js';
+import { clear, field, h, notice, section, show } from '../dom.js';
 import { lastSeen, pinKey, pinnedKey, unpinKey, verifyEntry, verifyHead, verifyIndex } from '../logtrust.js';
-import { hasWebCrypto } from '../verify.js';
+import { b64decode, hasWebCrypto, hex } from '../verify.js';
 
 async function text(path) {
   const r = await fetch(path, { cache: 'no-store' });
@@ -15,6 +15,19 @@ async function json(path) {
   const body = await r.json().catch(() => null);
   if (!r.ok) throw new Error((body && body.error && body.error.message) || `${path}: ${r.status}`);
   return body;
+}
+
+// The searched hash as lower-case hex (it may be typed as hex or base64);
+// null if it is neither.
+function searchedHex(text) {
+  const t = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return t.toLowerCase();
+  try {
+    const bytes = b64decode(t);
+    return bytes.length === 32 ? hex(bytes) : null;
+  } catch {
+    return null;
+  }
 }
 
 function describe(entryText) {
@@ -98,11 +111,19 @@ export async function render() {
         const result = h('p', {});
         found.append(h('div', { class: 'card' }, h('p', {}, h('code', {}, `#${p.index}`), ' ', describe(e.entry)),
           h('pre', { class: 'entry', tabindex: 0 }, e.entry), result));
-        if (verified && p.size <= verified.size) {
-          const r = await verifyEntry(e.entry, p.index, (await json(`/log/proof/inclusion?index=${p.index}&size=${verified.size}`)).proof, verified);
-          result.textContent = `${r.ok ? '✓' : '✗'} ${r.detail}`;
-        } else {
+        if (!verified) {
           result.textContent = 'Verify the log above first to check this entry against a signed checkpoint.';
+        } else if (p.index >= verified.size) {
+          result.textContent = `This entry came after the checkpoint you verified (${verified.size} entries): verify again to check it.`;
+        } else {
+          // Against the checkpoint this browser verified, whatever the log's size now.
+          const r = await verifyEntry(e.entry, p.index, (await json(`/log/proof/inclusion?index=${p.index}&size=${verified.size}`)).proof, verified);
+          const wanted = searchedHex(hash.value);
+          if (wanted && wanted !== r.leaf) {
+            result.textContent = `✗ The server answered with entry ${p.index}, whose hash is ${r.leaf}, not the one searched for.`;
+          } else {
+            result.textContent = `${r.ok ? '✓' : '✗'} ${r.detail}`;
+          }
         }
       } catch (err) {
         found.append(notice('error', err.message));
