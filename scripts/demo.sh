@@ -79,7 +79,7 @@ context, so the log page can verify signatures with WebCrypto).
 Sign in with one of these keys (http://$listen/signin):
   owner:      $(cat "$data/owner.key")   (console: queue, release, evaluations, policy)
   reviewer:   $(cat "$data/reviewer.key")   (console: the access queue)
-  researcher: $(cat "$data/researcher.key")   (research on 'demo', 30 days)
+  researcher: $(cat "$data/researcher.key")   (research on 'demo', 30 days: http://$listen/models/demo/research)
   member:     $(cat "$data/member.key")   (api on 'demo')
   applicant:  $(cat "$data/applicant.key")   (has a pending request for research)
 Anyone else chats with 'demo' at its public level, hosted.

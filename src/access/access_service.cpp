@@ -1,12 +1,16 @@
 #include "access/access_service.h"
 
+#include "access/research_scope.h"
+
 #include <filesystem>
 
 #include "access/authorizer.h"
+#include "core/error_code.h"
 #include "core/hash.h"
 #include "core/random.h"
 #include "core/status_macros.h"
 #include "core/time_format.h"
+#include "core/utf8.h"
 #include "fmt/format.h"
 
 namespace aperture {
@@ -28,36 +32,30 @@ bool ValidName(std::string_view s, size_t max, bool allow_slash) {
 
 int64_t ExpiryFrom(int64_t now, std::optional<int64_t> ttl) { return ttl ? now + *ttl : 0; }
 
-// Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (s.size() - i <= n) return false;  // the sequence runs past the end
-    for (size_t k = 1; k <= n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n + 1;
+// Separation of duties: whoever hands out a level is never the one who gets
+// it, and a reviewer (who vets others) hands out at most `limit`. Owners'
+// grants go through the same rules and the same record. The refusal names
+// the rule, as its error code and in its message.
+enum class Handing { kGrant, kApproval };
+
+absl::Status CheckSeparationOfDuties(const Caller& actor, const std::string& recipient_id, Level level, Level limit,
+                                     Handing handing) {
+  const bool grant = handing == Handing::kGrant;
+  if (actor.principal && actor.principal->id == recipient_id) {
+    return WithErrorCode(absl::PermissionDeniedError(fmt::format(
+                             "separation of duties (rule self_grant): nobody {}; ask another reviewer or an owner",
+                             grant ? "grants a level to themselves" : "approves their own access request")),
+                         "self_grant");
   }
-  return true;
+  if (!actor.IsAtLeast(Role::kOwner) && level > limit) {
+    return WithErrorCode(
+        absl::PermissionDeniedError(fmt::format(
+            "separation of duties (rule reviewer_grant_limit): a reviewer {} at most '{}'; '{}' needs an owner{}",
+            grant ? "grants" : "approves", LevelName(limit), LevelName(level),
+            grant ? "" : fmt::format(" (or approve at level '{}')", LevelName(limit)))),
+        "reviewer_grant_limit");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -206,19 +204,24 @@ absl::Status AccessService::SetSystemPrompt(const Caller& actor, const std::stri
 
 absl::StatusOr<Grant> AccessService::GrantAccess(const Caller& actor, const std::string& principal,
                                                  const std::string& model_id, Level level,
-                                                 std::optional<int64_t> ttl_seconds, const std::string& reason) {
+                                                 std::optional<int64_t> ttl_seconds, const std::string& reason,
+                                                 const std::string& scope) {
   RETURN_IF_ERROR(Require(actor, Role::kReviewer));
   if (reason.empty() || reason.size() > kMaxTextLength) {
     return absl::InvalidArgumentError("a grant needs a reason (at most 4000 characters)");
   }
+  ASSIGN_OR_RETURN(GrantScope narrowed, ParseGrantScope(scope));
   ASSIGN_OR_RETURN(Principal p, ResolvePrincipal(principal));
+  RETURN_IF_ERROR(CheckSeparationOfDuties(actor, p.id, level, config_.reviewer_grant_limit, Handing::kGrant));
   ASSIGN_OR_RETURN(auto model, store_.FindModel(model_id));
   if (!model) return absl::NotFoundError(fmt::format("no model with id '{}'", model_id));
   const int64_t now = clock_.NowSeconds();
-  Grant g{NewId("grt"), p.id, model_id, level, ExpiryFrom(now, ttl_seconds), reason, actor.actor(), now, 0};
+  Grant g{NewId("grt"), p.id,          model_id, level, ExpiryFrom(now, ttl_seconds),
+          reason,       actor.actor(), now,      0,     GrantScopeJson(narrowed)};
   RETURN_IF_ERROR(store_.CreateGrant(g));
-  RETURN_IF_ERROR(Record(actor, "grant.created", model_id, std::string(LevelName(level)),
-                         {{"grant", g.id}, {"principal", p.id}, {"expires_at", g.expires_at}, {"reason", reason}}));
+  Json details = {{"grant", g.id}, {"principal", p.id}, {"expires_at", g.expires_at}, {"reason", reason}};
+  if (!narrowed.empty()) details["scope"] = Json::parse(g.scope);
+  RETURN_IF_ERROR(Record(actor, "grant.created", model_id, std::string(LevelName(level)), std::move(details)));
   return g;
 }
 
@@ -313,6 +316,8 @@ absl::StatusOr<AccessRequest> AccessService::Approve(const Caller& actor, const 
     return absl::InvalidArgumentError(
         fmt::format("cannot approve above the level asked for ('{}')", LevelName(request->level)));
   }
+  RETURN_IF_ERROR(
+      CheckSeparationOfDuties(actor, request->principal_id, granted, config_.reviewer_grant_limit, Handing::kApproval));
   const int64_t now = clock_.NowSeconds();
   AccessRequest decided = *request;
   decided.state = RequestState::kApproved;

@@ -12,6 +12,7 @@
 #include "aperture/recorder.h"
 #include "aperture/store.h"
 #include "api/openai/event_stream.h"
+#include "api/research/research_desk.h"
 #include "config/config.h"
 #include "core/clock.h"
 #include "filters/metrics.h"
@@ -36,9 +37,10 @@ struct ApiDeps {
   RateLimiter& limiter;  // token-per-minute budgets of the serving routes
   ReleaseService& release;
   EvalService& evals;
-  const SessionService& sessions;      // browser sign-in (the web interface)
-  translog::LogReader& log;            // the transparency log, for a principal's own entries
-  const std::string& log_public_key;   // the Ed25519 key that signs its checkpoints
+  const SessionService& sessions;     // browser sign-in (the web interface)
+  translog::LogReader& log;           // the transparency log, for a principal's own entries
+  const std::string& log_public_key;  // the Ed25519 key that signs its checkpoints
+  ResearchDesk& research;             // formats, records and answers research results off the scheduler's thread
   // Re-reads the policy file, recording `actor` as who changed it; keeps the
   // old policy on error.
   std::function<absl::Status(const std::string& actor)> reload_policy;

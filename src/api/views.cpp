@@ -49,7 +49,8 @@ Json View(const Grant& g) {
           {"reason", g.reason},
           {"granted_by", g.granted_by},
           {"created_at", g.created_at},
-          {"revoked_at", Time(g.revoked_at)}};
+          {"revoked_at", Time(g.revoked_at)},
+          {"scope", ParseJson(g.scope).value_or(Json::object())}};
 }
 
 Json View(const AccessRequest& r) {
@@ -71,7 +72,7 @@ Json View(const AccessRequest& r) {
 http::Response JsonResponse(const Json& body, int status) {
   http::Response r;
   r.status = status;
-  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  r.body = DumpJson(body);
   return r;
 }
 

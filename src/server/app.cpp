@@ -15,6 +15,7 @@
 #include "api/openai/serving_routes.h"
 #include "api/ops/ops_routes.h"
 #include "api/release/release_routes.h"
+#include "api/research/research_routes.h"
 #include "api/ui/ui_routes.h"
 #include "core/hash.h"
 #include "core/status_macros.h"
@@ -22,6 +23,7 @@
 #include "filters/authz/authz_filter.h"
 #include "filters/limits/parse_filter.h"
 #include "filters/ratelimit/ratelimit_filter.h"
+#include "filters/research/research_scope_filter.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -136,18 +138,21 @@ Services::~Services() {
   if (store) usage.Flush(*store).IgnoreError();
 }
 
-App::App(Services& s)
+App::App(Services& s, AppTestHooks hooks)
     : services_(s),
       limiter_(s.clock),
       token_limiter_(s.clock),
+      research_desk_(*s.recorder, *s.log),
       scheduler_(std::make_unique<scheduler::Scheduler>(scheduler::SchedulerOptions{
           .threads = s.config.serving.threads,
           .max_active = static_cast<int>(s.config.serving.max_active),
           .max_waiting = static_cast<int>(s.config.serving.max_waiting),
           .prefill_tokens_per_step = static_cast<int>(s.config.serving.prefill_tokens_per_step),
+          .job_tokens_per_step = static_cast<int>(s.config.serving.research_tokens_per_step),
           .models = {.max_context = static_cast<int>(s.config.serving.max_context)},
           .clock = &s.clock,
-          .after_events = [this] { streams_.Flush(); }})),
+          .after_events = [this] { streams_.Flush(); },
+          .engine_fault = std::move(hooks.engine_fault)})),
       evals_(std::make_unique<EvalService>(*s.store, *s.recorder, s.clock, *s.release, *scheduler_)),
       authenticator_(*s.store, *s.hasher, s.clock, s.key_usage),
       sessions_(*s.store, *s.recorder, *s.hasher, authenticator_, s.config, s.clock),
@@ -167,15 +172,18 @@ App::App(Services& s)
             .sessions = sessions_,
             .log = *s.log,
             .log_public_key = s.log_public_key,
+            .research = research_desk_,
             .reload_policy = [&s](const std::string& actor) { return s.ReloadPolicy(actor); }} {}
 
-absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port) {
-  std::unique_ptr<App> app(new App(services));
+absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port,
+                                                AppTestHooks hooks) {
+  std::unique_ptr<App> app(new App(services, std::move(hooks)));
   AddOpsRoutes(app->router_, app->deps_);
   AddModelRoutes(app->router_, app->deps_);
   AddServingRoutes(app->router_, app->deps_);
   AddAdminRoutes(app->router_, app->deps_);
   AddReleaseRoutes(app->router_, app->deps_);
+  AddResearchRoutes(app->router_, app->deps_);
   AddLogRoutes(app->router_, *services.log, services.log_public_key);
   AddMeRoutes(app->router_, app->deps_);
   AddModelInfoRoutes(app->router_, app->deps_);
@@ -195,6 +203,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   chain.push_back(std::make_unique<AuthnFilter>(app->authenticator_, app->sessions_));
   chain.push_back(std::make_unique<AuthzFilter>(*services.authorizer));
   chain.push_back(std::make_unique<RateLimitFilter>(app->limiter_, services.config));
+  chain.push_back(std::make_unique<ResearchScopeFilter>(services.config, *services.store, app->token_limiter_,
+                                                        app->research_quota_, services.clock));
   app->pipeline_ = std::make_unique<Pipeline>(
       std::move(chain), RecordFilter(*services.recorder, app->metrics_, services.clock), services.clock);
 
@@ -238,8 +248,9 @@ absl::Status App::Tick() {
 void App::Stop() {
   if (stopping_.exchange(true)) return;
   if (server_) server_->Stop();
-  evals_.reset();      // stops background evaluations (they resume at the next start)
-  scheduler_.reset();  // ends every request, so their usage and records are in
+  evals_.reset();         // stops background evaluations (they resume at the next start)
+  scheduler_.reset();     // ends every request, so their usage and records are in
+  research_desk_.Stop();  // answers and records the research jobs that ended
   if (housekeeping_.joinable()) housekeeping_.join();
   services_.recorder->Flush();
 }

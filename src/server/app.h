@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -13,9 +14,11 @@
 #include "access/authorizer.h"
 #include "access/key_usage.h"
 #include "access/rate_limiter.h"
+#include "access/research_quota.h"
 #include "access/session_service.h"
 #include "access/usage_meter.h"
 #include "api/api_deps.h"
+#include "api/research/research_desk.h"
 #include "config/config.h"
 #include "filters/metrics.h"
 #include "filters/pipeline.h"
@@ -73,10 +76,16 @@ class Services {
   Services(const Config& c, const Clock& clk) : config(c), clock(clk) {}
 };
 
+// Seams for tests; `aperture serve` leaves them unset.
+struct AppTestHooks {
+  std::function<absl::Status()> engine_fault;  // see SchedulerOptions::engine_fault
+};
+
 // A running HTTP server over Services.
 class App {
  public:
-  static absl::StatusOr<std::unique_ptr<App>> Start(Services& services, const std::string& host, uint16_t port);
+  static absl::StatusOr<std::unique_ptr<App>> Start(Services& services, const std::string& host, uint16_t port,
+                                                    AppTestHooks hooks = {});
   ~App();
   uint16_t port() const { return server_->port(); }
   void Stop();
@@ -85,12 +94,14 @@ class App {
   absl::Status Tick();
 
  private:
-  explicit App(Services& s);
+  App(Services& s, AppTestHooks hooks);
   Services& services_;
   Metrics metrics_;
   RateLimiter limiter_;
   RateLimiter token_limiter_;
-  StreamNotifier streams_;  // before the scheduler, which flushes it after each step
+  ResearchQuota research_quota_;
+  StreamNotifier streams_;      // before the scheduler, which flushes it after each step
+  ResearchDesk research_desk_;  // before the scheduler, whose research jobs end on it
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<EvalService> evals_;
   Authenticator authenticator_;

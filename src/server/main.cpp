@@ -250,10 +250,14 @@ int main(int argc, char** argv) {
   grant->add_option("--level", level_name)->required();
   grant->add_option("--expires", expires, "e.g. 90d");
   grant->add_option("--reason", reason)->required();
+  std::string scope = "{}";
+  grant->add_option("--scope", scope,
+                    "research scope narrowed for this grant, as JSON, e.g. "
+                    "'{\"inspect_sites\":[\"blocks.*.hook_resid_post\"],\"research_max_tokens\":4096}'");
   grant->callback(with([&](Services& s) -> absl::Status {
     ASSIGN_OR_RETURN(Level l, LevelArg(level_name));
     ASSIGN_OR_RETURN(auto ttl, DurationArg(expires));
-    ASSIGN_OR_RETURN(Grant g, s.access->GrantAccess(op, name, model_id, l, ttl, reason));
+    ASSIGN_OR_RETURN(Grant g, s.access->GrantAccess(op, name, model_id, l, ttl, reason, scope));
     std::cout << fmt::format("grant {}: {} has {} on {} until {}\n", g.id, name, LevelName(l), model_id,
                              When(g.expires_at));
     return absl::OkStatus();
@@ -277,7 +281,7 @@ int main(int argc, char** argv) {
       pid = p.id;
     }
     ASSIGN_OR_RETURN(auto list, s.store->ListGrants(pid, model_id));
-    for (const Grant& g : list) std::cout << View(g).dump() << "\n";
+    for (const Grant& g : list) std::cout << DumpJson(View(g)) << "\n";
     return absl::OkStatus();
   }));
 
@@ -295,7 +299,7 @@ int main(int argc, char** argv) {
       if (!state) return absl::InvalidArgumentError("--state must be pending, approved or denied");
     }
     ASSIGN_OR_RETURN(auto list, s.access->ListRequests(op, state));
-    for (const AccessRequest& r : list) std::cout << View(r).dump() << "\n";
+    for (const AccessRequest& r : list) std::cout << DumpJson(View(r)) << "\n";
     return absl::OkStatus();
   }));
   std::string approve_level;

@@ -12,6 +12,7 @@ import { closeAll, launch, newPage, offOrigin, open, root, shot, startServer } f
 let chrome;
 let server;
 let memberKey;
+let researcherKey;
 const seen = [];  // every request every page made, with its server
 
 before(async () => {
@@ -22,6 +23,9 @@ before(async () => {
       { name: 'use', type: 'select', options: ['research', 'teaching'], required: true }]));
   server.run('principal', 'add', '--name', 'mia', '--role', 'member');
   memberKey = server.run('key', 'create', '--principal', 'mia');
+  server.run('principal', 'add', '--name', 'rhea', '--role', 'member');
+  researcherKey = server.run('key', 'create', '--principal', 'rhea');
+  server.run('grant', '--principal', 'rhea', '--model', 'stories', '--level', 'research', '--reason', 'interpretability');
 });
 
 after(async () => {
@@ -312,6 +316,75 @@ test('an owner runs an evaluation from the console and watches its progress live
   }
 });
 
+test('a researcher reads the logit lens as a heatmap and an attention pattern, and steers the model with a slider', async () => {
+  const key = researcherKey;
+  const p = await page();
+  await signIn(p, key);
+  await open(p.page, '/models/stories');
+  await p.page.getByRole('link', { name: 'Research playground' }).click();
+  await p.page.waitForSelector('body[data-ready="true"]');
+  const part = (name) => p.page.locator('section', { has: p.page.getByRole('heading', { name, exact: true }) });
+
+  // The logit lens: one row per layer, one column per position.
+  await p.page.getByLabel('Prompt').fill('Once upon a time, there was a little dog');
+  await p.page.getByRole('button', { name: 'Inspect' }).click();
+  const lens = part('Logit lens');
+  await lens.locator('svg.heatmap').waitFor();
+  const direct = await (await fetch(`${server.url}/v1/research/run`, {
+    method: 'POST', headers: { Authorization: `Bearer ${key}` },
+    body: JSON.stringify({ model: 'stories', input: 'Once upon a time, there was a little dog', return: { top_k: 1 } }),
+  })).json();
+  const layers = direct.config.n_layers;
+  const positions = direct.tokens.length;
+  assert.equal(await lens.locator('svg.heatmap rect.cell').count(), layers * positions);
+  // The last layer's lens at the last position is the model's own prediction.
+  const lastRow = await lens.locator('details table tbody tr').last().locator('td').last().textContent();
+  const predicted = direct.top_logprobs[0].text.replace(/^ /, '·').replace(/ /g, '·');
+  assert.ok(lastRow.startsWith(predicted), `lens says ${lastRow}, the model ${predicted}`);
+  assert.match(await lens.innerText(), /On the record: log entry #\d+/);
+
+  // An attention pattern: a row per query; each row's weights sum to 1.
+  const attention = part('Attention pattern');
+  await attention.locator('svg.heatmap').waitFor();
+  await attention.getByLabel('Head', { exact: true }).selectOption('3');
+  await attention.getByLabel('Layer', { exact: true }).selectOption(String(layers - 1));
+  await attention.locator('.receipt').waitFor();
+  const label = await attention.locator('svg.heatmap').getAttribute('aria-label');
+  assert.match(label, new RegExp(`layer ${layers - 1}, head 3`));
+  const weights = await attention.locator('svg.heatmap rect.cell title').allTextContents();
+  assert.equal(weights.length, positions * positions);
+  const lastQuery = weights.filter((t) => t.startsWith(`query ${positions - 1} `) && t.includes('weight'))
+    .map((t) => Number(/weight ([0-9.]+)/.exec(t)[1]));
+  assert.equal(lastQuery.length, positions);
+  assert.ok(Math.abs(lastQuery.reduce((x, y) => x + y, 0) - 1) < 0.01, `the last query's weights sum to ${lastQuery}`);
+  await shot(p.page, 'research-playground');
+
+  // Steering: a direction, then the slider from one end to the other, by keyboard.
+  const steer = part('Steering');
+  await steer.getByRole('button', { name: 'Find the direction' }).click();
+  await steer.locator('text=/Strength 0 at blocks\\.\\d+\\.hook_resid_post/').waitFor();
+  const plain = await steer.locator('.generated').innerText();
+  await steer.getByLabel('Strength', { exact: true }).focus();
+  await p.page.keyboard.press('End');
+  await steer.locator('text=/Strength 12 at/').waitFor();
+  const pushed = await steer.locator('.generated').innerText();
+  await p.page.keyboard.press('Home');
+  await steer.locator('text=/Strength -12 at/').waitFor();
+  const pulled = await steer.locator('.generated').innerText();
+  assert.ok(new Set([plain, pushed, pulled]).size >= 2, `steering changed nothing: ${plain} | ${pushed} | ${pulled}`);
+  await shot(p.page, 'research-steering');
+  assert.deepEqual(p.problems, []);
+
+  // A member whose level cannot look inside is told what would let them.
+  const member = await page();
+  await signIn(member, memberKey);
+  await open(member.page, '/models/stories/research');
+  assert.match(await member.page.locator('main').innerText(), /needs research/);
+  assert.equal(await member.page.getByRole('link', { name: 'Ask for it' }).count(), 1);
+  await member.context.close();
+  await p.context.close();
+});
+
 test('the log page verifies a real log in the browser', async () => {
   const p = await page();
   await open(p.page, '/log');
@@ -490,6 +563,13 @@ test('pages send the CSP header and every page fits a phone', async () => {
   await fits('/console', 'console');
   await signIn(phone, memberKey);
   await fits('/models/stories/request', 'request-access');
+  await signIn(phone, researcherKey);
+  await fits('/models/stories/research', 'research');
+  await phone.page.getByRole('button', { name: 'Inspect' }).click();
+  await phone.page.locator('svg.heatmap').first().waitFor();
+  const width = await phone.page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 390, `the research page with its heatmaps scrolls sideways on a phone (${width}px)`);
+  await shot(phone.page, 'research-phone');
   const desk = await page();
   await open(desk.page, '/');
   await shot(desk.page, 'home');

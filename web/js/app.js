@@ -11,6 +11,7 @@ const routes = [
   [/^\/models\/([^/]+)$/, 'model'],
   [/^\/models\/([^/]+)\/chat$/, 'chat'],
   [/^\/models\/([^/]+)\/request$/, 'request'],
+  [/^\/models\/([^/]+)\/research$/, 'research'],
   [/^\/signin$/, 'signin'],
   [/^\/me$/, 'me'],
   [/^\/console$/, 'console'],

@@ -95,3 +95,46 @@ export function usageChart(rows, label) {
 export function fraction(done, total) {
   return total > 0 ? Math.min(1, done / total) : 0;
 }
+
+// A heatmap: rows × columns of values in [0, 1], each cell shaded by its
+// value (fill is an SVG attribute, so the strict CSP allows it) and,
+// optionally, labelled. Every cell has a <title> with its full description,
+// and the caller puts the same data in a table beside it.
+// {rows: [label], cols: [label], value(r, c) -> number|null, text(r, c) -> string|null,
+//  describe(r, c) -> string, label}
+export function heatmap({ rows, cols, value, text, describe, label }) {
+  const cell = text ? 44 : 22;
+  const left = 84;
+  const top = 70;
+  const width = left + cols.length * cell + 4;
+  const height = top + rows.length * 22 + 4;
+  const svg = s('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart heatmap', role: 'img', 'aria-label': label,
+    width, height }, s('title', {}, label));
+  cols.forEach((c, j) => {
+    const x = left + j * cell + cell / 2;
+    svg.append(s('text', { x, y: top - 6, class: 'axis', transform: `rotate(-50 ${x} ${top - 6})` }, c));
+  });
+  rows.forEach((r, i) => {
+    svg.append(s('text', { x: left - 6, y: top + i * 22 + 15, 'text-anchor': 'end', class: 'axis' }, r));
+    cols.forEach((_, j) => {
+      const v = value(i, j);
+      const shade = v === null || v === undefined ? null : Math.max(0, Math.min(1, v));
+      const g = s('g', {});
+      g.append(s('rect', { x: left + j * cell, y: top + i * 22, width: cell - 1, height: 21,
+        fill: shade === null ? '#eef0f3' : heat(shade), class: 'cell' }, s('title', {}, describe(i, j))));
+      const t = text ? text(i, j) : null;
+      if (t) {
+        g.append(s('text', { x: left + j * cell + cell / 2, y: top + i * 22 + 15, 'text-anchor': 'middle',
+          class: `cell-text${shade !== null && shade > 0.55 ? ' on-dark' : ''}` }, t.length > 6 ? `${t.slice(0, 5)}…` : t));
+      }
+      svg.append(g);
+    });
+  });
+  return svg;
+}
+
+// White to deep blue.
+function heat(v) {
+  const mix = (a, b) => Math.round(a + (b - a) * v);
+  return `rgb(${mix(247, 29)}, ${mix(248, 78)}, ${mix(250, 216)})`;
+}

@@ -8,6 +8,7 @@
 #include "api/openai/completion_response.h"
 #include "api/openai/event_stream.h"
 #include "api/openai/level_checks.h"
+#include "api/research/research_routes.h"
 #include "api/views.h"
 #include "core/base64.h"
 #include "core/hash.h"
@@ -61,6 +62,14 @@ int64_t EstimatePromptTokens(const CompletionParams& p) {
   return static_cast<int64_t>(bytes / 4 + 1);
 }
 
+// The answer to a request whose engine work failed: never a 200. A full
+// queue or a stopping server is 503 with Retry-After; an engine failure is
+// a 500 that says so (its details stay in the server's log).
+http::Response EngineFailure(const absl::Status& status) {
+  if (HttpStatusFor(status.code()) != 500) return SubmitError(status);
+  return http::ErrorResponse(500, "the model failed while running this request; try again", "engine_error");
+}
+
 // What one running completion shares between the handler and the scheduler's callbacks.
 struct Completion {
   Completion(CompletionParams p, std::string id, int64_t created, std::string model, StreamNotifier& streams)
@@ -70,6 +79,20 @@ struct Completion {
   CompletionParams params;
   CompletionResponse response;
   std::shared_ptr<EventStream> stream;
+  // Nothing, not even the status line, goes out before the engine has
+  // either produced a token (a stream) or finished (a whole body), so a
+  // failure before then is answered with its own status.
+  std::shared_ptr<http::DeferredResponse> answer = std::make_shared<http::DeferredResponse>();
+  http::Response head;    // status and headers of a successful answer
+  bool answered = false;  // scheduler thread only
+  // Answers with the stream now that it has something to say.
+  void AnswerWithStream() {
+    if (answered) return;
+    answered = true;
+    http::Response r = head;
+    r.stream = stream;
+    answer->Resolve(std::move(r));
+  }
 };
 
 http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
@@ -115,6 +138,9 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   req.sampling.top_logprobs = static_cast<int32_t>(params->top_logprobs);
   req.stop = params->stop;
   req.deadline_micros = d.clock.NowMicros() + d.config.serving.request_timeout_ms * 1000;
+  // Steering: the interventions the research scope filter admitted.
+  const std::optional<Steering> steering = SteeringFrom(ctx);
+  if (steering) req.hooks = steering->hooks;
 
   // The token budget: what this request may use at most, refunded to what it used.
   const int64_t tpm = d.config.Limits(level).tokens_per_minute;
@@ -132,15 +158,23 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
 
   const std::string id = (chat ? "chatcmpl-" : "cmpl-") + NewId("x").substr(2);
   auto state = std::make_shared<Completion>(std::move(*params), id, d.clock.NowSeconds(), model.id, d.streams);
+  state->head.content_type = state->params.stream ? "text/event-stream" : "application/json";
+  if (state->params.stream) state->head.SetHeader("Cache-Control", "no-cache");
+  state->head.SetHeader("X-Aperture-Level", std::string(LevelName(level)));
+  if (adjust->max_tokens_clamped) state->head.SetHeader("X-Aperture-Max-Tokens", std::to_string(adjust->max_tokens));
   state->stream->Push(state->response.OnStart());
   const std::string request_hash = Sha256Hex(ctx.request.body);
   const std::string owner = UsageOwner(ctx.caller);
   const std::string actor = ctx.caller.actor();
   const bool charge = !ctx.caller.IsAtLeast(Role::kOwner);
-  req.callbacks.on_token = [state](const TokenEvent& e) { state->stream->Push(state->response.OnToken(e)); };
+  req.callbacks.on_token = [state](const TokenEvent& e) {
+    state->stream->Push(state->response.OnToken(e));
+    if (state->params.stream) state->AnswerWithStream();
+  };
   req.callbacks.on_choice_end = [state](const ChoiceEnd& e) { state->stream->Push(state->response.OnChoiceEnd(e)); };
   req.callbacks.on_done = [state, &d, request_hash, owner, actor, charge, bucket, tpm, budget, level,
-                           model_id = model.id, route = ctx.route->name](const GenerateDone& done) {
+                           model_id = model.id, route = ctx.route->name,
+                           steered = steering ? steering->record : Json()](const GenerateDone& done) {
     // Count and record before the last bytes go out, so a client that has
     // its answer also sees it in /v1/usage.
     const std::string final_chunk = state->response.OnDone(done);
@@ -154,11 +188,20 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
                     {"prompt_tokens", done.prompt_tokens},
                     {"completion_tokens", done.completion_tokens},
                     {"finish_reasons", state->response.FinishReasons()}};
+    if (!steered.is_null()) details["interventions"] = steered;
     d.recorder.Record(LogEvent{"completion", now, actor, model_id, std::string(LevelName(level)),
                                done.status.ok() ? "ok" : "error", done.status.ok() ? "ok" : "engine_error",
                                CanonicalJson(details)});
+    if (!state->answered && !done.status.ok()) {
+      // Nothing has gone out yet: the failure gets its own status.
+      state->answered = true;
+      state->stream->Cancel();
+      state->answer->Resolve(EngineFailure(done.status));
+      return;
+    }
     state->stream->Push(final_chunk);
     state->stream->Finish();
+    state->AnswerWithStream();
   };
   auto submitted = d.scheduler.Submit(std::move(req));
   if (!submitted.ok()) {
@@ -166,15 +209,10 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
     return SubmitError(submitted.status());
   }
   scheduler::Scheduler* sched = &d.scheduler;
-  state->stream->OnCancel([sched, request_id = *submitted] { sched->Cancel(request_id); });
-
-  http::Response r;
-  r.content_type = state->params.stream ? "text/event-stream" : "application/json";
-  if (state->params.stream) r.SetHeader("Cache-Control", "no-cache");
-  r.SetHeader("X-Aperture-Level", std::string(LevelName(level)));
-  if (adjust->max_tokens_clamped) r.SetHeader("X-Aperture-Max-Tokens", std::to_string(adjust->max_tokens));
-  r.stream = state->stream;
-  return r;
+  auto cancel = [sched, request_id = *submitted] { sched->Cancel(request_id); };
+  state->stream->OnCancel(cancel);
+  state->answer->OnCancel(cancel);
+  return http::LaterResponse(state->answer);
 }
 
 // Gathers the embeddings of several inputs, in order, then answers once.
@@ -185,7 +223,8 @@ struct Embeddings {
   int prompt_tokens ABSL_GUARDED_BY(mu) = 0;
   absl::Status status ABSL_GUARDED_BY(mu);
   size_t remaining ABSL_GUARDED_BY(mu);
-  std::shared_ptr<EventStream> stream = std::make_shared<EventStream>();
+  // Answered once every input is done: the whole body, or the failure's own status.
+  std::shared_ptr<http::DeferredResponse> answer = std::make_shared<http::DeferredResponse>();
 };
 
 std::string EmbeddingsBody(const std::vector<std::vector<float>>& vectors, const std::string& format,
@@ -201,11 +240,10 @@ std::string EmbeddingsBody(const std::vector<std::vector<float>>& vectors, const
     }
     data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", std::move(embedding)}});
   }
-  return Json{{"object", "list"},
-              {"data", std::move(data)},
-              {"model", model},
-              {"usage", {{"prompt_tokens", prompt_tokens}, {"total_tokens", prompt_tokens}}}}
-      .dump();
+  return DumpJson(Json{{"object", "list"},
+                       {"data", std::move(data)},
+                       {"model", model},
+                       {"usage", {{"prompt_tokens", prompt_tokens}, {"total_tokens", prompt_tokens}}}});
 }
 
 http::Response HandleEmbeddings(ApiDeps& d, RequestContext& ctx) {
@@ -226,7 +264,8 @@ http::Response HandleEmbeddings(ApiDeps& d, RequestContext& ctx) {
     req.deadline_micros = d.clock.NowMicros() + d.config.serving.request_timeout_ms * 1000;
     req.on_done = [state, i, &d, owner, actor, level, request_hash, model_id = model.id,
                    format = params->encoding_format](absl::StatusOr<scheduler::EmbedResult> result) {
-      std::string body;
+      http::Response answer;
+      absl::Status status;
       int prompt_tokens = 0;
       {
         absl::MutexLock lock(&state->mu);
@@ -238,15 +277,16 @@ http::Response HandleEmbeddings(ApiDeps& d, RequestContext& ctx) {
         }
         if (--state->remaining > 0) return;
         prompt_tokens = state->prompt_tokens;
-        body = state->status.ok() ? EmbeddingsBody(state->vectors, format, model_id, prompt_tokens)
-                                  : StatusResponse(state->status).body;
+        status = state->status;
+        if (status.ok()) answer.body = EmbeddingsBody(state->vectors, format, model_id, prompt_tokens);
       }
+      if (!status.ok()) answer = EngineFailure(status);
       const int64_t now = d.clock.NowSeconds();
       d.usage.Add(owner, model_id, now, prompt_tokens, 0);
-      d.recorder.Record(LogEvent{"embedding", now, actor, model_id, level, "ok", "ok",
+      d.recorder.Record(LogEvent{"embedding", now, actor, model_id, level, status.ok() ? "ok" : "error",
+                                 status.ok() ? "ok" : "engine_error",
                                  CanonicalJson({{"request_sha256", request_hash}, {"prompt_tokens", prompt_tokens}})});
-      state->stream->Push(std::move(body));
-      state->stream->Finish();
+      state->answer->Resolve(std::move(answer));
     };
     auto id = d.scheduler.SubmitEmbed(std::move(req));
     if (!id.ok()) {
@@ -256,12 +296,10 @@ http::Response HandleEmbeddings(ApiDeps& d, RequestContext& ctx) {
     submitted.push_back(*id);
   }
   scheduler::Scheduler* sched = &d.scheduler;
-  state->stream->OnCancel([sched, submitted] {
+  state->answer->OnCancel([sched, submitted] {
     for (scheduler::RequestId id : submitted) sched->Cancel(id);
   });
-  http::Response r;
-  r.stream = state->stream;
-  return r;
+  return http::LaterResponse(state->answer);
 }
 
 // Usage for a day range: the caller's own; owners may ask for a principal or everyone.
@@ -299,7 +337,9 @@ http::Response HandleUsage(ApiDeps& d, RequestContext& ctx) {
                       {"requests", u.requests},
                       {"prompt_tokens", u.prompt_tokens},
                       {"completion_tokens", u.completion_tokens},
-                      {"total_tokens", u.prompt_tokens + u.completion_tokens}});
+                      {"total_tokens", u.prompt_tokens + u.completion_tokens},
+                      {"research_requests", u.research_requests},
+                      {"research_tokens", u.research_tokens}});
       prompt += u.prompt_tokens;
       completion += u.completion_tokens;
       requests += u.requests;
@@ -317,24 +357,40 @@ http::Response HandleUsage(ApiDeps& d, RequestContext& ctx) {
   return Answer(result);
 }
 
-// A request asks for logprobs when it sets `logprobs` (true or a count) or `top_logprobs`.
-std::vector<Capability> LogprobsAsked(const Json& body) {
+// A request asks for logprobs when it sets `logprobs` (true or a count) or
+// `top_logprobs`, and to intervene when it carries `interventions`.
+std::vector<Capability> BodyCapabilities(const Json& body) {
+  std::vector<Capability> caps;
+  auto iv = body.find("interventions");
+  if (iv != body.end() && iv->is_array() && !iv->empty()) caps.push_back(Capability::kIntervene);
   auto lp = body.find("logprobs");
   bool asked = lp != body.end() && !lp->is_null() && !(lp->is_boolean() && !lp->get<bool>()) &&
                !(lp->is_number() && lp->get<double>() == 0);
   auto top = body.find("top_logprobs");
   asked = asked || (top != body.end() && !top->is_null() && !(top->is_number() && top->get<double>() == 0));
-  if (asked) return {Capability::kLogprobs};
-  return {};
+  if (asked) caps.push_back(Capability::kLogprobs);
+  return caps;
 }
 
 }  // namespace
 
 void AddServingRoutes(Router& router, ApiDeps& d) {
-  router.Add({"POST", "/v1/chat/completions", "chat.completions", Access::kAnyone, ModelFrom::kBody, Capability::kChat,
-              LogprobsAsked, [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, true); }});
-  router.Add({"POST", "/v1/completions", "completions", Access::kAnyone, ModelFrom::kBody, Capability::kComplete,
-              LogprobsAsked, [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, false); }});
+  Route chat{"POST",
+             "/v1/chat/completions",
+             "chat.completions",
+             Access::kAnyone,
+             ModelFrom::kBody,
+             Capability::kChat,
+             BodyCapabilities,
+             [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, true); }};
+  chat.research_demand = [&d](RequestContext& ctx) { return PlanSteering(d, ctx); };
+  router.Add(std::move(chat));
+  Route complete{"POST",           "/v1/completions",
+                 "completions",    Access::kAnyone,
+                 ModelFrom::kBody, Capability::kComplete,
+                 BodyCapabilities, [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, false); }};
+  complete.research_demand = [&d](RequestContext& ctx) { return PlanSteering(d, ctx); };
+  router.Add(std::move(complete));
   router.Add({"POST",
               "/v1/embeddings",
               "embeddings",

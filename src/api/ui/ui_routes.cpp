@@ -10,8 +10,15 @@ constexpr std::string_view kShellPath = "/index.html";
 constexpr std::string_view kBasePlaceholder = "{{BASE}}";
 
 // The paths that show a page; the page's script reads the path itself.
-constexpr const char* kPages[] = {
-    "/", "/models/{model}", "/models/{model}/chat", "/models/{model}/request", "/signin", "/me", "/console", "/log"};
+constexpr const char* kPages[] = {"/",
+                                  "/models/{model}",
+                                  "/models/{model}/chat",
+                                  "/models/{model}/request",
+                                  "/models/{model}/research",
+                                  "/signin",
+                                  "/me",
+                                  "/console",
+                                  "/log"};
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;

@@ -1,5 +1,7 @@
 #include "engine/model/hooks.h"
 
+#include <memory>
+
 #include "absl/strings/numbers.h"
 #include "fmt/format.h"
 
@@ -96,6 +98,49 @@ void Hooks::Add(HookPoint point, int layer, HookFn fn) {
   if (slots_.size() <= i) slots_.resize(i + 1);
   slots_[i].push_back(std::move(fn));
   ++count_;
+}
+
+Hooks PerEntryHooks(std::vector<const Hooks*> by_entry, int n_layers) {
+  auto entries = std::make_shared<const std::vector<const Hooks*>>(std::move(by_entry));
+  Hooks out;
+  for (const SiteInfo& site : kSites) {
+    const int first = site.per_layer ? 0 : -1, last = site.per_layer ? n_layers - 1 : -1;
+    for (int layer = first; layer <= last; ++layer) {
+      const HookPoint point = site.point;
+      bool any = false;
+      for (const Hooks* h : *entries) any = any || (h != nullptr && h->At(point, layer) != nullptr);
+      if (!any) continue;
+      const bool per_token = site.shape == SiteShape::kHeadsByKey;
+      out.Add(point, layer, [entries, point, layer, per_token](const ActivationView& v) {
+        auto fns_of = [&](int e) -> const std::vector<HookFn>* {
+          const Hooks* h = e >= 0 && e < static_cast<int>(entries->size()) ? (*entries)[e] : nullptr;
+          return h != nullptr ? h->At(point, layer) : nullptr;
+        };
+        if (per_token) {  // one token's rows are its heads
+          if (const auto* fns = fns_of(v.entry[0]))
+            for (const HookFn& fn : *fns) fn(v);
+          return;
+        }
+        for (int r = 0; r < v.rows;) {
+          int end = r + 1;
+          while (end < v.rows && v.entry[end] == v.entry[r]) ++end;
+          if (const auto* fns = fns_of(v.entry[r])) {
+            const ActivationView sub{point,
+                                     layer,
+                                     v.row(r),
+                                     end - r,
+                                     v.cols,
+                                     v.ld,
+                                     v.entry.subspan(r, end - r),
+                                     v.position.subspan(r, end - r)};
+            for (const HookFn& fn : *fns) fn(sub);
+          }
+          r = end;
+        }
+      });
+    }
+  }
+  return out;
 }
 
 }  // namespace aperture::engine

@@ -152,4 +152,10 @@ class Hooks {
   int count_ = 0;
 };
 
+// Hooks that hand each batch entry's rows to that entry's own hooks
+// (by_entry[e]; null for none), as views of its rows alone (entry indices
+// stay the batch's): how one forward call serves requests with different
+// hooks. The Hooks in by_entry must outlive the result's use.
+Hooks PerEntryHooks(std::vector<const Hooks*> by_entry, int n_layers);
+
 }  // namespace aperture::engine

@@ -130,5 +130,41 @@ TEST_F(HookedRunTest, HooksCanOverwriteActivations) {
   for (size_t i = 0; i < plain.size(); ++i) EXPECT_NEAR(doubled[i], 2 * plain[i], 1e-4 * (1 + std::fabs(plain[i])));
 }
 
+// Two entries in one call, each with its own hooks, see only their own
+// rows: the same values and logits as when each runs alone.
+TEST_F(HookedRunTest, PerEntryHooksSeeOnlyTheirEntrysRows) {
+  const LlamaConfig& c = model_->config();
+  const std::vector<int32_t> a = {1, 20, 30, 40}, b = {1, 7, 8};
+  auto hooks_for = [&](std::vector<std::pair<int, float>>& seen, float add) {
+    Hooks h;
+    h.Add(HookPoint::kResidPost, 0, [&seen, add](const ActivationView& v) {
+      for (int r = 0; r < v.rows; ++r) {
+        seen.push_back({v.position[r], v.row(r)[0]});
+        v.row(r)[0] += add;
+      }
+    });
+    h.Add(HookPoint::kAttnPattern, 1, [&seen](const ActivationView& v) { seen.push_back({v.position[0], -1.f}); });
+    return h;
+  };
+  std::vector<std::pair<int, float>> alone_a, alone_b, both_a, both_b;
+  Hooks ha = hooks_for(alone_a, 1.f), hb = hooks_for(alone_b, -2.f);
+  Runner r(*model_, {.threads = 2});
+  Sequence sa(c, 16), sb(c, 16);
+  ASSERT_TRUE(r.Forward({{BatchEntry{&sa, a}}}, &ha).ok());
+  const std::vector<float> logits_a(r.Logits(0).begin(), r.Logits(0).end());
+  ASSERT_TRUE(r.Forward({{BatchEntry{&sb, b}}}, &hb).ok());
+  const std::vector<float> logits_b(r.Logits(0).begin(), r.Logits(0).end());
+
+  Hooks ba = hooks_for(both_a, 1.f), bb = hooks_for(both_b, -2.f);
+  const Hooks per_entry = PerEntryHooks({&ba, nullptr, &bb}, c.n_layers);
+  Sequence ta(c, 16), tn(c, 16), tb(c, 16);
+  const std::vector<int32_t> other = {1, 9};
+  ASSERT_TRUE(r.Forward({{BatchEntry{&ta, a}, BatchEntry{&tn, other}, BatchEntry{&tb, b}}}, &per_entry).ok());
+  EXPECT_EQ(both_a, alone_a);
+  EXPECT_EQ(both_b, alone_b);
+  EXPECT_EQ(std::vector<float>(r.Logits(0).begin(), r.Logits(0).end()), logits_a);
+  EXPECT_EQ(std::vector<float>(r.Logits(2).begin(), r.Logits(2).end()), logits_b);
+}
+
 }  // namespace
 }  // namespace aperture::engine

@@ -118,9 +118,12 @@ export async function render(id) {
   const [card, release, levels] = await Promise.all([
     api('GET', `/v1/models/${enc}/card`), api('GET', `/v1/models/${enc}/release`), api('GET', '/v1/levels')]);
   const data = { id, card, release, levels: levels.data };
+  const mine = levels.data.find((l) => l.level === card.level);
+  const inspects = mine && mine.capabilities.includes('inspect');
   show(h('h1', {}, id),
     h('p', { class: 'actions' },
       h('a', { class: 'button', href: `/models/${enc}/chat` }, 'Chat with it'),
+      inspects ? h('a', { class: 'button', href: `/models/${enc}/research` }, 'Research playground') : null,
       h('a', { class: 'button secondary', href: `/models/${enc}/request` }, 'Ask for more access')),
     ...modelSections.map((sec) => sec(data)).filter(Boolean));
 }

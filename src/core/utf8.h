@@ -1,6 +1,8 @@
-// UTF-8 helpers for tokenizers and streaming: how many bytes a character
-// takes, whether a byte string ends inside a character, and repair of
-// invalid input into valid UTF-8 (U+FFFD per maximal invalid subpart).
+// UTF-8 helpers for tokenizers, streaming and checking outside input (the
+// HTTP layer refuses request bytes that are not UTF-8): how many bytes a
+// character takes, whether a byte string ends inside a character, and
+// repair of invalid input into valid UTF-8 (U+FFFD per maximal invalid
+// subpart). Thread-safe (pure functions).
 #pragma once
 
 #include <cstddef>
@@ -8,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace aperture::engine {
+namespace aperture {
 
 // Byte length a UTF-8 lead byte announces, as llama.cpp splits text into
 // characters: 1 for ASCII and stray continuation bytes, 2/3/4 by the high bits.
@@ -40,4 +42,4 @@ size_t Utf8EmittablePrefix(std::string_view s);
 // Appends the UTF-8 encoding of code point `cp` (must be <= 0x10FFFF).
 void AppendUtf8(uint32_t cp, std::string* out);
 
-}  // namespace aperture::engine
+}  // namespace aperture

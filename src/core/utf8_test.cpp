@@ -1,11 +1,10 @@
-#include "engine/tokenizer/utf8.h"
+#include "core/utf8.h"
 
 #include <string>
 
-#include "engine/tokenizer/byte_encoding.h"
 #include "gtest/gtest.h"
 
-namespace aperture::engine {
+namespace aperture {
 namespace {
 
 TEST(Utf8Test, ValidatesByTheStrictRules) {
@@ -38,17 +37,5 @@ TEST(Utf8Test, AppendValidReplacesMaximalInvalidSubparts) {
             "b\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
-TEST(ByteEncodingTest, RoundTripsEveryByte) {
-  std::string all;
-  for (int b = 0; b < 256; ++b) all.push_back(static_cast<char>(b));
-  std::string encoded;
-  BpeEncodeBytes(all, &encoded);
-  EXPECT_TRUE(IsValidUtf8(encoded));
-  EXPECT_EQ(BpeDecodeText(encoded), all);
-  EXPECT_EQ(ByteToBpeChar(' '), "Ġ");
-  EXPECT_EQ(ByteToBpeChar('\n'), "Ċ");
-  EXPECT_EQ(ByteToBpeChar('a'), "a");
-}
-
 }  // namespace
-}  // namespace aperture::engine
+}  // namespace aperture

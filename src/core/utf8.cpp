@@ -1,6 +1,6 @@
-#include "engine/tokenizer/utf8.h"
+#include "core/utf8.h"
 
-namespace aperture::engine {
+namespace aperture {
 
 Utf8Scan ScanUtf8(std::string_view s, size_t pos, size_t* length) {
   const auto byte = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
@@ -45,6 +45,10 @@ Utf8Scan ScanUtf8(std::string_view s, size_t pos, size_t* length) {
 bool IsValidUtf8(std::string_view s) {
   size_t pos = 0;
   while (pos < s.size()) {
+    if (static_cast<uint8_t>(s[pos]) < 0x80) {  // ASCII, most of what is checked
+      ++pos;
+      continue;
+    }
     size_t len = 0;
     if (ScanUtf8(s, pos, &len) != Utf8Scan::kValid) return false;
     pos += len;
@@ -101,4 +105,4 @@ void AppendUtf8(uint32_t cp, std::string* out) {
   }
 }
 
-}  // namespace aperture::engine
+}  // namespace aperture
