@@ -511,6 +511,11 @@ absl::StatusOr<RunPlan> PlanDirections(const DirectionsSpec& spec,
   // Inputs and the site are checked here, so errors name the fields as this request spells them.
   ASSIGN_OR_RETURN(std::vector<SiteRef> sites, ExpandSites(spec.hook, model->model->config().n_layers, "hook"));
   if (sites.size() != 1) return Bad("hook", "must name exactly one site");
+  if (sites[0].shape() == SiteShape::kHeadsByKey) {
+    return Bad("hook", fmt::format("is {}, whose shape depends on each input's length; a direction takes a site of "
+                                   "fixed width (the residual stream, an MLP or attention output, a head's z)",
+                                   sites[0].name));
+  }
   RunSpec run;
   run.model = spec.model;
   run.single = false;

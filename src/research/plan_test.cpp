@@ -206,6 +206,21 @@ TEST_F(PlanTest, APatchSweepCountsWhatItRecomputes) {
   EXPECT_EQ(ErrorParam(PlanPatch(*spec, Model("stories")).status()), "corrupted");
 }
 
+TEST_F(PlanTest, DirectionsTakeSitesOfFixedWidth) {
+  absl::StatusOr<Json> json =
+      ParseJson(R"({"model":"stories","hook":"blocks.0.attn.hook_pattern","positive":["a b"],"negative":["c"]})");
+  ASSERT_TRUE(json.ok());
+  absl::StatusOr<DirectionsSpec> spec = ParseDirectionsSpec(*json);
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ(ErrorParam(PlanDirections(*spec, Model("stories")).status()), "hook");
+  spec->hook = "blocks.0.attn.hook_z";
+  absl::StatusOr<RunPlan> plan = PlanDirections(*spec, Model("stories"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->inputs.size(), 2u);
+  spec->positive = {Input{"", {1, 99999}, false}};
+  EXPECT_EQ(ErrorParam(PlanDirections(*spec, Model("stories")).status()), "positive[0][1]");
+}
+
 TEST_F(PlanTest, WorkingMemoryIsBounded) {
   // Every attention pattern of 2000 positions of two inputs, kept for
   // patches: 2 x 5 layers x 8 heads x 2000^2 floats, past the bound.

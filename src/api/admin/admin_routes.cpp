@@ -231,7 +231,7 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
                     std::string scope = "{}";
                     if (auto it = ctx.body.find("scope"); it != ctx.body.end() && !it->is_null()) {
                       if (!it->is_object()) return FieldError("scope", "'scope' must be an object (docs/research.md)");
-                      scope = it->dump();
+                      scope = DumpJson(*it);
                     }
                     ASSIGN_OR_RETURN(Grant g,
                                      d.access.GrantAccess(ctx.caller, principal, model, level, ttl, reason, scope));
