@@ -221,10 +221,14 @@ ResultDocument RunDocument(const RunPlan& plan, RunResult result) {
   ResultDocument doc;
   doc.single = plan.single;
   const engine::LlamaConfig& c = plan.model->model->config();
-  // The model's dimensions under TransformerLens's names (its cfg).
-  const Json config = {
-      {"n_layers", c.n_layers}, {"d_model", c.dim},   {"n_heads", c.n_heads},    {"n_key_value_heads", c.n_kv_heads},
-      {"d_head", c.head_dim},   {"d_mlp", c.ffn_dim}, {"d_vocab", c.vocab_size}, {"n_ctx", plan.model->context_length}};
+  // The model's dimensions under TransformerLens's names (its cfg), with the
+  // architecture and the cfg flags that add sites (post-norms, Q/K norms).
+  const Json config = {{"n_layers", c.n_layers},  {"d_model", c.dim},
+                       {"n_heads", c.n_heads},    {"n_key_value_heads", c.n_kv_heads},
+                       {"d_head", c.head_dim},    {"d_mlp", c.ffn_dim},
+                       {"d_vocab", c.vocab_size}, {"n_ctx", plan.model->context_length},
+                       {"architecture", c.arch},  {"use_normalization_before_and_after", c.post_norms},
+                       {"use_qk_norm", c.qk_norm}};
   doc.fields = {{"object", "research.run"}, {"model", plan.model->id}, {"config", config}};
   if (plan.single) {
     const Json fields = InputFields(plan, result.inputs[0]);
