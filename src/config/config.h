@@ -90,8 +90,17 @@ struct BackendsConfig {
   int64_t max_response_bytes = 16 << 20;   // a whole (unstreamed) response, and one streamed event
 };
 
+// Browser sessions (the web interface signs in with an API key once).
+struct SessionConfig {
+  int64_t ttl_seconds = 12 * 3600;  // a session ends this long after sign-in (never after its key)
+  // Mark the cookie Secure: set it when browsers reach the server over TLS
+  // (a proxy in front); a Secure cookie is not sent over plain http.
+  bool secure_cookie = false;
+};
+
 struct Config {
   ServerConfig server;
+  SessionConfig sessions;
   LogConfig log;
   ServingConfig serving;
   BackendsConfig backends;

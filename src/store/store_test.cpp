@@ -349,6 +349,36 @@ TEST_P(StoreTest, ASettingKeepsItsFirstValue) {
 
 // Many writers at once, on connections of their own: nothing lost, no
 // write reported failed.
+TEST_P(StoreTest, AModelCardIsReplacedWhole) {
+  EXPECT_FALSE(store_->FindModelCard("m1")->has_value());
+  EXPECT_TRUE(absl::IsNotFound(store_->SetModelCard({"ghost", "# x", 1, "cli"})));
+  ASSERT_TRUE(store_->SetModelCard({"m1", "# First", 5, "cli"}).ok());
+  ASSERT_TRUE(store_->SetModelCard({"m1", "# Second", 6, "p1"}).ok());
+  auto card = **store_->FindModelCard("m1");
+  EXPECT_EQ(card.markdown, "# Second");
+  EXPECT_EQ(card.updated_at, 6);
+  EXPECT_EQ(card.updated_by, "p1");
+}
+
+TEST_P(StoreTest, SessionsAreFoundByHashEndOnceAndArePrunedWhenExpired) {
+  ASSERT_TRUE(store_->CreateApiKey({"k1", "p1", std::string(32, '\x01'), 5, 0, 0, 0}).ok());
+  const std::string hash(32, '\xfe');  // not valid UTF-8: kept as bytes
+  ASSERT_TRUE(store_->CreateSession({"s1", hash, "p1", "k1", 10, 100, 0}, /*prune_before=*/0).ok());
+  auto found = **store_->FindSessionByHash(hash);
+  EXPECT_EQ(found.id, "s1");
+  EXPECT_EQ(found.hash, hash);
+  EXPECT_EQ(found.key_id, "k1");
+  EXPECT_EQ(found.expires_at, 100);
+  EXPECT_TRUE(absl::IsAlreadyExists(store_->CreateSession({"s2", hash, "p1", "k1", 10, 100, 0}, 0)));
+  ASSERT_TRUE(store_->EndSession("s1", 50).ok());
+  EXPECT_EQ((*store_->FindSessionByHash(hash))->ended_at, 50);
+  EXPECT_FALSE(store_->EndSession("s1", 60).ok());  // ends once
+  // A new session removes those expired before its prune time.
+  ASSERT_TRUE(store_->CreateSession({"s3", std::string(32, '\x03'), "p1", "k1", 200, 300, 0}, 150).ok());
+  EXPECT_FALSE(store_->FindSessionByHash(hash)->has_value());
+  EXPECT_TRUE((*store_->FindSessionByHash(std::string(32, '\x03')))->ended_at == 0);
+}
+
 TEST_P(StoreTest, ConcurrentWritersFromTwoStores) {
   auto other = Open();
   std::vector<std::thread> threads;
