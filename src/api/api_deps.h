@@ -15,6 +15,7 @@
 #include "api/research/research_desk.h"
 #include "config/config.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "filters/metrics.h"
 #include "release/eval_service.h"
 #include "release/release_service.h"
@@ -22,6 +23,13 @@
 #include "translog/log_reader.h"
 
 namespace aperture {
+
+// What GET /readyz reports: each check ("ok", or why not) and whether the
+// server should get traffic now.
+struct Readiness {
+  bool ready = false;
+  Json checks = Json::object();
+};
 
 struct ApiDeps {
   Store& store;
@@ -44,6 +52,8 @@ struct ApiDeps {
   // Re-reads the policy file, recording `actor` as who changed it; keeps the
   // old policy on error.
   std::function<absl::Status(const std::string& actor)> reload_policy;
+  // Store reachable, log sequencing known, models loaded (the server's).
+  std::function<Readiness()> readiness;
 };
 
 }  // namespace aperture
