@@ -170,6 +170,43 @@ TEST_P(StoreTest, ModelSystemPrompt) {
   EXPECT_TRUE(absl::IsNotFound(store_->SetModelSystemPrompt("nope", "x")));
 }
 
+TEST_P(StoreTest, ModelCardsReplaceTheEarlierCard) {
+  EXPECT_FALSE(store_->FindModelCard("m1")->has_value());
+  ASSERT_TRUE(store_->SetModelCard({"m1", "# One", 20, "p1"}).ok());
+  ASSERT_TRUE(store_->SetModelCard({"m1", "# Two\n\nü", 21, "cli"}).ok());
+  auto card = store_->FindModelCard("m1");
+  ASSERT_TRUE(card.ok() && card->has_value()) << card.status();
+  EXPECT_EQ((*card)->markdown, "# Two\n\nü");
+  EXPECT_EQ((*card)->updated_at, 21);
+  EXPECT_EQ((*card)->updated_by, "cli");
+  EXPECT_TRUE(absl::IsNotFound(store_->SetModelCard({"nope", "x", 1, "p1"})));
+}
+
+TEST_P(StoreTest, SessionsAreFoundByHashEndOnceAndExpiredOnesArePruned) {
+  ASSERT_TRUE(store_->CreateApiKey({"k1", "p1", std::string(32, '\x01'), 5, 0, 0, 0}).ok());
+  const std::string hash_a(32, '\x00'), hash_b = std::string(31, '\xff') + '\x07';
+  ASSERT_TRUE(store_->CreateSession({"ses_a", hash_a, "p1", "k1", 10, 100, 0}, /*prune_before=*/10).ok());
+  auto a = store_->FindSessionByHash(hash_a);
+  ASSERT_TRUE(a.ok() && a->has_value()) << a.status();
+  EXPECT_EQ((*a)->id, "ses_a");
+  EXPECT_EQ((*a)->hash, hash_a);  // bytes kept exactly, zeros included
+  EXPECT_EQ((*a)->key_id, "k1");
+  EXPECT_EQ((*a)->expires_at, 100);
+  EXPECT_FALSE(store_->FindSessionByHash(hash_b)->has_value());
+
+  ASSERT_TRUE(store_->EndSession("ses_a", 50).ok());
+  EXPECT_EQ((*store_->FindSessionByHash(hash_a))->ended_at, 50);
+  EXPECT_TRUE(absl::IsNotFound(store_->EndSession("ses_a", 60)));  // already ended
+  EXPECT_TRUE(absl::IsNotFound(store_->EndSession("ses_none", 60)));
+
+  // A new sign-in after ses_a's expiry prunes it.
+  ASSERT_TRUE(store_->CreateSession({"ses_b", hash_b, "p1", "k1", 200, 300, 0}, /*prune_before=*/200).ok());
+  EXPECT_FALSE(store_->FindSessionByHash(hash_a)->has_value());
+  EXPECT_TRUE(store_->FindSessionByHash(hash_b)->has_value());
+  // The same secret's hash cannot stand for two sessions.
+  EXPECT_FALSE(store_->CreateSession({"ses_c", hash_b, "p1", "k1", 201, 300, 0}, 200).ok());
+}
+
 TEST_P(StoreTest, ReleaseEventsChangeTheLevelOrTheCeilingAtomically) {
   EXPECT_EQ((*store_->FindModel("m1"))->level_since, 10);  // from created_at
   EXPECT_EQ((*store_->FindModel("m1"))->ceiling, Level::kOpen);
@@ -349,36 +386,6 @@ TEST_P(StoreTest, ASettingKeepsItsFirstValue) {
 
 // Many writers at once, on connections of their own: nothing lost, no
 // write reported failed.
-TEST_P(StoreTest, AModelCardIsReplacedWhole) {
-  EXPECT_FALSE(store_->FindModelCard("m1")->has_value());
-  EXPECT_TRUE(absl::IsNotFound(store_->SetModelCard({"ghost", "# x", 1, "cli"})));
-  ASSERT_TRUE(store_->SetModelCard({"m1", "# First", 5, "cli"}).ok());
-  ASSERT_TRUE(store_->SetModelCard({"m1", "# Second", 6, "p1"}).ok());
-  auto card = **store_->FindModelCard("m1");
-  EXPECT_EQ(card.markdown, "# Second");
-  EXPECT_EQ(card.updated_at, 6);
-  EXPECT_EQ(card.updated_by, "p1");
-}
-
-TEST_P(StoreTest, SessionsAreFoundByHashEndOnceAndArePrunedWhenExpired) {
-  ASSERT_TRUE(store_->CreateApiKey({"k1", "p1", std::string(32, '\x01'), 5, 0, 0, 0}).ok());
-  const std::string hash(32, '\xfe');  // not valid UTF-8: kept as bytes
-  ASSERT_TRUE(store_->CreateSession({"s1", hash, "p1", "k1", 10, 100, 0}, /*prune_before=*/0).ok());
-  auto found = **store_->FindSessionByHash(hash);
-  EXPECT_EQ(found.id, "s1");
-  EXPECT_EQ(found.hash, hash);
-  EXPECT_EQ(found.key_id, "k1");
-  EXPECT_EQ(found.expires_at, 100);
-  EXPECT_TRUE(absl::IsAlreadyExists(store_->CreateSession({"s2", hash, "p1", "k1", 10, 100, 0}, 0)));
-  ASSERT_TRUE(store_->EndSession("s1", 50).ok());
-  EXPECT_EQ((*store_->FindSessionByHash(hash))->ended_at, 50);
-  EXPECT_FALSE(store_->EndSession("s1", 60).ok());  // ends once
-  // A new session removes those expired before its prune time.
-  ASSERT_TRUE(store_->CreateSession({"s3", std::string(32, '\x03'), "p1", "k1", 200, 300, 0}, 150).ok());
-  EXPECT_FALSE(store_->FindSessionByHash(hash)->has_value());
-  EXPECT_TRUE((*store_->FindSessionByHash(std::string(32, '\x03')))->ended_at == 0);
-}
-
 TEST_P(StoreTest, ConcurrentWritersFromTwoStores) {
   auto other = Open();
   std::vector<std::thread> threads;

@@ -187,8 +187,8 @@ CREATE TABLE settings (
   value TEXT NOT NULL
 );
 )sql",
-    // 4: as SQLite migration 11 — browser sessions (the keyed hash of the
-    // cookie's secret only) and the owners' model cards.
+    // 4: as SQLite migration 11 — browser sessions (only the keyed hash of
+    // the cookie's secret) and the owner's model cards.
     R"sql(
 CREATE TABLE sessions (
   id TEXT PRIMARY KEY,

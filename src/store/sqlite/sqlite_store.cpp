@@ -333,60 +333,6 @@ absl::Status SqliteStore::SetModelSystemPrompt(const std::string& id, const std:
   });
 }
 
-absl::Status SqliteStore::SetModelDeclaredDigest(const std::string& id, const std::string& digest) {
-  return Write([&](SqliteDb& db) -> absl::Status {
-    ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE models SET declared_digest = ? WHERE id = ?"));
-    RETURN_IF_ERROR(stmt.BindAll(digest, id).Run());
-    return ExpectOneChange(db, "model", id);
-  });
-}
-
-// ---- model backends
-
-absl::Status SqliteStore::CreateModelBackend(const ModelBackend& b) {
-  return Write([&](SqliteDb& db) -> absl::Status {
-    ASSIGN_OR_RETURN(auto model, db.Prepare("SELECT 1 FROM models WHERE id = ?"));
-    model.BindAll(b.model_id);
-    ASSIGN_OR_RETURN(bool found, model.Step());
-    if (!found) return absl::NotFoundError(fmt::format("no model with id '{}'", b.model_id));
-    ASSIGN_OR_RETURN(auto stmt,
-                     db.Prepare("INSERT INTO model_backends (" BACKEND_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
-    absl::Status s =
-        stmt.BindAll(b.id, b.model_id, b.url, b.api_model, b.weight, b.api_key_env, b.added_by, b.created_at).Run();
-    if (absl::IsAlreadyExists(s)) {
-      return absl::AlreadyExistsError(
-          fmt::format("model '{}' already has a backend at {} (or the weight is not 1-1000)", b.model_id, b.url));
-    }
-    return s;
-  });
-}
-
-absl::StatusOr<std::vector<ModelBackend>> SqliteStore::ListModelBackends(const std::string& model_id) {
-  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
-  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " BACKEND_COLS " FROM model_backends WHERE ?1 = '' OR model_id = ?1 "
-                                         "ORDER BY model_id, created_at, rowid"));
-  stmt.BindAll(model_id);
-  return All<ModelBackend>(stmt, ReadBackend);
-}
-
-absl::Status SqliteStore::SetModelBackendWeight(const std::string& id, int64_t weight) {
-  return Write([&](SqliteDb& db) -> absl::Status {
-    ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE model_backends SET weight = ? WHERE id = ?"));
-    absl::Status s = stmt.BindAll(weight, id).Run();
-    if (absl::IsAlreadyExists(s)) return absl::InvalidArgumentError("a backend's weight is 1 to 1000");
-    RETURN_IF_ERROR(s);
-    return ExpectOneChange(db, "backend", id);
-  });
-}
-
-absl::Status SqliteStore::DeleteModelBackend(const std::string& id) {
-  return Write([&](SqliteDb& db) -> absl::Status {
-    ASSIGN_OR_RETURN(auto stmt, db.Prepare("DELETE FROM model_backends WHERE id = ?"));
-    RETURN_IF_ERROR(stmt.BindAll(id).Run());
-    return ExpectOneChange(db, "backend", id);
-  });
-}
-
 // ---- model cards (not cached: only the model page reads them)
 
 absl::Status SqliteStore::SetModelCard(const ModelCard& card) {
@@ -447,6 +393,60 @@ absl::Status SqliteStore::EndSession(const std::string& id, int64_t when) {
         return ExpectOneChange(db, "active session", id);
       },
       Cached::kUnchanged);
+}
+
+absl::Status SqliteStore::SetModelDeclaredDigest(const std::string& id, const std::string& digest) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE models SET declared_digest = ? WHERE id = ?"));
+    RETURN_IF_ERROR(stmt.BindAll(digest, id).Run());
+    return ExpectOneChange(db, "model", id);
+  });
+}
+
+// ---- model backends
+
+absl::Status SqliteStore::CreateModelBackend(const ModelBackend& b) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto model, db.Prepare("SELECT 1 FROM models WHERE id = ?"));
+    model.BindAll(b.model_id);
+    ASSIGN_OR_RETURN(bool found, model.Step());
+    if (!found) return absl::NotFoundError(fmt::format("no model with id '{}'", b.model_id));
+    ASSIGN_OR_RETURN(auto stmt,
+                     db.Prepare("INSERT INTO model_backends (" BACKEND_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+    absl::Status s =
+        stmt.BindAll(b.id, b.model_id, b.url, b.api_model, b.weight, b.api_key_env, b.added_by, b.created_at).Run();
+    if (absl::IsAlreadyExists(s)) {
+      return absl::AlreadyExistsError(
+          fmt::format("model '{}' already has a backend at {} (or the weight is not 1-1000)", b.model_id, b.url));
+    }
+    return s;
+  });
+}
+
+absl::StatusOr<std::vector<ModelBackend>> SqliteStore::ListModelBackends(const std::string& model_id) {
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " BACKEND_COLS " FROM model_backends WHERE ?1 = '' OR model_id = ?1 "
+                                         "ORDER BY model_id, created_at, rowid"));
+  stmt.BindAll(model_id);
+  return All<ModelBackend>(stmt, ReadBackend);
+}
+
+absl::Status SqliteStore::SetModelBackendWeight(const std::string& id, int64_t weight) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE model_backends SET weight = ? WHERE id = ?"));
+    absl::Status s = stmt.BindAll(weight, id).Run();
+    if (absl::IsAlreadyExists(s)) return absl::InvalidArgumentError("a backend's weight is 1 to 1000");
+    RETURN_IF_ERROR(s);
+    return ExpectOneChange(db, "backend", id);
+  });
+}
+
+absl::Status SqliteStore::DeleteModelBackend(const std::string& id) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare("DELETE FROM model_backends WHERE id = ?"));
+    RETURN_IF_ERROR(stmt.BindAll(id).Run());
+    return ExpectOneChange(db, "backend", id);
+  });
 }
 
 // ---- grants
