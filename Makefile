@@ -7,10 +7,11 @@ ASAN_BUILD := build-asan
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
   libboost-dev nlohmann-json3-dev libsqlite3-dev libsodium-dev libopenblas-dev \
   libpcre2-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libabsl-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev nginx-light wrk curl python3-numpy sqlite3 libpqxx-dev postgresql
+  libgtest-dev libgmock-dev libbenchmark-dev nginx-light wrk curl python3-numpy sqlite3 libpqxx-dev postgresql \
+  chromium
 
-.PHONY: deps build asan demo test unit-test asan-test integration-test node-test python-test thread-safety lint bench \
-  fuzz fuzz-seeds soak clean
+.PHONY: deps build asan demo test unit-test asan-test integration-test node-test python-test web-test thread-safety lint \
+  bench fuzz fuzz-seeds soak clean
 
 # Installs only what is missing; does nothing when every package is present.
 deps:
@@ -20,6 +21,8 @@ deps:
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	@# The browser tests drive Debian's chromium with playwright-core (pinned by its lockfile).
+	@[ -d tests/e2e/node_modules/playwright-core ] || (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
@@ -53,6 +56,11 @@ node-test: build
 python-test: build
 	./clients/python/run_tests.sh $(BUILD)
 
+# The web interface in Debian's chromium (tests/e2e); screenshots of every
+# page go to build/e2e-screenshots/.
+web-test: build
+	cd tests/e2e && node --test --test-concurrency=1
+
 # Clang's thread-safety analysis over every file of the build: the
 # ABSL_GUARDED_BY annotations are checked, a finding fails.
 thread-safety: build
@@ -61,7 +69,7 @@ thread-safety: build
 # clang-tidy runs on what changed since main (all of it: make lint).
 TIDY_BASE ?= main
 test: deps
-	$(MAKE) unit-test integration-test node-test python-test asan-test thread-safety
+	$(MAKE) unit-test integration-test node-test python-test web-test asan-test thread-safety
 	TIDY_BASE=$(TIDY_BASE) ./scripts/lint.sh
 
 # clang-format and clang-tidy over every source (clang-tidy takes ~10 min on 2 cores).

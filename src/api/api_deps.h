@@ -6,6 +6,7 @@
 
 #include "access/access_service.h"
 #include "access/authorizer.h"
+#include "access/session_service.h"
 #include "access/usage_meter.h"
 #include "aperture/recorder.h"
 #include "aperture/store.h"
@@ -18,6 +19,7 @@
 #include "release/eval_service.h"
 #include "release/release_service.h"
 #include "scheduler/scheduler.h"
+#include "translog/log_reader.h"
 
 namespace aperture {
 
@@ -41,7 +43,10 @@ struct ApiDeps {
   UsageMeter& usage;
   ReleaseService& release;
   EvalService& evals;
-  ResearchDesk& research;  // formats, records and answers research results off the scheduler's thread
+  const SessionService& sessions;     // browser sign-in (the web interface)
+  translog::LogReader& log;           // the transparency log, for a principal's own entries
+  const std::string& log_public_key;  // the Ed25519 key that signs its checkpoints
+  ResearchDesk& research;             // formats, records and answers research results off the scheduler's thread
   // Re-reads the policy file, recording `actor` as who changed it; keeps the
   // old policy on error.
   std::function<absl::Status(const std::string& actor)> reload_policy;

@@ -21,6 +21,12 @@ struct RequestContext;
 // Who may call a route at all, before any model is considered.
 enum class Access { kAnyone, kPrincipal, kReviewer, kOwner };
 
+// Which credentials authn reads for a route: an API key (Authorization:
+// Bearer) or a browser session cookie (kAny); only a key, the cookie being
+// ignored (kKeyOnly: signing in); or none (kNone: static content, the same
+// bytes for everyone, so a stale cookie never breaks a page).
+enum class Credentials { kAny, kKeyOnly, kNone };
+
 // Where a model-scoped route finds its model id.
 enum class ModelFrom { kNone, kPath, kBody };
 
@@ -38,6 +44,7 @@ struct Route {
   // (prompt and completion), charged to the caller's tokens-per-minute
   // budget on admission (TokenRateQuota) and settled to what it used.
   std::function<int64_t(const RequestContext&)> token_estimate = nullptr;
+  Credentials credentials = Credentials::kAny;
   // Research requests: what the request reads, writes and costs, worked out
   // after authz (nullopt: not a research request, e.g. a chat without
   // interventions), so the research scope quota can decide on it. It may

@@ -16,6 +16,7 @@
 #include "access/authorizer.h"
 #include "access/key_usage.h"
 #include "access/research_quota.h"
+#include "access/session_service.h"
 #include "access/usage_meter.h"
 #include "aperture/log_store.h"
 #include "aperture/store.h"
@@ -124,6 +125,7 @@ class App {
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<EvalService> evals_;
   Authenticator authenticator_;
+  SessionService sessions_;  // the web interface's sign-in
   ApiDeps deps_;
   Router router_;
   std::unique_ptr<Pipeline> pipeline_;

@@ -40,6 +40,9 @@ std::string CallerRateKey(const Caller& caller) {
 }
 
 std::optional<http::Response> RequestRateQuota::Admit(RequestContext& ctx) {
+  // Static content (the web interface's files) costs a memory read; the
+  // calls its pages make are limited like every other.
+  if (ctx.route && ctx.route->credentials == Credentials::kNone) return std::nullopt;
   std::string key = CallerRateKey(ctx.caller);
   int64_t per_minute =
       ctx.caller.anonymous() ? config_.anonymous_requests_per_minute : config_.principal_requests_per_minute;
