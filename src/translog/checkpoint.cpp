@@ -31,7 +31,8 @@ absl::StatusOr<Checkpoint> ParseCheckpoint(std::string_view text) {
   c.origin = std::string(lines[0]);
   const std::string_view size = lines[1];
   auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), c.size);
-  if (size.empty() || ec != std::errc() || end != size.data() + size.size() || c.size < 0 ||
+  // Digits only, no leading zero: one spelling per size ("-0" parses as 0).
+  if (size.empty() || size[0] == '-' || ec != std::errc() || end != size.data() + size.size() || c.size < 0 ||
       (size.size() > 1 && size[0] == '0')) {
     return absl::InvalidArgumentError(fmt::format("the checkpoint's tree size '{}' is not a decimal number", size));
   }

@@ -25,6 +25,7 @@ TEST(CheckpointTest, RefusesAnythingElse) {
   EXPECT_FALSE(ParseCheckpoint("\n0\n" + root + "\n").ok());              // empty origin
   EXPECT_FALSE(ParseCheckpoint("o\n01\n" + root + "\n").ok());            // leading zero
   EXPECT_FALSE(ParseCheckpoint("o\n-1\n" + root + "\n").ok());
+  EXPECT_FALSE(ParseCheckpoint("o\n-0\n" + root + "\n").ok());  // found by fuzz_checkpoint: a second spelling of 0
   EXPECT_FALSE(ParseCheckpoint("o\n1x\n" + root + "\n").ok());
   EXPECT_FALSE(ParseCheckpoint("o\n\n" + root + "\n").ok());
   EXPECT_FALSE(ParseCheckpoint("o\n99999999999999999999\n" + root + "\n").ok());
