@@ -8,6 +8,7 @@
 #include "api/openai/completion_response.h"
 #include "api/openai/event_stream.h"
 #include "api/openai/level_checks.h"
+#include "api/openai/remote_completion.h"
 #include "api/research/research_routes.h"
 #include "api/views.h"
 #include "core/base64.h"
@@ -95,6 +96,47 @@ struct Completion {
   }
 };
 
+// Takes the request's token budget (what it may use at most, refunded to
+// what it used); a 429 when the caller's tokens per minute are spent.
+std::optional<http::Response> TakeTokenBudget(ApiDeps& d, RequestContext& ctx, const std::string& bucket, int64_t tpm,
+                                              int64_t budget) {
+  if (ctx.caller.IsAtLeast(Role::kOwner)) return std::nullopt;
+  auto wait = d.limiter.Acquire(bucket, tpm, std::min(budget, tpm));
+  if (!wait) return std::nullopt;
+  ctx.Deny("token_rate_limited");
+  return http::ErrorResponse(429, fmt::format("token limit of {} tokens per minute reached; retry in {} s", tpm, *wait),
+                             "rate_limited")
+      .SetHeader("Retry-After", std::to_string(*wait));
+}
+
+// When the model has backend rows (docs/deploy.md), the plan says where this
+// completion goes: a remote backend, or the first choice is this server's
+// engine (nullopt: carry on with the engine). A request with interventions
+// needs the engine.
+std::optional<http::Response> RouteToBackends(ApiDeps& d, RequestContext& ctx, const CompletionParams& params,
+                                              const LevelAdjustments& adjust, bool steered) {
+  const Model& model = *ctx.decision->model;
+  if (d.backends == nullptr || steered) return std::nullopt;
+  backends::RemoteBackends::Plan plan = d.backends->PlanFor(model.id, !model.path.empty());
+  if (!plan.configured) return std::nullopt;
+  if (!plan.order.empty() && plan.order.front().embedded) return std::nullopt;
+  const Level level = ctx.decision->level;
+  RemoteCompletion run;
+  run.params = params;
+  run.adjust = adjust;
+  run.level = level;
+  run.model_id = model.id;
+  if (params.chat && adjust.prepend_system_prompt) run.system_prompt = model.system_prompt;
+  run.plan = std::move(plan);
+  run.bucket = TokenBucket(ctx);
+  run.tokens_per_minute = d.config.Limits(level).tokens_per_minute;
+  run.prompt_estimate = EstimatePromptTokens(params);
+  run.budget = run.prompt_estimate + adjust.max_tokens * params.n;
+  run.charge = !ctx.caller.IsAtLeast(Role::kOwner);
+  if (auto refused = TakeTokenBudget(d, ctx, run.bucket, run.tokens_per_minute, run.budget)) return refused;
+  return ProxyCompletion(d, ctx, std::move(run));
+}
+
 http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   const Model& model = *ctx.decision->model;
   const Level level = ctx.decision->level;
@@ -102,6 +144,14 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   if (!params.ok()) return StatusResponse(params.status());
   auto adjust = ApplyLevel(*params, level, d.config);
   if (!adjust.ok()) return Refusal(ctx, adjust.status(), "parameter_above_level");
+  // Steering: the interventions the research scope filter admitted.
+  const std::optional<Steering> steering = SteeringFrom(ctx);
+  if (auto routed = RouteToBackends(d, ctx, *params, *adjust, steering.has_value())) return *std::move(routed);
+  if (model.path.empty()) {
+    // Served only by remote backends, and none is configured now.
+    return StatusResponse(absl::UnavailableError(
+        fmt::format("model '{}' has no weights on this server and no remote backend; an owner adds one", model.id)));
+  }
   if (absl::Status s = EnsureModel(d, model); !s.ok()) return StatusResponse(s);
   auto loaded = d.scheduler.GetModel(model.id);
   if (!loaded.ok()) return StatusResponse(absl::UnavailableError(std::string(loaded.status().message())));
@@ -138,23 +188,13 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   req.sampling.top_logprobs = static_cast<int32_t>(params->top_logprobs);
   req.stop = params->stop;
   req.deadline_micros = d.clock.NowMicros() + d.config.serving.request_timeout_ms * 1000;
-  // Steering: the interventions the research scope filter admitted.
-  const std::optional<Steering> steering = SteeringFrom(ctx);
   if (steering) req.hooks = steering->hooks;
 
   // The token budget: what this request may use at most, refunded to what it used.
   const int64_t tpm = d.config.Limits(level).tokens_per_minute;
   const int64_t budget = EstimatePromptTokens(*params) + adjust->max_tokens * params->n;
   const std::string bucket = TokenBucket(ctx);
-  if (!ctx.caller.IsAtLeast(Role::kOwner)) {
-    if (auto wait = d.limiter.Acquire(bucket, tpm, std::min(budget, tpm)); wait) {
-      ctx.Deny("token_rate_limited");
-      return http::ErrorResponse(429,
-                                 fmt::format("token limit of {} tokens per minute reached; retry in {} s", tpm, *wait),
-                                 "rate_limited")
-          .SetHeader("Retry-After", std::to_string(*wait));
-    }
-  }
+  if (auto refused = TakeTokenBudget(d, ctx, bucket, tpm, budget)) return *std::move(refused);
 
   const std::string id = (chat ? "chatcmpl-" : "cmpl-") + NewId("x").substr(2);
   auto state = std::make_shared<Completion>(std::move(*params), id, d.clock.NowSeconds(), model.id, d.streams);
