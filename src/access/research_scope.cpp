@@ -28,7 +28,7 @@ int64_t MinRate(int64_t a, int64_t b) {
   return std::min(a, b);
 }
 
-std::string Patterns(const std::vector<std::string>& p) { return Json(p).dump(); }
+std::string Patterns(const std::vector<std::string>& p) { return DumpJson(Json(p)); }
 
 // The lowest level above `level` whose own scope reads/writes `site`, for messages.
 std::optional<Level> LevelAllowing(const Config& config, Level level, std::string_view site, bool write) {

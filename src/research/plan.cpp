@@ -20,7 +20,8 @@ absl::Status Bad(std::string_view field, std::string_view message) {
 }
 
 bool HasHeads(SiteShape s) {
-  return s == SiteShape::kQHeads || s == SiteShape::kKvHeads || s == SiteShape::kHeadsByKey;
+  return s == SiteShape::kQHeads || s == SiteShape::kKvHeads || s == SiteShape::kHeadsByKey ||
+         s == SiteShape::kQHeadScale || s == SiteShape::kKvHeadScale;
 }
 
 // Positions as given (negative from the end of n) -> 0..limit-1.
@@ -197,15 +198,21 @@ SiteDims DimsOf(SiteShape shape, const engine::LlamaConfig& c) {
       return {0, c.ffn_dim, c.ffn_dim};
     case SiteShape::kHeadsByKey:
       return {c.n_heads, 0, 0};
+    case SiteShape::kQHeadScale:
+      return {c.n_heads, 1, c.n_heads};
+    case SiteShape::kKvHeadScale:
+      return {c.n_kv_heads, 1, c.n_kv_heads};
   }
   return {};
 }
 
-absl::StatusOr<std::vector<SiteRef>> ExpandSites(std::string_view pattern, int n_layers, std::string_view field) {
+absl::StatusOr<std::vector<SiteRef>> ExpandSites(std::string_view pattern, const engine::LlamaConfig& c,
+                                                 std::string_view field) {
+  const int n_layers = c.n_layers;
   std::vector<SiteRef> out;
-  for (const std::string& name : engine::Hooks::AllNames(n_layers)) {
+  for (const std::string& name : engine::Hooks::AllNames(n_layers, c.site_features())) {
     if (!GlobMatch(pattern, name)) continue;
-    ASSIGN_OR_RETURN(auto parsed, engine::Hooks::ParseName(name, n_layers));
+    ASSIGN_OR_RETURN(auto parsed, engine::Hooks::ParseName(name, n_layers, c.site_features()));
     out.push_back({parsed.first, parsed.second, name});
   }
   if (out.empty()) {
@@ -289,7 +296,7 @@ absl::StatusOr<RunPlan> PlanRun(const RunSpec& spec, std::shared_ptr<const sched
   for (size_t k = 0; k < spec.captures.size(); ++k) {
     const CaptureSpec& cs = spec.captures[k];
     const std::string field = fmt::format("capture[{}]", k);
-    ASSIGN_OR_RETURN(std::vector<SiteRef> sites, ExpandSites(cs.hook, c.n_layers, field));
+    ASSIGN_OR_RETURN(std::vector<SiteRef> sites, ExpandSites(cs.hook, c, field));
     demand.patterns_read.push_back(cs.hook);
     demand.operations.insert("capture");
     for (const SiteRef& site : sites) {
@@ -341,7 +348,7 @@ absl::StatusOr<RunPlan> PlanRun(const RunSpec& spec, std::shared_ptr<const sched
   for (size_t v = 0; v < spec.interventions.size(); ++v) {
     const Intervention& iv = spec.interventions[v];
     const std::string field = fmt::format("interventions[{}]", v);
-    ASSIGN_OR_RETURN(std::vector<SiteRef> sites, ExpandSites(iv.hook, c.n_layers, field + ".hook"));
+    ASSIGN_OR_RETURN(std::vector<SiteRef> sites, ExpandSites(iv.hook, c, field + ".hook"));
     for (const SiteRef& site : sites) RETURN_IF_ERROR(CheckIntervention(iv, site, c, field));
     NoteWrite(demand, iv, sites);
     if (iv.op == Op::kPatch && iv.from >= n_inputs) {
@@ -456,7 +463,7 @@ absl::StatusOr<PatchPlan> PlanPatch(const PatchSpec& spec, std::shared_ptr<const
     const std::string field = fmt::format("sites[{}]", k);
     PatchSite ps;
     ps.pattern = spec.sites[k];
-    ASSIGN_OR_RETURN(ps.sites, ExpandSites(ps.pattern, c.n_layers, field));
+    ASSIGN_OR_RETURN(ps.sites, ExpandSites(ps.pattern, c, field));
     ps.per_head = HasHeads(ps.sites[0].shape());
     for (const SiteRef& s : ps.sites) {
       if (HasHeads(s.shape()) != ps.per_head) {
@@ -483,7 +490,7 @@ absl::StatusOr<PatchPlan> PlanPatch(const PatchSpec& spec, std::shared_ptr<const
   for (size_t v = 0; v < spec.interventions.size(); ++v) {
     const Intervention& iv = spec.interventions[v];
     const std::string field = fmt::format("interventions[{}]", v);
-    ASSIGN_OR_RETURN(std::vector<SiteRef> sites, ExpandSites(iv.hook, c.n_layers, field + ".hook"));
+    ASSIGN_OR_RETURN(std::vector<SiteRef> sites, ExpandSites(iv.hook, c, field + ".hook"));
     ASSIGN_OR_RETURN(std::vector<int> positions, ResolvePositions(iv.where.positions, n, n, field + ".positions"));
     for (const SiteRef& site : sites) {
       RETURN_IF_ERROR(CheckIntervention(iv, site, c, field));
@@ -509,8 +516,13 @@ absl::StatusOr<PatchPlan> PlanPatch(const PatchSpec& spec, std::shared_ptr<const
 absl::StatusOr<RunPlan> PlanDirections(const DirectionsSpec& spec,
                                        std::shared_ptr<const scheduler::LoadedModel> model) {
   // Inputs and the site are checked here, so errors name the fields as this request spells them.
-  ASSIGN_OR_RETURN(std::vector<SiteRef> sites, ExpandSites(spec.hook, model->model->config().n_layers, "hook"));
+  ASSIGN_OR_RETURN(std::vector<SiteRef> sites, ExpandSites(spec.hook, model->model->config(), "hook"));
   if (sites.size() != 1) return Bad("hook", "must name exactly one site");
+  if (sites[0].shape() == SiteShape::kHeadsByKey) {
+    return Bad("hook", fmt::format("is {}, whose shape depends on each input's length; a direction takes a site of "
+                                   "fixed width (the residual stream, an MLP or attention output, a head's z)",
+                                   sites[0].name));
+  }
   RunSpec run;
   run.model = spec.model;
   run.single = false;
@@ -539,7 +551,7 @@ absl::StatusOr<ChatSteering> PlanChatInterventions(const std::vector<Interventio
   for (size_t v = 0; v < spec.size(); ++v) {
     const Intervention& iv = spec[v];
     const std::string field = fmt::format("interventions[{}]", v);
-    ASSIGN_OR_RETURN(std::vector<SiteRef> sites, ExpandSites(iv.hook, c.n_layers, field + ".hook"));
+    ASSIGN_OR_RETURN(std::vector<SiteRef> sites, ExpandSites(iv.hook, c, field + ".hook"));
     int size = 0;
     for (size_t j = 0; j < iv.where.positions.size(); ++j) {
       const int p = iv.where.positions[j];

@@ -45,9 +45,11 @@ struct SiteDims {
 };
 SiteDims DimsOf(engine::SiteShape shape, const engine::LlamaConfig& c);
 
-// The sites `pattern` names in a model of n_layers layers, in forward order;
-// InvalidArgument naming `field` when there are none.
-absl::StatusOr<std::vector<SiteRef>> ExpandSites(std::string_view pattern, int n_layers, std::string_view field);
+// The sites `pattern` names in a model with config `c` (its layers and its
+// architecture's sites), in forward order; InvalidArgument naming `field`
+// when there are none.
+absl::StatusOr<std::vector<SiteRef>> ExpandSites(std::string_view pattern, const engine::LlamaConfig& c,
+                                                 std::string_view field);
 
 // What a request reads, writes and costs: the research scope's input.
 struct Demand {

@@ -155,6 +155,38 @@ TEST_F(PlanTest, RequestsTheModelCannotServeNameTheField) {
   }
 }
 
+// A Gemma 3 model's own sites (post-norms, Q/K norms) are captured in
+// TransformerLens's shapes; a Llama model has none of them.
+TEST_F(PlanTest, ArchitectureSitesAreTheModelsOwn) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("research-gemma3-" + std::to_string(::getpid()) + ".gguf")).string();
+  ASSERT_TRUE(engine::WriteTestModel({.arch = "gemma3",
+                                      .layers = 2,
+                                      .dim = 64,
+                                      .heads = 4,
+                                      .kv_heads = 2,
+                                      .ffn = 128,
+                                      .vocab = 300,
+                                      .type = engine::GgmlType::kF32,
+                                      .seed = 3},
+                                     path)
+                  .ok());
+  ASSERT_TRUE(scheduler_->RegisterModel("gemma3", path).ok());
+  absl::StatusOr<RunPlan> plan = PlanOf("gemma3", R"({"model":"gemma3","input":[2,5,6],"capture":[
+      "blocks.*.ln1_post.hook_normalized","blocks.1.attn.q_norm.hook_scale","blocks.0.attn.k_norm.hook_normalized"]})");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const std::vector<SiteCapture>& captures = plan->inputs[0].captures;
+  ASSERT_EQ(captures.size(), 4u);
+  EXPECT_EQ(captures[0].site.name, "blocks.0.ln1_post.hook_normalized");
+  EXPECT_EQ(captures[0].shape, (std::vector<int64_t>{3, 64}));
+  EXPECT_EQ(captures[2].shape, (std::vector<int64_t>{3, 4, 1}));   // [pos, head, 1]
+  EXPECT_EQ(captures[3].shape, (std::vector<int64_t>{3, 2, 16}));  // [pos, kv_head, d_head]
+  const absl::Status s =
+      PlanError(R"({"model":"stories","input":"x","capture":["blocks.0.ln1_post.hook_normalized"]})");
+  EXPECT_EQ(ErrorParam(s), "capture[0]") << s;
+  std::filesystem::remove(path);
+}
+
 TEST_F(PlanTest, TheDemandIsExact) {
   const engine::LlamaConfig& c = Model("stories")->model->config();
   absl::StatusOr<RunPlan> plan = PlanOf("stories", R"({"model":"stories","inputs":[[1,2,3,4],[1,2,3,4]],
@@ -204,6 +236,21 @@ TEST_F(PlanTest, APatchSweepCountsWhatItRecomputes) {
   spec = ParsePatchSpec(*json);
   ASSERT_TRUE(spec.ok());
   EXPECT_EQ(ErrorParam(PlanPatch(*spec, Model("stories")).status()), "corrupted");
+}
+
+TEST_F(PlanTest, DirectionsTakeSitesOfFixedWidth) {
+  absl::StatusOr<Json> json =
+      ParseJson(R"({"model":"stories","hook":"blocks.0.attn.hook_pattern","positive":["a b"],"negative":["c"]})");
+  ASSERT_TRUE(json.ok());
+  absl::StatusOr<DirectionsSpec> spec = ParseDirectionsSpec(*json);
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ(ErrorParam(PlanDirections(*spec, Model("stories")).status()), "hook");
+  spec->hook = "blocks.0.attn.hook_z";
+  absl::StatusOr<RunPlan> plan = PlanDirections(*spec, Model("stories"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->inputs.size(), 2u);
+  spec->positive = {Input{"", {1, 99999}, false}};
+  EXPECT_EQ(ErrorParam(PlanDirections(*spec, Model("stories")).status()), "positive[0][1]");
 }
 
 TEST_F(PlanTest, WorkingMemoryIsBounded) {

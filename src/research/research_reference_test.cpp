@@ -7,6 +7,7 @@
 
 #include "fmt/format.h"
 #include "research/research_test_util.h"
+#include "research/result_format.h"
 
 namespace aperture::research {
 namespace {
@@ -338,6 +339,42 @@ TEST_P(ResearchReferenceTest, SteeredGenerationEqualsTheReference) {
   }
   ASSERT_EQ(r.inputs.size(), 1u);
   EXPECT_EQ(r.inputs[0].generated, want);
+}
+
+// A direction is the mean over the positive inputs (each averaged over its
+// positions) minus the same over the negative ones.
+TEST_P(ResearchReferenceTest, DirectionsAreTheReferencesMeanDifference) {
+  const std::string model = GetParam();
+  const engine::LlamaConfig& c = Model(model)->model->config();
+  const std::vector<std::vector<int32_t>> pos = {{1, 20, 30}, {1, 40, 50, 60}}, neg = {{1, 7}};
+  absl::StatusOr<Json> json = ParseJson(fmt::format(R"({{"model":"{}","hook":"blocks.1.hook_resid_mid",
+      "positive":[{},{}],"negative":[{}]}})",
+                                                    model, Ids(pos[0]), Ids(pos[1]), Ids(neg[0])));
+  ASSERT_TRUE(json.ok());
+  absl::StatusOr<DirectionsSpec> spec = ParseDirectionsSpec(*json);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  absl::StatusOr<RunPlan> plan = PlanDirections(*spec, Model(model));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::promise<absl::StatusOr<RunResult>> done;
+  auto job = std::make_shared<RunJob>(*plan, [&](absl::StatusOr<RunResult> r) { done.set_value(std::move(r)); });
+  ASSERT_TRUE(scheduler_->SubmitJob({.model = model, .job = job}).ok());
+  absl::StatusOr<RunResult> r = done.get_future().get();
+  ASSERT_TRUE(r.ok());
+  const ResultDocument doc = DirectionDocument(*plan, *r, 2, false, "blocks.1.hook_resid_mid");
+  std::vector<float> got = doc.fields["vector"].get<std::vector<float>>();
+  std::vector<double> want(c.dim, 0.0);
+  auto add_mean = [&](const std::vector<int32_t>& tokens, double weight) {
+    const Reference ref = Ref(model, tokens);
+    const std::vector<double>& x = ref.sites.at("blocks.1.hook_resid_mid").data;
+    const int n = static_cast<int>(tokens.size());
+    for (int p = 0; p < n; ++p)
+      for (int i = 0; i < c.dim; ++i) want[i] += weight * x[p * c.dim + i] / n;
+  };
+  add_mean(pos[0], 0.5);
+  add_mean(pos[1], 0.5);
+  add_mean(neg[0], -1.0);
+  EXPECT_LE(RelError(got, want), kTolerance);
+  EXPECT_EQ(doc.fields["shape"], Json::array({c.dim}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, ResearchReferenceTest, ::testing::Values("stories", "gqa"));

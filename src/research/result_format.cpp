@@ -53,7 +53,11 @@ Json TokenEntry(const engine::Tokenizer& tok, int32_t token, float logprob) {
 
 Json InputFields(const RunPlan& plan, const InputResult& in) {
   const engine::Tokenizer& tok = *plan.model->tokenizer;
-  Json out = {{"tokens", in.tokens}};
+  // The input's tokens as ids and as text (TransformerLens's to_str_tokens),
+  // so a reader can label positions without the tokenizer.
+  Json pieces = Json::array();
+  for (int32_t t : in.tokens) pieces.push_back(tok.TokenToPiece(t, /*render_special=*/true));
+  Json out = {{"tokens", in.tokens}, {"str_tokens", std::move(pieces)}};
   if (plan.top_k > 0) {
     Json top = Json::array();
     for (const engine::TokenLogprob& t : in.top_logprobs) top.push_back(TokenEntry(tok, t.token, t.logprob));
@@ -183,14 +187,14 @@ std::string ResultDocument::JsonBody(const Json& extra) const {
     return Nested(t, 0, offset);
   });
   for (auto it = extra.begin(); it != extra.end(); ++it) obj[it.key()] = it.value();
-  return obj.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return DumpJson(obj);
 }
 
 std::string ResultDocument::SafetensorsBody(const Json& extra) const {
   Json meta = fields;
   for (auto it = extra.begin(); it != extra.end(); ++it) meta[it.key()] = it.value();
   Json header = Json::object();
-  header["__metadata__"] = {{"aperture", meta.dump(-1, ' ', false, Json::error_handler_t::replace)}};
+  header["__metadata__"] = {{"aperture", DumpJson(meta)}};
   uint64_t offset = 0;
   std::vector<const Tensor*> order;
   for (size_t i = 0; i < captures.size(); ++i) {
@@ -202,7 +206,7 @@ std::string ResultDocument::SafetensorsBody(const Json& extra) const {
       order.push_back(&t);
     }
   }
-  std::string text = header.dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::string text = DumpJson(header);
   text.append((8 - text.size() % 8) % 8, ' ');
   std::string out(8, '\0');
   const uint64_t n = text.size();
@@ -217,11 +221,14 @@ ResultDocument RunDocument(const RunPlan& plan, RunResult result) {
   ResultDocument doc;
   doc.single = plan.single;
   const engine::LlamaConfig& c = plan.model->model->config();
-  // The model's dimensions under TransformerLens's names (its cfg).
-  const Json config = {{"n_layers", c.n_layers},    {"d_model", c.dim},
-                       {"n_heads", c.n_heads},      {"n_key_value_heads", c.n_kv_heads},
-                       {"d_head", c.head_dim},      {"d_mlp", c.ffn_dim},
-                       {"d_vocab", c.vocab_size},   {"n_ctx", plan.model->context_length}};
+  // The model's dimensions under TransformerLens's names (its cfg), with the
+  // architecture and the cfg flags that add sites (post-norms, Q/K norms).
+  const Json config = {{"n_layers", c.n_layers},  {"d_model", c.dim},
+                       {"n_heads", c.n_heads},    {"n_key_value_heads", c.n_kv_heads},
+                       {"d_head", c.head_dim},    {"d_mlp", c.ffn_dim},
+                       {"d_vocab", c.vocab_size}, {"n_ctx", plan.model->context_length},
+                       {"architecture", c.arch},  {"use_normalization_before_and_after", c.post_norms},
+                       {"use_qk_norm", c.qk_norm}};
   doc.fields = {{"object", "research.run"}, {"model", plan.model->id}, {"config", config}};
   if (plan.single) {
     const Json fields = InputFields(plan, result.inputs[0]);

@@ -8,11 +8,11 @@
 
 #include <cstring>
 
-#include "fmt/format.h"
+#include "core/base64.h"
 #include "core/hash.h"
+#include "fmt/format.h"
 #include "research/result_format.h"
 #include "tests/integration/test_server.h"
-#include "core/base64.h"
 #include "translog/checkpoint.h"
 #include "translog/entry.h"
 #include "translog/log_verifier.h"
@@ -270,6 +270,12 @@ TEST(ResearchApiTest, ReceiptsVerifyAndTheEntryHoldsNoContent) {
   ASSERT_EQ(scores.size(), 1u);
   EXPECT_TRUE(scores[0][0][1].is_null());
   EXPECT_TRUE(scores[0][1][0].is_number());
+  // Each input token's text beside its id (to_str_tokens): together, the input.
+  const Json& pieces = (*answer)["str_tokens"];
+  ASSERT_EQ(pieces.size(), (*answer)["tokens"].size());
+  std::string joined;
+  for (const Json& p : pieces) joined += p.get<std::string>();
+  EXPECT_NE(joined.find("secret word is pineapple"), std::string::npos) << joined;
 
   // The proof, against the checkpoint signed with the published key.
   auto key = translog::NoteVerifier::Parse(
@@ -401,6 +407,42 @@ TEST(ResearchApiTest, ChatWithInterventionsStreamsSteeredText) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+// An engine failure during a research job is answered with its own status
+// (the status line waits for the job) and logged as an error; the server
+// serves the next request.
+TEST(ResearchApiTest, AnEngineFailureIsAnsweredAsAFailureAndLogged) {
+  TestServer server(Unlimited());
+  server.AddModel("tiny", Level::kResearch);
+  const std::string run = R"({"model":"tiny","input":"Once upon a time","capture":["blocks.0.hook_resid_post"]})";
+  const std::string sweep = R"({"model":"tiny","clean":[1,403,407],"corrupted":[1,403,60],
+      "sites":"blocks.*.hook_resid_pre","metric":{"logprob":5}})";
+  for (const auto& [path, body] : {std::pair{"/v1/research/run", run}, std::pair{"/v1/research/patch", sweep}}) {
+    server.SetEngineFault(absl::InternalError("injected: the forward pass failed"));
+    auto r = server.Call("POST", path, body);
+    server.SetEngineFault(absl::OkStatus());
+    EXPECT_EQ(r.status, 500) << path << ": " << r.body;
+    EXPECT_NE(r.body.find("engine_error"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("injected"), std::string::npos) << "internal details leaked: " << r.body;
+    EXPECT_EQ(server.Call("POST", path, body).status, 200) << path;
+  }
+  server.services().recorder->Flush();
+  auto head = server.services().log->Head();
+  auto entries = server.services().log->Entries(0, head->size);
+  int failed = 0, ok = 0;
+  for (const std::string& e : *entries) {
+    auto ev = translog::EventFromEntry(e);
+    if (ev->type != "research.run" && ev->type != "research.patch") continue;
+    (ev->outcome == "error" ? failed : ok) += 1;
+    if (ev->outcome == "error") {
+      EXPECT_EQ(ev->reason, "engine_error");
+      EXPECT_NE(ev->details.find("INTERNAL"), std::string::npos) << ev->details;
+      EXPECT_EQ(ev->details.find("result_sha256"), std::string::npos) << ev->details;
+    }
+  }
+  EXPECT_EQ(failed, 2);
+  EXPECT_EQ(ok, 2);
 }
 
 }  // namespace

@@ -32,6 +32,14 @@ BLOCK_SITES = (
     "hook_attn_out", "hook_resid_mid", "ln2.hook_scale", "ln2.hook_normalized", "mlp.hook_pre",
     "mlp.hook_pre_linear", "mlp.hook_post", "hook_mlp_out", "hook_resid_post",
 )
+# Sites only some architectures have, after the site they follow, by the
+# cfg flag that adds them (Gemma's post-norms, Qwen3's and Gemma 3's Q/K norms).
+ARCH_SITES = (
+    ("use_qk_norm", "attn.hook_v", ("attn.q_norm.hook_scale", "attn.q_norm.hook_normalized",
+                                    "attn.k_norm.hook_scale", "attn.k_norm.hook_normalized")),
+    ("use_normalization_before_and_after", "attn.hook_z", ("ln1_post.hook_scale", "ln1_post.hook_normalized")),
+    ("use_normalization_before_and_after", "mlp.hook_post", ("ln2_post.hook_scale", "ln2_post.hook_normalized")),
+)
 MAX_CAPTURES = 64
 
 
@@ -243,10 +251,20 @@ class HookedModel:
             self._request("/v1/research/run", {"model": self.model, "input": [0], "bos": False})
         return self._cfg
 
+    def block_sites(self):
+        """This model's sites of one block, in forward order (its architecture's own included)."""
+        sites = list(BLOCK_SITES)
+        for flag, after, added in ARCH_SITES:
+            if self.cfg.get(flag):
+                at = sites.index(after) + 1
+                sites[at:at] = added
+        return sites
+
     def hook_names(self):
         names = ["hook_embed"]
+        sites = self.block_sites()
         for layer in range(self.cfg["n_layers"]):
-            names += [f"blocks.{layer}.{s}" for s in BLOCK_SITES]
+            names += [f"blocks.{layer}.{s}" for s in sites]
         return names + ["ln_final.hook_scale", "ln_final.hook_normalized"]
 
     # -- requests
@@ -286,7 +304,7 @@ class HookedModel:
         """Names as few patterns: a site selected in every layer becomes blocks.*.site."""
         layers = self.cfg["n_layers"]
         chosen, out = set(names), []
-        for site in BLOCK_SITES:
+        for site in self.block_sites():
             every = [f"blocks.{l}.{site}" for l in range(layers)]
             if all(n in chosen for n in every):
                 out.append(f"blocks.*.{site}")

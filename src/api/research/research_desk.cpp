@@ -5,11 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/base64.h"
 #include "core/hash.h"
 #include "core/hex.h"
 #include "core/status_macros.h"
 #include "fmt/format.h"
-#include "core/base64.h"
 #include "translog/entry.h"
 #include "translog/merkle.h"
 

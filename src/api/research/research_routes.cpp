@@ -2,7 +2,6 @@
 
 #include <any>
 
-#include "api/openai/event_stream.h"
 #include "api/research/research_desk.h"
 #include "core/hash.h"
 #include "core/random.h"
@@ -16,6 +15,7 @@
 #include "research/run_job.h"
 #include "research/site_ops.h"
 #include "research/spec_json.h"
+#include "spdlog/spdlog.h"
 
 namespace aperture {
 namespace {
@@ -121,10 +121,8 @@ struct Call {
   std::string actor, owner, model_id, model_path, level, request_sha256;
   Demand demand;
   Format format = Format::kJson;
-  std::shared_ptr<EventStream> stream = std::make_shared<EventStream>();
+  std::shared_ptr<http::DeferredResponse> answer = std::make_shared<http::DeferredResponse>();
 };
-
-std::string ErrorBody(const absl::Status& status) { return StatusResponse(status).body; }
 
 // On the desk's thread: records the request with its commitments and
 // answers with the receipt, or answers the error.
@@ -146,12 +144,17 @@ void Answer(ApiDeps& d, const Call& c, absl::StatusOr<ResultDocument> doc, int64
   details["model_sha256"] = digest.ok() ? *digest : "";
   if (!doc.ok() || !digest.ok()) {
     const absl::Status error = doc.ok() ? digest.status() : doc.status();
+    // An engine failure is a 500 that says so; its details stay in the server's log.
+    const bool engine = HttpStatusFor(error.code()) == 500;
     details["status"] = absl::StatusCodeToString(error.code());
-    d.recorder.Record(LogEvent{RouteName(c.kind), now, c.actor, c.model_id, c.level, "error", "research_failed",
-                               CanonicalJson(details)});
+    d.recorder.Record(LogEvent{RouteName(c.kind), now, c.actor, c.model_id, c.level, "error",
+                               engine ? "engine_error" : "research_failed", CanonicalJson(details)});
     d.usage.AddResearch(c.owner, c.model_id, now, forward_tokens);
-    c.stream->Push(ErrorBody(error));
-    c.stream->Finish();
+    if (engine) spdlog::error("research request {} failed: {}", c.id, std::string(error.message()));
+    c.answer->Resolve(engine
+                          ? http::ErrorResponse(500, "the model failed while running this research request; try again",
+                                                "engine_error")
+                          : StatusResponse(error));
     return;
   }
   doc->fields["id"] = c.id;
@@ -166,21 +169,23 @@ void Answer(ApiDeps& d, const Call& c, absl::StatusOr<ResultDocument> doc, int64
   d.usage.AddResearch(c.owner, c.model_id, now, forward_tokens);
   if (!receipt.ok()) {
     // A result is answered on the record or not at all.
-    c.stream->Push(ErrorBody(absl::UnavailableError(fmt::format(
+    c.answer->Resolve(StatusResponse(absl::UnavailableError(fmt::format(
         "the result could not be recorded in the log ({}); retry", std::string(receipt.status().message())))));
-    c.stream->Finish();
     return;
   }
   (*receipt)["request_sha256"] = c.request_sha256;
   (*receipt)["result_sha256"] = result_sha256;
   (*receipt)["model_sha256"] = *digest;
   const Json extra = {{"receipt", *receipt}};
-  c.stream->Push(c.format == Format::kSafetensors ? doc->SafetensorsBody(extra) : doc->JsonBody(extra));
-  c.stream->Finish();
+  http::Response r;
+  r.content_type = c.format == Format::kSafetensors ? "application/octet-stream" : "application/json";
+  r.body = c.format == Format::kSafetensors ? doc->SafetensorsBody(extra) : doc->JsonBody(extra);
+  r.SetHeader("X-Aperture-Level", c.level);
+  r.SetHeader("X-Aperture-Research-Id", c.id);
+  c.answer->Resolve(std::move(r));
 }
 
-http::Response Submitted(ApiDeps& d, const std::shared_ptr<Call>& call, std::shared_ptr<scheduler::EngineJob> job,
-                         const RequestContext& ctx) {
+http::Response Submitted(ApiDeps& d, const std::shared_ptr<Call>& call, std::shared_ptr<scheduler::EngineJob> job) {
   absl::StatusOr<scheduler::RequestId> id =
       d.scheduler.SubmitJob({.model = call->model_id,
                              .job = std::move(job),
@@ -191,13 +196,8 @@ http::Response Submitted(ApiDeps& d, const std::shared_ptr<Call>& call, std::sha
     return r;
   }
   scheduler::Scheduler* sched = &d.scheduler;
-  call->stream->OnCancel([sched, job_id = *id] { sched->Cancel(job_id); });
-  http::Response r;
-  r.content_type = call->format == Format::kSafetensors ? "application/octet-stream" : "application/json";
-  r.SetHeader("X-Aperture-Level", std::string(LevelName(ctx.decision->level)));
-  r.SetHeader("X-Aperture-Research-Id", call->id);
-  r.stream = call->stream;
-  return r;
+  call->answer->OnCancel([sched, job_id = *id] { sched->Cancel(job_id); });
+  return http::LaterResponse(call->answer);
 }
 
 http::Response HandleResearch(ApiDeps& d, RequestContext& ctx) {
@@ -225,7 +225,7 @@ http::Response HandleResearch(ApiDeps& d, RequestContext& ctx) {
         Answer(*deps, *call, research::PatchDocument(*plan, *r), r->forward_tokens);
       });
     });
-    return Submitted(d, call, std::move(job), ctx);
+    return Submitted(d, call, std::move(job));
   }
   call->demand = p.run->demand;
   call->format = p.run->format;
@@ -248,7 +248,7 @@ http::Response HandleResearch(ApiDeps& d, RequestContext& ctx) {
                  tokens);
         });
       });
-  return Submitted(d, call, std::move(job), ctx);
+  return Submitted(d, call, std::move(job));
 }
 
 bool HasInterventions(const Json& body) {

@@ -7,12 +7,12 @@
 // Each route's planner (Route::research_demand) parses the body, loads the
 // model and plans the request, so the research scope filter decides on
 // exactly what it will read, write and cost; the handler submits the plan
-// to the scheduler as a job and answers through a stream. The job's result
-// is formatted on the ResearchDesk's thread, recorded as one log entry
-// (sites, operations, counts and SHA-256 commitments of the request and the
-// result, never tensors or text) and answered with its receipt. Errors
-// after admission (deadline, cancellation, an engine error) arrive as an
-// OpenAI-style error object in the body.
+// to the scheduler as a job and answers later (http::DeferredResponse).
+// The job's result is formatted on the ResearchDesk's thread, recorded as
+// one log entry (sites, operations, counts and SHA-256 commitments of the
+// request and the result, never tensors or text) and answered with its
+// receipt; an error after admission (deadline, an engine error) is answered
+// with its own status and logged too. A client that leaves cancels the job.
 #pragma once
 
 #include <memory>

@@ -56,6 +56,11 @@ class PgStore final : public Store {
   absl::Status SetModelRequestFields(const std::string& id, const std::string& fields_json) override;
   absl::Status SetModelSystemPrompt(const std::string& id, const std::string& prompt) override;
   absl::Status SetModelDeclaredDigest(const std::string& id, const std::string& digest) override;
+  absl::Status SetModelCard(const ModelCard& card) override;
+  absl::StatusOr<std::optional<ModelCard>> FindModelCard(const std::string& model_id) override;
+  absl::Status CreateSession(const Session& s, int64_t prune_before) override;
+  absl::StatusOr<std::optional<Session>> FindSessionByHash(const std::string& hash) override;
+  absl::Status EndSession(const std::string& id, int64_t when) override;
 
   absl::Status CreateModelBackend(const ModelBackend& b) override;
   absl::StatusOr<std::vector<ModelBackend>> ListModelBackends(const std::string& model_id) override;

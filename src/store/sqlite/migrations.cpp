@@ -9,7 +9,7 @@ namespace aperture::store {
 namespace {
 
 // Append only: never edit a migration that has shipped.
-constexpr std::array<const char*, 10> kMigrations = {
+constexpr std::array<const char*, 11> kMigrations = {
     R"sql(
 CREATE TABLE principals (
   id TEXT PRIMARY KEY,
@@ -253,6 +253,26 @@ CREATE TABLE replicas (
 CREATE TABLE settings (
   name TEXT PRIMARY KEY,
   value TEXT NOT NULL
+);
+)sql",
+    // 11: the web interface — browser sessions (only the keyed hash of the
+    // cookie's secret is kept) and the owner's model cards (Markdown).
+    R"sql(
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  hash BLOB NOT NULL UNIQUE,
+  principal_id TEXT NOT NULL REFERENCES principals(id),
+  key_id TEXT NOT NULL REFERENCES api_keys(id),
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  ended_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_expiry ON sessions(expires_at);
+CREATE TABLE model_cards (
+  model_id TEXT PRIMARY KEY REFERENCES models(id),
+  markdown TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  updated_by TEXT NOT NULL
 );
 )sql",
 };

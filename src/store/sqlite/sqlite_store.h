@@ -48,6 +48,13 @@ class SqliteStore final : public Store {
   absl::Status SetModelBackendWeight(const std::string& id, int64_t weight) override;
   absl::Status DeleteModelBackend(const std::string& id) override;
 
+  absl::Status SetModelCard(const ModelCard& card) override;
+  absl::StatusOr<std::optional<ModelCard>> FindModelCard(const std::string& model_id) override;
+
+  absl::Status CreateSession(const Session& s, int64_t prune_before) override;
+  absl::StatusOr<std::optional<Session>> FindSessionByHash(const std::string& hash) override;
+  absl::Status EndSession(const std::string& id, int64_t when) override;
+
   absl::Status CreateGrant(const Grant& g) override;
   absl::StatusOr<std::optional<Grant>> FindGrant(const std::string& id) override;
   absl::StatusOr<std::vector<Grant>> ListGrants(const std::string& principal_id, const std::string& model_id) override;
