@@ -21,12 +21,11 @@
 #include "core/hex.h"
 #include "core/random.h"
 #include "core/status_macros.h"
+#include "filters/admission/research_scope_quota.h"
 #include "filters/authn/authn_filter.h"
 #include "filters/authz/authz_filter.h"
 #include "filters/engine/engine_filter.h"
 #include "filters/limits/parse_filter.h"
-#include "filters/ratelimit/ratelimit_filter.h"
-#include "filters/research/research_scope_filter.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 #include "store/open_store.h"
@@ -176,8 +175,8 @@ App::App(Services& s, AppTestHooks hooks)
     : services_(s),
       backend_client_(std::make_unique<backends::BackendClient>()),
       remote_backends_(std::make_unique<backends::RemoteBackends>(*s.store, s.config.backends, *backend_client_)),
-      limiter_(s.clock),
-      token_limiter_(s.clock),
+      limiters_(s.clock),
+      research_limiter_(s.clock),
       research_desk_(*s.recorder, *s.log),
       scheduler_(std::make_unique<scheduler::Scheduler>(scheduler::SchedulerOptions{
           .threads = s.config.serving.threads,
@@ -202,7 +201,6 @@ App::App(Services& s, AppTestHooks hooks)
             .scheduler = *scheduler_,
             .streams = streams_,
             .usage = s.usage,
-            .limiter = token_limiter_,
             .release = *s.release,
             .evals = *evals_,
             .sessions = sessions_,
@@ -242,9 +240,14 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   chain.push_back(std::make_unique<AuthnFilter>(app->authenticator_, app->sessions_));
   chain.push_back(std::make_unique<AuthzFilter>(*services.authorizer));
   chain.push_back(std::make_unique<EngineFilter>());
-  chain.push_back(std::make_unique<RateLimitFilter>(app->limiter_, services.config));
-  chain.push_back(std::make_unique<ResearchScopeFilter>(services.config, *services.store, app->token_limiter_,
+  // Every admission decision about a caller, in order (docs/config.md);
+  // further quotas (fine-tuning) join this list.
+  std::vector<std::unique_ptr<Quota>> quotas;
+  quotas.push_back(std::make_unique<RequestRateQuota>(app->limiters_, services.config));
+  quotas.push_back(std::make_unique<TokenRateQuota>(app->limiters_, services.config));
+  quotas.push_back(std::make_unique<ResearchScopeQuota>(services.config, *services.store, app->research_limiter_,
                                                         app->research_quota_, services.clock));
+  chain.push_back(std::make_unique<AdmissionFilter>(std::move(quotas)));
   app->pipeline_ = std::make_unique<Pipeline>(
       std::move(chain), RecordFilter(*services.recorder, app->metrics_, services.clock), services.clock);
 
@@ -255,10 +258,14 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   options.threads = sc.threads;
   options.max_header_bytes = static_cast<size_t>(sc.max_header_bytes);
   options.max_body_bytes = static_cast<size_t>(sc.max_body_bytes);
-  options.read_timeout = std::chrono::milliseconds(sc.read_timeout_ms);
+  options.header_timeout = std::chrono::milliseconds(sc.header_timeout_ms);
+  options.body_timeout = std::chrono::milliseconds(sc.body_timeout_ms);
   options.idle_timeout = std::chrono::milliseconds(sc.idle_timeout_ms);
   options.max_connections = static_cast<size_t>(sc.max_connections);
   Pipeline* pipeline = app->pipeline_.get();
+  options.on_transport_answer = [pipeline](const http::TransportAnswer& a) {
+    return pipeline->RecordTransportAnswer(a.status, a.code);
+  };
   ASSIGN_OR_RETURN(app->server_,
                    http::Server::Start(options, [pipeline](http::Request& r) { return pipeline->Handle(r); }));
   app->streams_.Attach([server = app->server_.get()](std::function<void()> fn) { server->Post(std::move(fn)); });
@@ -300,11 +307,11 @@ void App::Heartbeat() {
     self |= r.id == replica_.id;
   }
   if (!self) ++replicas;  // this one counts even when its row could not be written
-  if (replicas != limiter_.replicas()) {
+  if (replicas != limiters_.replicas()) {
     spdlog::info("{} replica(s) share this store: each allows 1/{} of every rate limit", replicas, replicas);
   }
-  limiter_.SetReplicas(replicas);
-  token_limiter_.SetReplicas(replicas);
+  limiters_.SetReplicas(replicas);
+  research_limiter_.SetReplicas(replicas);
 }
 
 void App::Preload() {
@@ -347,7 +354,7 @@ Readiness App::CheckReadiness() {
     }
   }
   r.checks["models"] = std::move(models);
-  r.checks["replicas"] = limiter_.replicas();
+  r.checks["replicas"] = limiters_.replicas();
   return r;
 }
 

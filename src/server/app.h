@@ -15,7 +15,6 @@
 #include "access/authenticator.h"
 #include "access/authorizer.h"
 #include "access/key_usage.h"
-#include "access/rate_limiter.h"
 #include "access/research_quota.h"
 #include "access/session_service.h"
 #include "access/usage_meter.h"
@@ -26,6 +25,7 @@
 #include "backends/backend_client.h"
 #include "backends/remote_backends.h"
 #include "config/config.h"
+#include "filters/admission/rate_quotas.h"
 #include "filters/metrics.h"
 #include "filters/pipeline.h"
 #include "filters/route.h"
@@ -93,6 +93,9 @@ class App {
                                                     AppTestHooks hooks = {});
   ~App();
   uint16_t port() const { return server_->port(); }
+  // The request path without the network: what the server answers to
+  // `request` (the whole-server fuzz target drives this).
+  http::Response Handle(http::Request& request) { return pipeline_->Handle(request); }
   void Stop();
   // The periodic release work: follow a policy another process put in
   // force, advance stages whose gates opened. Runs every second.
@@ -120,8 +123,8 @@ class App {
   std::unique_ptr<backends::BackendClient> backend_client_;
   std::unique_ptr<backends::RemoteBackends> remote_backends_;
   Metrics metrics_;
-  RateLimiter limiter_;
-  RateLimiter token_limiter_;
+  CallerLimiters limiters_;
+  RateLimiter research_limiter_;  // research forward-pass tokens per minute
   ResearchQuota research_quota_;
   StreamNotifier streams_;      // before the scheduler, which flushes it after each step
   ResearchDesk research_desk_;  // before the scheduler, whose research jobs end on it

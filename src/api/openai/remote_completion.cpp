@@ -213,8 +213,9 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
       // The request's own problem (a 4xx): passed on, not retried.
       d_.backends->Report(c.id, true);
       attempts_.push_back({{"backend", c.id}, {"outcome", fmt::format("refused_{}", http_status_)}, {"ms", ms}});
-      answer_->Resolve(http::ErrorResponse(http_status_, RefusalMessage(body_), "backend_refused"));
-      return Record("error", "backend_refused");
+      // Recorded before the caller can see the answer (as every outcome here).
+      Record("error", "backend_refused");
+      return answer_->Resolve(http::ErrorResponse(http_status_, RefusalMessage(body_), "backend_refused"));
     } else if (rules_.stream) {
       outcome = saw_done_ ? "empty_answer" : "ended_early";
     } else {
@@ -232,8 +233,8 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
         if (!usage_) checked->body["usage"] = UsageJson(Usage());
         http::Response r = head_;
         r.body = DumpJson(checked->body);
-        answer_->Resolve(std::move(r));
-        return Record("ok", "ok");
+        Record("ok", "ok");
+        return answer_->Resolve(std::move(r));
       }
       outcome = "bad_response";
     }
@@ -277,8 +278,8 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
                     run_.model_id, tried_, skipped_.size(), retry_after),
         "backends_unavailable");
     r.SetHeader("Retry-After", std::to_string(retry_after));
-    answer_->Resolve(std::move(r));
     Record("error", "backends_unavailable");
+    answer_->Resolve(std::move(r));
   }
 
   // Usage as reported, or counted: content events for completion tokens,
@@ -297,10 +298,7 @@ class Proxy final : public std::enable_shared_from_this<Proxy> {
     const bool served = !served_by_.empty();
     const BackendUsage used = served ? Usage() : BackendUsage{};
     const int64_t total = used.prompt_tokens + used.completion_tokens;
-    if (run_.charge && total < run_.budget) {
-      d_.limiter.Refund(run_.bucket, run_.tokens_per_minute,
-                        std::min(run_.budget, run_.tokens_per_minute) - std::min(total, run_.tokens_per_minute));
-    }
+    run_.charges.Settle({.tokens = total});
     const int64_t now = d_.clock.NowSeconds();
     if (served) d_.usage.Add(owner_, run_.model_id, now, used.prompt_tokens, used.completion_tokens);
     Json details = {{"route", route_},
@@ -368,9 +366,9 @@ http::Response ProxyCompletion(ApiDeps& d, RequestContext& ctx, RemoteCompletion
   if (rules.stream) head.SetHeader("Cache-Control", "no-cache");
   head.SetHeader("X-Aperture-Level", std::string(LevelName(run.level)));
   if (run.adjust.max_tokens_clamped) head.SetHeader("X-Aperture-Max-Tokens", std::to_string(run.adjust.max_tokens));
-  const std::string owner = ctx.caller.anonymous() ? "anonymous" : ctx.caller.principal->id;
-  auto proxy = std::make_shared<Proxy>(d, std::move(run), std::move(rules), std::move(head), ctx.caller.actor(), owner,
-                                       Sha256Hex(ctx.request.body), ctx.route->name);
+  std::string owner = run.usage_owner;
+  auto proxy = std::make_shared<Proxy>(d, std::move(run), std::move(rules), std::move(head), ctx.caller.actor(),
+                                       std::move(owner), Sha256Hex(ctx.request.body), ctx.route->name);
   proxy->Start();
   return http::LaterResponse(proxy->answer());
 }

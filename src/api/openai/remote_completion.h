@@ -39,11 +39,10 @@ struct RemoteCompletion {
   std::string model_id;
   std::string system_prompt;  // "" unless the level puts the owner's first
   backends::RemoteBackends::Plan plan;
-  // The token budget taken for the request, refunded down to what it used.
-  std::string bucket;
-  int64_t tokens_per_minute = 0;
-  int64_t budget = 0;
-  bool charge = false;
+  // What admission charged the request (its token estimate), settled with
+  // what the backend used once the completion ends, whatever the outcome.
+  Charges charges;
+  std::string usage_owner;      // the principal's id, or "anonymous"
   int64_t prompt_estimate = 0;  // tokens, for a backend that reports no usage
 };
 
