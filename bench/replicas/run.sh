@@ -43,13 +43,14 @@ setup() {
   APERTURE_STORE=${2:-} "$bin" principal add --data "$1" --name bench >/dev/null
   APERTURE_STORE=${2:-} "$bin" key create --data "$1" --principal bench 2>/dev/null
 }
-# serve DATA [STORE]: starts a server; prints its port.
+# serve DATA [STORE]: starts a server, sets served_port (not in a subshell,
+# so its pid joins pids and the cleanup stops it).
 serve() {
   local port; port=$(free_port)
   APERTURE_STORE=${2:-} "$bin" serve --data "$1" --listen "127.0.0.1:$port" --config "$work/config.toml" >/dev/null 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-  echo "$port"
+  served_port=$port
 }
 wrk_rps() {  # wrk_rps THREADS CONNECTIONS KEY PORT: req/s and errors
   wrk -t"$1" -c"$2" -d"${seconds}s" -H "Authorization: Bearer $3" "http://127.0.0.1:$4/v1/models" | awk '
@@ -58,10 +59,10 @@ wrk_rps() {  # wrk_rps THREADS CONNECTIONS KEY PORT: req/s and errors
 }
 
 sqlite_key=$(setup "$work/sqlite")
-sqlite_port=$(serve "$work/sqlite")
+serve "$work/sqlite"; sqlite_port=$served_port
 pg_url=$(new_db)
 pg_key=$(setup "$work/pg" "$pg_url")
-pg_port=$(serve "$work/pg" "$pg_url")
+serve "$work/pg" "$pg_url"; pg_port=$served_port
 
 echo "replicas: authenticated + authorized + recorded requests (GET /v1/models), wrk closed loop, $connections connections,"
 echo "  ${seconds}s a run, $reps rounds alternating SQLite / PostgreSQL one replica / two replicas; $(nproc) cores"
@@ -73,7 +74,7 @@ for round in $(seq "$reps"); do
   r_sqlite+=("$rps"); printf '  %-5s %-26s %10s %7s  %s\n' "$round" "SQLite" "$rps" "$bad" "$(loadavg)"
   read -r rps bad < <(wrk_rps 2 "$connections" "$pg_key" "$pg_port")
   r_pg1+=("$rps"); printf '  %-5s %-26s %10s %7s  %s\n' "$round" "PostgreSQL, 1 replica" "$rps" "$bad" "$(loadavg)"
-  second=$(serve "$work/pg" "$pg_url")
+  serve "$work/pg" "$pg_url"; second=$served_port
   wrk_rps 1 $((connections / 2)) "$pg_key" "$second" > "$work/b.out" &
   b=$!
   read -r rps_a bad_a < <(wrk_rps 1 $((connections / 2)) "$pg_key" "$pg_port")
