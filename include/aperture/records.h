@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "aperture/level.h"
 
@@ -68,6 +69,9 @@ struct ModelBackend {
   std::string added_by;  // principal id, or "cli"
   int64_t created_at = 0;
 };
+
+// The url of the backends row that stands for this server's own engine.
+inline constexpr std::string_view kEmbeddedBackendUrl = "embedded";
 
 // A server process sharing the store (a replica): seen_at is refreshed every
 // second while it runs.

@@ -2,11 +2,13 @@
 
 #include "access/research_scope.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "access/authorizer.h"
 #include "core/error_code.h"
 #include "core/hash.h"
+#include "core/http_url.h"
 #include "core/random.h"
 #include "core/status_macros.h"
 #include "core/time_format.h"
@@ -185,6 +187,121 @@ absl::StatusOr<Model> AccessService::AddModel(const Caller& actor, const std::st
   RETURN_IF_ERROR(store_.CreateModel(m));
   RETURN_IF_ERROR(Record(actor, "model.added", id, std::string(LevelName(public_level)), Json::object()));
   return m;
+}
+
+namespace {
+
+absl::Status CheckDigest(const std::string& digest) {
+  if (digest.empty()) return absl::OkStatus();
+  bool ok = digest.size() == 71 && digest.starts_with("sha256:");
+  for (size_t i = 7; ok && i < digest.size(); ++i) {
+    const char c = digest[i];
+    ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        "a declared digest is 'sha256:' followed by the 64 lowercase hex digits of the weights' SHA-256");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckWeight(int64_t weight) {
+  if (weight < 1 || weight > 1000)
+    return absl::InvalidArgumentError("a backend's weight is a whole number from 1 to 1000");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Model> AccessService::AddRemoteModel(const Caller& actor, const std::string& id,
+                                                    const std::string& declared_digest, Level public_level) {
+  RETURN_IF_ERROR(Require(actor, Role::kOwner));
+  if (!ValidName(id, kMaxModelIdLength, true)) {
+    return absl::InvalidArgumentError(
+        "a model id is 1-128 letters, digits, '-', '_', '.', ':' or '/', not starting with '.' or '/'");
+  }
+  if (declared_digest.empty()) {
+    return absl::InvalidArgumentError(
+        "a model served by remote backends needs the digest of its weights as its owner declares it "
+        "(declared_digest: sha256:...)");
+  }
+  RETURN_IF_ERROR(CheckDigest(declared_digest));
+  Model m{id, "", public_level, "[]", clock_.NowSeconds()};
+  m.declared_digest = declared_digest;
+  RETURN_IF_ERROR(store_.CreateModel(m));
+  RETURN_IF_ERROR(Record(actor, "model.added", id, std::string(LevelName(public_level)),
+                         {{"weights", "remote"}, {"declared_digest", declared_digest}}));
+  return m;
+}
+
+absl::Status AccessService::SetDeclaredDigest(const Caller& actor, const std::string& model_id,
+                                              const std::string& digest) {
+  RETURN_IF_ERROR(Require(actor, Role::kOwner));
+  RETURN_IF_ERROR(CheckDigest(digest));
+  RETURN_IF_ERROR(store_.SetModelDeclaredDigest(model_id, digest));
+  return Record(actor, "model.digest_declared", model_id, "",
+                {{"declared_digest", digest.empty() ? Json(nullptr) : Json(digest)}});
+}
+
+absl::StatusOr<ModelBackend> AccessService::AddBackend(const Caller& actor, const std::string& model_id,
+                                                       const std::string& url, int64_t weight,
+                                                       const std::string& api_model, const std::string& api_key_env) {
+  RETURN_IF_ERROR(Require(actor, Role::kOwner));
+  RETURN_IF_ERROR(CheckWeight(weight));
+  ModelBackend b;
+  b.id = NewId("bk");
+  b.model_id = model_id;
+  if (url == kEmbeddedBackendUrl) {
+    b.url = std::string(kEmbeddedBackendUrl);
+    if (!api_model.empty() || !api_key_env.empty()) {
+      return absl::InvalidArgumentError("the embedded engine takes no api_model or api_key_env");
+    }
+  } else {
+    ASSIGN_OR_RETURN(HttpUrl parsed, ParseHttpUrl(url));
+    b.url = parsed.ToString();
+  }
+  if (api_model.size() > 256 || !IsValidUtf8(api_model) ||
+      std::any_of(api_model.begin(), api_model.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+    return absl::InvalidArgumentError("api_model is at most 256 bytes of printable text");
+  }
+  b.api_model = api_model;
+  const bool env_ok =
+      api_key_env.size() <= 128 &&
+      std::all_of(api_key_env.begin(), api_key_env.end(),
+                  [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }) &&
+      (api_key_env.empty() || !(api_key_env[0] >= '0' && api_key_env[0] <= '9'));
+  if (!env_ok) {
+    return absl::InvalidArgumentError(
+        "api_key_env names an environment variable: up to 128 of A-Z, 0-9 and '_', not starting with a digit");
+  }
+  b.api_key_env = api_key_env;
+  b.weight = weight;
+  b.added_by = actor.actor();
+  b.created_at = clock_.NowSeconds();
+  ASSIGN_OR_RETURN(std::optional<Model> model, store_.FindModel(model_id));
+  if (!model) return absl::NotFoundError(fmt::format("no model with id '{}'", model_id));
+  if (b.url == kEmbeddedBackendUrl && model->path.empty()) {
+    return absl::FailedPreconditionError(
+        fmt::format("model '{}' has no file here for the embedded engine to serve", model_id));
+  }
+  RETURN_IF_ERROR(store_.CreateModelBackend(b));
+  RETURN_IF_ERROR(
+      Record(actor, "backend.added", model_id, "",
+             {{"backend", b.id}, {"kind", b.url == kEmbeddedBackendUrl ? "embedded" : "remote"}, {"weight", weight}}));
+  return b;
+}
+
+absl::Status AccessService::SetBackendWeight(const Caller& actor, const std::string& backend_id, int64_t weight) {
+  RETURN_IF_ERROR(Require(actor, Role::kOwner));
+  RETURN_IF_ERROR(CheckWeight(weight));
+  RETURN_IF_ERROR(store_.SetModelBackendWeight(backend_id, weight));
+  return Record(actor, "backend.weight", "", "", {{"backend", backend_id}, {"weight", weight}});
+}
+
+absl::Status AccessService::RemoveBackend(const Caller& actor, const std::string& backend_id) {
+  RETURN_IF_ERROR(Require(actor, Role::kOwner));
+  RETURN_IF_ERROR(store_.DeleteModelBackend(backend_id));
+  return Record(actor, "backend.removed", "", "", {{"backend", backend_id}});
 }
 
 absl::Status AccessService::SetRequestFields(const Caller& actor, const std::string& model_id, const Json& fields) {

@@ -44,6 +44,22 @@ class AccessService {
   absl::Status SetRequestFields(const Caller& actor, const std::string& model_id, const Json& fields);
   absl::Status SetSystemPrompt(const Caller& actor, const std::string& model_id, const std::string& prompt);
 
+  // Remote backends (owners only, docs/deploy.md). A remote model has no
+  // file here: remote OpenAI-compatible servers serve it, and its weights
+  // are known by the digest its owner declares ("sha256:" and 64 lowercase
+  // hex digits, "" to clear one). A backend is an http URL (core/http_url.h)
+  // or "embedded" (this server's own engine), with a weight of 1-1000, the
+  // model name the backend knows it by ("" = the model's id) and the
+  // environment variable that holds its token on every replica ("" = none).
+  // Each change is recorded; the record names the backend, not its URL.
+  absl::StatusOr<Model> AddRemoteModel(const Caller& actor, const std::string& id, const std::string& declared_digest,
+                                       Level public_level);
+  absl::Status SetDeclaredDigest(const Caller& actor, const std::string& model_id, const std::string& digest);
+  absl::StatusOr<ModelBackend> AddBackend(const Caller& actor, const std::string& model_id, const std::string& url,
+                                          int64_t weight, const std::string& api_model, const std::string& api_key_env);
+  absl::Status SetBackendWeight(const Caller& actor, const std::string& backend_id, int64_t weight);
+  absl::Status RemoveBackend(const Caller& actor, const std::string& backend_id);
+
   // Owners and reviewers, under separation of duties: nobody grants a level
   // to themselves or approves their own request (PermissionDenied, code
   // "self_grant"), and a reviewer grants and approves at most

@@ -12,6 +12,8 @@
 #include "aperture/store.h"
 #include "api/openai/event_stream.h"
 #include "api/research/research_desk.h"
+#include "backends/backend_client.h"
+#include "backends/remote_backends.h"
 #include "config/config.h"
 #include "core/clock.h"
 #include "core/json.h"
@@ -52,6 +54,10 @@ struct ApiDeps {
   std::function<absl::Status(const std::string& actor)> reload_policy;
   // Store reachable, log sequencing known, models loaded (the server's).
   std::function<Readiness()> readiness;
+  // Remote backends of models and the client that reaches them (null: none;
+  // tests of single routes).
+  backends::RemoteBackends* backends = nullptr;
+  backends::BackendClient* backend_client = nullptr;
 };
 
 }  // namespace aperture

@@ -36,7 +36,27 @@ Json View(const Model& m, Level caller_level, Level held) {
             {"level", LevelName(caller_level)},
             {"request_fields", std::move(fields)}};
   if (held > caller_level) v["suspended_level"] = LevelName(held);
+  // Where the weights are: in this server's engine, or only behind remote
+  // backends, whose weights are known by the digest the owner declares
+  // (shown as declared: Aperture cannot check what it does not hold).
+  v["weights"] = m.path.empty() ? "remote" : "embedded";
+  if (!m.declared_digest.empty()) {
+    v["declared_digest"] = m.declared_digest;
+    v["digest_verified"] = false;
+  }
   return v;
+}
+
+Json View(const ModelBackend& b) {
+  return {{"id", b.id},
+          {"object", "model.backend"},
+          {"model", b.model_id},
+          {"url", b.url},
+          {"api_model", b.api_model},
+          {"weight", b.weight},
+          {"api_key_env", b.api_key_env},
+          {"added_by", b.added_by},
+          {"created_at", b.created_at}};
 }
 
 Json View(const Grant& g) {

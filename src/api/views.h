@@ -15,6 +15,7 @@ Json View(const ApiKey& k);
 // "suspended_level" when the ceiling keeps it above `caller_level`.
 Json View(const Model& m, Level caller_level, Level held = Level::kClosed);
 Json View(const Grant& g);
+Json View(const ModelBackend& b);
 Json View(const AccessRequest& r);
 
 http::Response JsonResponse(const Json& body, int status = 200);

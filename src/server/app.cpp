@@ -24,6 +24,7 @@
 #include "filters/admission/research_scope_quota.h"
 #include "filters/authn/authn_filter.h"
 #include "filters/authz/authz_filter.h"
+#include "filters/engine/engine_filter.h"
 #include "filters/limits/parse_filter.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -172,6 +173,8 @@ Services::~Services() {
 
 App::App(Services& s, AppTestHooks hooks)
     : services_(s),
+      backend_client_(std::make_unique<backends::BackendClient>()),
+      remote_backends_(std::make_unique<backends::RemoteBackends>(*s.store, s.config.backends, *backend_client_)),
       limiters_(s.clock),
       research_limiter_(s.clock),
       research_desk_(*s.recorder, *s.log),
@@ -205,7 +208,9 @@ App::App(Services& s, AppTestHooks hooks)
             .log_public_key = s.log_public_key,
             .research = research_desk_,
             .reload_policy = [&s](const std::string& actor) { return s.ReloadPolicy(actor); },
-            .readiness = [this] { return CheckReadiness(); }} {}
+            .readiness = [this] { return CheckReadiness(); },
+            .backends = remote_backends_.get(),
+            .backend_client = backend_client_.get()} {}
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port,
                                                 AppTestHooks hooks) {
@@ -234,6 +239,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   chain.push_back(std::make_unique<ParseFilter>(app->router_));
   chain.push_back(std::make_unique<AuthnFilter>(app->authenticator_, app->sessions_));
   chain.push_back(std::make_unique<AuthzFilter>(*services.authorizer));
+  chain.push_back(std::make_unique<EngineFilter>());
   // Every admission decision about a caller, in order (docs/config.md);
   // further quotas (fine-tuning) join this list.
   std::vector<std::unique_ptr<Quota>> quotas;
@@ -267,6 +273,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   app->replica_ = ReplicaRecord{NewId("rep"), fmt::format("{}:{}", host, app->server_->port()),
                                 services.clock.NowSeconds(), services.clock.NowSeconds()};
   app->Heartbeat();
+  app->remote_backends_->Start();
   App* raw = app.get();
   app->preload_ = std::thread([raw] { raw->Preload(); });
   app->housekeeping_ = std::thread([raw] {
@@ -359,6 +366,13 @@ absl::Status App::Tick() {
 void App::Stop() {
   if (stopping_.exchange(true)) return;
   if (server_) server_->Stop();
+  // The server cancelled the streams it was sending: completions proxied to
+  // backends end, and are recorded, on the client's threads.
+  for (int i = 0; i < 200 && remote_backends_->in_flight() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  remote_backends_->Stop();
+  backend_client_->Stop();  // no backend callback from here on
   if (preload_.joinable()) preload_.join();
   evals_.reset();         // stops background evaluations (they resume at the next start)
   scheduler_.reset();     // ends every request, so their usage and records are in

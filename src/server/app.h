@@ -22,6 +22,8 @@
 #include "aperture/store.h"
 #include "api/api_deps.h"
 #include "api/research/research_desk.h"
+#include "backends/backend_client.h"
+#include "backends/remote_backends.h"
 #include "config/config.h"
 #include "filters/admission/rate_quotas.h"
 #include "filters/metrics.h"
@@ -116,6 +118,10 @@ class App {
   // does not wait (GET /readyz waits for it instead).
   void Preload();
   Services& services_;
+  // Before everything that holds its exchanges (the server's streams), so
+  // it goes last; stopped first (Stop), so no callback outlives the rest.
+  std::unique_ptr<backends::BackendClient> backend_client_;
+  std::unique_ptr<backends::RemoteBackends> remote_backends_;
   Metrics metrics_;
   CallerLimiters limiters_;
   RateLimiter research_limiter_;  // research forward-pass tokens per minute

@@ -151,15 +151,84 @@ int main(int argc, char** argv) {
   auto* model = cli.add_subcommand("model", "register and list models (public levels change with `release propose`)");
   model->require_subcommand(1);
   std::string model_id, model_path, level_name = "closed", fields_json;
-  auto* model_add = model->add_subcommand("add", "register a model file");
+  std::string declared_digest;
+  auto* model_add = model->add_subcommand(
+      "add", "register a model file (--path), or a model served by remote backends (--declared-digest)");
   data_opt(model_add);
   model_add->add_option("--id", model_id)->required();
-  model_add->add_option("--path", model_path)->required();
+  model_add->add_option("--path", model_path, "the GGUF file this server's engine serves");
+  model_add->add_option("--declared-digest", declared_digest,
+                        "sha256:<64 hex> of the weights remote backends serve, as you declare it (not verified)");
   model_add->add_option("--public-level", level_name, "default: closed");
   model_add->callback(with([&](Services& s) -> absl::Status {
     ASSIGN_OR_RETURN(Level l, LevelArg(level_name));
-    ASSIGN_OR_RETURN(Model m, s.access->AddModel(op, model_id, model_path, l));
-    std::cout << fmt::format("model {} registered at public level {}\n", m.id, LevelName(m.public_level));
+    if (model_path.empty() == declared_digest.empty()) {
+      return absl::InvalidArgumentError("give --path (a model file) or --declared-digest (remote backends), not both");
+    }
+    ASSIGN_OR_RETURN(Model m, model_path.empty() ? s.access->AddRemoteModel(op, model_id, declared_digest, l)
+                                                 : s.access->AddModel(op, model_id, model_path, l));
+    std::cout << fmt::format("model {} registered at public level {}{}\n", m.id, LevelName(m.public_level),
+                             m.path.empty() ? " (served by remote backends: add them with `model backend add`)" : "");
+    return absl::OkStatus();
+  }));
+  auto* model_digest = model->add_subcommand("set-digest", "the digest of a model's weights, as its owner declares it");
+  data_opt(model_digest);
+  model_digest->add_option("--id", model_id)->required();
+  model_digest->add_option("--declared-digest", declared_digest, "sha256:<64 hex>, or \"\" to clear")->required();
+  model_digest->callback(with([&](Services& s) -> absl::Status {
+    RETURN_IF_ERROR(s.access->SetDeclaredDigest(op, model_id, declared_digest));
+    std::cout << "declared digest updated\n";
+    return absl::OkStatus();
+  }));
+
+  // model backend: remote OpenAI-compatible servers (docs/deploy.md)
+  auto* backend = model->add_subcommand("backend", "remote backends serving a model's hosted and api traffic");
+  backend->require_subcommand(1);
+  std::string backend_url, api_model, api_key_env, backend_id;
+  int64_t weight = 1;
+  auto* backend_add = backend->add_subcommand("add", "add a backend (every replica uses it within a second)");
+  data_opt(backend_add);
+  backend_add->add_option("--model", model_id)->required();
+  backend_add->add_option("--url", backend_url, "http://host:port of an OpenAI-compatible server, or 'embedded'")
+      ->required();
+  backend_add->add_option("--weight", weight, "share of the traffic, 1-1000 (default 1)");
+  backend_add->add_option("--api-model", api_model, "the model's name at the backend (default: the model's id)");
+  backend_add->add_option(
+      "--api-key-env", api_key_env,
+      "environment variable holding the backend's token on each replica (the token is never stored)");
+  backend_add->callback(with([&](Services& s) -> absl::Status {
+    ASSIGN_OR_RETURN(ModelBackend b, s.access->AddBackend(op, model_id, backend_url, weight, api_model, api_key_env));
+    std::cout << fmt::format("backend {} added to {}: {} (weight {})\n", b.id, b.model_id, b.url, b.weight);
+    return absl::OkStatus();
+  }));
+  auto* backend_list = backend->add_subcommand("list", "list backends");
+  data_opt(backend_list);
+  backend_list->add_option("--model", model_id, "one model's (default: all)");
+  backend_list->callback(with([&](Services& s) -> absl::Status {
+    ASSIGN_OR_RETURN(auto rows, s.store->ListModelBackends(model_id));
+    std::cout << fmt::format("{:<22} {:<20} {:<6} {:<34} {:<16} {}\n", "ID", "MODEL", "WEIGHT", "URL", "API MODEL",
+                             "TOKEN VARIABLE");
+    for (const ModelBackend& b : rows) {
+      std::cout << fmt::format("{:<22} {:<20} {:<6} {:<34} {:<16} {}\n", b.id, b.model_id, b.weight, b.url,
+                               b.api_model.empty() ? "-" : b.api_model, b.api_key_env.empty() ? "-" : b.api_key_env);
+    }
+    return absl::OkStatus();
+  }));
+  auto* backend_weight = backend->add_subcommand("weight", "change a backend's share of the traffic");
+  data_opt(backend_weight);
+  backend_weight->add_option("--id", backend_id)->required();
+  backend_weight->add_option("--weight", weight, "1-1000")->required();
+  backend_weight->callback(with([&](Services& s) -> absl::Status {
+    RETURN_IF_ERROR(s.access->SetBackendWeight(op, backend_id, weight));
+    std::cout << fmt::format("backend {} now has weight {}\n", backend_id, weight);
+    return absl::OkStatus();
+  }));
+  auto* backend_remove = backend->add_subcommand("remove", "remove a backend");
+  data_opt(backend_remove);
+  backend_remove->add_option("--id", backend_id)->required();
+  backend_remove->callback(with([&](Services& s) -> absl::Status {
+    RETURN_IF_ERROR(s.access->RemoveBackend(op, backend_id));
+    std::cout << fmt::format("backend {} removed\n", backend_id);
     return absl::OkStatus();
   }));
   auto* model_list = model->add_subcommand("list", "list models");

@@ -5,6 +5,7 @@
 #include "api/views.h"
 #include "core/status_macros.h"
 #include "filters/request_context.h"
+#include "fmt/format.h"
 
 namespace aperture {
 namespace {
@@ -164,9 +165,18 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
               Json200(
                   [&d](RequestContext& ctx) -> absl::StatusOr<Json> {
                     ASSIGN_OR_RETURN(std::string id, RequiredString(ctx.body, "id"));
-                    ASSIGN_OR_RETURN(std::string path, RequiredString(ctx.body, "path"));
+                    ASSIGN_OR_RETURN(auto path, OptionalString(ctx.body, "path"));
+                    ASSIGN_OR_RETURN(auto digest, OptionalString(ctx.body, "declared_digest"));
                     ASSIGN_OR_RETURN(auto level, OptionalLevel(ctx.body, "public_level"));
-                    ASSIGN_OR_RETURN(Model m, d.access.AddModel(ctx.caller, id, path, level.value_or(Level::kClosed)));
+                    if (path.has_value() == digest.has_value()) {
+                      return FieldError("path",
+                                        "give 'path' (a model file this server serves) or 'declared_digest' (a model "
+                                        "served by remote backends), not both");
+                    }
+                    ASSIGN_OR_RETURN(
+                        Model m,
+                        path ? d.access.AddModel(ctx.caller, id, *path, level.value_or(Level::kClosed))
+                             : d.access.AddRemoteModel(ctx.caller, id, *digest, level.value_or(Level::kClosed)));
                     return View(m, m.public_level);
                   },
                   201)});
@@ -199,6 +209,84 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
                 ASSIGN_OR_RETURN(auto m, d.store.FindModel(ctx.PathParam("id")));
                 if (!m) return absl::NotFoundError("the model was removed meanwhile");
                 return View(*m, m->public_level);
+              })});
+
+  router.Add({"POST",
+              "/v1/admin/models/{id}/declared-digest",
+              "admin.models.declared_digest",
+              Access::kOwner,
+              ModelFrom::kNone,
+              {},
+              {},
+              Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
+                ASSIGN_OR_RETURN(std::string digest, RequiredString(ctx.body, "declared_digest"));
+                RETURN_IF_ERROR(d.access.SetDeclaredDigest(ctx.caller, ctx.PathParam("id"), digest));
+                ASSIGN_OR_RETURN(auto m, d.store.FindModel(ctx.PathParam("id")));
+                if (!m) return absl::NotFoundError("the model was removed meanwhile");
+                return View(*m, m->public_level);
+              })});
+
+  // Remote backends of a model: its rows, with each backend's health and
+  // circuit as this replica sees them.
+  router.Add({"GET",
+              "/v1/admin/models/{id}/backends",
+              "admin.backends.list",
+              Access::kOwner,
+              ModelFrom::kNone,
+              {},
+              {},
+              Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
+                ASSIGN_OR_RETURN(auto model, d.store.FindModel(ctx.PathParam("id")));
+                if (!model) return absl::NotFoundError(fmt::format("no model with id '{}'", ctx.PathParam("id")));
+                if (d.backends != nullptr) RETURN_IF_ERROR(d.backends->Refresh());
+                Json data = d.backends != nullptr ? d.backends->Describe(model->id) : Json::array();
+                return Json{{"object", "list"}, {"data", std::move(data)}};
+              })});
+  router.Add({"POST",
+              "/v1/admin/models/{id}/backends",
+              "admin.backends.add",
+              Access::kOwner,
+              ModelFrom::kNone,
+              {},
+              {},
+              Json200(
+                  [&d](RequestContext& ctx) -> absl::StatusOr<Json> {
+                    ASSIGN_OR_RETURN(std::string url, RequiredString(ctx.body, "url"));
+                    ASSIGN_OR_RETURN(auto weight, OptionalInt(ctx.body, "weight"));
+                    ASSIGN_OR_RETURN(auto api_model, OptionalString(ctx.body, "api_model"));
+                    ASSIGN_OR_RETURN(auto api_key_env, OptionalString(ctx.body, "api_key_env"));
+                    ASSIGN_OR_RETURN(ModelBackend b,
+                                     d.access.AddBackend(ctx.caller, ctx.PathParam("id"), url, weight.value_or(1),
+                                                         api_model.value_or(""), api_key_env.value_or("")));
+                    if (d.backends != nullptr) RETURN_IF_ERROR(d.backends->Refresh());
+                    return View(b);
+                  },
+                  201)});
+  router.Add({"POST",
+              "/v1/admin/backends/{id}/weight",
+              "admin.backends.weight",
+              Access::kOwner,
+              ModelFrom::kNone,
+              {},
+              {},
+              Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
+                ASSIGN_OR_RETURN(auto weight, OptionalInt(ctx.body, "weight"));
+                if (!weight) return FieldError("weight", "'weight' is required");
+                RETURN_IF_ERROR(d.access.SetBackendWeight(ctx.caller, ctx.PathParam("id"), *weight));
+                if (d.backends != nullptr) RETURN_IF_ERROR(d.backends->Refresh());
+                return Json{{"id", ctx.PathParam("id")}, {"weight", *weight}};
+              })});
+  router.Add({"DELETE",
+              "/v1/admin/backends/{id}",
+              "admin.backends.remove",
+              Access::kOwner,
+              ModelFrom::kNone,
+              {},
+              {},
+              Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
+                RETURN_IF_ERROR(d.access.RemoveBackend(ctx.caller, ctx.PathParam("id")));
+                if (d.backends != nullptr) RETURN_IF_ERROR(d.backends->Refresh());
+                return Json{{"id", ctx.PathParam("id")}, {"deleted", true}};
               })});
 
   // Grants.

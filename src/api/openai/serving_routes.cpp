@@ -8,6 +8,7 @@
 #include "api/openai/completion_response.h"
 #include "api/openai/event_stream.h"
 #include "api/openai/level_checks.h"
+#include "api/openai/remote_completion.h"
 #include "api/research/research_routes.h"
 #include "api/views.h"
 #include "core/base64.h"
@@ -109,6 +110,31 @@ struct Completion {
   }
 };
 
+// When the model has backend rows (docs/deploy.md), the plan says where this
+// completion goes: a remote backend, or the first choice is this server's
+// engine (nullopt: carry on with the engine). A request with interventions
+// needs the engine. The admission filter has charged the token estimate;
+// the proxy settles it with what the backend used.
+std::optional<http::Response> RouteToBackends(ApiDeps& d, RequestContext& ctx, const CompletionParams& params,
+                                              const LevelAdjustments& adjust, bool steered) {
+  const Model& model = *ctx.decision->model;
+  if (d.backends == nullptr || steered) return std::nullopt;
+  backends::RemoteBackends::Plan plan = d.backends->PlanFor(model.id, !model.path.empty());
+  if (!plan.configured) return std::nullopt;
+  if (!plan.order.empty() && plan.order.front().embedded) return std::nullopt;
+  RemoteCompletion run;
+  run.params = params;
+  run.adjust = adjust;
+  run.level = ctx.decision->level;
+  run.model_id = model.id;
+  if (params.chat && adjust.prepend_system_prompt) run.system_prompt = model.system_prompt;
+  run.plan = std::move(plan);
+  run.charges = ctx.charges;
+  run.usage_owner = UsageOwner(ctx.caller);
+  run.prompt_estimate = EstimatePromptTokens(params);
+  return ProxyCompletion(d, ctx, std::move(run));
+}
+
 http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   const Model& model = *ctx.decision->model;
   const Level level = ctx.decision->level;
@@ -116,6 +142,14 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   if (!params.ok()) return StatusResponse(params.status());
   auto adjust = ApplyLevel(*params, level, d.config);
   if (!adjust.ok()) return Refusal(ctx, adjust.status(), "parameter_above_level");
+  // Steering: the interventions the research scope quota admitted.
+  const std::optional<Steering> steering = SteeringFrom(ctx);
+  if (auto routed = RouteToBackends(d, ctx, *params, *adjust, steering.has_value())) return *std::move(routed);
+  if (model.path.empty()) {
+    // Served only by remote backends, and none is configured now.
+    return StatusResponse(absl::UnavailableError(
+        fmt::format("model '{}' has no weights on this server and no remote backend; an owner adds one", model.id)));
+  }
   if (absl::Status s = EnsureModel(d, model); !s.ok()) return StatusResponse(s);
   auto loaded = d.scheduler.GetModel(model.id);
   if (!loaded.ok()) return StatusResponse(absl::UnavailableError(std::string(loaded.status().message())));
@@ -152,8 +186,6 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   req.sampling.top_logprobs = static_cast<int32_t>(params->top_logprobs);
   req.stop = params->stop;
   req.deadline_micros = d.clock.NowMicros() + d.config.serving.request_timeout_ms * 1000;
-  // Steering: the interventions the research scope quota admitted.
-  const std::optional<Steering> steering = SteeringFrom(ctx);
   if (steering) req.hooks = steering->hooks;
 
   const std::string id = (chat ? "chatcmpl-" : "cmpl-") + NewId("x").substr(2);
