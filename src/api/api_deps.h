@@ -13,9 +13,12 @@
 #include "api/openai/event_stream.h"
 #include "config/config.h"
 #include "core/clock.h"
+#include "distribution/distribution_service.h"
 #include "filters/metrics.h"
+#include "openness/openness_service.h"
 #include "release/eval_service.h"
 #include "release/release_service.h"
+#include "report/report_service.h"
 #include "scheduler/scheduler.h"
 
 namespace aperture {
@@ -34,6 +37,9 @@ struct ApiDeps {
   RateLimiter& limiter;  // token-per-minute budgets of the serving routes
   ReleaseService& release;
   EvalService& evals;
+  distribution::DistributionService& distribution;  // licences, files, manifests
+  openness::OpennessService& openness;
+  report::ReportService& reports;
   std::function<absl::Status()> reload_policy;  // re-reads the policy file; keeps the old one on error
 };
 

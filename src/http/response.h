@@ -1,6 +1,8 @@
-// An HTTP response: a whole body, or a stream of chunks (server-sent events).
+// An HTTP response: a whole body, or a stream of chunks (server-sent events,
+// files sent from disk).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -30,6 +32,12 @@ struct Response {
   // When set, `body` is ignored and the response is sent with chunked
   // transfer encoding from the source.
   std::shared_ptr<ChunkSource> stream;
+  // With `stream`: the body's exact length when known in advance (a file).
+  // The response then carries Content-Length instead of chunked framing (so
+  // clients see the size, HTTP/1.0 connections stay open, and HEAD shows
+  // it); the source must produce exactly this many bytes and then the end,
+  // or the server closes the connection, cutting the body short.
+  std::optional<uint64_t> stream_length;
 
   Response& SetHeader(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));

@@ -8,15 +8,19 @@
 #include <iterator>
 
 #include "api/admin/admin_routes.h"
+#include "api/files/files_routes.h"
+#include "api/files/licence_routes.h"
 #include "api/log/log_routes.h"
 #include "api/openai/model_routes.h"
 #include "api/openai/serving_routes.h"
+#include "api/openness/openness_routes.h"
 #include "api/ops/ops_routes.h"
 #include "api/release/release_routes.h"
 #include "core/hash.h"
 #include "core/status_macros.h"
 #include "filters/authn/authn_filter.h"
 #include "filters/authz/authz_filter.h"
+#include "filters/licence/licence_filter.h"
 #include "filters/limits/parse_filter.h"
 #include "filters/ratelimit/ratelimit_filter.h"
 #include "fmt/format.h"
@@ -123,6 +127,14 @@ absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, con
     }
   }
   s->release = std::make_unique<ReleaseService>(*s->store, *s->recorder, s->clock, std::move(in_force));
+  ASSIGN_OR_RETURN(distribution::EcdsaP256Signer manifest_key, OpenManifestKey(dir));
+  s->distribution =
+      std::make_unique<distribution::DistributionService>(*s->store, *s->recorder, s->clock, std::move(manifest_key));
+  s->openness =
+      std::make_unique<openness::OpennessService>(*s->store, *s->recorder, s->clock, s->config, *s->distribution);
+  // Findings are not recorded by this build; the report says so (report/findings_summary.h).
+  s->reports = std::make_unique<report::ReportService>(*s->store, *s->log, s->clock, *s->distribution, *s->openness,
+                                                       report::NoFindingsTracked);
   if (!policy_path.empty()) RETURN_IF_ERROR(s->UsePolicyFile(policy_path));
   return s;
 }
@@ -147,6 +159,7 @@ App::App(Services& s)
           .after_events = [this] { streams_.Flush(); }})),
       evals_(std::make_unique<EvalService>(*s.store, *s.recorder, s.clock, *s.release, *scheduler_)),
       authenticator_(*s.store, *s.hasher, s.clock, s.key_usage),
+      licence_gate_(*s.store),
       deps_{.store = *s.store,
             .recorder = *s.recorder,
             .access = *s.access,
@@ -160,6 +173,9 @@ App::App(Services& s)
             .limiter = token_limiter_,
             .release = *s.release,
             .evals = *evals_,
+            .distribution = *s.distribution,
+            .openness = *s.openness,
+            .reports = *s.reports,
             .reload_policy = [&s] { return s.ReloadPolicy(); }} {}
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port) {
@@ -169,6 +185,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   AddServingRoutes(app->router_, app->deps_);
   AddAdminRoutes(app->router_, app->deps_);
   AddReleaseRoutes(app->router_, app->deps_);
+  AddLicenceRoutes(app->router_, app->deps_);
+  AddFilesRoutes(app->router_, app->deps_);
+  AddOpennessRoutes(app->router_, app->deps_);
   AddLogRoutes(app->router_, *services.log, services.log_public_key);
   // The server publishes the log under its configured name.
   RETURN_IF_ERROR(services.recorder->AdoptOrigin(services.config.log.name));
@@ -185,6 +204,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   chain.push_back(std::make_unique<AuthnFilter>(app->authenticator_));
   chain.push_back(std::make_unique<AuthzFilter>(*services.authorizer));
   chain.push_back(std::make_unique<RateLimitFilter>(app->limiter_, services.config));
+  chain.push_back(std::make_unique<LicenceFilter>(app->licence_gate_));
   app->pipeline_ = std::make_unique<Pipeline>(
       std::move(chain), RecordFilter(*services.recorder, app->metrics_, services.clock), services.clock);
 

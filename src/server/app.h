@@ -12,16 +12,20 @@
 #include "access/authenticator.h"
 #include "access/authorizer.h"
 #include "access/key_usage.h"
+#include "access/licence_gate.h"
 #include "access/rate_limiter.h"
 #include "access/usage_meter.h"
 #include "api/api_deps.h"
 #include "config/config.h"
+#include "distribution/distribution_service.h"
 #include "filters/metrics.h"
 #include "filters/pipeline.h"
 #include "filters/route.h"
 #include "http/server.h"
+#include "openness/openness_service.h"
 #include "release/eval_service.h"
 #include "release/release_service.h"
+#include "report/report_service.h"
 #include "scheduler/scheduler.h"
 #include "server/data_dir.h"
 #include "store/sqlite/sqlite_log_store.h"
@@ -56,6 +60,10 @@ class Services {
   std::unique_ptr<AccessService> access;
   std::unique_ptr<Authorizer> authorizer;
   std::unique_ptr<ReleaseService> release;
+  // Licences, model files and signed manifests; openness cards; reports.
+  std::unique_ptr<distribution::DistributionService> distribution;
+  std::unique_ptr<openness::OpennessService> openness;
+  std::unique_ptr<report::ReportService> reports;
 
   // Reads the policy file at `path` and, if it is valid, puts it in force
   // (recorded as policy.changed when it differs from the one in force);
@@ -91,6 +99,7 @@ class App {
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<EvalService> evals_;
   Authenticator authenticator_;
+  LicenceGate licence_gate_;
   ApiDeps deps_;
   Router router_;
   std::unique_ptr<Pipeline> pipeline_;

@@ -5,6 +5,7 @@
 #include "core/status_macros.h"
 #include "fmt/format.h"
 #include "store/sqlite/migrations.h"
+#include "store/sqlite/statement_rows.h"
 
 namespace aperture::store {
 namespace {
@@ -20,12 +21,22 @@ ApiKey ReadKey(const Statement& s) {
   return ApiKey{s.Text(0), s.Text(1), s.Text(2), s.Int(3), s.Int(4), s.Int(5), s.Int(6)};
 }
 
-#define MODEL_COLS \
-  "id, path, public_level, request_fields, created_at, system_prompt, level_since, ceiling, ceiling_reason"
+#define MODEL_COLS                                                                                            \
+  "id, path, public_level, request_fields, created_at, system_prompt, level_since, ceiling, ceiling_reason, " \
+  "licence_sha256, licence_levels"
 
 Model ReadModel(const Statement& s) {
-  return Model{s.Text(0), s.Text(1), static_cast<Level>(s.Int(2)), s.Text(3), s.Int(4),
-               s.Text(5), s.Int(6),  static_cast<Level>(s.Int(7)), s.Text(8)};
+  return Model{s.Text(0),
+               s.Text(1),
+               static_cast<Level>(s.Int(2)),
+               s.Text(3),
+               s.Int(4),
+               s.Text(5),
+               s.Int(6),
+               static_cast<Level>(s.Int(7)),
+               s.Text(8),
+               s.Text(9),
+               static_cast<uint32_t>(s.Int(10))};
 }
 
 #define EVAL_RUN_COLS                                                                                        \
@@ -89,29 +100,6 @@ AccessRequest ReadRequest(const Statement& s) {
   return r;
 }
 
-// Collects every row of a prepared statement through `read`.
-template <typename T, typename ReadFn>
-absl::StatusOr<std::vector<T>> All(Statement& stmt, ReadFn read) {
-  std::vector<T> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) return out;
-    out.push_back(read(stmt));
-  }
-}
-
-template <typename T, typename ReadFn>
-absl::StatusOr<std::optional<T>> One(Statement& stmt, ReadFn read) {
-  ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return std::optional<T>();
-  return std::optional<T>(read(stmt));
-}
-
-absl::Status ExpectOneChange(SqliteDb& db, std::string_view what, const std::string& id) {
-  if (db.Changes() == 0) return absl::NotFoundError(fmt::format("no {} with id '{}'", what, id));
-  return absl::OkStatus();
-}
-
 // Every SqliteStore write, by any process, adds one in its transaction.
 absl::StatusOr<int64_t> StoreChanges(SqliteDb& db) {
   ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT count FROM store_changes WHERE id = 1"));
@@ -121,21 +109,6 @@ absl::StatusOr<int64_t> StoreChanges(SqliteDb& db) {
 }
 
 }  // namespace
-
-// Returns its connection to the pool when it goes out of scope.
-class SqliteStore::Reader {
- public:
-  Reader(SqliteStore* store, std::unique_ptr<SqliteDb> db) : store_(store), db_(std::move(db)) {}
-  Reader(Reader&&) = default;
-  ~Reader() {
-    if (db_) store_->ReleaseReader(std::move(db_));
-  }
-  SqliteDb* operator->() { return db_.get(); }
-
- private:
-  SqliteStore* store_;
-  std::unique_ptr<SqliteDb> db_;
-};
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, bool create) {
   if (path.empty() || path == ":memory:") {
@@ -199,6 +172,10 @@ absl::Status SqliteStore::Write(F&& body, Cached cached) {
   });
   cache_.Invalidate();
   return status;
+}
+
+absl::Status SqliteStore::WriteWith(const std::function<absl::Status(SqliteDb&)>& body, Cached cached) {
+  return Write(body, cached);
 }
 
 // ---- principals

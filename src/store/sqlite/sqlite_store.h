@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,11 +73,42 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<UsageRow>> ListUsage(const std::string& principal, const std::string& from_day,
                                                   const std::string& to_day) override;
 
+  // Licences, model cards, openness declarations, manifests and file
+  // digests (sqlite_distribution.cpp).
+  absl::Status SetLicence(const Licence& licence) override;
+  absl::StatusOr<std::optional<Licence>> FindLicence(const std::string& model_id) override;
+  absl::StatusOr<std::vector<Licence>> ListLicences(const std::string& model_id) override;
+  absl::Status AddLicenceAcceptance(const LicenceAcceptance& acceptance) override;
+  absl::StatusOr<bool> HasAcceptedLicence(const std::string& principal_id, const std::string& model_id,
+                                          const std::string& licence_sha256) override;
+  absl::Status SetModelCard(const ModelCard& card) override;
+  absl::StatusOr<std::optional<ModelCard>> FindModelCard(const std::string& model_id) override;
+  absl::Status SetOpennessDeclaration(const OpennessDeclaration& declaration) override;
+  absl::Status RemoveOpennessDeclaration(const std::string& model_id, const std::string& component) override;
+  absl::StatusOr<std::vector<OpennessDeclaration>> ListOpennessDeclarations(const std::string& model_id) override;
+  absl::Status AddManifest(const ManifestRecord& manifest) override;
+  absl::StatusOr<std::optional<ManifestRecord>> LatestManifest(const std::string& model_id) override;
+  absl::StatusOr<std::optional<FileDigest>> FindFileDigest(const std::string& path) override;
+  absl::Status SaveFileDigest(const std::string& path, const FileDigest& digest) override;
+
  private:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
 
-  // A reader connection for the duration of one call.
-  class Reader;
+  // A reader connection for the duration of one call; returns it to the
+  // pool when it goes out of scope.
+  class Reader {
+   public:
+    Reader(SqliteStore* store, std::unique_ptr<SqliteDb> db) : store_(store), db_(std::move(db)) {}
+    Reader(Reader&&) = default;
+    ~Reader() {
+      if (db_) store_->ReleaseReader(std::move(db_));
+    }
+    SqliteDb* operator->() { return db_.get(); }
+
+   private:
+    SqliteStore* store_;
+    std::unique_ptr<SqliteDb> db_;
+  };
   absl::StatusOr<Reader> AcquireReader();
   void ReleaseReader(std::unique_ptr<SqliteDb> db);
 
@@ -88,6 +120,8 @@ class SqliteStore final : public Store {
   enum class Cached { kChanged, kUnchanged };
   template <typename F>
   absl::Status Write(F&& body, Cached cached = Cached::kChanged);
+  // Write() for the store's other files (sqlite_distribution.cpp).
+  absl::Status WriteWith(const std::function<absl::Status(SqliteDb&)>& body, Cached cached);
 
   // The access cache's generation for a read about to query the store, after
   // emptying the cache if another process wrote to the store since the last
