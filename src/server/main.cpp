@@ -13,6 +13,7 @@
 #include "core/time_format.h"
 #include "fmt/format.h"
 #include "server/app.h"
+#include "server/distribution_commands.h"
 #include "server/init.h"
 #include "server/log_commands.h"
 #include "server/release_commands.h"
@@ -331,6 +332,8 @@ int main(int argc, char** argv) {
   AddLogCommands(cli, status);
   AddReleaseCommands(cli, status, data,
                      [&](const std::string& policy) { return OpenServices(data, config_path, policy); });
+  AddDistributionCommands(cli, status, data,
+                          [&](const std::string& policy) { return OpenServices(data, config_path, policy); });
 #ifdef APERTURE_HAVE_ENGINE_COMMANDS
   AddEngineCommands(cli);
 #endif
