@@ -59,7 +59,7 @@ absl::StatusOr<const Json*> Member(const Json& obj, const char* field, std::stri
   if (!lhs##_or.ok()) return lhs##_or.status(); \
   auto lhs = std::move(lhs##_or).value()
 
-absl::StatusOr<ModelManifest> ManifestFromStatement(std::string_view payload) {
+absl::StatusOr<ModelManifest> StatementManifest(std::string_view payload) {
   absl::StatusOr<Json> parsed = ParseJson(payload);
   if (!parsed.ok()) return absl::InvalidArgumentError("the signed statement is not JSON");
   const Json& statement = *parsed;
@@ -181,9 +181,11 @@ absl::StatusOr<std::string> SignManifestBundle(const ModelManifest& manifest, co
   // public-key hint names the key instead.
   const std::string hint = envelope->signatures[0].keyid;
   envelope->signatures[0].keyid.clear();
+  Json dsse = EnvelopeJson(*envelope);
+  dsse["signatures"][0]["keyid"] = "";  // as their signer writes it
   Json bundle = {{"mediaType", kBundleMediaType},
                  {"verificationMaterial", {{"publicKey", {{"hint", hint}}}, {"tlogEntries", Json::array()}}},
-                 {"dsseEnvelope", EnvelopeJson(*envelope)}};
+                 {"dsseEnvelope", std::move(dsse)}};
   return CanonicalJson(bundle);
 }
 
@@ -214,7 +216,14 @@ absl::StatusOr<ModelManifest> VerifyManifestBundle(std::string_view bundle_json,
         fmt::format("the envelope's payloadType is '{}', not {}", envelope.payload_type, kInTotoPayloadType));
   }
   if (absl::Status s = VerifyEnvelope(envelope, key); !s.ok()) return s;
-  return ManifestFromStatement(envelope.payload);
+  return StatementManifest(envelope.payload);
+}
+
+absl::StatusOr<ModelManifest> ParseManifestStatement(std::string_view payload) {
+  if (payload.size() > kMaxBundleBytes) {
+    return absl::InvalidArgumentError(fmt::format("the statement is larger than {} bytes", kMaxBundleBytes));
+  }
+  return StatementManifest(payload);
 }
 
 std::vector<FileCheck> CompareFiles(const ModelManifest& manifest, const std::vector<ManifestFile>& actual) {

@@ -73,6 +73,11 @@ absl::StatusOr<std::string> SignManifestBundle(const ModelManifest& manifest, co
 // the manifest it signs. InvalidArgument says what failed.
 absl::StatusOr<ModelManifest> VerifyManifestBundle(std::string_view bundle_json, const EcdsaP256Verifier& key);
 
+// The manifest an in-toto statement (the envelope's payload) describes, with
+// every check but the signature's. VerifyManifestBundle uses it once the
+// signature holds; never trust its result without that.
+absl::StatusOr<ModelManifest> ParseManifestStatement(std::string_view payload);
+
 // One file compared with a verified manifest.
 struct FileCheck {
   enum class Result { kMatches, kDiffers, kNotInManifest, kNotGiven };

@@ -6,10 +6,7 @@
 // (access_stats.h says exactly how), the licence and its history, the
 // signed manifest, and the openness card.
 //
-// The report is signed: its canonical JSON is the payload of a DSSE
-// envelope (payloadType kReportPayloadType) signed with the server's
-// manifest key (ECDSA P-256, GET /v1/signing-key); `aperture report verify`
-// checks it.
+// The report is signed (signed_report.h) with the server's manifest key.
 //
 // Limits: statistics fold the log incrementally: the first report after a
 // start reads every entry once (about a million entries a second); later
@@ -31,28 +28,13 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "distribution/distribution_service.h"
-#include "distribution/dsse.h"
 #include "openness/openness_service.h"
 #include "report/access_stats.h"
 #include "report/findings_summary.h"
+#include "report/signed_report.h"
 #include "translog/log_reader.h"
 
 namespace aperture::report {
-
-inline constexpr char kReportPayloadType[] = "application/vnd.aperture.transparency-report.v1+json";
-
-struct SignedReport {
-  Json report;                          // what the payload says, for reading
-  distribution::DsseEnvelope envelope;  // the signed canonical bytes
-  std::string key_hint;                 // SHA-256 of the signing key's public PEM
-};
-
-// {"report": ..., "dsse": <envelope JSON>, "verification": {...}}.
-Json SignedReportJson(const SignedReport& signed_report);
-
-// Checks a signed report (the JSON above) against a public key and returns
-// the report as signed. Outside input: bounded (16 MiB) and checked.
-absl::StatusOr<Json> VerifySignedReport(std::string_view text, const distribution::EcdsaP256Verifier& key);
 
 class ReportService {
  public:
