@@ -15,15 +15,12 @@ if [ ! -f "$data/aperture.db" ]; then
   if [ -n "$model_arg" ]; then
     model_path=$(realpath "$model_arg")
     echo "Using the model you gave: $model_path"
-  elif "$bin" model make-test --help >/dev/null 2>&1; then
+  else
     model_path=$(realpath "$data")/demo-model.gguf
     "$bin" model make-test --out "$model_path" --layers 2 --dim 64 --heads 4 --kv-heads 2 --ffn 128 \
       --vocab 512 --type f32 --seed 1 >/dev/null
     echo "Generated a small model with RANDOM weights at $model_path: its output is gibberish by design."
     echo "Give a real one with: make demo MODEL=path/to/model.gguf"
-  else
-    model_path=$(realpath ../shared/models/stories260K.gguf)
-    echo "Using the bundled small model $model_path"
   fi
   "$bin" model add --data "$data" --id demo --path "$model_path" --public-level hosted
   "$bin" principal add --data "$data" --name demo-member --role member

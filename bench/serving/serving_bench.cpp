@@ -39,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "engine/model/benchmark.h"
 #include "engine/model/llama_model.h"
 #include "engine/model/runner.h"
@@ -128,7 +129,7 @@ class Connection {
       }
       std::string head = buf_.substr(0, end);
       buf_.erase(0, end + 4);
-      for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      absl::AsciiStrToLower(&head);
       chunked_ = head.find("transfer-encoding: chunked") != std::string::npos;
       content_left_ = 0;
       if (size_t cl = head.find("content-length:"); cl != std::string::npos) {

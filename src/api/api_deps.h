@@ -40,7 +40,9 @@ struct ApiDeps {
   distribution::DistributionService& distribution;  // licences, files, manifests
   openness::OpennessService& openness;
   report::ReportService& reports;
-  std::function<absl::Status()> reload_policy;  // re-reads the policy file; keeps the old one on error
+  // Re-reads the policy file, recording `actor` as who changed it; keeps the
+  // old policy on error.
+  std::function<absl::Status(const std::string& actor)> reload_policy;
 };
 
 }  // namespace aperture

@@ -1,7 +1,7 @@
 #include "distribution/dsse.h"
 
+#include "core/base64.h"
 #include "fmt/format.h"
-#include "translog/base64.h"
 
 namespace aperture::distribution {
 namespace {
@@ -13,7 +13,7 @@ absl::StatusOr<std::string> Base64Field(const Json& obj, const char* field, cons
   if (it == obj.end() || !it->is_string()) {
     return absl::InvalidArgumentError(fmt::format("{} has no '{}' string", where, field));
   }
-  std::optional<std::string> bytes = translog::Base64Decode(it->get_ref<const std::string&>());
+  std::optional<std::string> bytes = Base64Decode(it->get_ref<const std::string&>());
   if (!bytes) return absl::InvalidArgumentError(fmt::format("{}'s '{}' is not standard base64", where, field));
   return *std::move(bytes);
 }
@@ -27,11 +27,11 @@ std::string Pae(std::string_view payload_type, std::string_view payload) {
 Json EnvelopeJson(const DsseEnvelope& envelope) {
   Json signatures = Json::array();
   for (const DsseSignature& s : envelope.signatures) {
-    Json sig = {{"sig", translog::Base64Encode(s.sig)}};
+    Json sig = {{"sig", Base64Encode(s.sig)}};
     if (!s.keyid.empty()) sig["keyid"] = s.keyid;
     signatures.push_back(std::move(sig));
   }
-  return {{"payload", translog::Base64Encode(envelope.payload)},
+  return {{"payload", Base64Encode(envelope.payload)},
           {"payloadType", envelope.payload_type},
           {"signatures", std::move(signatures)}};
 }

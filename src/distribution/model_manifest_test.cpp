@@ -5,11 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include "core/base64.h"
 #include "core/hash.h"
 #include "core/hex.h"
 #include "core/json.h"
 #include "distribution/dsse.h"
-#include "translog/base64.h"
 
 namespace aperture::distribution {
 namespace {
@@ -38,16 +38,16 @@ class ManifestTest : public ::testing::Test {
   std::string WithStatement(const Json& statement, bool resign) {
     Json bundle = *ParseJson(bundle_);
     const std::string payload = CanonicalJson(statement);
-    bundle["dsseEnvelope"]["payload"] = translog::Base64Encode(payload);
+    bundle["dsseEnvelope"]["payload"] = Base64Encode(payload);
     if (resign) {
       auto sig = signer_->Sign(Pae(kInTotoPayloadType, payload));
-      bundle["dsseEnvelope"]["signatures"][0]["sig"] = translog::Base64Encode(*sig);
+      bundle["dsseEnvelope"]["signatures"][0]["sig"] = Base64Encode(*sig);
     }
     return CanonicalJson(bundle);
   }
   Json Statement() {
     Json bundle = *ParseJson(bundle_);
-    return *ParseJson(*translog::Base64Decode(bundle["dsseEnvelope"]["payload"].get<std::string>()));
+    return *ParseJson(*Base64Decode(bundle["dsseEnvelope"]["payload"].get<std::string>()));
   }
 
   std::unique_ptr<EcdsaP256Signer> signer_;
@@ -86,8 +86,8 @@ TEST_F(ManifestTest, TheBundleHasTheModelSigningLayout) {
   EXPECT_EQ(s["predicate"]["resources"][2]["algorithm"], "sha256");
   EXPECT_EQ(s["predicate"]["resources"][2]["digest"], Digest("weights"));
   // The signature is over the DSSE pre-authentication encoding of the payload.
-  const std::string payload = *translog::Base64Decode(bundle["dsseEnvelope"]["payload"].get<std::string>());
-  const std::string sig = *translog::Base64Decode(bundle["dsseEnvelope"]["signatures"][0]["sig"].get<std::string>());
+  const std::string payload = *Base64Decode(bundle["dsseEnvelope"]["payload"].get<std::string>());
+  const std::string sig = *Base64Decode(bundle["dsseEnvelope"]["signatures"][0]["sig"].get<std::string>());
   const std::string pae = "DSSEv1 28 application/vnd.in-toto+json " + std::to_string(payload.size()) + " " + payload;
   EXPECT_EQ(Pae(kInTotoPayloadType, payload), pae);
   EXPECT_TRUE(verifier_->Verify(pae, sig));

@@ -36,5 +36,6 @@ aperture_test(engine_model_test
     ${CMAKE_CURRENT_LIST_DIR}/model/reference_forward_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/model/runner_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/model/hooks_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/model/hook_sites_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/model/generation_test.cpp
   LIBS aperture_engine)

@@ -1,5 +1,6 @@
 #include "filters/status_response.h"
 
+#include "core/ascii.h"
 #include "core/json.h"
 
 namespace aperture {
@@ -38,9 +39,7 @@ http::Response StatusResponse(const absl::Status& status) {
   const int code = HttpStatusFor(status.code());
   // Internal details stay in the server log, not in the answer.
   std::string message = code == 500 ? "internal error" : std::string(status.message());
-  std::string name = absl::StatusCodeToString(status.code());
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return http::ErrorResponse(code, message, name, ErrorParam(status));
+  return http::ErrorResponse(code, message, AsciiLower(absl::StatusCodeToString(status.code())), ErrorParam(status));
 }
 
 }  // namespace aperture

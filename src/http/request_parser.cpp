@@ -7,6 +7,7 @@
 
 #include <boost/beast/http/error.hpp>
 
+#include "core/ascii.h"
 #include "fmt/format.h"
 #include "http/target.h"
 
@@ -43,31 +44,12 @@ unsigned SingleInstanceBit(bhttp::field f) {
   }
 }
 
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 bool AllDigits(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
     if (c < '0' || c > '9') return false;
   }
   return true;
-}
-
-void AssignLower(std::string_view in, std::string* out) {
-  out->resize(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    (*out)[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  }
 }
 
 }  // namespace
@@ -112,7 +94,7 @@ void RequestParser::on_field_impl(bhttp::field name, beast::string_view name_str
     case bhttp::field::transfer_encoding:
       // Only "chunked" frames a request body we can read unambiguously; any
       // other coding would leave the body length unknown.
-      if (!IEquals(v, "chunked")) {
+      if (!EqualsIgnoreCase(v, "chunked")) {
         return Refuse(fmt::format("unsupported Transfer-Encoding '{}': only 'chunked' is accepted", v.substr(0, 100)),
                       ec);
       }
@@ -123,7 +105,7 @@ void RequestParser::on_field_impl(bhttp::field name, beast::string_view name_str
       }
       break;
     case bhttp::field::expect:
-      if (IEquals(v, "100-continue")) expects_continue_ = true;
+      if (EqualsIgnoreCase(v, "100-continue")) expects_continue_ = true;
       break;
     default:
       break;

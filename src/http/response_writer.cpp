@@ -3,20 +3,11 @@
 #include <charconv>
 #include <ctime>
 
+#include "core/ascii.h"
 #include "fmt/format.h"
 
 namespace aperture::http {
 namespace {
-
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
 
 bool IsTokenChar(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
@@ -45,7 +36,8 @@ bool IsTokenChar(char c) {
 // Headers whose value the server decides; a handler's copy would contradict
 // the framing actually used.
 bool ServerOwned(std::string_view name) {
-  return IEquals(name, "content-length") || IEquals(name, "transfer-encoding") || IEquals(name, "connection");
+  return EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "transfer-encoding") ||
+         EqualsIgnoreCase(name, "connection");
 }
 
 // The Date header value, formatted once per second per thread.
@@ -229,7 +221,7 @@ void AppendChunkSize(size_t size, std::string* out) {
 
 bool WantsClose(const Response& response) {
   for (const auto& [name, value] : response.headers) {
-    if (IEquals(name, "connection") && IEquals(value, "close")) return true;
+    if (EqualsIgnoreCase(name, "connection") && EqualsIgnoreCase(value, "close")) return true;
   }
   return false;
 }

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "core/ascii.h"
 #include "fmt/format.h"
 
 namespace aperture::http {
@@ -12,16 +13,6 @@ int HexValue(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != prefix[i]) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -57,7 +48,7 @@ absl::Status ParseTarget(std::string_view target, std::string* path,
     return absl::OkStatus();
   }
   bool absolute = false;
-  if (StartsWithNoCase(target, "http://") || StartsWithNoCase(target, "https://")) {
+  if (StartsWithIgnoreCase(target, "http://") || StartsWithIgnoreCase(target, "https://")) {
     // Absolute form: servers must accept it (RFC 9112 3.2.2); keep only what
     // follows the authority ("http://h?q" has the path "/").
     size_t authority = target.find("//") + 2;

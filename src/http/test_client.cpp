@@ -14,6 +14,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "core/ascii.h"
 #include "fmt/format.h"
 
 namespace aperture::http {
@@ -21,18 +22,10 @@ namespace {
 
 namespace bhttp = boost::beast::http;
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 }  // namespace
 
 std::optional<std::string> TestResponse::Header(std::string_view name) const {
-  std::string lower = Lower(name);
+  std::string lower = AsciiLower(name);
   for (const auto& [key, value] : headers) {
     if (key == lower) return value;
   }
@@ -143,7 +136,7 @@ std::optional<TestResponse> TestClient::ReadResponse(std::chrono::milliseconds t
   auto& message = parser.get();
   response.status = static_cast<int>(message.result_int());
   for (const auto& field : message) {
-    response.headers.emplace_back(Lower({field.name_string().data(), field.name_string().size()}),
+    response.headers.emplace_back(AsciiLower({field.name_string().data(), field.name_string().size()}),
                                   std::string(field.value()));
   }
   response.body = std::move(message.body());

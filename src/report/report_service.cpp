@@ -1,11 +1,11 @@
 #include "report/report_service.h"
 
+#include "core/base64.h"
 #include "core/status_macros.h"
 #include "core/time_format.h"
 #include "distribution/licence_terms.h"
 #include "fmt/format.h"
 #include "release/release_json.h"
-#include "translog/base64.h"
 #include "translog/merkle.h"
 
 namespace aperture::report {
@@ -91,29 +91,27 @@ absl::StatusOr<SignedReport> ReportService::Report(const Model& model) {
 
   ASSIGN_OR_RETURN(openness::OpennessCard card, openness_.Card(model));
 
-  Json report = {{"object", "transparency_report"},
-                 {"model", model.id},
-                 {"computed_at", FormatRfc3339(clock_.NowSeconds())},
-                 {"checkpoint",
-                  {{"origin", head.origin},
-                   {"size", head.size},
-                   {"root", translog::Base64Encode(head.root)},
-                   {"note", head.checkpoint}}},
-                 {"release",
-                  {{"public_level", LevelName(model.public_level)},
-                   {"ceiling", LevelName(model.ceiling)},
-                   {"ceiling_reason", model.ceiling_reason},
-                   {"history", std::move(history)},
-                   {"ceiling_history", std::move(ceiling_history)}}},
-                 {"evaluations", std::move(evaluations)},
-                 {"findings", FindingsJson(findings)},
-                 {"access",
-                  {{"counted_over_entries", fmt::format("[0, {})", head.size)},
-                   {"rules", "docs/openness.md#access-statistics"},
-                   {"by_level", std::move(head_and_access.second)}}},
-                 {"licence", std::move(licence)},
-                 {"manifest", std::move(manifest)},
-                 {"openness", openness::OpennessCardJson(card)}};
+  Json report = {
+      {"object", "transparency_report"},
+      {"model", model.id},
+      {"computed_at", FormatRfc3339(clock_.NowSeconds())},
+      {"checkpoint",
+       {{"origin", head.origin}, {"size", head.size}, {"root", Base64Encode(head.root)}, {"note", head.checkpoint}}},
+      {"release",
+       {{"public_level", LevelName(model.public_level)},
+        {"ceiling", LevelName(model.ceiling)},
+        {"ceiling_reason", model.ceiling_reason},
+        {"history", std::move(history)},
+        {"ceiling_history", std::move(ceiling_history)}}},
+      {"evaluations", std::move(evaluations)},
+      {"findings", FindingsJson(findings)},
+      {"access",
+       {{"counted_over_entries", fmt::format("[0, {})", head.size)},
+        {"rules", "docs/openness.md#access-statistics"},
+        {"by_level", std::move(head_and_access.second)}}},
+      {"licence", std::move(licence)},
+      {"manifest", std::move(manifest)},
+      {"openness", openness::OpennessCardJson(card)}};
 
   SignedReport out;
   ASSIGN_OR_RETURN(out.envelope,

@@ -66,7 +66,7 @@ absl::StatusOr<std::shared_ptr<const policy::Policy>> ParseStoredPolicy(const Po
 
 }  // namespace
 
-absl::Status Services::UsePolicyFile(const std::string& path) {
+absl::Status Services::UsePolicyFile(const std::string& path, const std::string& actor) {
   std::error_code ec;
   const std::string source = std::filesystem::absolute(path, ec).string();
   ASSIGN_OR_RETURN(std::string text, ReadFile(source));
@@ -77,7 +77,7 @@ absl::Status Services::UsePolicyFile(const std::string& path) {
     RETURN_IF_ERROR(store->SavePolicy(record));
     LogEvent e{"policy.changed",
                record.loaded_at,
-               "cli",
+               actor,
                "",
                "",
                "ok",
@@ -90,10 +90,10 @@ absl::Status Services::UsePolicyFile(const std::string& path) {
   return release->SetPolicy(std::move(parsed));
 }
 
-absl::Status Services::ReloadPolicy() {
+absl::Status Services::ReloadPolicy(const std::string& actor) {
   ASSIGN_OR_RETURN(std::optional<PolicyRecord> current, store->CurrentPolicy());
   if (!current) return absl::FailedPreconditionError("no policy file is in force; start the server with --policy FILE");
-  return UsePolicyFile(current->source);
+  return UsePolicyFile(current->source, actor);
 }
 
 absl::Status Services::FollowStoredPolicy() {
@@ -176,7 +176,7 @@ App::App(Services& s)
             .distribution = *s.distribution,
             .openness = *s.openness,
             .reports = *s.reports,
-            .reload_policy = [&s] { return s.ReloadPolicy(); }} {}
+            .reload_policy = [&s](const std::string& actor) { return s.ReloadPolicy(actor); }} {}
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port) {
   std::unique_ptr<App> app(new App(services));

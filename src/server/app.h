@@ -66,11 +66,13 @@ class Services {
   std::unique_ptr<report::ReportService> reports;
 
   // Reads the policy file at `path` and, if it is valid, puts it in force
-  // (recorded as policy.changed when it differs from the one in force);
-  // a bad file changes nothing.
-  absl::Status UsePolicyFile(const std::string& path);
-  // Re-reads the file of the policy in force (SIGHUP, an owner's request).
-  absl::Status ReloadPolicy();
+  // (recorded as policy.changed by `actor`, a principal id or "cli" for the
+  // operator's console, when it differs from the one in force); a bad file
+  // changes nothing.
+  absl::Status UsePolicyFile(const std::string& path, const std::string& actor = "cli");
+  // Re-reads the file of the policy in force (SIGHUP as "cli", an owner's
+  // request as that owner).
+  absl::Status ReloadPolicy(const std::string& actor);
   // Adopts the policy another process on the data directory put in force.
   absl::Status FollowStoredPolicy();
 

@@ -9,13 +9,13 @@
 #include <memory>
 #include <optional>
 
+#include "core/base64.h"
 #include "core/json.h"
 #include "core/status_macros.h"
 #include "core/time_format.h"
 #include "fmt/format.h"
 #include "server/app.h"
 #include "server/http_client.h"
-#include "translog/base64.h"
 #include "translog/entry.h"
 #include "translog/log_verifier.h"
 
@@ -30,7 +30,7 @@ absl::StatusOr<std::vector<translog::Hash>> HashesFrom(const Json& list, std::st
   if (!list.is_array()) return absl::DataLossError(fmt::format("{} is not a list", what));
   std::vector<translog::Hash> out;
   for (const Json& h : list) {
-    std::optional<std::string> bytes = h.is_string() ? translog::Base64Decode(h.get<std::string>()) : std::nullopt;
+    std::optional<std::string> bytes = h.is_string() ? Base64Decode(h.get<std::string>()) : std::nullopt;
     if (!bytes || bytes->size() != 32) return absl::DataLossError(fmt::format("{} holds a malformed hash", what));
     out.push_back(*translog::HashFromBytes(*bytes));
   }
@@ -104,7 +104,7 @@ absl::Status Verify(const std::string& url, const std::string& key, const std::s
   ASSIGN_OR_RETURN(translog::VerifyResult result, translog::VerifyLog(source, verifier, previous));
   if (!state_path.empty()) RETURN_IF_ERROR(WriteFileAtomically(state_path, translog::SerializeState(result.state)));
   std::cout << fmt::format("verified {}: size {}, root {}\n", result.state.origin, result.state.size,
-                           translog::Base64Encode(translog::ToBytes(result.state.root)));
+                           Base64Encode(translog::ToBytes(result.state.root)));
   if (previous) {
     std::cout << fmt::format("consistent with the saved checkpoint of size {}; {} new entries recomputed\n",
                              result.previous_size, result.new_entries);

@@ -14,6 +14,7 @@
 #include "fmt/format.h"
 #include "server/app.h"
 #include "server/distribution_commands.h"
+#include "server/engine_commands.h"
 #include "server/init.h"
 #include "server/log_commands.h"
 #include "server/release_commands.h"
@@ -82,7 +83,7 @@ absl::Status Serve(const std::string& data, const std::string& listen, const std
   std::cout << fmt::format("aperture listening on http://{}:{}", listen.substr(0, colon), app->port()) << std::endl;
   for (int sig = 0; sigwait(&signals, &sig) == 0 && sig == SIGHUP;) {
     // SIGHUP: re-read the policy file; a bad one is refused and the running policy kept.
-    absl::Status reloaded = services->ReloadPolicy();
+    absl::Status reloaded = services->ReloadPolicy("cli");
     if (reloaded.ok()) {
       spdlog::info("policy reloaded: sha256 {}", services->release->policy()->sha256);
     } else {
@@ -96,10 +97,6 @@ absl::Status Serve(const std::string& data, const std::string& listen, const std
 
 }  // namespace
 }  // namespace aperture
-
-#ifdef APERTURE_HAVE_ENGINE_COMMANDS
-#include "server/engine_commands.h"
-#endif
 
 int main(int argc, char** argv) {
   using namespace aperture;
@@ -334,9 +331,7 @@ int main(int argc, char** argv) {
                      [&](const std::string& policy) { return OpenServices(data, config_path, policy); });
   AddDistributionCommands(cli, status, data,
                           [&](const std::string& policy) { return OpenServices(data, config_path, policy); });
-#ifdef APERTURE_HAVE_ENGINE_COMMANDS
   AddEngineCommands(cli);
-#endif
 
   try {
     cli.parse(argc, argv);

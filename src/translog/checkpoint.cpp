@@ -2,8 +2,8 @@
 
 #include <charconv>
 
+#include "core/base64.h"
 #include "fmt/format.h"
-#include "translog/base64.h"
 
 namespace aperture::translog {
 

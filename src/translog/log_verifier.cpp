@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
+#include "core/base64.h"
 #include "core/json.h"
 #include "core/status_macros.h"
 #include "fmt/format.h"
-#include "translog/base64.h"
 #include "translog/frontier.h"
 
 namespace aperture::translog {

@@ -5,9 +5,9 @@
 #include <set>
 #include <utility>
 
+#include "core/base64.h"
 #include "core/random.h"
 #include "fmt/format.h"
-#include "translog/base64.h"
 
 namespace aperture::translog {
 namespace {

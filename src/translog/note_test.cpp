@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/base64.h"
 #include "core/random.h"
-#include "translog/base64.h"
 
 namespace aperture::translog {
 namespace {

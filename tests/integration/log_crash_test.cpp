@@ -14,12 +14,12 @@
 #include <mutex>
 #include <thread>
 
+#include "core/base64.h"
 #include "core/json.h"
 #include "core/random.h"
 #include "fmt/format.h"
 #include "http/test_client.h"
 #include "server/init.h"
-#include "translog/base64.h"
 #include "translog/frontier.h"
 #include "translog/log_verifier.h"
 
@@ -95,7 +95,7 @@ std::vector<Hash> ProofFrom(const std::string& body) {
   auto json = ParseJson(body);
   if (!json.ok()) return out;
   for (const Json& h : (*json)["proof"]) {
-    out.push_back(*translog::HashFromBytes(*translog::Base64Decode(h.get<std::string>())));
+    out.push_back(*translog::HashFromBytes(*Base64Decode(h.get<std::string>())));
   }
   return out;
 }

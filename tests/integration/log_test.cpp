@@ -9,9 +9,9 @@
 #include <array>
 #include <cstdio>
 
+#include "core/base64.h"
 #include "fmt/format.h"
 #include "tests/integration/test_server.h"
-#include "translog/base64.h"
 #include "translog/checkpoint.h"
 #include "translog/entry.h"
 #include "translog/log_verifier.h"
@@ -37,7 +37,7 @@ std::string Trim(std::string s) {
 
 std::vector<Hash> Hashes(const Json& list) {
   std::vector<Hash> out;
-  for (const Json& h : list) out.push_back(*translog::HashFromBytes(*translog::Base64Decode(h.get<std::string>())));
+  for (const Json& h : list) out.push_back(*translog::HashFromBytes(*Base64Decode(h.get<std::string>())));
   return out;
 }
 
@@ -121,7 +121,7 @@ TEST(LogTest, EveryAdminChangeIsAnEntryProvenInTheCheckpoint) {
         "GET", fmt::format("/log/proof/inclusion?hash={}&size={}", translog::HashHex(leaf), p.checkpoint.size));
     EXPECT_EQ(by_hex["index"], index);
     EXPECT_EQ(by_hex["proof"], proof["proof"]);
-    std::string b64 = translog::Base64Encode(translog::ToBytes(leaf));
+    std::string b64 = Base64Encode(translog::ToBytes(leaf));
     for (char& c : b64) c = c == '+' ? '-' : c == '/' ? '_' : c;  // URL-safe, as a query wants it
     Json by_b64 = server.CallJson("GET", "/log/proof/inclusion?hash=" + b64);
     EXPECT_EQ(by_b64["index"], index);

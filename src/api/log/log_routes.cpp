@@ -4,12 +4,12 @@
 
 #include "api/body_fields.h"
 #include "api/views.h"
+#include "core/base64.h"
 #include "core/hex.h"
 #include "core/status_macros.h"
 #include "filters/request_context.h"
 #include "filters/status_response.h"
 #include "fmt/format.h"
-#include "translog/base64.h"
 #include "translog/note.h"
 
 namespace aperture {
@@ -58,7 +58,7 @@ absl::StatusOr<Hash> QueryHash(std::string_view text) {
       if (c == '_') c = '/';
     }
     while (b64.size() % 4 != 0) b64.push_back('=');
-    bytes = translog::Base64Decode(b64);
+    bytes = Base64Decode(b64);
   }
   if (!bytes || bytes->size() != 32) {
     return FieldError("hash", "'hash' must be a SHA-256 leaf hash in hex (64 digits) or base64");
@@ -68,7 +68,7 @@ absl::StatusOr<Hash> QueryHash(std::string_view text) {
 
 Json HashList(const std::vector<Hash>& hashes) {
   Json out = Json::array();
-  for (const Hash& h : hashes) out.push_back(translog::Base64Encode(translog::ToBytes(h)));
+  for (const Hash& h : hashes) out.push_back(Base64Encode(translog::ToBytes(h)));
   return out;
 }
 
@@ -105,7 +105,7 @@ absl::StatusOr<Json> InclusionProof(translog::LogReader& log, const RequestConte
   ASSIGN_OR_RETURN(std::vector<Hash> proof, log.InclusionProof(*index, size));
   return Json{{"index", *index},
               {"size", size},
-              {"leaf_hash", translog::Base64Encode(translog::ToBytes(leaf))},
+              {"leaf_hash", Base64Encode(translog::ToBytes(leaf))},
               {"proof", HashList(proof)}};
 }
 

@@ -9,6 +9,7 @@
 #include "api/openai/event_stream.h"
 #include "api/openai/level_checks.h"
 #include "api/views.h"
+#include "core/base64.h"
 #include "core/hash.h"
 #include "core/random.h"
 #include "core/status_macros.h"
@@ -16,7 +17,6 @@
 #include "filters/request_context.h"
 #include "filters/status_response.h"
 #include "fmt/format.h"
-#include "translog/base64.h"
 
 namespace aperture {
 namespace {
@@ -195,7 +195,7 @@ std::string EmbeddingsBody(const std::vector<std::vector<float>>& vectors, const
     Json embedding;
     if (format == "base64") {
       std::string bytes(reinterpret_cast<const char*>(vectors[i].data()), vectors[i].size() * sizeof(float));
-      embedding = translog::Base64Encode(bytes);
+      embedding = Base64Encode(bytes);
     } else {
       embedding = vectors[i];
     }

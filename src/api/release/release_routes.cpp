@@ -75,7 +75,7 @@ void AddReleaseRoutes(Router& router, ApiDeps& d) {
               {},
               {},
               [&d](RequestContext& ctx) {
-                absl::Status s = d.reload_policy();
+                absl::Status s = d.reload_policy(ctx.caller.actor());
                 if (!s.ok()) {
                   ctx.Deny("bad_policy");
                   return http::ErrorResponse(

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "core/ascii.h"
 #include "fmt/format.h"
 
 namespace aperture::engine {
@@ -29,17 +30,6 @@ constexpr std::array<Entry, 29> kTypes = {{
     {26, {"i32", 1, 4}},          {27, {"i64", 1, 8}},          {28, {"f64", 1, 8}},
     {29, {"iq1_m", kQK_K, 56}},   {30, {"bf16", 1, 2}},
 }};
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 }  // namespace
 

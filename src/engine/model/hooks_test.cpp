@@ -21,6 +21,12 @@ TEST(HooksTest, ParsesTransformerLensNames) {
   EXPECT_FALSE(Hooks::ParseName("blocks.x.hook_resid_pre", 3).ok());
   EXPECT_FALSE(Hooks::ParseName("blocks.0.hook_nothing", 3).ok());
   EXPECT_FALSE(Hooks::ParseName("", 3).ok());
+  EXPECT_FALSE(Hooks::ParseName("blocks.0.hook_embed", 3).ok());
+  EXPECT_FALSE(Hooks::ParseName("ln1.hook_scale", 3).ok());
+  EXPECT_EQ(Hooks::ParseName("blocks.1.mlp.hook_pre_linear", 3)->first, HookPoint::kMlpPreLinear);
+  EXPECT_EQ(Hooks::ParseName("ln_final.hook_scale", 3)->second, -1);
+  EXPECT_EQ(Hooks::AllNames(3).size(), 1 + 3 * 20 + 2);
+  for (int i = 0; i < kNumHookPoints; ++i) EXPECT_EQ(static_cast<int>(AllSites()[i].point), i);
 }
 
 class HookedRunTest : public ::testing::Test {
@@ -53,32 +59,42 @@ TEST_F(HookedRunTest, EverySiteIsCalledWithItsShape) {
                     .Add(name, c.n_layers,
                          [&, name](const ActivationView& v) {
                            called.push_back(name);
-                           if (v.point == HookPoint::kAttnPattern) {
+                           const SiteShape shape = Site(v.point).shape;
+                           if (shape == SiteShape::kHeadsByKey) {
                              EXPECT_EQ(v.rows, c.n_heads);
                              EXPECT_EQ(v.cols, v.position[0] + 1);
-                             for (int h = 0; h < v.rows; ++h) {
-                               double sum = 0;
-                               for (int t = 0; t < v.cols; ++t) sum += v.row(h)[t];
-                               EXPECT_NEAR(sum, 1.0, 1e-5);
+                             if (v.point == HookPoint::kAttnPattern) {
+                               for (int h = 0; h < v.rows; ++h) {
+                                 double sum = 0;
+                                 for (int t = 0; t < v.cols; ++t) sum += v.row(h)[t];
+                                 EXPECT_NEAR(sum, 1.0, 1e-5);
+                               }
                              }
-                           } else {
-                             EXPECT_EQ(v.rows, 4);
-                             const int want = v.point == HookPoint::kAttnQ ? c.q_dim()
-                                              : (v.point == HookPoint::kAttnK || v.point == HookPoint::kAttnV)
-                                                  ? c.kv_dim()
-                                                  : c.dim;
-                             EXPECT_EQ(v.cols, want) << name;
-                             EXPECT_EQ(v.position[3], 3);
+                             return;
+                           }
+                           EXPECT_EQ(v.rows, 4);
+                           const int want = shape == SiteShape::kQHeads    ? c.q_dim()
+                                            : shape == SiteShape::kKvHeads ? c.kv_dim()
+                                            : shape == SiteShape::kMlp     ? c.ffn_dim
+                                            : shape == SiteShape::kScale   ? 1
+                                                                           : c.dim;
+                           EXPECT_EQ(v.cols, want) << name;
+                           EXPECT_EQ(v.position[3], 3);
+                           if (shape == SiteShape::kScale) {
+                             for (int r = 0; r < v.rows; ++r) EXPECT_GT(v.row(r)[0], 0.f) << name;
                            }
                          })
                     .ok());
   }
   const std::vector<float> plain = Run(nullptr);
-  // Read-only hooks change nothing.
+  // Read-only hooks change nothing, bit for bit.
   EXPECT_EQ(Run(&hooks), plain);
-  // 1 embed + per layer 7 block-wide sites + 4 pattern calls, + ln_final.
-  EXPECT_EQ(called.size(), 1 + c.n_layers * (7 + 4) + 1);
+  // 1 embed + per layer 18 row sites and 2 attention-weight sites called for
+  // each of the 4 tokens, + 2 final-norm sites.
+  EXPECT_EQ(called.size(), 1 + c.n_layers * (18 + 2 * 4) + 2);
   EXPECT_EQ(called.front(), "hook_embed");
+  EXPECT_EQ(called[1], "blocks.0.hook_resid_pre");
+  EXPECT_EQ(called[2], "blocks.0.ln1.hook_scale");
   EXPECT_EQ(called.back(), "ln_final.hook_normalized");
 }
 

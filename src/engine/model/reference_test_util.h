@@ -1,13 +1,16 @@
 // Test-only: an unoptimised float64 Llama forward pass written from the
 // architecture (not from the engine's code), used as the reference the
-// engine's logits must match. It decodes the simple block formats itself;
+// engine's logits and every hook site's values must match; a visitor sees
+// (and may change) each site, so interventions have a reference too. It decodes the simple block formats itself;
 // for the K-quants it uses the engine's DequantizeRow, which
 // quantize_test.cpp checks against hand-built blocks.
 #pragma once
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/gguf/gguf_reader.h"
@@ -98,8 +101,34 @@ inline std::vector<double> TensorAsDouble(const GgufTensor& t) {
   return out;
 }
 
-// Logits [tokens][vocab] of a Llama GGUF model for `tokens` at positions 0..n-1.
-inline std::vector<std::vector<double>> ReferenceLogits(const GgufFile& f, const std::vector<int32_t>& tokens) {
+// One site's values for one input, in TransformerLens's shape: [pos, d_model],
+// [pos, 1] for a norm's scale, [pos, head, d_head], [pos, d_mlp], or
+// [head, query_pos, key_pos] for the attention scores (-inf where masked)
+// and pattern (0 where masked). Row-major.
+struct RefTensor {
+  std::vector<int> shape;
+  std::vector<double> data;
+
+  RefTensor() = default;
+  explicit RefTensor(std::vector<int> s) : shape(std::move(s)) {
+    size_t n = 1;
+    for (int d : shape) n *= static_cast<size_t>(d);
+    data.assign(n, 0.0);
+  }
+};
+
+// Sees every site in forward order, by TransformerLens name, and may change
+// its values (the reference then computes on from what it left).
+using RefVisitor = std::function<void(const std::string& site, RefTensor& values)>;
+
+struct ReferenceRun {
+  std::vector<std::vector<double>> logits;  // [tokens][vocab]
+};
+
+// A Llama GGUF model run on `tokens` at positions 0..n-1, one stage at a
+// time over every position, with `visit` called at each hook site.
+inline ReferenceRun ReferenceForward(const GgufFile& f, const std::vector<int32_t>& tokens,
+                                     const RefVisitor& visit = {}) {
   auto u32 = [&](const std::string& k, uint32_t dflt) {
     auto v = f.GetUint32Or(k, dflt);
     return v.ok() ? static_cast<int>(*v) : static_cast<int>(dflt);
@@ -116,83 +145,140 @@ inline std::vector<std::vector<double>> ReferenceLogits(const GgufFile& f, const
   const std::vector<double> emb = T("token_embd.weight");
   const int V = static_cast<int>(f.FindTensor("token_embd.weight")->dims[1]);
   const int n = static_cast<int>(tokens.size());
-
-  // y = W x with W stored [out][in].
-  auto matvec = [](const std::vector<double>& W, const std::vector<double>& x, int out) {
-    const size_t in = x.size();
-    std::vector<double> y(out, 0.0);
-    for (int o = 0; o < out; ++o)
-      for (size_t i = 0; i < in; ++i) y[o] += W[o * in + i] * x[i];
-    return y;
+  auto site = [&](const std::string& name, RefTensor& t) {
+    if (visit) visit(name, t);
   };
-  auto rmsnorm = [&](const std::vector<double>& x, const std::vector<double>& w) {
-    double ss = 0;
-    for (double v : x) ss += v * v;
-    const double s = 1.0 / std::sqrt(ss / x.size() + eps);
-    std::vector<double> y(x.size());
-    for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] * s * w[i];
-    return y;
+
+  // Y[t] = W X[t] for every position, with W stored [out][in] and X [n, in].
+  auto linear = [&](const std::vector<double>& W, const RefTensor& X, std::vector<int> out_shape) {
+    const int in = static_cast<int>(X.data.size() / n);
+    RefTensor Y(std::move(out_shape));
+    const int out = static_cast<int>(Y.data.size() / n);
+    for (int t = 0; t < n; ++t)
+      for (int o = 0; o < out; ++o) {
+        double acc = 0;
+        for (int i = 0; i < in; ++i)
+          acc += W[static_cast<size_t>(o) * in + i] * X.data[static_cast<size_t>(t) * in + i];
+        Y.data[static_cast<size_t>(t) * out + o] = acc;
+      }
+    return Y;
+  };
+  // RMSNorm in TransformerLens's steps: scale = sqrt(mean(x^2) + eps) (hook_scale),
+  // x / scale (hook_normalized), then times the gain.
+  auto rmsnorm = [&](const RefTensor& X, const std::vector<double>& w, const std::string& prefix) {
+    RefTensor scale({n, 1}), normed({n, D});
+    for (int t = 0; t < n; ++t) {
+      double ss = 0;
+      for (int i = 0; i < D; ++i) ss += X.data[t * D + i] * X.data[t * D + i];
+      scale.data[t] = std::sqrt(ss / D + eps);
+    }
+    site(prefix + "hook_scale", scale);
+    for (int t = 0; t < n; ++t)
+      for (int i = 0; i < D; ++i) normed.data[t * D + i] = X.data[t * D + i] / scale.data[t];
+    site(prefix + "hook_normalized", normed);
+    for (int t = 0; t < n; ++t)
+      for (int i = 0; i < D; ++i) normed.data[t * D + i] *= w[i];
+    return normed;
   };
   // Rotate adjacent pairs (GGUF llama tensors are permuted for this form).
-  auto rope = [&](std::vector<double>& v, int heads, int pos) {
-    for (int h = 0; h < heads; ++h)
-      for (int i = 0; i < rope_dim / 2; ++i) {
-        const double theta = pos * std::pow(base, -2.0 * i / rope_dim);
-        const double a = v[h * hd + 2 * i], b = v[h * hd + 2 * i + 1];
-        v[h * hd + 2 * i] = a * std::cos(theta) - b * std::sin(theta);
-        v[h * hd + 2 * i + 1] = a * std::sin(theta) + b * std::cos(theta);
-      }
+  auto rope = [&](RefTensor& X, int heads) {
+    for (int t = 0; t < n; ++t)
+      for (int h = 0; h < heads; ++h)
+        for (int i = 0; i < rope_dim / 2; ++i) {
+          const double theta = t * std::pow(base, -2.0 * i / rope_dim);
+          double* v = &X.data[(static_cast<size_t>(t) * heads + h) * hd];
+          const double a = v[2 * i], b = v[2 * i + 1];
+          v[2 * i] = a * std::cos(theta) - b * std::sin(theta);
+          v[2 * i + 1] = a * std::sin(theta) + b * std::cos(theta);
+        }
   };
 
-  std::vector<std::vector<double>> x(n);
-  for (int t = 0; t < n; ++t) x[t].assign(emb.begin() + tokens[t] * D, emb.begin() + (tokens[t] + 1) * D);
+  RefTensor x({n, D});
+  for (int t = 0; t < n; ++t)
+    for (int i = 0; i < D; ++i) x.data[t * D + i] = emb[static_cast<size_t>(tokens[t]) * D + i];
+  site("hook_embed", x);
   for (int l = 0; l < L; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    const auto wq = T(p + "attn_q.weight"), wk = T(p + "attn_k.weight"), wv = T(p + "attn_v.weight");
-    const auto wo = T(p + "attn_output.weight"), w1 = T(p + "ffn_gate.weight");
-    const auto w3 = T(p + "ffn_up.weight"), w2 = T(p + "ffn_down.weight");
-    const auto an = T(p + "attn_norm.weight"), fn = T(p + "ffn_norm.weight");
-    std::vector<std::vector<double>> q(n), k(n), v(n);
-    for (int t = 0; t < n; ++t) {
-      const auto xn = rmsnorm(x[t], an);
-      q[t] = matvec(wq, xn, H * hd);
-      k[t] = matvec(wk, xn, KV * hd);
-      v[t] = matvec(wv, xn, KV * hd);
-      rope(q[t], H, t);
-      rope(k[t], KV, t);
-    }
-    for (int t = 0; t < n; ++t) {
-      std::vector<double> att(H * hd, 0.0);
-      for (int h = 0; h < H; ++h) {
-        const int kh = h / (H / KV);
-        std::vector<double> s(t + 1);
-        double mx = -INFINITY;
-        for (int u = 0; u <= t; ++u) {
-          double d = 0;
-          for (int i = 0; i < hd; ++i) d += q[t][h * hd + i] * k[u][kh * hd + i];
-          s[u] = d / std::sqrt(static_cast<double>(hd));
-          mx = std::max(mx, s[u]);
+    const std::string b = "blocks." + std::to_string(l) + ".";
+    site(b + "hook_resid_pre", x);
+    const RefTensor xn = rmsnorm(x, T(p + "attn_norm.weight"), b + "ln1.");
+    RefTensor q = linear(T(p + "attn_q.weight"), xn, {n, H, hd});
+    RefTensor k = linear(T(p + "attn_k.weight"), xn, {n, KV, hd});
+    RefTensor v = linear(T(p + "attn_v.weight"), xn, {n, KV, hd});
+    site(b + "attn.hook_q", q);
+    site(b + "attn.hook_k", k);
+    site(b + "attn.hook_v", v);
+    rope(q, H);
+    rope(k, KV);
+    site(b + "attn.hook_rot_q", q);
+    site(b + "attn.hook_rot_k", k);
+    RefTensor scores({H, n, n});
+    for (int h = 0; h < H; ++h)
+      for (int t = 0; t < n; ++t)
+        for (int u = 0; u < n; ++u) {
+          double d = -INFINITY;
+          if (u <= t) {
+            d = 0;
+            const int kh = h / (H / KV);
+            for (int i = 0; i < hd; ++i) d += q.data[(t * H + h) * hd + i] * k.data[(u * KV + kh) * hd + i];
+            d /= std::sqrt(static_cast<double>(hd));
+          }
+          scores.data[(static_cast<size_t>(h) * n + t) * n + u] = d;
         }
-        double sum = 0;
-        for (double& e : s) sum += (e = std::exp(e - mx));
-        for (int u = 0; u <= t; ++u)
-          for (int i = 0; i < hd; ++i) att[h * hd + i] += s[u] / sum * v[u][kh * hd + i];
+    site(b + "attn.hook_attn_scores", scores);
+    RefTensor pattern({H, n, n});
+    for (int h = 0; h < H; ++h)
+      for (int t = 0; t < n; ++t) {
+        const double* s = &scores.data[(static_cast<size_t>(h) * n + t) * n];
+        double mx = -INFINITY, sum = 0;
+        for (int u = 0; u <= t; ++u) mx = std::max(mx, s[u]);
+        for (int u = 0; u <= t; ++u) sum += std::exp(s[u] - mx);
+        for (int u = 0; u <= t; ++u) pattern.data[(static_cast<size_t>(h) * n + t) * n + u] = std::exp(s[u] - mx) / sum;
       }
-      const auto o = matvec(wo, att, D);
-      for (int i = 0; i < D; ++i) x[t][i] += o[i];
-      const auto xn = rmsnorm(x[t], fn);
-      auto g = matvec(w1, xn, F);
-      const auto u = matvec(w3, xn, F);
-      for (int i = 0; i < F; ++i) g[i] = g[i] / (1 + std::exp(-g[i])) * u[i];
-      const auto m = matvec(w2, g, D);
-      for (int i = 0; i < D; ++i) x[t][i] += m[i];
+    site(b + "attn.hook_pattern", pattern);
+    RefTensor z({n, H, hd});
+    for (int h = 0; h < H; ++h)
+      for (int t = 0; t < n; ++t)
+        for (int u = 0; u <= t; ++u) {
+          const double w = pattern.data[(static_cast<size_t>(h) * n + t) * n + u];
+          const int kh = h / (H / KV);
+          for (int i = 0; i < hd; ++i) z.data[(t * H + h) * hd + i] += w * v.data[(u * KV + kh) * hd + i];
+        }
+    site(b + "attn.hook_z", z);
+    RefTensor attn_out = linear(T(p + "attn_output.weight"), z, {n, D});
+    site(b + "hook_attn_out", attn_out);
+    for (size_t i = 0; i < x.data.size(); ++i) x.data[i] += attn_out.data[i];
+    site(b + "hook_resid_mid", x);
+    const RefTensor xn2 = rmsnorm(x, T(p + "ffn_norm.weight"), b + "ln2.");
+    RefTensor gate = linear(T(p + "ffn_gate.weight"), xn2, {n, F});
+    RefTensor up = linear(T(p + "ffn_up.weight"), xn2, {n, F});
+    site(b + "mlp.hook_pre", gate);
+    site(b + "mlp.hook_pre_linear", up);
+    RefTensor post({n, F});
+    for (size_t i = 0; i < post.data.size(); ++i) {
+      const double g = gate.data[i];
+      post.data[i] = g / (1 + std::exp(-g)) * up.data[i];
     }
+    site(b + "mlp.hook_post", post);
+    RefTensor mlp_out = linear(T(p + "ffn_down.weight"), post, {n, D});
+    site(b + "hook_mlp_out", mlp_out);
+    for (size_t i = 0; i < x.data.size(); ++i) x.data[i] += mlp_out.data[i];
+    site(b + "hook_resid_post", x);
   }
-  const auto on = T("output_norm.weight");
+  const RefTensor final_normed = rmsnorm(x, T("output_norm.weight"), "ln_final.");
   const std::vector<double> out = f.FindTensor("output.weight") ? T("output.weight") : emb;
-  std::vector<std::vector<double>> logits(n);
-  for (int t = 0; t < n; ++t) logits[t] = matvec(out, rmsnorm(x[t], on), V);
-  return logits;
+  const RefTensor logits = linear(out, final_normed, {n, V});
+  ReferenceRun run;
+  run.logits.resize(n);
+  for (int t = 0; t < n; ++t)
+    run.logits[t].assign(logits.data.begin() + static_cast<size_t>(t) * V,
+                         logits.data.begin() + static_cast<size_t>(t + 1) * V);
+  return run;
+}
+
+// Logits [tokens][vocab] of a Llama GGUF model for `tokens` at positions 0..n-1.
+inline std::vector<std::vector<double>> ReferenceLogits(const GgufFile& f, const std::vector<int32_t>& tokens) {
+  return ReferenceForward(f, tokens).logits;
 }
 
 }  // namespace aperture::engine::testing

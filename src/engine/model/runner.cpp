@@ -68,6 +68,22 @@ absl::Status Runner::Forward(std::span<const BatchEntry> batch, const Hooks* hoo
             fmt::format("token id {} is outside the vocabulary [0, {})", t, c.vocab_size));
       }
     }
+    if (b.first_layer != batch[0].first_layer || b.resid_in.empty() != batch[0].resid_in.empty()) {
+      return absl::InvalidArgumentError("every entry of a batch must start at the same layer");
+    }
+    if (b.first_layer < 0 || b.first_layer > c.n_layers) {
+      return absl::InvalidArgumentError(
+          fmt::format("batch entry {} starts at layer {}; the model has layers 0 to {}", e, b.first_layer, c.n_layers));
+    }
+    if (b.first_layer > 0 && b.resid_in.empty()) {
+      return absl::InvalidArgumentError(
+          fmt::format("batch entry {} starts at layer {} without resid_in", e, b.first_layer));
+    }
+    if (!b.resid_in.empty() && b.resid_in.size() != b.tokens.size() * static_cast<size_t>(c.dim)) {
+      return absl::InvalidArgumentError(fmt::format("batch entry {} has {} resid_in floats; {} tokens need {}", e,
+                                                    b.resid_in.size(), b.tokens.size(),
+                                                    b.tokens.size() * static_cast<size_t>(c.dim)));
+    }
   }
 
   entries_.assign(batch.begin(), batch.end());
@@ -81,7 +97,7 @@ absl::Status Runner::Forward(std::span<const BatchEntry> batch, const Hooks* hoo
     entry_logit_row_[e] = logit_rows_;
     for (int i = 0; i < n; ++i) {
       const bool want = b.all_logits || i == n - 1;
-      rows_.push_back(Row{static_cast<int>(e), b.sequence->position() + i, b.tokens[i], want});
+      rows_.push_back(Row{static_cast<int>(e), i, b.sequence->position() + i, b.tokens[i], want});
       if (want) ++logit_rows_;
     }
     entry_logit_count_[e] = logit_rows_ - entry_logit_row_[e];
@@ -121,8 +137,10 @@ absl::Status Runner::Decode(std::span<Sequence* const> sequences, std::span<cons
   return Forward(batch, hooks);
 }
 
-void Runner::CallHooks(const std::vector<HookFn>& fns, HookPoint point, int layer, float* data, int rows, int cols,
-                       int64_t ld) {
+void Runner::MaybeCallHooks(const Hooks* hooks, HookPoint point, int layer, float* data, int rows, int cols,
+                            int64_t ld) {
+  const std::vector<HookFn>* fns = hooks != nullptr ? hooks->At(point, layer) : nullptr;
+  if (fns == nullptr) return;
   ActivationView v{point,
                    layer,
                    data,
@@ -131,7 +149,16 @@ void Runner::CallHooks(const std::vector<HookFn>& fns, HookPoint point, int laye
                    ld,
                    std::span<const int>(chunk_entry_.data(), rows),
                    std::span<const int>(chunk_pos_.data(), rows)};
-  for (const HookFn& fn : fns) fn(v);
+  for (const HookFn& fn : *fns) fn(v);
+}
+
+template <typename Fn>
+void Runner::ForRows(int m, int64_t work_per_row, Fn&& fn) {
+  if (work_per_row * m < kParallelMinWork || pool_->size() == 1) {
+    fn(int64_t{0}, int64_t{m});
+  } else {
+    pool_->ParallelFor(m, [&](int64_t b, int64_t e) { fn(b, e); });
+  }
 }
 
 void Runner::RunLinear(const Linear& lin, const float* x, int m, float* y, int64_t ldy) {
@@ -170,7 +197,9 @@ void Runner::Attention(int layer, int m, const Hooks* hooks) {
   const int group = c.n_heads / c.n_kv_heads;
   const int64_t qkv_ld = c.q_dim() + 2 * c.kv_dim();
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const std::vector<HookFn>* score_hooks = hooks != nullptr ? hooks->At(HookPoint::kAttnScores, layer) : nullptr;
   const std::vector<HookFn>* pattern_hooks = hooks != nullptr ? hooks->At(HookPoint::kAttnPattern, layer) : nullptr;
+  const bool per_token_hooks = score_hooks != nullptr || pattern_hooks != nullptr;
   int max_ctx = 0;
   int64_t work = 0;
   for (int r = 0; r < m; ++r) {
@@ -178,17 +207,16 @@ void Runner::Attention(int layer, int m, const Hooks* hooks) {
     work += static_cast<int64_t>(chunk_pos_[r] + 1) * hd * c.n_heads * 4;
   }
   const int n_threads = pool_->size();
-  const size_t per_slot = static_cast<size_t>(max_ctx) * (pattern_hooks ? c.n_heads : 1);
+  const size_t per_slot = static_cast<size_t>(max_ctx) * (per_token_hooks ? c.n_heads : 1);
   att_scores_.Reserve(per_slot * n_threads * sizeof(float));
 
-  // Scores and softmax of (row r, head h) into p; returns the context length.
-  auto scores = [&](int r, int h, float* p) {
+  // Scaled scores q.k of (row r, head h) into p; returns the context length.
+  auto dots = [&](int r, int h, float* p) {
     const Sequence* seq = row_seq_[chunk_begin_ + r];
     const int ctx = chunk_pos_[r] + 1;
     const float* q = qkv_.as<float>() + r * qkv_ld + h * hd;
     const int kvh = h / group;
     DotRowsF32(q, seq->key(layer, 0) + kvh * hd, seq->kv_dim(), ctx, hd, scale, p);
-    Softmax(p, ctx);
     return ctx;
   };
   auto mix = [&](int r, int h, const float* p, int ctx) {
@@ -199,20 +227,26 @@ void Runner::Attention(int layer, int m, const Hooks* hooks) {
     AxpyRowsF32(p, seq->value(layer, 0) + kvh * hd, seq->kv_dim(), ctx, hd, out);
   };
 
-  if (pattern_hooks != nullptr) {
+  if (per_token_hooks) {
     float* p = att_scores_.as<float>();
     for (int r = 0; r < m; ++r) {
       const int ctx = chunk_pos_[r] + 1;
-      for (int h = 0; h < c.n_heads; ++h) scores(r, h, p + static_cast<size_t>(h) * ctx);
-      ActivationView v{HookPoint::kAttnPattern,
-                       layer,
-                       p,
-                       c.n_heads,
-                       ctx,
-                       ctx,
-                       std::span<const int>(chunk_entry_.data() + r, 1),
-                       std::span<const int>(chunk_pos_.data() + r, 1)};
-      for (const HookFn& fn : *pattern_hooks) fn(v);
+      auto call = [&](const std::vector<HookFn>* fns, HookPoint point) {
+        if (fns == nullptr) return;
+        ActivationView v{point,
+                         layer,
+                         p,
+                         c.n_heads,
+                         ctx,
+                         ctx,
+                         std::span<const int>(chunk_entry_.data() + r, 1),
+                         std::span<const int>(chunk_pos_.data() + r, 1)};
+        for (const HookFn& fn : *fns) fn(v);
+      };
+      for (int h = 0; h < c.n_heads; ++h) dots(r, h, p + static_cast<size_t>(h) * ctx);
+      call(score_hooks, HookPoint::kAttnScores);
+      for (int h = 0; h < c.n_heads; ++h) Softmax(p + static_cast<size_t>(h) * ctx, ctx);
+      call(pattern_hooks, HookPoint::kAttnPattern);
       for (int h = 0; h < c.n_heads; ++h) mix(r, h, p + static_cast<size_t>(h) * ctx, ctx);
     }
     return;
@@ -222,7 +256,9 @@ void Runner::Attention(int layer, int m, const Hooks* hooks) {
     float* p = att_scores_.as<float>() + per_slot * t;
     for (int64_t i = b; i < e; ++i) {
       const int r = static_cast<int>(i / c.n_heads), h = static_cast<int>(i % c.n_heads);
-      mix(r, h, p, scores(r, h, p));
+      const int ctx = dots(r, h, p);
+      Softmax(p, ctx);
+      mix(r, h, p, ctx);
     }
   };
   if (work < kParallelMinWork || n_threads == 1) {
@@ -235,8 +271,6 @@ void Runner::Attention(int layer, int m, const Hooks* hooks) {
 void Runner::ForwardChunk(int begin, int end, const Hooks* hooks) {
   const LlamaConfig& c = model_.config();
   const int m = end - begin;
-  const int dim = c.dim;
-  const int64_t qkv_ld = c.q_dim() + 2 * c.kv_dim();
   chunk_begin_ = begin;
   row_seq_.resize(rows_.size());
   for (int r = 0; r < m; ++r) {
@@ -245,29 +279,35 @@ void Runner::ForwardChunk(int begin, int end, const Hooks* hooks) {
     chunk_pos_[r] = row.position;
     row_seq_[begin + r] = entries_[row.entry].sequence;
   }
-  auto for_rows = [&](int64_t work_per_row, auto&& fn) {
-    if (work_per_row * m < kParallelMinWork || pool_->size() == 1) {
-      fn(int64_t{0}, int64_t{m});
-    } else {
-      pool_->ParallelFor(m, [&](int64_t b, int64_t e) { fn(b, e); });
-    }
-  };
-  auto hook_at = [&](HookPoint p, int layer) -> const std::vector<HookFn>* {
-    return hooks != nullptr ? hooks->At(p, layer) : nullptr;
-  };
+  const int first_layer = entries_[rows_[begin].entry].first_layer;
+  InputRows(begin, m, first_layer, hooks);
+  for (int l = first_layer; l < c.n_layers; ++l) {
+    MaybeCallHooks(hooks, HookPoint::kResidPre, l, x_.as<float>(), m, c.dim, c.dim);
+    AttentionBlock(l, m, hooks);
+    MlpBlock(l, m, hooks);
+    MaybeCallHooks(hooks, HookPoint::kResidPost, l, x_.as<float>(), m, c.dim, c.dim);
+  }
+  FinalNormAndLogits(begin, m, hooks);
+}
 
+// The residual stream entering block first_layer (the token embeddings, or
+// the entry's resid_in) into x_, and each row's rotary angles into rope_.
+void Runner::InputRows(int begin, int m, int first_layer, const Hooks* hooks) {
+  const LlamaConfig& c = model_.config();
+  const int dim = c.dim;
   float* x = x_.as<float>();
-  float* xn = xn_.as<float>();
-  float* qkv = qkv_.as<float>();
-  float* proj = proj_.as<float>();
-  float* gu = gu_.as<float>();
-  float* hbuf = h_.as<float>();
   float* cs = rope_.as<float>();
   const std::vector<double>& inv_freq = model_.rope_inv_freq();
   const int half = c.rope_dim / 2;
-  for_rows(dim * 4 + half * 40, [&](int64_t b, int64_t e) {
+  ForRows(m, dim * 4 + half * 40, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
-      model_.Embed(rows_[begin + r].token, x + r * dim);
+      const Row& row = rows_[begin + r];
+      const BatchEntry& entry = entries_[row.entry];
+      if (entry.resid_in.empty()) {
+        model_.Embed(row.token, x + r * dim);
+      } else {
+        std::memcpy(x + r * dim, entry.resid_in.data() + static_cast<size_t>(row.index) * dim, dim * sizeof(float));
+      }
       for (int i = 0; i < half; ++i) {
         const double angle = chunk_pos_[r] * inv_freq[i];
         cs[r * c.rope_dim + 2 * i] = static_cast<float>(std::cos(angle));
@@ -275,60 +315,150 @@ void Runner::ForwardChunk(int begin, int end, const Hooks* hooks) {
       }
     }
   });
-  if (auto* fns = hook_at(HookPoint::kEmbed, -1)) CallHooks(*fns, HookPoint::kEmbed, -1, x, m, dim, dim);
+  if (entries_[rows_[begin].entry].resid_in.empty()) MaybeCallHooks(hooks, HookPoint::kEmbed, -1, x, m, dim, dim);
+}
 
-  for (int l = 0; l < c.n_layers; ++l) {
-    const LlamaLayer& L = model_.layers()[l];
-    if (auto* fns = hook_at(HookPoint::kResidPre, l)) CallHooks(*fns, HookPoint::kResidPre, l, x, m, dim, dim);
-    for_rows(dim * 3, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) RmsNorm(x + r * dim, L.attn_norm.data(), c.rms_eps, dim, xn + r * dim);
+void Runner::Norm(const float* x, const float* gain, float* out, int m, HookPoint scale_point, HookPoint norm_point,
+                  int layer, const Hooks* hooks) {
+  const LlamaConfig& c = model_.config();
+  const int dim = c.dim;
+  const std::vector<HookFn>* scale_fns = hooks != nullptr ? hooks->At(scale_point, layer) : nullptr;
+  const std::vector<HookFn>* norm_fns = hooks != nullptr ? hooks->At(norm_point, layer) : nullptr;
+  if (scale_fns == nullptr && norm_fns == nullptr) {
+    ForRows(m, dim * 3, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) RmsNorm(x + r * dim, gain, c.rms_eps, dim, out + r * dim);
     });
-    RunLinear(L.wqkv, xn, m, qkv, qkv_ld);
-    if (auto* fns = hook_at(HookPoint::kAttnQ, l)) CallHooks(*fns, HookPoint::kAttnQ, l, qkv, m, c.q_dim(), qkv_ld);
-    if (auto* fns = hook_at(HookPoint::kAttnK, l))
-      CallHooks(*fns, HookPoint::kAttnK, l, qkv + c.q_dim(), m, c.kv_dim(), qkv_ld);
-    if (auto* fns = hook_at(HookPoint::kAttnV, l))
-      CallHooks(*fns, HookPoint::kAttnV, l, qkv + c.q_dim() + c.kv_dim(), m, c.kv_dim(), qkv_ld);
-    for_rows(static_cast<int64_t>(c.q_dim() + c.kv_dim()) * 6, [&](int64_t b, int64_t e) {
+    return;
+  }
+  // The same arithmetic as RmsNorm, in steps a hook can see: scale, x / scale, times the gain.
+  if (scale_fns != nullptr) {
+    norm_scale_.resize(m);
+    for (int r = 0; r < m; ++r) {
+      const float ss = DotF32(x + r * dim, x + r * dim, dim);
+      norm_scale_[r] = std::sqrt(ss / static_cast<float>(dim) + c.rms_eps);
+    }
+    MaybeCallHooks(hooks, scale_point, layer, norm_scale_.data(), m, 1, 1);
+    for (int r = 0; r < m; ++r) {
+      const float inv = 1.0f / norm_scale_[r];
+      for (int i = 0; i < dim; ++i) out[r * dim + i] = x[r * dim + i] * inv;
+    }
+  } else {
+    for (int r = 0; r < m; ++r) RmsNorm(x + r * dim, nullptr, c.rms_eps, dim, out + r * dim);
+  }
+  MaybeCallHooks(hooks, norm_point, layer, out, m, dim, dim);
+  if (gain != nullptr) {
+    for (int r = 0; r < m; ++r)
+      for (int i = 0; i < dim; ++i) out[r * dim + i] *= gain[i];
+  }
+}
+
+// x += W_O attention(norm(x)), with the attention sites' hooks.
+void Runner::AttentionBlock(int l, int m, const Hooks* hooks) {
+  const LlamaConfig& c = model_.config();
+  const LlamaLayer& L = model_.layers()[l];
+  const int dim = c.dim;
+  const int64_t qkv_ld = c.q_dim() + 2 * c.kv_dim();
+  float* x = x_.as<float>();
+  float* xn = xn_.as<float>();
+  float* qkv = qkv_.as<float>();
+  float* proj = proj_.as<float>();
+  const float* cs = rope_.as<float>();
+  Norm(x, L.attn_norm.data(), xn, m, HookPoint::kLn1Scale, HookPoint::kLn1Normalized, l, hooks);
+  RunLinear(L.wqkv, xn, m, qkv, qkv_ld);
+  MaybeCallHooks(hooks, HookPoint::kAttnQ, l, qkv, m, c.q_dim(), qkv_ld);
+  MaybeCallHooks(hooks, HookPoint::kAttnK, l, qkv + c.q_dim(), m, c.kv_dim(), qkv_ld);
+  MaybeCallHooks(hooks, HookPoint::kAttnV, l, qkv + c.q_dim() + c.kv_dim(), m, c.kv_dim(), qkv_ld);
+  auto rope = [&](int64_t r) {
+    float* row = qkv + r * qkv_ld;
+    RopeNorm(row, c.n_heads, c.head_dim, c.rope_dim, cs + r * c.rope_dim);
+    RopeNorm(row + c.q_dim(), c.n_kv_heads, c.head_dim, c.rope_dim, cs + r * c.rope_dim);
+  };
+  auto cache = [&](int64_t r) {
+    const float* row = qkv + r * qkv_ld;
+    Sequence* seq = row_seq_[chunk_begin_ + r];
+    std::memcpy(seq->key(l, chunk_pos_[r]), row + c.q_dim(), c.kv_dim() * sizeof(float));
+    std::memcpy(seq->value(l, chunk_pos_[r]), row + c.q_dim() + c.kv_dim(), c.kv_dim() * sizeof(float));
+  };
+  const int64_t rope_work = static_cast<int64_t>(c.q_dim() + c.kv_dim()) * 6;
+  const bool rot_hooks =
+      hooks != nullptr && (hooks->At(HookPoint::kAttnRotQ, l) != nullptr || hooks->At(HookPoint::kAttnRotK, l));
+  if (!rot_hooks) {
+    ForRows(m, rope_work, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
-        float* row = qkv + r * qkv_ld;
-        RopeNorm(row, c.n_heads, c.head_dim, c.rope_dim, cs + r * c.rope_dim);
-        RopeNorm(row + c.q_dim(), c.n_kv_heads, c.head_dim, c.rope_dim, cs + r * c.rope_dim);
-        Sequence* seq = row_seq_[begin + r];
-        std::memcpy(seq->key(l, chunk_pos_[r]), row + c.q_dim(), c.kv_dim() * sizeof(float));
-        std::memcpy(seq->value(l, chunk_pos_[r]), row + c.q_dim() + c.kv_dim(), c.kv_dim() * sizeof(float));
+        rope(r);
+        cache(r);
       }
     });
-    Attention(l, m, hooks);
-    RunLinear(L.wo, attn_.as<float>(), m, proj, dim);
-    if (auto* fns = hook_at(HookPoint::kAttnOut, l)) CallHooks(*fns, HookPoint::kAttnOut, l, proj, m, dim, dim);
-    for_rows(dim * 4, [&](int64_t b, int64_t e) {
+  } else {
+    ForRows(m, rope_work, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) rope(r);
+    });
+    MaybeCallHooks(hooks, HookPoint::kAttnRotQ, l, qkv, m, c.q_dim(), qkv_ld);
+    MaybeCallHooks(hooks, HookPoint::kAttnRotK, l, qkv + c.q_dim(), m, c.kv_dim(), qkv_ld);
+    for (int r = 0; r < m; ++r) cache(r);
+  }
+  Attention(l, m, hooks);
+  MaybeCallHooks(hooks, HookPoint::kAttnZ, l, attn_.as<float>(), m, c.q_dim(), c.q_dim());
+  RunLinear(L.wo, attn_.as<float>(), m, proj, dim);
+  MaybeCallHooks(hooks, HookPoint::kAttnOut, l, proj, m, dim, dim);
+  const bool mid_hooks = hooks != nullptr && (hooks->At(HookPoint::kResidMid, l) != nullptr ||
+                                              hooks->At(HookPoint::kLn2Scale, l) != nullptr ||
+                                              hooks->At(HookPoint::kLn2Normalized, l) != nullptr);
+  if (!mid_hooks) {  // the residual add and the MLP's norm in one pass over the rows
+    ForRows(m, dim * 4, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         AddInPlace(proj + r * dim, dim, x + r * dim);
         RmsNorm(x + r * dim, L.ffn_norm.data(), c.rms_eps, dim, xn + r * dim);
       }
     });
-    RunLinear(L.w13, xn, m, gu, 2 * c.ffn_dim);
-    for_rows(static_cast<int64_t>(c.ffn_dim) * 20, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        const float* g = gu + r * 2 * c.ffn_dim;
-        SiluMul(g, g + c.ffn_dim, c.ffn_dim, hbuf + r * c.ffn_dim);
-      }
-    });
-    RunLinear(L.w2, hbuf, m, proj, dim);
-    if (auto* fns = hook_at(HookPoint::kMlpOut, l)) CallHooks(*fns, HookPoint::kMlpOut, l, proj, m, dim, dim);
-    for_rows(dim, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) AddInPlace(proj + r * dim, dim, x + r * dim);
-    });
-    if (auto* fns = hook_at(HookPoint::kResidPost, l)) CallHooks(*fns, HookPoint::kResidPost, l, x, m, dim, dim);
+    return;
   }
+  ForRows(m, dim, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) AddInPlace(proj + r * dim, dim, x + r * dim);
+  });
+  MaybeCallHooks(hooks, HookPoint::kResidMid, l, x, m, dim, dim);
+  Norm(x, L.ffn_norm.data(), xn, m, HookPoint::kLn2Scale, HookPoint::kLn2Normalized, l, hooks);
+}
 
-  // Final norm, then logits for the rows that want them (compacted).
+// x += W_down (silu(W_gate xn) * W_up xn), xn being the MLP norm's output
+// that AttentionBlock left in xn_.
+void Runner::MlpBlock(int l, int m, const Hooks* hooks) {
+  const LlamaConfig& c = model_.config();
+  const LlamaLayer& L = model_.layers()[l];
+  const int dim = c.dim;
+  float* x = x_.as<float>();
+  float* gu = gu_.as<float>();
+  float* hbuf = h_.as<float>();
+  float* proj = proj_.as<float>();
+  RunLinear(L.w13, xn_.as<float>(), m, gu, 2 * c.ffn_dim);
+  MaybeCallHooks(hooks, HookPoint::kMlpPre, l, gu, m, c.ffn_dim, 2 * c.ffn_dim);
+  MaybeCallHooks(hooks, HookPoint::kMlpPreLinear, l, gu + c.ffn_dim, m, c.ffn_dim, 2 * c.ffn_dim);
+  ForRows(m, static_cast<int64_t>(c.ffn_dim) * 20, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const float* g = gu + r * 2 * c.ffn_dim;
+      SiluMul(g, g + c.ffn_dim, c.ffn_dim, hbuf + r * c.ffn_dim);
+    }
+  });
+  MaybeCallHooks(hooks, HookPoint::kMlpPost, l, hbuf, m, c.ffn_dim, c.ffn_dim);
+  RunLinear(L.w2, hbuf, m, proj, dim);
+  MaybeCallHooks(hooks, HookPoint::kMlpOut, l, proj, m, dim, dim);
+  ForRows(m, dim, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) AddInPlace(proj + r * dim, dim, x + r * dim);
+  });
+}
+
+// Final norm, then logits for the rows that want them (compacted).
+void Runner::FinalNormAndLogits(int begin, int m, const Hooks* hooks) {
+  const LlamaConfig& c = model_.config();
+  const int dim = c.dim;
+  float* x = x_.as<float>();
+  float* xn = xn_.as<float>();
   const float* gain = model_.output_norm().data();
   int n_out = 0;
-  if (auto* fns = hook_at(HookPoint::kLnFinalNormalized, -1)) {
-    for (int r = 0; r < m; ++r) RmsNorm(x + r * dim, nullptr, c.rms_eps, dim, xn + r * dim);
-    CallHooks(*fns, HookPoint::kLnFinalNormalized, -1, xn, m, dim, dim);
+  const bool norm_hooks = hooks != nullptr && (hooks->At(HookPoint::kLnFinalScale, -1) != nullptr ||
+                                               hooks->At(HookPoint::kLnFinalNormalized, -1) != nullptr);
+  if (norm_hooks) {
+    Norm(x, nullptr, xn, m, HookPoint::kLnFinalScale, HookPoint::kLnFinalNormalized, -1, hooks);
     for (int r = 0; r < m; ++r) {
       if (!rows_[begin + r].logits) continue;
       float* dst = xn + static_cast<int64_t>(n_out++) * dim;
@@ -345,6 +475,21 @@ void Runner::ForwardChunk(int begin, int end, const Hooks* hooks) {
     RunLinear(model_.output(), xn, n_out, logits_.as<float>() + static_cast<size_t>(logit_cursor_) * c.vocab_size,
               c.vocab_size);
     logit_cursor_ += n_out;
+  }
+}
+
+void Runner::Unembed(const float* resid, int rows, float* out) {
+  const LlamaConfig& c = model_.config();
+  const int chunk = options_.max_batch_tokens;
+  EnsureScratch(std::min(rows, chunk));
+  float* xn = xn_.as<float>();
+  for (int b = 0; b < rows; b += chunk) {
+    const int n = std::min(chunk, rows - b);
+    for (int r = 0; r < n; ++r) {
+      RmsNorm(resid + static_cast<int64_t>(b + r) * c.dim, model_.output_norm().data(), c.rms_eps, c.dim,
+              xn + static_cast<int64_t>(r) * c.dim);
+    }
+    RunLinear(model_.output(), xn, n, out + static_cast<size_t>(b) * c.vocab_size, c.vocab_size);
   }
 }
 

@@ -42,6 +42,16 @@ struct BatchEntry {
   Sequence* sequence = nullptr;
   std::span<const int32_t> tokens;
   bool all_logits = false;  // logits for every new token, not only the last
+  // Resuming a pass part-way (activation patching reuses what a patch cannot
+  // change): with resid_in set (tokens.size() rows of d_model floats), the
+  // entry starts at block first_layer with resid_in as the residual stream
+  // entering it, instead of the tokens' embeddings (hook_embed is not
+  // called). The sequence's cache must already hold the layers below
+  // first_layer at these positions, e.g. from a run that differs only from
+  // first_layer on. first_layer may be n_layers (only the final norm and
+  // the logits run). Every entry of one call starts at the same layer.
+  int first_layer = 0;
+  std::span<const float> resid_in = {};
 };
 
 class Runner {
@@ -58,6 +68,12 @@ class Runner {
   // last token, or with all_logits of its token `row`. Valid until the next call.
   std::span<const float> Logits(int entry, int row = -1) const;
 
+  // The logits of residual-stream rows (rows x d_model floats, contiguous)
+  // through the final norm and the unembedding, computed exactly as Forward
+  // computes its own (the logit lens), into out (rows x vocab_size). No
+  // hooks run; the last Forward's logits stay valid.
+  void Unembed(const float* resid, int rows, float* out);
+
   // Convenience: a decode step of one token for each sequence.
   absl::Status Decode(std::span<Sequence* const> sequences, std::span<const int32_t> tokens,
                       const Hooks* hooks = nullptr);
@@ -68,16 +84,29 @@ class Runner {
  private:
   struct Row {
     int entry;
+    int index;  // of the token within its entry
     int position;
     int32_t token;
     bool logits;  // whether this row's logits are wanted
   };
-  // Runs rows [begin, end) of rows_ (one chunk) through the model.
+  // Runs rows [begin, end) of rows_ (one chunk) through the model; each
+  // step below works on the chunk's m rows in x_ and the scratch buffers.
   void ForwardChunk(int begin, int end, const Hooks* hooks);
+  void InputRows(int begin, int m, int first_layer, const Hooks* hooks);
+  void AttentionBlock(int layer, int m, const Hooks* hooks);
+  void MlpBlock(int layer, int m, const Hooks* hooks);
+  void FinalNormAndLogits(int begin, int m, const Hooks* hooks);
+  // out = x / sqrt(mean(x^2) + eps) * gain for m rows of d_model, with the
+  // norm's hook_scale and hook_normalized sites; gain may be null.
+  void Norm(const float* x, const float* gain, float* out, int m, HookPoint scale_point, HookPoint norm_point,
+            int layer, const Hooks* hooks);
   void RunLinear(const Linear& lin, const float* x, int m, float* y, int64_t ldy);
   void Attention(int layer, int m, const Hooks* hooks);
-  void CallHooks(const std::vector<HookFn>& fns, HookPoint point, int layer, float* data, int rows, int cols,
-                 int64_t ld);
+  // Runs fn(begin, end) over the m rows, on the pool when the work is worth it.
+  template <typename Fn>
+  void ForRows(int m, int64_t work_per_row, Fn&& fn);
+  // Calls the hooks at (point, layer), if any, on the chunk's first `rows` rows.
+  void MaybeCallHooks(const Hooks* hooks, HookPoint point, int layer, float* data, int rows, int cols, int64_t ld);
   void EnsureScratch(int m);
 
   const LlamaModel& model_;
@@ -99,6 +128,7 @@ class Runner {
   int chunk_begin_ = 0;
   std::vector<int> chunk_entry_, chunk_pos_;
   AlignedBuffer x_, xn_, qkv_, attn_, proj_, gu_, h_, rope_, att_scores_;
+  std::vector<float> norm_scale_;  // per row, for the hook_scale sites
   Activations acts_;
 };
 

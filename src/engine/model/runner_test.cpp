@@ -1,9 +1,11 @@
 #include "engine/model/runner.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <vector>
 
+#include "engine/model/hooks.h"
 #include "engine/model/test_model.h"
 #include "gtest/gtest.h"
 
@@ -125,6 +127,66 @@ TEST_F(RunnerTest, TruncateRewindsTheCache) {
   Sequence fresh(model_->config(), 32);
   ASSERT_TRUE(r.Forward({{BatchEntry{&fresh, p2}}}).ok());
   EXPECT_EQ(0, std::memcmp(a.data(), r.Logits(0).data(), a.size() * sizeof(float)));
+}
+
+// A pass resumed at a layer from the residual stream a full pass had there
+// (and the cache of that pass below it) gives the full pass's logits, bit
+// for bit, from any layer and position; so does the last layer's residual
+// through Unembed.
+TEST_F(RunnerTest, ResumingAtALayerAndUnembedReproduceTheFullPass) {
+  const LlamaConfig& c = model_->config();
+  const int vocab = c.vocab_size;
+  const std::vector<int32_t> prompt = {1, 10, 20, 30, 40, 50, 60};
+  const int n = static_cast<int>(prompt.size());
+  Runner r(*model_, {.threads = 2, .max_batch_tokens = 4});
+  // The residual entering every block, and leaving the last, at every position.
+  std::vector<std::vector<float>> resid(c.n_layers + 1, std::vector<float>(static_cast<size_t>(n) * c.dim));
+  Hooks hooks;
+  for (int l = 0; l < c.n_layers; ++l) {
+    hooks.Add(HookPoint::kResidPre, l, [&, l](const ActivationView& v) {
+      for (int i = 0; i < v.rows; ++i) std::copy_n(v.row(i), v.cols, &resid[l][v.position[i] * c.dim]);
+    });
+  }
+  hooks.Add(HookPoint::kResidPost, c.n_layers - 1, [&](const ActivationView& v) {
+    for (int i = 0; i < v.rows; ++i) std::copy_n(v.row(i), v.cols, &resid[c.n_layers][v.position[i] * c.dim]);
+  });
+  Sequence full(c, 16);
+  ASSERT_TRUE(r.Forward({{BatchEntry{&full, prompt, true}}}, &hooks).ok());
+  std::vector<float> want(static_cast<size_t>(n) * vocab);
+  for (int t = 0; t < n; ++t) std::copy_n(r.Logits(0, t).data(), vocab, &want[static_cast<size_t>(t) * vocab]);
+
+  std::vector<float> lens(want.size());
+  r.Unembed(resid[c.n_layers].data(), n, lens.data());
+  EXPECT_EQ(lens, want);
+
+  for (int layer = 0; layer <= c.n_layers; ++layer) {
+    for (int p : {0, 3, n - 1}) {
+      Sequence seq(c, 16);
+      ASSERT_TRUE(r.Forward({{BatchEntry{&seq, prompt}}}).ok());
+      seq.Truncate(p);
+      BatchEntry e{&seq, std::span<const int32_t>(prompt).subspan(p), true, layer,
+                   std::span<const float>(resid[layer]).subspan(static_cast<size_t>(p) * c.dim)};
+      ASSERT_TRUE(r.Forward({&e, 1}).ok());
+      for (int t = p; t < n; ++t) {
+        EXPECT_EQ(0,
+                  std::memcmp(r.Logits(0, t - p).data(), &want[static_cast<size_t>(t) * vocab], vocab * sizeof(float)))
+            << "layer " << layer << " from position " << p << ", logits of " << t;
+      }
+      EXPECT_EQ(seq.position(), n);
+    }
+  }
+  // Refused: a layer past the model, resid_in of the wrong size, mixed starting layers.
+  Sequence s(c, 16);
+  BatchEntry past{&s, prompt, false, c.n_layers + 1, resid[0]};
+  EXPECT_EQ(r.Forward({&past, 1}).code(), absl::StatusCode::kInvalidArgument);
+  BatchEntry short_resid{&s, prompt, false, 1, std::span<const float>(resid[1]).first(c.dim)};
+  EXPECT_EQ(r.Forward({&short_resid, 1}).code(), absl::StatusCode::kInvalidArgument);
+  BatchEntry no_resid{&s, prompt, false, 1, {}};
+  EXPECT_EQ(r.Forward({&no_resid, 1}).code(), absl::StatusCode::kInvalidArgument);
+  Sequence s2(c, 16);
+  std::vector<BatchEntry> mixed = {{&s, prompt, false, 1, resid[1]}, {&s2, prompt, false, 0, {}}};
+  EXPECT_EQ(r.Forward(mixed).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.position(), 0);
 }
 
 }  // namespace

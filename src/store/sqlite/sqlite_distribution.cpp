@@ -63,7 +63,7 @@ absl::Status SqliteStore::SetLicence(const Licence& l) {
 }
 
 absl::StatusOr<std::optional<Licence>> SqliteStore::FindLicence(const std::string& model_id) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt,
                    r->Prepare("SELECT " LICENCE_COLS " FROM licences WHERE model_id = ? ORDER BY id DESC LIMIT 1"));
   stmt.BindAll(model_id);
@@ -71,7 +71,7 @@ absl::StatusOr<std::optional<Licence>> SqliteStore::FindLicence(const std::strin
 }
 
 absl::StatusOr<std::vector<Licence>> SqliteStore::ListLicences(const std::string& model_id) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " LICENCE_COLS " FROM licences WHERE model_id = ? ORDER BY id"));
   stmt.BindAll(model_id);
   return All<Licence>(stmt, ReadLicence);
@@ -96,7 +96,7 @@ absl::Status SqliteStore::AddLicenceAcceptance(const LicenceAcceptance& a) {
 
 absl::StatusOr<bool> SqliteStore::HasAcceptedLicence(const std::string& principal_id, const std::string& model_id,
                                                      const std::string& licence_sha256) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT 1 FROM licence_acceptances WHERE principal_id = ? AND model_id = ? "
                                          "AND licence_sha256 = ?"));
   stmt.BindAll(principal_id, model_id, licence_sha256);
@@ -115,7 +115,7 @@ absl::Status SqliteStore::SetModelCard(const ModelCard& c) {
 }
 
 absl::StatusOr<std::optional<ModelCard>> SqliteStore::FindModelCard(const std::string& model_id) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt,
                    r->Prepare("SELECT model_id, text, sha256, set_by, set_at FROM model_cards WHERE model_id = ?"));
   stmt.BindAll(model_id);
@@ -154,7 +154,7 @@ absl::Status SqliteStore::RemoveOpennessDeclaration(const std::string& model_id,
 }
 
 absl::StatusOr<std::vector<OpennessDeclaration>> SqliteStore::ListOpennessDeclarations(const std::string& model_id) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " DECLARATION_COLS
                                          " FROM openness_declarations WHERE model_id = ? ORDER BY component"));
   stmt.BindAll(model_id);
@@ -174,7 +174,7 @@ absl::Status SqliteStore::AddManifest(const ManifestRecord& m) {
 }
 
 absl::StatusOr<std::optional<ManifestRecord>> SqliteStore::LatestManifest(const std::string& model_id) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt,
                    r->Prepare("SELECT " MANIFEST_COLS " FROM manifests WHERE model_id = ? ORDER BY id DESC LIMIT 1"));
   stmt.BindAll(model_id);
@@ -182,7 +182,7 @@ absl::StatusOr<std::optional<ManifestRecord>> SqliteStore::LatestManifest(const 
 }
 
 absl::StatusOr<std::optional<Store::FileDigest>> SqliteStore::FindFileDigest(const std::string& path) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT identity, sha256 FROM file_digests WHERE path = ?"));
   stmt.BindAll(path);
   return One<FileDigest>(stmt, [](const Statement& s) { return FileDigest{s.Text(0), s.Text(1)}; });

@@ -245,20 +245,8 @@ constexpr int kCopyThreads = 4;
 
 }  // namespace
 
-class SqliteLogStore::Reader {
- public:
-  Reader(SqliteLogStore* store, std::unique_ptr<SqliteDb> db) : store_(store), db_(std::move(db)) {}
-  Reader(Reader&&) = default;
-  ~Reader() {
-    if (db_) store_->ReleaseReader(std::move(db_));
-  }
-  SqliteDb* operator->() { return db_.get(); }
-  SqliteDb& operator*() { return *db_; }
-
- private:
-  SqliteLogStore* store_;
-  std::unique_ptr<SqliteDb> db_;
-};
+SqliteLogStore::SqliteLogStore(std::string path)
+    : path_(std::move(path)), readers_(path_, [](SqliteDb& db) { return Tune(db, /*writer=*/false); }) {}
 
 absl::StatusOr<std::unique_ptr<SqliteLogStore>> SqliteLogStore::Open(const std::string& path, bool create) {
   if (path.empty() || path == ":memory:") return absl::InvalidArgumentError("the SQLite log store needs a file path");
@@ -335,27 +323,8 @@ absl::Status SqliteLogStore::SyncMirror(SqliteDb& db, bool verify) {
   return s;
 }
 
-absl::StatusOr<SqliteLogStore::Reader> SqliteLogStore::AcquireReader() {
-  {
-    absl::MutexLock lock(&pool_mu_);
-    if (!readers_.empty()) {
-      auto db = std::move(readers_.back());
-      readers_.pop_back();
-      return Reader(this, std::move(db));
-    }
-  }
-  ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path_, /*create=*/false));
-  RETURN_IF_ERROR(Tune(*db, /*writer=*/false));
-  return Reader(this, std::move(db));
-}
-
-void SqliteLogStore::ReleaseReader(std::unique_ptr<SqliteDb> db) {
-  absl::MutexLock lock(&pool_mu_);
-  readers_.push_back(std::move(db));
-}
-
 absl::StatusOr<std::optional<LogHead>> SqliteLogStore::Head() {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt,
                    r->Prepare("SELECT size, root, origin, checkpoint, updated_at FROM log_head WHERE id = 1"));
   ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -490,7 +459,7 @@ absl::StatusOr<std::string> SqliteLogStore::TileNodes(const std::vector<LogNodeI
   };
   std::vector<Row> rows;
   rows.reserve(wanted.size());
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   for (size_t i = 0; i < wanted.size(); i += 4) {
     ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT id, hashes FROM log_tiles WHERE id IN (?, ?, ?, ?)"));
     for (int k = 0; k < 4; ++k) stmt.Bind(k + 1, wanted[std::min(i + k, wanted.size() - 1)]);
@@ -526,7 +495,7 @@ absl::StatusOr<std::string> SqliteLogStore::NodeRange(int level, int64_t begin, 
   std::string out;
   if (begin == end) return out;
   if (mirror_ && mirror_->GetRange(level, begin, end, mirror_->size(), out)) return out;
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   RETURN_IF_ERROR(ReadNodeRange(*r, level, begin, end, out));
   if (static_cast<int64_t>(out.size()) != (end - begin) * log_tiles::kHashSize) {
     return missing(static_cast<int64_t>(out.size()) / log_tiles::kHashSize);
@@ -535,7 +504,7 @@ absl::StatusOr<std::string> SqliteLogStore::NodeRange(int level, int64_t begin, 
 }
 
 absl::StatusOr<std::vector<std::string>> SqliteLogStore::Entries(int64_t begin, int64_t end) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT entry FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx"));
   stmt.Bind(1, begin).Bind(2, end);
   std::vector<std::string> out;
@@ -552,7 +521,7 @@ absl::StatusOr<std::vector<std::string>> SqliteLogStore::Entries(int64_t begin, 
 
 absl::StatusOr<std::optional<int64_t>> SqliteLogStore::FindLeaf(const std::string& leaf_hash, int64_t size) {
   if (size <= 0) return std::optional<int64_t>();
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   const int64_t prefix = HashPrefix(leaf_hash);
   // All buckets in one read transaction: the file locks are taken once.
   RETURN_IF_ERROR(r->Exec("BEGIN"));
@@ -600,7 +569,7 @@ absl::StatusOr<std::optional<int64_t>> SqliteLogStore::FindLeaf(const std::strin
 
 absl::StatusOr<std::vector<int64_t>> SqliteLogStore::EntriesAbout(const std::string& principal, int64_t after,
                                                                   int64_t limit) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   RETURN_IF_ERROR(r->Exec("BEGIN"));
   absl::StatusOr<std::vector<int64_t>> out = [&]() -> absl::StatusOr<std::vector<int64_t>> {
     int64_t last = -1;

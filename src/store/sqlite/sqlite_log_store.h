@@ -13,6 +13,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "aperture/log_store.h"
+#include "store/sqlite/reader_pool.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/tile_mirror.h"
 
@@ -42,12 +43,7 @@ class SqliteLogStore final : public LogStore {
   const TileMirror* mirror() const { return mirror_.get(); }
 
  private:
-  explicit SqliteLogStore(std::string path) : path_(std::move(path)) {}
-
-  // A pooled reader connection, returned to the pool when it goes out of scope.
-  class Reader;
-  absl::StatusOr<Reader> AcquireReader();
-  void ReleaseReader(std::unique_ptr<SqliteDb> db);
+  explicit SqliteLogStore(std::string path);
 
   // Opens the tile mirror and brings it up to the stored log (rebuilding it
   // if it disagrees with log_tiles); on any failure, the store goes on
@@ -66,8 +62,7 @@ class SqliteLogStore final : public LogStore {
   // Set at open, then never replaced: readers use it without a lock; it is
   // written under write_mu_.
   std::unique_ptr<TileMirror> mirror_;
-  absl::Mutex pool_mu_;
-  std::vector<std::unique_ptr<SqliteDb>> readers_ ABSL_GUARDED_BY(pool_mu_);
+  ReaderPool readers_;
 };
 
 }  // namespace aperture::store

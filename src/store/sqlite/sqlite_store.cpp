@@ -143,24 +143,6 @@ uint64_t SqliteStore::CacheGeneration() {
   return cache_.Generation();
 }
 
-absl::StatusOr<SqliteStore::Reader> SqliteStore::AcquireReader() {
-  {
-    absl::MutexLock lock(&pool_mu_);
-    if (!readers_.empty()) {
-      auto db = std::move(readers_.back());
-      readers_.pop_back();
-      return Reader(this, std::move(db));
-    }
-  }
-  ASSIGN_OR_RETURN(auto db, SqliteDb::Open(path_, /*create=*/false));
-  return Reader(this, std::move(db));
-}
-
-void SqliteStore::ReleaseReader(std::unique_ptr<SqliteDb> db) {
-  absl::MutexLock lock(&pool_mu_);
-  readers_.push_back(std::move(db));
-}
-
 template <typename F>
 absl::Status SqliteStore::Write(F&& body, Cached cached) {
   absl::MutexLock lock(&write_mu_);
@@ -194,7 +176,7 @@ absl::Status SqliteStore::CreatePrincipal(const Principal& p) {
 absl::StatusOr<std::optional<Principal>> SqliteStore::FindPrincipal(const std::string& id) {
   const uint64_t generation = CacheGeneration();
   if (std::optional<Principal> cached = cache_.FindPrincipal(id)) return cached;
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT id, name, role, created_at FROM principals WHERE id = ?"));
   stmt.BindAll(id);
   ASSIGN_OR_RETURN(std::optional<Principal> principal, One<Principal>(stmt, ReadPrincipal));
@@ -203,14 +185,14 @@ absl::StatusOr<std::optional<Principal>> SqliteStore::FindPrincipal(const std::s
 }
 
 absl::StatusOr<std::optional<Principal>> SqliteStore::FindPrincipalByName(const std::string& name) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT id, name, role, created_at FROM principals WHERE name = ?"));
   stmt.BindAll(name);
   return One<Principal>(stmt, ReadPrincipal);
 }
 
 absl::StatusOr<std::vector<Principal>> SqliteStore::ListPrincipals() {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt,
                    r->Prepare("SELECT id, name, role, created_at FROM principals ORDER BY created_at, rowid"));
   return All<Principal>(stmt, ReadPrincipal);
@@ -231,7 +213,7 @@ absl::Status SqliteStore::CreateApiKey(const ApiKey& k) {
 absl::StatusOr<std::optional<ApiKey>> SqliteStore::FindApiKeyByHash(const std::string& hash) {
   const uint64_t generation = CacheGeneration();
   if (std::optional<ApiKey> cached = cache_.KeyByHash(hash)) return cached;
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt,
                    r->Prepare("SELECT id, principal_id, hash, created_at, expires_at, revoked_at, last_used_at "
                               "FROM api_keys WHERE hash = ?"));
@@ -242,7 +224,7 @@ absl::StatusOr<std::optional<ApiKey>> SqliteStore::FindApiKeyByHash(const std::s
 }
 
 absl::StatusOr<std::optional<ApiKey>> SqliteStore::FindApiKey(const std::string& id) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt,
                    r->Prepare("SELECT id, principal_id, hash, created_at, expires_at, revoked_at, last_used_at "
                               "FROM api_keys WHERE id = ?"));
@@ -251,7 +233,7 @@ absl::StatusOr<std::optional<ApiKey>> SqliteStore::FindApiKey(const std::string&
 }
 
 absl::StatusOr<std::vector<ApiKey>> SqliteStore::ListApiKeys(const std::string& principal_id) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt,
                    r->Prepare("SELECT id, principal_id, hash, created_at, expires_at, revoked_at, last_used_at "
                               "FROM api_keys WHERE ?1 = '' OR principal_id = ?1 ORDER BY created_at, rowid"));
@@ -314,7 +296,7 @@ absl::StatusOr<std::optional<Model>> SqliteStore::FindModel(const std::string& i
 absl::StatusOr<std::vector<Model>> SqliteStore::ListModels() {
   const uint64_t generation = CacheGeneration();
   if (std::optional<std::vector<Model>> cached = cache_.Models()) return *std::move(cached);
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " MODEL_COLS " FROM models ORDER BY id"));
   ASSIGN_OR_RETURN(std::vector<Model> models, All<Model>(stmt, ReadModel));
   cache_.PutModels(generation, models);
@@ -357,7 +339,7 @@ absl::Status SqliteStore::CreateGrant(const Grant& g) {
 }
 
 absl::StatusOr<std::optional<Grant>> SqliteStore::FindGrant(const std::string& id) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " GRANT_COLS " FROM grants WHERE id = ?"));
   stmt.BindAll(id);
   return One<Grant>(stmt, ReadGrant);
@@ -365,7 +347,7 @@ absl::StatusOr<std::optional<Grant>> SqliteStore::FindGrant(const std::string& i
 
 absl::StatusOr<std::vector<Grant>> SqliteStore::ListGrants(const std::string& principal_id,
                                                            const std::string& model_id) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " GRANT_COLS " FROM grants WHERE (?1 = '' OR principal_id = ?1) "
                                          "AND (?2 = '' OR model_id = ?2) ORDER BY created_at DESC, rowid DESC"));
   stmt.BindAll(principal_id, model_id);
@@ -376,7 +358,7 @@ absl::StatusOr<std::optional<Grant>> SqliteStore::FindActiveGrant(const std::str
                                                                   const std::string& model_id, int64_t now) {
   const uint64_t generation = CacheGeneration();
   if (auto cached = cache_.ActiveGrant(principal_id, model_id, now)) return *cached;
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(
       auto stmt, r->Prepare("SELECT " GRANT_COLS " FROM grants WHERE principal_id = ?1 AND model_id = ?2 "
                             "AND revoked_at = 0 AND (expires_at = 0 OR expires_at > ?3) ORDER BY level DESC LIMIT 1"));
@@ -418,7 +400,7 @@ absl::Status SqliteStore::CreateAccessRequest(const AccessRequest& r) {
 }
 
 absl::StatusOr<std::optional<AccessRequest>> SqliteStore::FindAccessRequest(const std::string& id) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " REQUEST_COLS " FROM access_requests WHERE id = ?"));
   stmt.BindAll(id);
   return One<AccessRequest>(stmt, ReadRequest);
@@ -426,7 +408,7 @@ absl::StatusOr<std::optional<AccessRequest>> SqliteStore::FindAccessRequest(cons
 
 absl::StatusOr<std::vector<AccessRequest>> SqliteStore::ListAccessRequests(const std::string& principal_id,
                                                                            std::optional<RequestState> state) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt,
                    r->Prepare("SELECT " REQUEST_COLS " FROM access_requests WHERE (?1 = '' OR principal_id = ?1) "
                               "AND (?2 = '' OR state = ?2) ORDER BY created_at DESC, rowid DESC"));
@@ -475,7 +457,7 @@ absl::Status SqliteStore::AddReleaseEvent(const ReleaseEvent& e, ReleaseChange c
 }
 
 absl::StatusOr<std::vector<ReleaseEvent>> SqliteStore::ListReleaseEvents(const std::string& model_id) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " RELEASE_COLS " FROM release_events WHERE model_id = ? ORDER BY id"));
   stmt.BindAll(model_id);
   return All<ReleaseEvent>(stmt, ReadReleaseEvent);
@@ -492,7 +474,7 @@ absl::Status SqliteStore::SavePolicy(const PolicyRecord& p) {
 }
 
 absl::StatusOr<std::optional<PolicyRecord>> SqliteStore::CurrentPolicy() {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt,
                    r->Prepare("SELECT id, source, sha256, text, loaded_at FROM policies ORDER BY id DESC LIMIT 1"));
   return One<PolicyRecord>(stmt, [](const Statement& s) {
@@ -540,7 +522,7 @@ absl::Status SqliteStore::AddEvalItems(const std::string& run_id,
 }
 
 absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> SqliteStore::ListEvalItems(const std::string& run_id) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT idx, result FROM eval_items WHERE run_id = ? ORDER BY idx"));
   stmt.BindAll(run_id);
   return All<std::pair<int64_t, std::string>>(
@@ -564,14 +546,14 @@ absl::Status SqliteStore::FinishEvalRun(const EvalRun& run) {
 }
 
 absl::StatusOr<std::optional<EvalRun>> SqliteStore::FindEvalRun(const std::string& id) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " EVAL_RUN_COLS " FROM eval_runs r WHERE r.id = ?"));
   stmt.BindAll(id);
   return One<EvalRun>(stmt, ReadEvalRun);
 }
 
 absl::StatusOr<std::vector<EvalRun>> SqliteStore::ListEvalRuns(const std::string& model_id) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " EVAL_RUN_COLS " FROM eval_runs r WHERE (?1 = '' OR r.model_id = ?1) "
                                          "ORDER BY r.created_at DESC, r.rowid DESC"));
   stmt.BindAll(model_id);
@@ -598,7 +580,7 @@ absl::Status SqliteStore::AddUsage(const std::vector<UsageRow>& deltas) {
 
 absl::StatusOr<std::vector<UsageRow>> SqliteStore::ListUsage(const std::string& principal, const std::string& from_day,
                                                              const std::string& to_day) {
-  ASSIGN_OR_RETURN(auto r, AcquireReader());
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(
       auto stmt,
       r->Prepare("SELECT principal, model, day, requests, prompt_tokens, completion_tokens FROM usage "

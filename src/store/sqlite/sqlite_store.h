@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "aperture/store.h"
 #include "store/sqlite/access_cache.h"
+#include "store/sqlite/reader_pool.h"
 #include "store/sqlite/sqlite_db.h"
 
 namespace aperture::store {
@@ -94,24 +95,6 @@ class SqliteStore final : public Store {
  private:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
 
-  // A reader connection for the duration of one call; returns it to the
-  // pool when it goes out of scope.
-  class Reader {
-   public:
-    Reader(SqliteStore* store, std::unique_ptr<SqliteDb> db) : store_(store), db_(std::move(db)) {}
-    Reader(Reader&&) = default;
-    ~Reader() {
-      if (db_) store_->ReleaseReader(std::move(db_));
-    }
-    SqliteDb* operator->() { return db_.get(); }
-
-   private:
-    SqliteStore* store_;
-    std::unique_ptr<SqliteDb> db_;
-  };
-  absl::StatusOr<Reader> AcquireReader();
-  void ReleaseReader(std::unique_ptr<SqliteDb> db);
-
   // Runs `body(db)` on the writer connection inside one transaction, then,
   // unless `cached` says the write cannot change a row the access cache
   // holds, counts it in store_changes and empties the cache. Key-use times
@@ -133,8 +116,7 @@ class SqliteStore final : public Store {
   const std::string path_;
   absl::Mutex write_mu_;
   std::unique_ptr<SqliteDb> writer_ ABSL_GUARDED_BY(write_mu_);
-  absl::Mutex pool_mu_;
-  std::vector<std::unique_ptr<SqliteDb>> readers_ ABSL_GUARDED_BY(pool_mu_);
+  ReaderPool readers_{path_, nullptr};
 
   AccessCache cache_;
   absl::Mutex changes_mu_;

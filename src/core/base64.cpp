@@ -1,8 +1,8 @@
-#include "translog/base64.h"
+#include "core/base64.h"
 
 #include <sodium.h>
 
-namespace aperture::translog {
+namespace aperture {
 
 std::string Base64Encode(std::string_view bytes) {
   const size_t len = sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL);
@@ -29,4 +29,4 @@ std::optional<std::string> Base64Decode(std::string_view text) {
   return out;
 }
 
-}  // namespace aperture::translog
+}  // namespace aperture
