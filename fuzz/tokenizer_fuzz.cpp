@@ -10,10 +10,10 @@
 #include <string_view>
 #include <vector>
 
+#include "core/utf8.h"
 #include "engine/gguf/gguf_reader.h"
 #include "engine/tokenizer/incremental_decoder.h"
 #include "engine/tokenizer/tokenizer.h"
-#include "engine/tokenizer/utf8.h"
 
 namespace {
 

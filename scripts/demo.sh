@@ -40,6 +40,7 @@ Try:
   curl http://$listen/v1/models
   curl -H "Authorization: Bearer $(cat "$data/member.key")" http://$listen/v1/models
   curl -H "Authorization: Bearer $(cat "$data/owner.key")" http://$listen/v1/admin/principals
+  curl http://$listen/v1/models/demo/openness      (how open it is, computed; /report is the signed transparency report)
 
 Serving until Ctrl-C.
 MSG

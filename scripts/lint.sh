@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 mapfile -t files < <(git ls-files '*.cpp' '*.h')
 echo "clang-format: ${#files[@]} files"
 clang-format --dry-run --Werror "${files[@]}"
+# JSON leaves the process only through DumpJson (src/core/json.h): nlohmann's
+# dump() throws on invalid UTF-8, and response bodies carry callers' bytes.
+if git grep -n '\.dump(' -- 'src/*.cpp' 'src/*.h' ':!src/core/json.cpp' ':!*_test.cpp'; then
+  echo "lint: serialize JSON with DumpJson (core/json.h), never dump()" >&2
+  exit 1
+fi
 if [ "${LINT_TIDY:-1}" = 1 ]; then
   mapfile -t sources < <(git ls-files 'src/*.cpp' | grep -v '_test\.cpp$')
   echo "clang-tidy: ${#sources[@]} files"

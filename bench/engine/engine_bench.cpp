@@ -1,13 +1,16 @@
-// The engine's speed beside llama.cpp's on the same machine kind: the
-// generated 110M Llama (dim 768, 12 layers, 12 heads, ffn 2048, vocab 32000,
-// tied output) in F32, Q8_0 and Q4_0 with 1 and 2 threads: pp128 and tg64
-// tokens/s, 4 sequences decoded together vs 1, peak RSS against the floor
-// (file + KV cache + 64 MiB), and the memory-bandwidth ceiling of decoding.
+// The engine's speed beside llama.cpp's on the same machine kind (issue 17):
+// the generated 110M Llama (dim 768, 12 layers, 12 heads, ffn 2048, vocab
+// 32000, tied output) in every type people download, with 2 threads: pp128
+// and tg64 tokens/s beside llama.cpp's figures and the engine's figures
+// before issue 17, the fraction of the memory-bandwidth ceiling tg64
+// reaches, 4 sequences decoded together vs 1, and peak RSS against the
+// floor (file + KV cache + 64 MiB); then the issue's floors, met or not.
 //
-//   engine_bench [--models DIR] [--threads 1,2] [--types f32,q8_0,q4_0] [--reps N]
+//   engine_bench [--models DIR] [--threads 2] [--types f32,...,q4_k_m] [--rounds N]
 //
-// Each model is measured in a child process (re-running this binary with
-// --one) so each peak RSS is that model's alone.
+// The machine is shared: each model is measured once per round, in turn
+// with the others, in a child process (re-running this binary with --one,
+// so each peak RSS is that model's alone); figures are medians over rounds.
 #include <immintrin.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,11 +21,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "engine/gguf/gguf_reader.h"
 #include "engine/kernels/aligned_buffer.h"
 #include "engine/kernels/cpu_features.h"
 #include "engine/model/benchmark.h"
@@ -35,9 +40,23 @@ namespace {
 
 using namespace aperture::engine;
 
-// llama.cpp on this machine kind, 2 threads (issue 3).
-const std::map<std::string, std::pair<double, double>> kLlamaCpp = {
-    {"f32", {1059, 103}}, {"q8_0", {1047, 196}}, {"q4_0", {1525, 319}}};
+struct Figures {
+  double pp = 0, tg = 0;
+};
+
+// llama.cpp on this machine kind, 2 threads, `llama-bench -p 128 -n 64`
+// (issue 17), and the engine's figures in the same table before issue 17.
+const std::map<std::string, Figures> kLlamaCpp = {{"q4_K", {549, 235}}, {"q5_K", {438, 194}},  {"q6_K", {496, 196}},
+                                                  {"f16", {866, 145}},  {"bf16", {1099, 153}}, {"q4_0", {1015, 376}},
+                                                  {"q8_0", {924, 179}}, {"f32", {713, 89}}};
+const std::map<std::string, Figures> kBefore = {{"q4_K", {381, 27}},   {"q5_K", {366, 19}}, {"q6_K", {354, 16}},
+                                                {"f16", {359, 17}},    {"bf16", {379, 28}}, {"q4_0", {2360, 475}},
+                                                {"q8_0", {2326, 304}}, {"f32", {1069, 116}}};
+
+// The issue's floors: tg64 >= 1.2x and pp128 >= 1.0x llama.cpp for these.
+bool HasSpeedFloor(const std::string& type) {
+  return type == "q4_K" || type == "q5_K" || type == "q6_K" || type == "f16" || type == "bf16";
+}
 
 std::vector<std::string> Split(const std::string& s) {
   std::vector<std::string> out;
@@ -49,6 +68,19 @@ std::vector<std::string> Split(const std::string& s) {
     start = end + 1;
   }
   return out;
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+std::string LoadAverage() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return a + " " + b + " " + c;
 }
 
 // Sums a buffer with 256-bit loads and independent accumulators, so the
@@ -102,8 +134,38 @@ double MeasureBandwidth(int threads) {
   return best;
 }
 
-// Child: one model, one thread count; prints "pp tg batch rss_bytes file_bytes kv_bytes wbytes".
-int RunOne(const std::string& path, int threads, int reps) {
+// llama.cpp's figure for a mix, estimated from its figures for the mix's
+// types: a token reads each type's share of the weights at llama.cpp's rate
+// for that type, so 1 / speed = sum over types of share / speed(type).
+// Shares are of the parameters of the matrices a token reads.
+Figures EstimateLlamaCpp(const std::string& path) {
+  auto file = GgufFile::Open(path);
+  if (!file.ok()) return {};
+  const bool tied = (*file)->FindTensor("output.weight") == nullptr;
+  std::map<std::string, double> params;
+  double total = 0;
+  for (const GgufTensor& t : (*file)->tensors()) {
+    if (t.dims.size() != 2 || (!tied && t.name == "token_embd.weight")) continue;
+    params[GgmlTypeName(t.type)] += static_cast<double>(t.n_elements);
+    total += static_cast<double>(t.n_elements);
+  }
+  double pp_time = 0, tg_time = 0;
+  for (const auto& [type, n] : params) {
+    auto it = kLlamaCpp.find(type);
+    if (it == kLlamaCpp.end()) return {};
+    pp_time += n / total / it->second.pp;
+    tg_time += n / total / it->second.tg;
+  }
+  return {1 / pp_time, 1 / tg_time};
+}
+
+struct Run {
+  double pp, tg, batch;
+  size_t rss, file, kv, wbytes;
+};
+
+// Child: one model, one thread count, one timed repetition after a warm-up.
+int RunOne(const std::string& path, int threads) {
   auto model = LlamaModel::Load(path);
   if (!model.ok()) {
     std::fprintf(stderr, "%s\n", std::string(model.status().message()).c_str());
@@ -111,7 +173,7 @@ int RunOne(const std::string& path, int threads, int reps) {
   }
   Runner runner(**model, {.threads = threads});
   BenchOptions o;
-  o.repetitions = reps;
+  o.repetitions = 1;
   const BenchResult r = RunBenchmark(runner, o);
   // The benchmark's largest resident cache: 4 sequences of 129 positions.
   const Sequence probe((*model)->config(), std::max(o.pp_tokens, o.tg_tokens) + 1);
@@ -121,81 +183,142 @@ int RunOne(const std::string& path, int threads, int reps) {
   return 0;
 }
 
+bool RunChild(const char* self, const std::string& path, const std::string& threads, Run* out) {
+  const std::string cmd = fmt::format("'{}' --one '{}' {}", self, path, threads);
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return false;
+  const int n = std::fscanf(p, "%lf %lf %lf %zu %zu %zu %zu", &out->pp, &out->tg, &out->batch, &out->rss, &out->file,
+                            &out->kv, &out->wbytes);
+  return pclose(p) == 0 && n == 7;
+}
+
+std::string Ratio(double v, double ref) { return ref > 0 ? fmt::format("{:.2f}x", v / ref) : "-"; }
+std::string Ref(double ref) { return ref > 0 ? fmt::format("{:.0f}", ref) : "-"; }
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string dir = "/tmp/aperture-bench-models";
-  std::string threads_arg = "1,2", types_arg = "f32,q8_0,q4_0";
-  int reps = 5;
+  std::string threads_arg = "2", types_arg = "f32,f16,bf16,q8_0,q4_0,q4_K,q5_K,q6_K,q4_k_m";
+  int rounds = 5;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--one" && i + 3 < argc) return RunOne(argv[i + 1], std::atoi(argv[i + 2]), std::atoi(argv[i + 3]));
+    if (a == "--one" && i + 2 < argc) return RunOne(argv[i + 1], std::atoi(argv[i + 2]));
     if (a == "--models" && i + 1 < argc)
       dir = argv[++i];
     else if (a == "--threads" && i + 1 < argc)
       threads_arg = argv[++i];
     else if (a == "--types" && i + 1 < argc)
       types_arg = argv[++i];
-    else if (a == "--reps" && i + 1 < argc)
-      reps = std::atoi(argv[++i]);
+    else if ((a == "--rounds" || a == "--reps") && i + 1 < argc)
+      rounds = std::max(1, std::atoi(argv[++i]));
     else {
-      std::fprintf(stderr, "usage: %s [--models DIR] [--threads 1,2] [--types f32,q8_0,q4_0] [--reps N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--models DIR] [--threads 1,2] [--types f32,q4_K,q4_k_m,...] [--rounds N]\n",
+                   argv[0]);
       return 2;
     }
   }
   std::filesystem::create_directories(dir);
-  const int max_threads = 2;
-  std::printf(
-      "engine benchmark: generated 110M Llama (dim 768, 12 layers, 12 heads, ffn 2048, "
-      "vocab 32000, tied output); ISA %s; medians of %d runs\n",
-      IsaName(DetectIsa()), reps);
-  const double bw = MeasureBandwidth(max_threads);
-  std::printf("measured read bandwidth (%d threads): %.1f GB/s\n\n", max_threads, bw);
-  std::printf("%-5s %3s | %9s %9s %6s | %9s %9s %6s | %10s %6s | %9s %9s %5s | %8s %5s\n", "type", "thr", "pp128",
-              "llama.cpp", "ratio", "tg64", "llama.cpp", "ratio", "4seq tok/s", "x1seq", "peakRSS", "floor", "ok",
-              "ceiling", "frac");
-  for (const std::string& type : Split(types_arg)) {
+  const std::vector<std::string> types = Split(types_arg), thread_counts = Split(threads_arg);
+  std::vector<std::string> paths;
+  for (const std::string& type : types) {
+    TestModelSpec spec{.layers = 12, .dim = 768, .heads = 12, .kv_heads = 12, .ffn = 2048, .vocab = 32000, .seed = 1};
+    if (absl::Status s = ParseTestModelType(type, &spec); !s.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+      return 2;
+    }
     const std::string path = fmt::format("{}/llama110m-{}.gguf", dir, type);
     if (!std::filesystem::exists(path)) {
-      auto t = GgmlTypeFromName(type);
-      if (!t) {
-        std::fprintf(stderr, "unknown type %s\n", type.c_str());
-        return 2;
-      }
-      TestModelSpec spec{
-          .layers = 12, .dim = 768, .heads = 12, .kv_heads = 12, .ffn = 2048, .vocab = 32000, .type = *t, .seed = 1};
+      std::printf("generating %s\n", path.c_str());
+      std::fflush(stdout);
       if (absl::Status s = WriteTestModel(spec, path); !s.ok()) {
         std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
         return 1;
       }
     }
-    for (const std::string& th : Split(threads_arg)) {
-      const std::string cmd = fmt::format("'{}' --one '{}' {} {}", argv[0], path, th, reps);
-      FILE* p = popen(cmd.c_str(), "r");
-      double pp = 0, tg = 0, b4 = 0;
-      size_t rss = 0, file = 0, kv = 0, wbytes = 0;
-      const int n = p ? std::fscanf(p, "%lf %lf %lf %zu %zu %zu %zu", &pp, &tg, &b4, &rss, &file, &kv, &wbytes) : 0;
-      if (p) pclose(p);
-      if (n != 7) {
-        std::printf("%-5s %3s | failed\n", type.c_str(), th.c_str());
+    paths.push_back(path);
+  }
+
+  std::printf(
+      "engine benchmark: generated 110M Llama (dim 768, 12 layers, 12 heads, ffn 2048, vocab 32000, tied "
+      "output); ISA %s; medians of %d rounds, each model once per round in turn\n",
+      IsaName(DetectIsa()), rounds);
+  std::printf("load average at start: %s\n", LoadAverage().c_str());
+  const int max_threads = std::atoi(thread_counts.back().c_str());
+  const double bw = MeasureBandwidth(std::max(1, max_threads));
+  std::printf("measured read bandwidth (%d threads): %.1f GB/s\n", max_threads, bw);
+
+  std::map<std::pair<size_t, size_t>, std::vector<Run>> runs;
+  for (int round = 0; round < rounds; ++round) {
+    for (size_t ti = 0; ti < types.size(); ++ti) {
+      for (size_t hi = 0; hi < thread_counts.size(); ++hi) {
+        Run r{};
+        if (RunChild(argv[0], paths[ti], thread_counts[hi], &r)) runs[{ti, hi}].push_back(r);
+      }
+    }
+  }
+  std::printf("load average at end: %s\n\n", LoadAverage().c_str());
+
+  std::printf("%-6s %3s | %7s %9s %6s %7s | %6s %9s %6s %6s | %7s %4s | %7s %5s | %7s %7s %3s\n", "type", "thr",
+              "pp128", "llama.cpp", "ratio", "before", "tg64", "llama.cpp", "ratio", "before", "ceiling", "frac",
+              "4seq", "x1", "peakRSS", "floor", "ok");
+  std::vector<std::string> floors;
+  std::map<std::string, Figures> medians;  // 2 threads
+  for (size_t ti = 0; ti < types.size(); ++ti) {
+    const std::string& type = types[ti];
+    Figures llama = kLlamaCpp.count(type) ? kLlamaCpp.at(type) : EstimateLlamaCpp(paths[ti]);
+    const bool estimated = !kLlamaCpp.count(type) && llama.tg > 0;
+    const Figures before = kBefore.count(type) ? kBefore.at(type) : Figures{};
+    for (size_t hi = 0; hi < thread_counts.size(); ++hi) {
+      const auto it = runs.find({ti, hi});
+      if (it == runs.end()) {
+        std::printf("%-6s %3s | failed\n", type.c_str(), thread_counts[hi].c_str());
         continue;
       }
-      const auto ref = kLlamaCpp.count(type) ? kLlamaCpp.at(type) : std::make_pair(0.0, 0.0);
-      const bool ref_applies = th == "2";
-      const double floor = file + kv + 64.0 * 1048576;
-      const double ceiling = bw * 1e9 / wbytes;
-      std::printf("%-5s %3s | %9.1f %9s %6s | %9.1f %9s %6s | %10.1f %5.2fx | %7.0fMiB %7.0fMiB %5s | %8.0f %4.0f%%\n",
-                  type.c_str(), th.c_str(), pp, ref_applies ? fmt::format("{:.0f}", ref.first).c_str() : "-",
-                  ref_applies && ref.first > 0 ? fmt::format("{:.2f}", pp / ref.first).c_str() : "-", tg,
-                  ref_applies ? fmt::format("{:.0f}", ref.second).c_str() : "-",
-                  ref_applies && ref.second > 0 ? fmt::format("{:.2f}", tg / ref.second).c_str() : "-", b4,
-                  tg > 0 ? b4 / tg : 0, rss / 1048576.0, floor / 1048576.0, rss <= floor ? "yes" : "NO", ceiling,
-                  100 * tg / ceiling);
-      std::fflush(stdout);
+      std::vector<double> pp, tg, b4, rss;
+      for (const Run& r : it->second) {
+        pp.push_back(r.pp);
+        tg.push_back(r.tg);
+        b4.push_back(r.batch);
+        rss.push_back(static_cast<double>(r.rss));
+      }
+      const Run& any = it->second.front();
+      const double mpp = Median(pp), mtg = Median(tg), mb4 = Median(b4);
+      const double peak = *std::max_element(rss.begin(), rss.end());
+      const double floor = any.file + any.kv + 64.0 * 1048576;
+      const double ceiling = bw * 1e9 / any.wbytes;
+      const bool two = thread_counts[hi] == "2";
+      std::printf(
+          "%-6s %3s | %7.0f %9s %6s %7s | %6.1f %9s %6s %6s | %7.0f %3.0f%% | %7.0f %4.2fx | %5.0fMiB %5.0fMiB %3s\n",
+          type.c_str(), thread_counts[hi].c_str(), mpp, two ? (Ref(llama.pp) + (estimated ? "*" : "")).c_str() : "-",
+          two ? Ratio(mpp, llama.pp).c_str() : "-", two ? Ref(before.pp).c_str() : "-", mtg,
+          two ? (Ref(llama.tg) + (estimated ? "*" : "")).c_str() : "-", two ? Ratio(mtg, llama.tg).c_str() : "-",
+          two ? Ref(before.tg).c_str() : "-", ceiling, 100 * mtg / ceiling, mb4, mtg > 0 ? mb4 / mtg : 0,
+          peak / 1048576.0, floor / 1048576.0, peak <= floor ? "yes" : "NO");
+      if (!two) continue;
+      medians[type] = {mpp, mtg};
+      auto floor_line = [&](const std::string& what, double v, double need) {
+        floors.push_back(fmt::format("  {:<6} {:<28} {:8.2f} (floor {:.2f}): {}", type, what, v, need,
+                                     v >= need ? "met" : "NOT MET"));
+      };
+      if (HasSpeedFloor(type)) {
+        floor_line("tg64 / llama.cpp", mtg / llama.tg, 1.2);
+        floor_line("pp128 / llama.cpp", mpp / llama.pp, 1.0);
+      }
+      if (estimated) floor_line("tg64 / llama.cpp (est.)", mtg / llama.tg, 1.2);
+      if (before.tg > 0) {
+        floor_line("tg64 / before", mtg / before.tg, 1.0);
+        floor_line("pp128 / before", mpp / before.pp, 1.0);
+      }
+      floor_line("4 seqs / 1 seq", mtg > 0 ? mb4 / mtg : 0, 2.0);
+      floor_line("peak RSS / floor (<= 1)", floor / peak, 1.0);
     }
   }
   std::printf(
-      "\nllama.cpp figures: 2 threads on this machine kind (issue 3). ceiling = bandwidth / weight "
-      "bytes read per token; frac = tg64 / ceiling. floor = file + KV cache + 64 MiB.\n");
+      "\nllama.cpp: 2 threads on this machine kind (issue 17); * estimated for a mix from llama.cpp's figures for its "
+      "types\n(1 / speed = sum of each type's share of the weights / llama.cpp's speed for it). before = the "
+      "engine before issue 17.\nceiling = bandwidth / weight bytes read per token; frac = tg64 / ceiling. floor = "
+      "file + KV cache + 64 MiB.\n\nfloors (2 threads):\n");
+  for (const std::string& f : floors) std::printf("%s\n", f.c_str());
   return 0;
 }

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "access/authorizer.h"
+#include "core/error_code.h"
 #include "core/hash.h"
 #include "core/random.h"
 #include "core/status_macros.h"
@@ -27,6 +28,32 @@ bool ValidName(std::string_view s, size_t max, bool allow_slash) {
 }
 
 int64_t ExpiryFrom(int64_t now, std::optional<int64_t> ttl) { return ttl ? now + *ttl : 0; }
+
+// Separation of duties: whoever hands out a level is never the one who gets
+// it, and a reviewer (who vets others) hands out at most `limit`. Owners'
+// grants go through the same rules and the same record. The refusal names
+// the rule, as its error code and in its message.
+enum class Handing { kGrant, kApproval };
+
+absl::Status CheckSeparationOfDuties(const Caller& actor, const std::string& recipient_id, Level level, Level limit,
+                                     Handing handing) {
+  const bool grant = handing == Handing::kGrant;
+  if (actor.principal && actor.principal->id == recipient_id) {
+    return WithErrorCode(absl::PermissionDeniedError(fmt::format(
+                             "separation of duties (rule self_grant): nobody {}; ask another reviewer or an owner",
+                             grant ? "grants a level to themselves" : "approves their own access request")),
+                         "self_grant");
+  }
+  if (!actor.IsAtLeast(Role::kOwner) && level > limit) {
+    return WithErrorCode(
+        absl::PermissionDeniedError(fmt::format(
+            "separation of duties (rule reviewer_grant_limit): a reviewer {} at most '{}'; '{}' needs an owner{}",
+            grant ? "grants" : "approves", LevelName(limit), LevelName(level),
+            grant ? "" : fmt::format(" (or approve at level '{}')", LevelName(limit)))),
+        "reviewer_grant_limit");
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -139,6 +166,7 @@ absl::StatusOr<Grant> AccessService::GrantAccess(const Caller& actor, const std:
     return absl::InvalidArgumentError("a grant needs a reason (at most 4000 characters)");
   }
   ASSIGN_OR_RETURN(Principal p, ResolvePrincipal(principal));
+  RETURN_IF_ERROR(CheckSeparationOfDuties(actor, p.id, level, config_.reviewer_grant_limit, Handing::kGrant));
   ASSIGN_OR_RETURN(auto model, store_.FindModel(model_id));
   if (!model) return absl::NotFoundError(fmt::format("no model with id '{}'", model_id));
   const int64_t now = clock_.NowSeconds();
@@ -240,6 +268,8 @@ absl::StatusOr<AccessRequest> AccessService::Approve(const Caller& actor, const 
     return absl::InvalidArgumentError(
         fmt::format("cannot approve above the level asked for ('{}')", LevelName(request->level)));
   }
+  RETURN_IF_ERROR(
+      CheckSeparationOfDuties(actor, request->principal_id, granted, config_.reviewer_grant_limit, Handing::kApproval));
   const int64_t now = clock_.NowSeconds();
   AccessRequest decided = *request;
   decided.state = RequestState::kApproved;

@@ -44,7 +44,11 @@ class AccessService {
   absl::Status SetRequestFields(const Caller& actor, const std::string& model_id, const Json& fields);
   absl::Status SetSystemPrompt(const Caller& actor, const std::string& model_id, const std::string& prompt);
 
-  // Owners and reviewers.
+  // Owners and reviewers, under separation of duties: nobody grants a level
+  // to themselves or approves their own request (PermissionDenied, code
+  // "self_grant"), and a reviewer grants and approves at most
+  // Config::reviewer_grant_limit ("reviewer_grant_limit"); a reviewer may
+  // approve a request above it at a lower `level`.
   absl::StatusOr<Grant> GrantAccess(const Caller& actor, const std::string& principal, const std::string& model_id,
                                     Level level, std::optional<int64_t> ttl_seconds, const std::string& reason);
   absl::Status RevokeGrant(const Caller& actor, const std::string& grant_id);

@@ -71,7 +71,7 @@ Json View(const AccessRequest& r) {
 http::Response JsonResponse(const Json& body, int status) {
   http::Response r;
   r.status = status;
-  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  r.body = DumpJson(body);
   return r;
 }
 

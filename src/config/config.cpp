@@ -179,6 +179,15 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
       }
       if (!s.ok()) return s;
     }
+    if (const toml::node* node = lr.Take("reviewer_grant_limit")) {
+      auto name = node->value<std::string>();
+      auto level = name ? ParseLevel(*name) : std::nullopt;
+      if (!level) {
+        return lr.Error(*node, "reviewer_grant_limit",
+                        "must be a level name: closed, staged, hosted, api, research, download or open");
+      }
+      c.reviewer_grant_limit = *level;
+    }
     s = lr.NoUnknownKeys();
     if (!s.ok()) return s;
     if (c.Limits(Level::kClosed).capabilities.any()) {

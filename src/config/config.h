@@ -72,6 +72,9 @@ struct Config {
   int64_t anonymous_requests_per_minute = 120;
   // How long a denied requester waits before asking again for the same model.
   int64_t access_request_retry_seconds = 7 * 86400;
+  // The highest level a reviewer may grant or approve; above it, only an
+  // owner (`download` and `open` hand over the weights).
+  Level reviewer_grant_limit = Level::kResearch;
 
   const LevelLimits& Limits(Level l) const { return levels[static_cast<size_t>(l)]; }
   // The lowest level whose capabilities include `c`; nullopt if none does.

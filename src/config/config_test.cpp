@@ -90,6 +90,17 @@ TEST(ConfigTest, ExampleFileMatchesTheDefaults) {
   EXPECT_EQ(c->anonymous_requests_per_minute, d.anonymous_requests_per_minute);
   EXPECT_EQ(c->access_request_retry_seconds, d.access_request_retry_seconds);
   EXPECT_EQ(c->log.name, d.log.name);
+  EXPECT_EQ(c->reviewer_grant_limit, d.reviewer_grant_limit);
+}
+
+TEST(ConfigTest, ReviewerGrantLimitIsALevel) {
+  auto c = ParseConfig("[levels]\nreviewer_grant_limit = \"api\"\n", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->reviewer_grant_limit, Level::kApi);
+  EXPECT_EQ(DefaultConfig().reviewer_grant_limit, Level::kResearch);
+  auto bad = ParseConfig("[levels]\nreviewer_grant_limit = \"everything\"\n", "t.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("reviewer_grant_limit"), std::string::npos) << bad.status();
 }
 
 TEST(ConfigTest, LogNameMustBeAValidKeyName) {

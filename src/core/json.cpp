@@ -54,8 +54,10 @@ absl::StatusOr<Json> ParseJson(std::string_view text, int max_depth) {
   return value;
 }
 
-std::string CanonicalJson(const Json& value) {
-  return value.dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace);
+std::string CanonicalJson(const Json& value) { return DumpJson(value); }
+
+std::string DumpJson(const Json& value, int indent) {
+  return value.dump(indent, ' ', /*ensure_ascii=*/false, Json::error_handler_t::replace);
 }
 
 absl::StatusOr<std::string> RequiredString(const Json& obj, std::string_view field) {

@@ -25,6 +25,13 @@ absl::StatusOr<Json> ParseJson(std::string_view text, int max_depth = kMaxJsonDe
 // invalid UTF-8 in strings is replaced with U+FFFD.
 std::string CanonicalJson(const Json& value);
 
+// The one way JSON leaves the process (response bodies, stream events, CLI
+// output): never throws. nlohmann's own dump() throws on invalid UTF-8, and
+// strings here often hold caller bytes (a path, a header, a model id); an
+// invalid sequence becomes U+FFFD instead. `indent` >= 0 pretty-prints.
+// scripts/lint.sh refuses a dump() anywhere else.
+std::string DumpJson(const Json& value, int indent = -1);
+
 // Field access on an object. Missing optional fields give nullopt; a present
 // field of the wrong type is an InvalidArgument error naming the field.
 absl::StatusOr<std::string> RequiredString(const Json& obj, std::string_view field);

@@ -1,39 +1,108 @@
 #include "core/utf8.h"
 
-#include <cstdint>
-
 namespace aperture {
 
-bool IsValidUtf8(std::string_view text) {
-  const auto* p = reinterpret_cast<const uint8_t*>(text.data());
-  const size_t n = text.size();
-  size_t i = 0;
-  while (i < n) {
-    const uint8_t c = p[i];
-    if (c < 0x80) {
-      ++i;
+Utf8Scan ScanUtf8(std::string_view s, size_t pos, size_t* length) {
+  const auto byte = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
+  const uint8_t b0 = byte(pos);
+  if (b0 < 0x80) {
+    *length = 1;
+    return Utf8Scan::kValid;
+  }
+  size_t need = 0;
+  uint8_t lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    need = 2;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    need = 3;
+    if (b0 == 0xE0) lo = 0xA0;
+    if (b0 == 0xED) hi = 0x9F;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    need = 4;
+    if (b0 == 0xF0) lo = 0x90;
+    if (b0 == 0xF4) hi = 0x8F;
+  } else {
+    *length = 1;
+    return Utf8Scan::kInvalid;
+  }
+  for (size_t k = 1; k < need; ++k) {
+    if (pos + k >= s.size()) {
+      *length = k;
+      return Utf8Scan::kIncomplete;
+    }
+    const uint8_t b = byte(pos + k);
+    const uint8_t l = k == 1 ? lo : 0x80;
+    const uint8_t h = k == 1 ? hi : 0xBF;
+    if (b < l || b > h) {
+      *length = k;
+      return Utf8Scan::kInvalid;
+    }
+  }
+  *length = need;
+  return Utf8Scan::kValid;
+}
+
+bool IsValidUtf8(std::string_view s) {
+  size_t pos = 0;
+  while (pos < s.size()) {
+    if (static_cast<uint8_t>(s[pos]) < 0x80) {  // ASCII, most of what is checked
+      ++pos;
       continue;
     }
-    size_t extra = 0;
-    uint32_t min = 0, cp = 0;
-    if ((c & 0xE0) == 0xC0) {
-      extra = 1, min = 0x80, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2, min = 0x800, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      extra = 3, min = 0x10000, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (n - i <= extra) return false;
-    for (size_t k = 1; k <= extra; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i + k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += extra + 1;
+    size_t len = 0;
+    if (ScanUtf8(s, pos, &len) != Utf8Scan::kValid) return false;
+    pos += len;
   }
   return true;
+}
+
+void AppendValidUtf8(std::string_view s, std::string* out) {
+  size_t pos = 0;
+  while (pos < s.size()) {
+    size_t len = 0;
+    if (ScanUtf8(s, pos, &len) == Utf8Scan::kValid) {
+      out->append(s.data() + pos, len);
+    } else {
+      out->append("\xEF\xBF\xBD");
+    }
+    pos += len;
+  }
+}
+
+size_t Utf8EmittablePrefix(std::string_view s) {
+  // Only the last character (at most 4 bytes back) can be incomplete.
+  const size_t start = s.size() > 4 ? s.size() - 4 : 0;
+  size_t pos = start;
+  // Find the first lead byte in the window; earlier bytes are settled.
+  size_t emit = s.size();
+  while (pos < s.size()) {
+    size_t len = 0;
+    const Utf8Scan r = ScanUtf8(s, pos, &len);
+    if (r == Utf8Scan::kIncomplete) {
+      emit = pos;
+      break;
+    }
+    pos += len;
+  }
+  return emit;
+}
+
+void AppendUtf8(uint32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
 }
 
 }  // namespace aperture

@@ -3,10 +3,16 @@
 target_sources(aperture_engine PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/kernels/cpu_features.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/quantize.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/quantize_k.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/packed_matrix.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_scalar.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_bf16_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_k_scalar.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_k_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_k_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/ops.cpp
   ${CMAKE_CURRENT_LIST_DIR}/threading/thread_pool.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model/llama_config.cpp
@@ -21,6 +27,9 @@ target_sources(aperture_engine PRIVATE
 set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_bf16_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_k_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_k_avx512.cpp
   PROPERTIES COMPILE_OPTIONS "-O3;-Wno-uninitialized;-Wno-maybe-uninitialized")
 
 aperture_test(engine_kernels_test
@@ -38,4 +47,11 @@ aperture_test(engine_model_test
     ${CMAKE_CURRENT_LIST_DIR}/model/hooks_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/model/hook_sites_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/model/generation_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/model/test_model_test.cpp
+  LIBS aperture_engine)
+
+# Alone in its binary: each test forks a child that must start no thread
+# before it measures (memory_test.cpp).
+aperture_test(engine_memory_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/model/memory_test.cpp
   LIBS aperture_engine)

@@ -27,10 +27,14 @@ struct RequestContext {
   std::string model_id;                  // for model-scoped routes
   std::optional<Decision> decision;      // set by authz for model-scoped routes
   std::vector<Capability> capabilities;  // everything this request asks to do
-  // What the record filter writes: "allow" unless a filter or handler refused.
+  // What the record filter writes: "allow" unless a filter or handler
+  // refused ("deny"), or an internal error stopped the request ("error").
   std::string outcome = "allow";
   std::string reason = "ok";
   int64_t start_micros = 0;
+  // Unique per request within the server's run; sent as X-Request-Id and
+  // written in the record, so a caller's 500 can be found in the log.
+  std::string request_id;
 
   std::string PathParam(std::string_view name) const {
     for (const auto& [k, v] : path_params) {
@@ -41,6 +45,11 @@ struct RequestContext {
   // Marks the request denied with a reason code (for the record).
   void Deny(std::string reason_code) {
     outcome = "deny";
+    reason = std::move(reason_code);
+  }
+  // Marks the request stopped by an internal error (for the record).
+  void Fail(std::string reason_code) {
+    outcome = "error";
     reason = std::move(reason_code);
   }
 };

@@ -1,6 +1,7 @@
 #include "filters/status_response.h"
 
 #include "core/ascii.h"
+#include "core/error_code.h"
 #include "core/json.h"
 
 namespace aperture {
@@ -39,7 +40,9 @@ http::Response StatusResponse(const absl::Status& status) {
   const int code = HttpStatusFor(status.code());
   // Internal details stay in the server log, not in the answer.
   std::string message = code == 500 ? "internal error" : std::string(status.message());
-  return http::ErrorResponse(code, message, AsciiLower(absl::StatusCodeToString(status.code())), ErrorParam(status));
+  std::string name = ErrorCode(status);
+  if (name.empty()) name = AsciiLower(absl::StatusCodeToString(status.code()));
+  return http::ErrorResponse(code, message, name, ErrorParam(status));
 }
 
 }  // namespace aperture

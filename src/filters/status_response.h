@@ -7,8 +7,9 @@
 namespace aperture {
 
 int HttpStatusFor(absl::StatusCode code);
-// An OpenAI-style error body with the mapped status; `param` from the status
-// payload when a JSON field was at fault.
+// An OpenAI-style error body with the mapped status; `code` from the status
+// payload when one was attached (core/error_code.h), else the status code's
+// name; `param` from the status payload when a JSON field was at fault.
 http::Response StatusResponse(const absl::Status& status);
 
 }  // namespace aperture

@@ -40,7 +40,7 @@ Response ErrorResponse(int status, std::string_view message, std::string_view co
                 {"param", param.empty() ? Json(nullptr) : Json(param)}};
   Response r;
   r.status = status;
-  r.body = Json{{"error", std::move(error)}}.dump();
+  r.body = DumpJson(Json{{"error", std::move(error)}});
   return r;
 }
 

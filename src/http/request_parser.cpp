@@ -8,6 +8,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include "core/ascii.h"
+#include "core/utf8.h"
 #include "fmt/format.h"
 #include "http/target.h"
 
@@ -84,6 +85,12 @@ void RequestParser::on_response_impl(int, beast::string_view, int, beast::error_
 void RequestParser::on_field_impl(bhttp::field name, beast::string_view name_string, beast::string_view value,
                                   beast::error_code& ec) {
   std::string_view v = View(value);
+  // Header values reach messages, records and handlers as text: bytes that
+  // are not UTF-8 (HTTP's obsolete Latin-1 "obs-text") are refused here,
+  // once, for every header.
+  if (!IsValidUtf8(v)) {
+    return Refuse(fmt::format("the {} header is not valid UTF-8", View(name_string)), ec);
+  }
   if (unsigned bit = SingleInstanceBit(name); bit != 0) {
     if (seen_ & bit) {
       return Refuse(fmt::format("duplicate {} header: a request may carry it only once", View(name_string)), ec);

@@ -3,7 +3,8 @@
 // split into path and decoded query) and refuses, while the header is still
 // being read, anything that makes the request ambiguous: repeated
 // credentials or framing headers, Content-Length together with
-// Transfer-Encoding, a transfer coding other than chunked, a missing Host.
+// Transfer-Encoding, a transfer coding other than chunked, a missing Host, a
+// header value that is not UTF-8, a target that is not ASCII.
 #pragma once
 
 #include <cstddef>

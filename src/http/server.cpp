@@ -30,6 +30,7 @@
 #include "fmt/format.h"
 #include "http/server_core.h"
 #include "http/session.h"
+#include "spdlog/spdlog.h"
 
 namespace aperture::http {
 namespace {
@@ -47,6 +48,23 @@ std::chrono::milliseconds SweepInterval(const ServerOptions& options) {
 // After a failed accept (out of file descriptors, say) wait this long before
 // the next, rather than spin.
 constexpr std::chrono::milliseconds kAcceptBackoff{50};
+
+// An exception escaping an event handler unwinds out of run(); Asio allows
+// run() to be called again after that, so one bad event never ends the
+// thread, every connection on it, or (through std::terminate) the process.
+void RunIoThread(net::io_context& io) {
+  pthread_setname_np(pthread_self(), "http-io");
+  for (;;) {
+    try {
+      io.run();
+      return;  // stopped
+    } catch (const std::exception& e) {
+      spdlog::error("an http io thread caught an exception and goes on: {}", e.what());
+    } catch (...) {
+      spdlog::error("an http io thread caught an exception and goes on");
+    }
+  }
+}
 
 // Thread-safe, as Server promises.
 class ServerImpl final : public Server {
@@ -99,10 +117,7 @@ class ServerImpl final : public Server {
     });
     threads_.reserve(ios_.size());
     for (auto& io : ios_) {
-      threads_.emplace_back([io = io.get()] {
-        pthread_setname_np(pthread_self(), "http-io");
-        io->run();
-      });
+      threads_.emplace_back([io = io.get()] { RunIoThread(*io); });
     }
   }
 

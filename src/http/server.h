@@ -31,9 +31,11 @@ struct ServerOptions {
 
 // Called on a server thread for each request that passed the transport limits.
 // It may block briefly (store reads, queueing work); long work belongs in a
-// ChunkSource or another thread. The Request is the connection's, reused for
-// its next request: the handler may move strings out of it. An exception
-// escaping the handler becomes a 500 without its text.
+// ChunkSource, a PendingResponse or another thread. The Request is the
+// connection's, reused for its next request: the handler may move strings
+// out of it. An exception escaping the handler becomes a 500 without its
+// text; one escaping any other callback on an io thread (a ChunkSource, a
+// PendingResponse) closes that connection, and the thread goes on.
 using Handler = std::function<Response(Request&)>;
 
 // Thread-safe. Start() returns once listening; Stop() closes the listener and

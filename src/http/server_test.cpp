@@ -80,6 +80,13 @@ class ThreadedSource : public ChunkSource {
   std::thread worker_;
 };
 
+// A source whose Next() throws: a bug in a handler's stream.
+class ThrowingSource : public ChunkSource {
+ public:
+  void Next(std::function<void(std::optional<std::string>)>) override { throw std::runtime_error("source broke"); }
+  void Cancel() override {}
+};
+
 // Polls `condition` for up to five seconds.
 bool Eventually(const std::function<bool()>& condition) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -117,6 +124,17 @@ class ServerTest : public ::testing::Test {
       return response;
     }
     if (request.path == "/throw") throw std::runtime_error("handler failed");
+    if (request.path == "/later") {
+      std::lock_guard lock(source_mu_);
+      later_ = std::make_shared<DeferredResponse>();
+      later_->OnCancel([this] { later_cancels_.fetch_add(1); });
+      return LaterResponse(later_);
+    }
+    if (request.path == "/throwing-stream") {
+      Response response;
+      response.stream = std::make_shared<ThrowingSource>();
+      return response;
+    }
     if (request.path == "/close") {
       Response response;
       response.body = "bye";
@@ -140,11 +158,18 @@ class ServerTest : public ::testing::Test {
     sized_length_ = sized_length;
   }
 
+  std::shared_ptr<DeferredResponse> later() {
+    std::lock_guard lock(source_mu_);
+    return later_;
+  }
+
   std::unique_ptr<Server> server_;
   std::atomic<int> calls_{0};
   std::mutex source_mu_;
   std::shared_ptr<ThreadedSource> source_;
   uint64_t sized_length_ = 0;
+  std::shared_ptr<DeferredResponse> later_;
+  std::atomic<int> later_cancels_{0};
 };
 
 void ExpectJsonError(const TestResponse& response, int status, std::string_view type) {
@@ -365,6 +390,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadRequestCase{"MissingHost", "GET / HTTP/1.1\r\n\r\n"},
         BadRequestCase{"BadQueryEscape", "GET /p?a=%zz HTTP/1.1\r\nHost: h\r\n\r\n"},
         BadRequestCase{"RelativeTarget", "GET p HTTP/1.1\r\nHost: h\r\n\r\n"},
+        BadRequestCase{"NonAsciiTarget", "GET /v1/models/\xff HTTP/1.1\r\nHost: h\r\n\r\n"},
+        BadRequestCase{"NonUtf8QueryValue", "GET /p?a=%FF%FE HTTP/1.1\r\nHost: h\r\n\r\n"},
+        BadRequestCase{"NonUtf8QueryName", "GET /p?%C0%AF=1 HTTP/1.1\r\nHost: h\r\n\r\n"},
+        BadRequestCase{"NonUtf8TransferEncoding", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \xff\xfe\r\n\r\n"},
+        BadRequestCase{"NonUtf8Authorization", "GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer \xff\r\n\r\n"},
+        BadRequestCase{"NonUtf8Host", "GET / HTTP/1.1\r\nHost: \xc3\x28\r\n\r\n"},
+        BadRequestCase{"NonUtf8OtherHeader", "GET / HTTP/1.1\r\nHost: h\r\nX-Anything: a\xed\xa0\x80\r\n\r\n"},
         BadRequestCase{"BadChunkSize",
                        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
                        "zz\r\n"}),
@@ -381,6 +413,89 @@ TEST_F(ServerTest, HandlerExceptionIs500AndServerKeepsServing) {
   response = client->ReadResponse();
   ASSERT_TRUE(response.has_value());
   EXPECT_EQ(response->status, 200);
+}
+
+TEST_F(ServerTest, PendingResponseGoesOutWhenResolvedWithItsOwnStatus) {
+  StartServer();
+  auto client = Connect();
+  ASSERT_TRUE(client->SendRequest("GET", "/later"));
+  ASSERT_TRUE(Eventually([&] { return later() != nullptr; }));
+  // Nothing, not even the status line, before the answer is known.
+  EXPECT_FALSE(client->ReadResponse(milliseconds(100)).has_value());
+  EXPECT_TRUE(client->pending().empty());
+  std::thread resolver([answer = later()] { answer->Resolve(ErrorResponse(503, "busy", "overloaded")); });
+  resolver.join();
+  auto response = client->ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  ExpectJsonError(*response, 503, "overloaded_error");
+  // The connection carries on.
+  ASSERT_TRUE(client->SendRequest("GET", "/fine"));
+  response = client->ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST_F(ServerTest, PendingResponseMayBecomeAStream) {
+  StartServer();
+  auto client = Connect();
+  ASSERT_TRUE(client->SendRequest("GET", "/later"));
+  ASSERT_TRUE(Eventually([&] { return later() != nullptr; }));
+  Response stream;
+  stream.content_type = "text/event-stream";
+  stream.stream = std::make_shared<ThreadedSource>(3, milliseconds(1));
+  later()->Resolve(std::move(stream));
+  auto response = client->ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "c0;c1;c2;");
+}
+
+TEST_F(ServerTest, ClientLeavingWhilePendingCancelsItOnce) {
+  StartServer();
+  auto client = Connect();
+  ASSERT_TRUE(client->SendRequest("GET", "/later"));
+  ASSERT_TRUE(Eventually([&] { return later() != nullptr; }));
+  client->Close();
+  EXPECT_TRUE(Eventually([&] { return later_cancels_.load() == 1; }));
+  later()->Resolve(Response());  // too late: nobody to answer, nothing breaks
+  auto other = Connect();
+  ASSERT_TRUE(other->SendRequest("GET", "/fine"));
+  auto response = other->ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(later_cancels_.load(), 1);
+}
+
+TEST_F(ServerTest, AStreamThatThrowsClosesOnlyItsConnection) {
+  StartServer();
+  auto broken = Connect();
+  ASSERT_TRUE(broken->SendRequest("GET", "/throwing-stream"));
+  EXPECT_TRUE(broken->WaitForClose(milliseconds(5000)));
+  auto other = Connect();
+  ASSERT_TRUE(other->SendRequest("GET", "/fine"));
+  auto response = other->ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST_F(ServerTest, AnExceptionOnAnIoThreadDoesNotEndIt) {
+  StartServer();  // two io threads
+  std::atomic<int> thrown{0};
+  for (int i = 0; i < 8; ++i) {
+    server_->Post([&thrown] {
+      thrown.fetch_add(1);
+      throw std::runtime_error("a bug in an event handler");
+    });
+  }
+  ASSERT_TRUE(Eventually([&] { return thrown.load() == 8; }));
+  // Both threads still serve: several connections land on each in turn.
+  for (int i = 0; i < 4; ++i) {
+    auto client = Connect();
+    ASSERT_TRUE(client->SendRequest("GET", "/fine"));
+    auto response = client->ReadResponse();
+    ASSERT_TRUE(response.has_value()) << i;
+    EXPECT_EQ(response->status, 200);
+  }
 }
 
 TEST_F(ServerTest, SlowClientIsCutOffWhileOthersAreServed) {

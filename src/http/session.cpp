@@ -228,6 +228,7 @@ void Session::SendResponse(Response response, int version, bool keep_alive, bool
   version_ = version;
   keep_alive_ = keep_alive && !WantsClose(response_);
   out_.clear();
+  if (response_.pending) return AwaitPending(head_only);
   if (response_.stream) return StartStream(head_only);
 
   BodyFraming framing = StatusHasNoBody(response_.status) ? BodyFraming::kNone : BodyFraming::kLength;
@@ -265,6 +266,47 @@ void Session::FinishExchange() {
   if (buffer_.size() > 0) return BeginRequest();
   if (buffer_.capacity() > kShrinkAbove) buffer_.shrink_to_fit();
   ReadMore();
+}
+
+void Session::AwaitPending(bool head_only) {
+  phase_ = Phase::kPending;
+  ClearDeadline();  // the answer may take long (generation); the scheduler bounds it
+  pending_head_only_ = head_only;
+  const uint64_t seq = ++pending_seq_;
+  std::shared_ptr<StreamGate> gate = core_->gate();
+  std::weak_ptr<Session> weak = weak_from_this();
+  std::shared_ptr<PendingResponse> pending = response_.pending;
+  // Keep a read pending meanwhile: it is how a client that goes away is noticed.
+  if (!read_pending_) ReadMore();
+  try {
+    pending->Wait([gate = std::move(gate), weak = std::move(weak), seq](Response response) {
+      absl::ReaderMutexLock lock(&gate->mu);
+      if (!gate->open) return;
+      std::shared_ptr<Session> self = weak.lock();
+      if (!self) return;  // the connection is gone
+      auto executor = self->socket_.get_executor();
+      net::post(executor, [self = std::move(self), seq, response = std::move(response)]() mutable {
+        self->OnPendingReady(seq, std::move(response));
+      });
+    });
+  } catch (...) {
+    OnPendingReady(seq, ErrorResponse(500, "internal server error", "internal_error"));
+  }
+}
+
+void Session::OnPendingReady(uint64_t seq, Response response) {
+  if (closed_ || phase_ != Phase::kPending || seq != pending_seq_) return;
+  if (response.pending) response = ErrorResponse(500, "internal server error", "internal_error");
+  // The client may have sent "Connection: close" or a pipelined request
+  // meanwhile; keep_alive_ already says what the request asked for.
+  SendResponse(std::move(response), version_, keep_alive_, pending_head_only_);
+}
+
+void Session::CancelPending() {
+  if (phase_ != Phase::kPending || !response_.pending) return;
+  std::shared_ptr<PendingResponse> pending = std::move(response_.pending);
+  ++pending_seq_;  // a late `ready` is ignored
+  pending->Cancel();
 }
 
 void Session::StartStream(bool head_only) {
@@ -306,16 +348,21 @@ void Session::RequestChunk() {
   std::shared_ptr<StreamGate> gate = core_->gate();
   std::weak_ptr<Session> weak = weak_from_this();
   std::shared_ptr<ChunkSource> source = response_.stream;
-  source->Next([gate = std::move(gate), weak = std::move(weak), seq](std::optional<std::string> chunk) {
-    absl::ReaderMutexLock lock(&gate->mu);
-    if (!gate->open) return;
-    std::shared_ptr<Session> self = weak.lock();
-    if (!self) return;  // the connection is gone
-    auto executor = self->socket_.get_executor();
-    net::post(executor, [self = std::move(self), seq, chunk = std::move(chunk)]() mutable {
-      self->OnChunk(seq, std::move(chunk));
+  try {
+    source->Next([gate = std::move(gate), weak = std::move(weak), seq](std::optional<std::string> chunk) {
+      absl::ReaderMutexLock lock(&gate->mu);
+      if (!gate->open) return;
+      std::shared_ptr<Session> self = weak.lock();
+      if (!self) return;  // the connection is gone
+      auto executor = self->socket_.get_executor();
+      net::post(executor, [self = std::move(self), seq, chunk = std::move(chunk)]() mutable {
+        self->OnChunk(seq, std::move(chunk));
+      });
     });
-  });
+  } catch (...) {
+    // The status line is out: cutting the body short is all that is left.
+    Close();
+  }
 }
 
 void Session::OnChunk(uint64_t seq, std::optional<std::string> chunk) {
@@ -406,6 +453,7 @@ void Session::OnReadMore(beast::error_code ec, size_t bytes) {
     case Phase::kIdle:
       return BeginRequest();
     case Phase::kStreaming:
+    case Phase::kPending:
       return ReadMore();
     default:
       return;
@@ -427,6 +475,7 @@ void Session::Close() {
   closed_ = true;
   ClearDeadline();
   CancelStream();
+  CancelPending();
   beast::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

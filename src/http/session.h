@@ -54,6 +54,7 @@ class Session : public std::enable_shared_from_this<Session> {
   enum class Phase {
     kReading,    // a request is arriving: read_timeout runs from its first byte
     kHandling,   // the handler runs: no deadline
+    kPending,    // waiting for a PendingResponse: no deadline, a read watches for the client leaving
     kWriting,    // a whole response is being written: write deadline
     kStreaming,  // a streamed response: write deadline per chunk, none while waiting
     kIdle,       // keep-alive, waiting for the next request: idle_timeout
@@ -72,6 +73,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void SendResponse(Response response, int version, bool keep_alive, bool head_only);
   void OnResponseWritten(boost::beast::error_code ec);
   void FinishExchange();
+
+  void AwaitPending(bool head_only);
+  void OnPendingReady(uint64_t seq, Response response);
+  void CancelPending();
 
   void StartStream(bool head_only);
   void OnStreamHeadWritten(boost::beast::error_code ec, bool head_only);
@@ -118,6 +123,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool awaiting_chunk_ = false;  // Next() called, its chunk not yet arrived
   bool stream_cancelled_ = false;
   uint64_t chunk_seq_ = 0;
+  bool pending_head_only_ = false;  // the pending response answers a HEAD
+  uint64_t pending_seq_ = 0;        // which wait a late `ready` belongs to
 
   // Written on the strand, read by the server's sweep.
   std::atomic<int64_t> deadline_ns_{0};  // 0: none

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/ascii.h"
+#include "core/utf8.h"
 #include "fmt/format.h"
 
 namespace aperture::http {
@@ -38,6 +39,16 @@ bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out) {
 
 absl::Status ParseTarget(std::string_view target, std::string* path,
                          std::vector<std::pair<std::string, std::string>>* query) {
+  // A URI is ASCII (RFC 3986); other bytes must arrive percent-encoded.
+  for (size_t i = 0; i < target.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(target[i]);
+    if (byte < 0x21 || byte > 0x7e) {
+      return absl::InvalidArgumentError(fmt::format(
+          "the request target holds the byte 0x{:02X} at offset {}: only ASCII is allowed, percent-encode other "
+          "bytes",
+          byte, i));
+    }
+  }
   // A fragment is never meant for the server; drop it rather than refuse.
   if (size_t hash = target.find('#'); hash != std::string_view::npos) {
     target = target.substr(0, hash);
@@ -87,6 +98,11 @@ absl::Status ParseTarget(std::string_view target, std::string* path,
             fmt::format("malformed percent-escape in query parameter '{}': '%' must be followed by two "
                         "hex digits",
                         segment.substr(0, 200)));
+      }
+      if (!IsValidUtf8(out_name) || !IsValidUtf8(out_value)) {
+        query->resize(count - 1);
+        return absl::InvalidArgumentError(
+            fmt::format("query parameter '{}' is not valid UTF-8 once percent-decoded", segment.substr(0, 200)));
       }
     }
   }

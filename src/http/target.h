@@ -20,8 +20,9 @@ bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out);
 // asterisk-form ("*") target. *path gets the path undecoded; *query gets the
 // decoded name=value pairs in order (a name without '=' has an empty value;
 // empty segments are skipped). Both outputs are overwritten; their storage is
-// reused, so a caller parsing many targets allocates little. A bad escape or
-// an unsupported form is an InvalidArgument error.
+// reused, so a caller parsing many targets allocates little. A bad escape, a
+// byte outside printable ASCII, a query name or value that is not UTF-8 once
+// decoded, or an unsupported form is an InvalidArgument error.
 absl::Status ParseTarget(std::string_view target, std::string* path,
                          std::vector<std::pair<std::string, std::string>>* query);
 

@@ -30,10 +30,10 @@ void AccessStats::Add(const std::string& entry) {
   if (type != "access.decision" && type != "completion" && type != "embedding" && type != "download") return;
   LevelAccess& a = by_model_[model][level];
   if (type == "access.decision") {
-    if (Text(e, "outcome") != "allow") {
-      ++a.denied;
-      return;
-    }
+    const std::string outcome = Text(e, "outcome");
+    if (outcome == "deny") ++a.denied;
+    if (outcome == "error") ++a.failed;
+    if (outcome != "allow") return;
     ++a.requests;
     const std::string actor = Text(e, "actor");
     if (!actor.empty() && actor != "anonymous") a.principals.insert(actor);
@@ -56,6 +56,7 @@ Json AccessStats::ToJson(const std::string& model) const {
     out[level] = {{"principals", a.principals.size()},
                   {"requests", a.requests},
                   {"denied", a.denied},
+                  {"failed", a.failed},
                   {"tokens", a.tokens},
                   {"downloads", a.downloads},
                   {"download_bytes", a.download_bytes},

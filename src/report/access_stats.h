@@ -6,6 +6,8 @@
 //   access.decision, outcome allow  -> requests + 1; its actor, unless
 //                                      "anonymous", is one of the principals
 //   access.decision, outcome deny   -> denied + 1
+//   access.decision, outcome error  -> failed + 1 (allowed, then an internal
+//                                      or engine failure)
 //   access.decision allowed on a route named research.*
 //                                   -> research_queries + 1
 //   completion                      -> tokens + prompt_tokens + completion_tokens
@@ -35,6 +37,7 @@ struct LevelAccess {
   std::set<std::string> principals;
   int64_t requests = 0;
   int64_t denied = 0;
+  int64_t failed = 0;
   int64_t tokens = 0;
   int64_t downloads = 0;
   int64_t download_bytes = 0;
@@ -45,7 +48,7 @@ class AccessStats {
  public:
   // Folds one log entry (its canonical JSON) into the statistics of its model.
   void Add(const std::string& entry);
-  // {"<level>": {"principals", "requests", "denied", "tokens", "downloads",
+  // {"<level>": {"principals", "requests", "denied", "failed", "tokens", "downloads",
   //  "download_bytes", "research_queries"}} for `model` (empty when none).
   Json ToJson(const std::string& model) const;
 

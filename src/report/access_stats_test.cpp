@@ -24,6 +24,7 @@ TEST(AccessStatsTest, CountsEachKindOfEntryByLevel) {
   stats.Add(Entry("access.decision", "p2", "m", "api", "allow", {{"route", "embeddings"}}));
   stats.Add(Entry("access.decision", "anonymous", "m", "api", "allow", {{"route", "chat.completions"}}));
   stats.Add(Entry("access.decision", "p3", "m", "api", "deny", {{"route", "completions"}}));
+  stats.Add(Entry("access.decision", "p6", "m", "api", "error", {{"route", "completions"}}));
   stats.Add(Entry("completion", "p1", "m", "api", "ok", {{"prompt_tokens", 5}, {"completion_tokens", 7}}));
   stats.Add(Entry("embedding", "p2", "m", "api", "ok", {{"prompt_tokens", 3}}));
   stats.Add(Entry("access.decision", "p4", "m", "research", "allow", {{"route", "research.inspect"}}));
@@ -37,7 +38,8 @@ TEST(AccessStatsTest, CountsEachKindOfEntryByLevel) {
   Json m = stats.ToJson("m");
   EXPECT_EQ(m["api"]["requests"], 4);
   EXPECT_EQ(m["api"]["denied"], 1);
-  EXPECT_EQ(m["api"]["principals"], 2);  // p1, p2; anonymous and the denied p3 are not counted
+  EXPECT_EQ(m["api"]["failed"], 1);
+  EXPECT_EQ(m["api"]["principals"], 2);  // p1, p2; anonymous, the denied p3 and the failed p6 are not counted
   EXPECT_EQ(m["api"]["tokens"], 15);
   EXPECT_EQ(m["research"]["research_queries"], 1);
   EXPECT_EQ(m["download"]["downloads"], 1);

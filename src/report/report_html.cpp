@@ -122,14 +122,15 @@ std::string ReportHtml(const Json& report) {
   out += fmt::format("<p>Counted from the log's entries {}.</p>\n",
                      Text(At(At(report, "access"), "counted_over_entries")));
   out +=
-      "<table><tr><th>Level</th><th>Principals</th><th>Requests</th><th>Denied</th><th>Tokens</th>"
+      "<table><tr><th>Level</th><th>Principals</th><th>Requests</th><th>Denied</th><th>Failed</th><th>Tokens</th>"
       "<th>Downloads</th><th>Bytes downloaded</th><th>Research queries</th></tr>\n";
   for (const auto& [level, a] : At(At(report, "access"), "by_level").items()) {
     out += fmt::format(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
         "<td>{}</td></tr>\n",
-        Escape(level), Text(At(a, "principals")), Text(At(a, "requests")), Text(At(a, "denied")), Text(At(a, "tokens")),
-        Text(At(a, "downloads")), Text(At(a, "download_bytes")), Text(At(a, "research_queries")));
+        Escape(level), Text(At(a, "principals")), Text(At(a, "requests")), Text(At(a, "denied")), Text(At(a, "failed")),
+        Text(At(a, "tokens")), Text(At(a, "downloads")), Text(At(a, "download_bytes")),
+        Text(At(a, "research_queries")));
   }
   out += "</table>\n";
 

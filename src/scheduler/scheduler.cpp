@@ -301,6 +301,12 @@ engine::Runner& Scheduler::RunnerFor(const LoadedModel& model) {
   return *r;
 }
 
+absl::Status Scheduler::Forward(engine::Runner& runner, std::span<const engine::BatchEntry> batch,
+                                const engine::Hooks* hooks) {
+  if (options_.engine_fault) RETURN_IF_ERROR(options_.engine_fault());
+  return runner.Forward(batch, hooks);
+}
+
 // One batch for one model: a decode entry per running choice, then prompt
 // chunks first come first served within the step's prompt budget.
 void Scheduler::RunModelStep(const LoadedModel& model, int& prefill_budget) {
@@ -349,7 +355,7 @@ void Scheduler::RunModelStep(const LoadedModel& model, int& prefill_budget) {
   engine::Runner& runner = RunnerFor(model);
   if (!entries.empty()) {
     const auto start = std::chrono::steady_clock::now();
-    absl::Status status = runner.Forward(entries);
+    absl::Status status = Forward(runner, entries);
     step_engine_seconds_ += SecondsSince(start);
     if (!status.ok()) {
       for (const Slot& s : slots) {

@@ -61,6 +61,12 @@ struct SchedulerOptions {
   // or requests ending outside one), e.g. to hand the round's stream chunks
   // to the network in one go.
   std::function<void()> after_events = nullptr;
+  // A test seam where the scheduler calls the engine: when set, it runs
+  // before every forward pass, and an error it returns fails that pass's
+  // requests exactly as an engine error would (on_done with that status).
+  // Tests use it to check that every route reports engine failures; nothing
+  // in the server sets it, and no request or setting can.
+  std::function<absl::Status()> engine_fault = nullptr;
 };
 
 struct SchedulerMetrics {
@@ -146,6 +152,9 @@ class Scheduler {
   void ReleaseSlots(int n);
   void MarkDone(RequestId id);
   engine::Runner& RunnerFor(const LoadedModel& model);
+  // The one place the scheduler runs the engine (see engine_fault).
+  absl::Status Forward(engine::Runner& runner, std::span<const engine::BatchEntry> batch,
+                       const engine::Hooks* hooks = nullptr);
 
   const SchedulerOptions options_;
   const Clock& clock_;

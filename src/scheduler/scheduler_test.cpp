@@ -9,10 +9,10 @@
 #include <thread>
 #include <vector>
 
+#include "core/utf8.h"
 #include "engine/model/hooks.h"
 #include "engine/model/runner.h"
 #include "engine/sampling/sampler.h"
-#include "engine/tokenizer/utf8.h"
 #include "gtest/gtest.h"
 #include "scheduler/scheduler_test_util.h"
 
@@ -167,7 +167,7 @@ TEST_F(SchedulerTest, MultiByteCharactersSplitAcrossTokensArriveWhole) {
   for (size_t i = 0; i < c.tokens.size(); ++i) {
     const TokenEvent& e = c.tokens[i];
     ASSERT_TRUE(e.token == c3 || e.token == a9);
-    EXPECT_TRUE(engine::IsValidUtf8(e.text)) << i;
+    EXPECT_TRUE(IsValidUtf8(e.text)) << i;
     if (e.token == c3) {
       EXPECT_EQ(e.text, "") << i;  // the first byte is held back
     }

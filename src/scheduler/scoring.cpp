@@ -88,7 +88,7 @@ void Scheduler::RunEmbedChunk(Work& w, int tokens, engine::Runner& runner) {
   const engine::BatchEntry entry{w.embed_seq.get(), std::span<const int32_t>(w.prompt.data() + w.prefilled, tokens),
                                  false};
   const auto start = std::chrono::steady_clock::now();
-  absl::Status status = runner.Forward({&entry, 1}, &hooks);
+  absl::Status status = Forward(runner, {&entry, 1}, &hooks);
   step_engine_seconds_ += SecondsSince(start);
   if (!status.ok()) {
     FinishRequest(w, FinishReason::kError, status);

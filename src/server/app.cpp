@@ -145,7 +145,7 @@ Services::~Services() {
   if (store) usage.Flush(*store).IgnoreError();
 }
 
-App::App(Services& s)
+App::App(Services& s, AppTestHooks hooks)
     : services_(s),
       limiter_(s.clock),
       token_limiter_(s.clock),
@@ -156,7 +156,8 @@ App::App(Services& s)
           .prefill_tokens_per_step = static_cast<int>(s.config.serving.prefill_tokens_per_step),
           .models = {.max_context = static_cast<int>(s.config.serving.max_context)},
           .clock = &s.clock,
-          .after_events = [this] { streams_.Flush(); }})),
+          .after_events = [this] { streams_.Flush(); },
+          .engine_fault = std::move(hooks.engine_fault)})),
       evals_(std::make_unique<EvalService>(*s.store, *s.recorder, s.clock, *s.release, *scheduler_)),
       authenticator_(*s.store, *s.hasher, s.clock, s.key_usage),
       licence_gate_(*s.store),
@@ -178,8 +179,9 @@ App::App(Services& s)
             .reports = *s.reports,
             .reload_policy = [&s](const std::string& actor) { return s.ReloadPolicy(actor); }} {}
 
-absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port) {
-  std::unique_ptr<App> app(new App(services));
+absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port,
+                                                AppTestHooks hooks) {
+  std::unique_ptr<App> app(new App(services, std::move(hooks)));
   AddOpsRoutes(app->router_, app->deps_);
   AddModelRoutes(app->router_, app->deps_);
   AddServingRoutes(app->router_, app->deps_);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -80,10 +81,16 @@ class Services {
   Services(const Config& c, const Clock& clk) : config(c), clock(clk) {}
 };
 
+// Seams for tests; `aperture serve` leaves them unset.
+struct AppTestHooks {
+  std::function<absl::Status()> engine_fault;  // see SchedulerOptions::engine_fault
+};
+
 // A running HTTP server over Services.
 class App {
  public:
-  static absl::StatusOr<std::unique_ptr<App>> Start(Services& services, const std::string& host, uint16_t port);
+  static absl::StatusOr<std::unique_ptr<App>> Start(Services& services, const std::string& host, uint16_t port,
+                                                    AppTestHooks hooks = {});
   ~App();
   uint16_t port() const { return server_->port(); }
   void Stop();
@@ -92,7 +99,7 @@ class App {
   absl::Status Tick();
 
  private:
-  explicit App(Services& s);
+  App(Services& s, AppTestHooks hooks);
   Services& services_;
   Metrics metrics_;
   RateLimiter limiter_;

@@ -168,7 +168,7 @@ void AddDistributionCommands(CLI::App& cli, absl::Status& status, std::string& d
   show->callback(with([](Services& s) -> absl::Status {
     ASSIGN_OR_RETURN(std::optional<Licence> l, s.store->FindLicence(model));
     if (!l) return absl::NotFoundError(fmt::format("model '{}' has no licence", model));
-    std::cout << LicenceJson(*l, /*with_text=*/true).dump(2) << "\n";
+    std::cout << DumpJson(LicenceJson(*l, /*with_text=*/true), 2) << "\n";
     return absl::OkStatus();
   }));
 
@@ -224,7 +224,7 @@ void AddDistributionCommands(CLI::App& cli, absl::Status& status, std::string& d
     ASSIGN_OR_RETURN(openness::OpennessCard card, s.openness->Card(m));
     Json j = openness::OpennessCardJson(card);
     if (json) {
-      std::cout << j.dump(2) << "\n";
+      std::cout << DumpJson(j, 2) << "\n";
     } else {
       PrintCard(j);
     }
@@ -259,7 +259,7 @@ void AddDistributionCommands(CLI::App& cli, absl::Status& status, std::string& d
     ASSIGN_OR_RETURN(Model m, FindModel(s, model));
     s.recorder->Flush();
     ASSIGN_OR_RETURN(report::SignedReport r, s.reports->Report(m));
-    std::cout << (html ? report::ReportHtml(r.report) : report::SignedReportJson(r).dump(2) + "\n");
+    std::cout << (html ? report::ReportHtml(r.report) : DumpJson(report::SignedReportJson(r), 2) + "\n");
     return absl::OkStatus();
   }));
   auto* report_verify = report_cmd->add_subcommand("verify", "check a signed report (GET /v1/models/{id}/report)");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "core/json.h"
 #include "engine/model/benchmark.h"
 #include "engine/model/llama_model.h"
 #include "engine/model/runner.h"
@@ -96,7 +97,7 @@ void RunGenerate(const GenerateArgs& a) {
   text += tail;
   if (a.json) {
     nlohmann::json out = {{"prompt", a.prompt}, {"prompt_ids", prompt}, {"text", text}, {"tokens", tokens_json}};
-    std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    std::cout << DumpJson(out) << "\n";
   } else {
     std::fputs(tail.c_str(), stdout);
     std::fputs("\n", stdout);
@@ -132,9 +133,7 @@ struct MakeTestArgs {
 };
 
 void RunMakeTest(MakeTestArgs& a) {
-  auto type = engine::GgmlTypeFromName(a.type);
-  if (!type) Fail(absl::InvalidArgumentError(fmt::format("unknown tensor type '{}'", a.type)));
-  a.spec.type = *type;
+  if (absl::Status s = engine::ParseTestModelType(a.type, &a.spec); !s.ok()) Fail(s);
   a.spec.tied_output = !a.untied;
   if (absl::Status s = engine::WriteTestModel(a.spec, a.out); !s.ok()) Fail(s);
   std::cout << fmt::format("wrote {} (random weights: its output is random text)\n", a.out);
@@ -189,7 +188,9 @@ void AddEngineCommands(CLI::App& app) {
   m->add_option("--kv-heads", mk->spec.kv_heads, "Key/value heads");
   m->add_option("--ffn", mk->spec.ffn, "Feed-forward width");
   m->add_option("--vocab", mk->spec.vocab, "Vocabulary size (>= 300)");
-  m->add_option("--type", mk->type, "Tensor type: f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q5_k, q6_k");
+  m->add_option("--type", mk->type,
+                "Tensor type: f32, f16, bf16, q8_0, q4_0, q4_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_xs, or a "
+                "llama.cpp-style mix: q4_k_m, q5_k_m");
   m->add_option("--seed", mk->spec.seed, "Random seed");
   m->add_option("--context", mk->spec.context_length, "Context length to record");
   m->add_flag("--untied", mk->untied, "Write a separate output matrix");

@@ -12,7 +12,8 @@ namespace aperture {
 //   tokenize --model PATH [--no-bos] TEXT      prints token ids on one line
 //   bench --model PATH [--threads N]           prints pp128, tg64 and peak RSS
 //   model make-test --out PATH --layers L --dim D --heads H --kv-heads K --ffn F
-//            --vocab V --type f32|f16|bf16|q8_0|q4_0|q4_1|q4_k|q5_k|q6_k --seed S
+//            --vocab V --type f32|f16|bf16|q8_0|q4_0|q4_1|q2_k|q3_k|q4_k|q5_k|q6_k|iq4_xs
+//            |q4_k_m|q5_k_m --seed S [--untied]
 // A failing command prints the error to stderr and exits with status 1.
 void AddEngineCommands(CLI::App& app);
 

@@ -278,7 +278,7 @@ int main(int argc, char** argv) {
       pid = p.id;
     }
     ASSIGN_OR_RETURN(auto list, s.store->ListGrants(pid, model_id));
-    for (const Grant& g : list) std::cout << View(g).dump() << "\n";
+    for (const Grant& g : list) std::cout << DumpJson(View(g)) << "\n";
     return absl::OkStatus();
   }));
 
@@ -296,7 +296,7 @@ int main(int argc, char** argv) {
       if (!state) return absl::InvalidArgumentError("--state must be pending, approved or denied");
     }
     ASSIGN_OR_RETURN(auto list, s.access->ListRequests(op, state));
-    for (const AccessRequest& r : list) std::cout << View(r).dump() << "\n";
+    for (const AccessRequest& r : list) std::cout << DumpJson(View(r)) << "\n";
     return absl::OkStatus();
   }));
   std::string approve_level;

@@ -135,7 +135,7 @@ void AddReleaseCommands(CLI::App& cli, absl::Status& status, std::string& data, 
     ASSIGN_OR_RETURN(auto view, s.release->Show(model));
     Json v = ReleaseViewJson(view);
     if (json) {
-      std::cout << v.dump(2) << "\n";
+      std::cout << DumpJson(v, 2) << "\n";
     } else {
       PrintRelease(v);
     }

@@ -30,7 +30,7 @@ std::string SerializeState(const VerifiedState& s) {
             {"root", B64(s.root)},
             {"checkpoint", s.checkpoint},
             {"frontier", std::move(frontier)}};
-  return j.dump(2) + "\n";
+  return DumpJson(j, 2) + "\n";
 }
 
 absl::StatusOr<VerifiedState> ParseState(std::string_view json) {

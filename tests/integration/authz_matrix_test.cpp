@@ -273,5 +273,157 @@ TEST(AuthzMatrixTest, GrantsAbovePublicLevelWorkAndExpire) {
   EXPECT_EQ(server.CallJson("GET", "/v1/models", "", key)["data"][0]["level"], "hosted");
 }
 
+// Separation of duties: nobody grants a level to themselves or approves
+// their own access request; a reviewer grants and approves at most
+// reviewer_grant_limit (default research); owners grant anything to others,
+// recorded like everyone's grants. Every refusal names its rule.
+class SeparationOfDutiesTest : public ::testing::Test {
+ protected:
+  explicit SeparationOfDutiesTest(Config config = DefaultConfig()) : server_(config) {
+    server_.AddModel("m", Level::kHosted);
+    rita_id_ = server_.AddPrincipal("rita", Role::kReviewer);
+    server_.AddPrincipal("rob", Role::kReviewer);
+    mia_id_ = server_.AddPrincipal("mia", Role::kMember);
+    rita_ = server_.CreateKey("rita");
+    rob_ = server_.CreateKey("rob");
+    mia_ = server_.CreateKey("mia");
+    auto owner = server_.services().store->FindPrincipalByName("owner");
+    EXPECT_TRUE(owner.ok() && owner->has_value());
+    owner_id_ = (*owner)->id;
+  }
+
+  http::TestResponse Grant(const std::string& key, const std::string& principal, Level level) {
+    return server_.Call("POST", "/v1/admin/grants",
+                        fmt::format(R"({{"principal":"{}","model":"m","level":"{}","reason":"sod test"}})", principal,
+                                    LevelName(level)),
+                        key);
+  }
+  std::string Submit(const std::string& key, Level level) {
+    Json r = server_.CallJson(
+        "POST", "/v1/access-requests",
+        fmt::format(R"({{"model":"m","level":"{}","justification":"a study"}})", LevelName(level)), key);
+    EXPECT_TRUE(r.contains("id")) << r;
+    return r.value("id", "");
+  }
+  http::TestResponse Approve(const std::string& key, const std::string& id, std::string body = "{}") {
+    return server_.Call("POST", fmt::format("/v1/admin/access-requests/{}/approve", id), body, key);
+  }
+  static std::string Code(const http::TestResponse& r) {
+    auto j = ParseJson(r.body);
+    return j.ok() && j->contains("error") ? (*j)["error"].value("code", "") : "";
+  }
+  std::vector<LogEvent> Logged(const std::string& type) {
+    server_.services().recorder->Flush();
+    auto head = server_.services().log->Head();
+    std::vector<LogEvent> out;
+    if (!head.ok()) return out;
+    auto entries = server_.services().log->Entries(0, head->size);
+    if (!entries.ok()) return out;
+    for (const std::string& entry : *entries) {
+      auto e = translog::EventFromEntry(entry);
+      if (e.ok() && e->type == type) out.push_back(*e);
+    }
+    return out;
+  }
+
+  TestServer server_;
+  std::string rita_id_, mia_id_, owner_id_;
+  std::string rita_, rob_, mia_;
+};
+
+TEST_F(SeparationOfDutiesTest, GrantsByRoleRecipientAndLevel) {
+  const Level limit = DefaultConfig().reviewer_grant_limit;
+  ASSERT_EQ(limit, Level::kResearch);
+  struct Actor {
+    const char* name;
+    std::string key;
+    std::string id;
+    bool owner;
+  };
+  const Actor actors[] = {{"reviewer", rita_, rita_id_, false}, {"owner", server_.owner_key(), owner_id_, true}};
+  int granted = 0;
+  for (const Actor& actor : actors) {
+    for (Level level : kAllLevels) {
+      SCOPED_TRACE(fmt::format("{} granting {}", actor.name, LevelName(level)));
+      // Never to themselves, whatever their role or the level.
+      auto self = Grant(actor.key, actor.id, level);
+      EXPECT_EQ(self.status, 403) << self.body;
+      EXPECT_EQ(Code(self), "self_grant") << self.body;
+      EXPECT_NE(self.body.find("separation of duties"), std::string::npos) << self.body;
+      // To someone else: a reviewer up to the limit, an owner anything.
+      auto other = Grant(actor.key, mia_id_, level);
+      if (actor.owner || level <= limit) {
+        EXPECT_EQ(other.status, 201) << other.body;
+        ++granted;
+      } else {
+        EXPECT_EQ(other.status, 403) << other.body;
+        EXPECT_EQ(Code(other), "reviewer_grant_limit") << other.body;
+        EXPECT_NE(other.body.find("needs an owner"), std::string::npos) << other.body;
+      }
+    }
+  }
+  // Every grant, the owner's included, is recorded with who granted it; the
+  // refusals are recorded as denials naming their rule.
+  auto grants = Logged("grant.created");
+  ASSERT_EQ(static_cast<int>(grants.size()), granted);
+  int by_owner = 0;
+  for (const LogEvent& e : grants) by_owner += e.actor == owner_id_;
+  EXPECT_EQ(by_owner, static_cast<int>(kAllLevels.size()));
+  int self_refusals = 0, limit_refusals = 0;
+  for (const LogEvent& e : Logged("access.decision")) {
+    self_refusals += e.outcome == "deny" && e.reason == "self_grant";
+    limit_refusals += e.outcome == "deny" && e.reason == "reviewer_grant_limit";
+  }
+  EXPECT_EQ(self_refusals, 2 * static_cast<int>(kAllLevels.size()));
+  EXPECT_EQ(limit_refusals, 2);  // download and open
+  // The CLI refuses a reviewer's self-grant the same way.
+  Caller rita = AccessService::Operator();
+  rita.principal = *server_.services().store->FindPrincipal(rita_id_).value();
+  auto cli = server_.services().access->GrantAccess(rita, "rita", "m", Level::kApi, std::nullopt, "x");
+  EXPECT_TRUE(absl::IsPermissionDenied(cli.status())) << cli.status();
+}
+
+TEST_F(SeparationOfDutiesTest, ApprovalsByRoleRequesterAndLevel) {
+  // A reviewer cannot approve a download; approving it at research is fine.
+  std::string request = Submit(mia_, Level::kDownload);
+  auto refused = Approve(rita_, request);
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_EQ(Code(refused), "reviewer_grant_limit");
+  EXPECT_NE(refused.body.find("approve at level 'research'"), std::string::npos) << refused.body;
+  auto lowered = Approve(rita_, request, R"({"level":"research"})");
+  EXPECT_EQ(lowered.status, 200) << lowered.body;
+  EXPECT_EQ(server_.CallJson("GET", "/v1/models/m", "", mia_)["level"], "research");
+
+  // Nobody approves their own request: not a reviewer, and another reviewer may.
+  std::string own = Submit(rita_, Level::kApi);
+  auto self = Approve(rita_, own);
+  EXPECT_EQ(self.status, 403) << self.body;
+  EXPECT_EQ(Code(self), "self_grant");
+  EXPECT_EQ(Approve(rob_, own).status, 200);
+
+  // An owner approves anything someone else asked for.
+  std::string other = Submit(rob_, Level::kOpen);
+  auto by_owner = Approve(server_.owner_key(), other);
+  EXPECT_EQ(by_owner.status, 200) << by_owner.body;
+}
+
+class LowerReviewerLimitTest : public SeparationOfDutiesTest {
+ protected:
+  static Config WithLimit() {
+    Config c = DefaultConfig();
+    c.reviewer_grant_limit = Level::kApi;
+    return c;
+  }
+  LowerReviewerLimitTest() : SeparationOfDutiesTest(WithLimit()) {}
+};
+
+TEST_F(LowerReviewerLimitTest, TheLimitComesFromTheLevelSettings) {
+  EXPECT_EQ(Grant(rita_, mia_id_, Level::kApi).status, 201);
+  auto research = Grant(rita_, mia_id_, Level::kResearch);
+  EXPECT_EQ(research.status, 403) << research.body;
+  EXPECT_EQ(Code(research), "reviewer_grant_limit");
+  EXPECT_EQ(Grant(server_.owner_key(), mia_id_, Level::kResearch).status, 201);
+}
+
 }  // namespace
 }  // namespace aperture::testing

@@ -103,6 +103,61 @@ TEST_F(HostileInputTest, DuplicateAuthorizationIsRefused) {
   ExpectStillServing();
 }
 
+// Bytes that are not UTF-8 wherever a caller can put them: a clear 400 (404
+// for a route or model that does not exist) with a valid JSON body, never a
+// 500 and never a dead process; a normal request succeeds afterwards.
+TEST_F(HostileInputTest, BytesThatAreNotUtf8AreRefusedEverywhere) {
+  const std::string bad = "\xff\xfe";
+  auto get = [](const std::string& target, const std::string& extra_headers = "") {
+    return "GET " + target + " HTTP/1.1\r\nHost: h\r\n" + extra_headers + "\r\n";
+  };
+  auto post = [&](const std::string& path, const std::string& body) {
+    return "POST " + path + " HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer " + key_ +
+           "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  };
+  struct Case {
+    std::string name;
+    std::string bytes;
+    int status;
+  };
+  std::vector<Case> cases = {
+      {"raw bytes in the target", get("/v1/models/" + bad), 400},
+      {"raw bytes in an unknown route", get("/nowhere/" + bad), 400},
+      {"escaped bytes naming a model", get("/v1/models/%FF%FE"), 404},
+      {"escaped bytes in an unknown route", get("/nowhere/%FF"), 404},
+      {"a query value", get("/v1/usage?date=%FF%FE", "Authorization: Bearer " + key_ + "\r\n"), 400},
+      {"a query name", get("/v1/models?%FF=1"), 400},
+      {"the Host header", "GET /v1/models HTTP/1.1\r\nHost: " + bad + "\r\n\r\n", 400},
+      {"a JSON string",
+       post("/v1/chat/completions", R"({"model":"m","messages":[{"role":"user","content":")" + bad + R"("}]})"), 400},
+      {"a JSON model id", post("/v1/completions", R"({"model":")" + bad + R"(","prompt":"x"})"), 400},
+      {"a lone surrogate escape", post("/v1/completions", R"({"model":"m","prompt":"\udcff"})"), 400},
+      {"an access request",
+       post("/v1/access-requests", R"({"model":"m","level":"research","justification":")" + bad + R"("})"), 400},
+  };
+  for (const char* header : {"Authorization", "Transfer-Encoding", "Content-Length", "Expect", "Connection",
+                             "Content-Type", "User-Agent", "X-Forwarded-For"}) {
+    cases.push_back(
+        {std::string("the ") + header + " header", get("/v1/models", std::string(header) + ": " + bad + "\r\n"), 400});
+  }
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto client = http::TestClient::Connect(server_.port());
+    ASSERT_TRUE(client);
+    ASSERT_TRUE(client->Send(c.bytes));
+    auto r = client->ReadResponse();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, c.status) << r->body;
+    auto body = ParseJson(r->body);
+    ASSERT_TRUE(body.ok()) << "not JSON: " << r->body;
+    EXPECT_TRUE(body->contains("error")) << r->body;
+  }
+  ExpectStillServing();
+  auto chat = server_.Call("POST", "/v1/chat/completions",
+                           R"({"model":"m","messages":[{"role":"user","content":"Hi"}],"max_tokens":4})", key_);
+  EXPECT_EQ(chat.status, 200) << chat.body;
+}
+
 TEST_F(HostileInputTest, RateLimitAnswers429WithRetryAfter) {
   Config c = DefaultConfig();
   c.principal_requests_per_minute = 3;

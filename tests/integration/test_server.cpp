@@ -43,9 +43,19 @@ void TestServer::Open() {
   auto services = Services::Open(dir_, config_, clock_);
   ASSERT_TRUE(services.ok()) << services.status();
   services_ = std::move(*services);
-  auto app = App::Start(*services_, "127.0.0.1", 0);
+  AppTestHooks hooks;
+  hooks.engine_fault = [this] {
+    absl::MutexLock lock(&fault_mu_);
+    return engine_fault_;
+  };
+  auto app = App::Start(*services_, "127.0.0.1", 0, std::move(hooks));
   ASSERT_TRUE(app.ok()) << app.status();
   app_ = std::move(*app);
+}
+
+void TestServer::SetEngineFault(absl::Status fault) {
+  absl::MutexLock lock(&fault_mu_);
+  engine_fault_ = std::move(fault);
 }
 
 void TestServer::Stop() {

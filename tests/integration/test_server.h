@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "http/test_client.h"
@@ -43,6 +45,10 @@ class TestServer {
   std::string AddPrincipal(const std::string& name, Role role);  // returns its id
   std::string CreateKey(const std::string& principal, std::optional<int64_t> ttl = std::nullopt);
 
+  // Fails every forward pass of the engine with `fault` from now on (OK: no
+  // more failures), as an engine error would.
+  void SetEngineFault(absl::Status fault);
+
   Services& services() { return *services_; }
   FakeClock& clock() { return clock_; }
   uint16_t port() const { return app_->port(); }
@@ -58,6 +64,8 @@ class TestServer {
   std::string owner_key_;
   std::unique_ptr<Services> services_;
   std::unique_ptr<App> app_;
+  absl::Mutex fault_mu_;
+  absl::Status engine_fault_ ABSL_GUARDED_BY(fault_mu_);
 };
 
 }  // namespace aperture::testing

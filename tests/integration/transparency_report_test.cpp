@@ -19,7 +19,7 @@ namespace {
 Json Recount(const std::vector<std::string>& entries, const std::string& model) {
   struct Counts {
     std::set<std::string> principals;
-    int64_t requests = 0, denied = 0, tokens = 0, downloads = 0, bytes = 0, research = 0;
+    int64_t requests = 0, denied = 0, failed = 0, tokens = 0, downloads = 0, bytes = 0, research = 0;
   };
   std::map<std::string, Counts> by_level;
   for (const std::string& text : entries) {
@@ -35,8 +35,10 @@ Json Recount(const std::vector<std::string>& entries, const std::string& model) 
         ++c.requests;
         if (e["actor"] != "anonymous") c.principals.insert(e["actor"].get<std::string>());
         if (d.value("route", "").rfind("research.", 0) == 0) ++c.research;
-      } else {
+      } else if (e["outcome"] == "deny") {
         ++c.denied;
+      } else if (e["outcome"] == "error") {
+        ++c.failed;
       }
     } else if (type == "completion") {
       by_level[level].tokens += d.value("prompt_tokens", 0) + d.value("completion_tokens", 0);
@@ -52,6 +54,7 @@ Json Recount(const std::vector<std::string>& entries, const std::string& model) 
     out[level] = {{"principals", c.principals.size()},
                   {"requests", c.requests},
                   {"denied", c.denied},
+                  {"failed", c.failed},
                   {"tokens", c.tokens},
                   {"downloads", c.downloads},
                   {"download_bytes", c.bytes},
@@ -110,7 +113,8 @@ TEST_F(TransparencyReportTest, AccessStatisticsEqualARecountOfTheLog) {
 
   const int64_t size = (*report)["checkpoint"]["size"];
   const Json recount = Recount(Entries(size), "m");
-  EXPECT_EQ((*report)["access"]["by_level"], recount) << (*report)["access"].dump(2) << "\n" << recount.dump(2);
+  EXPECT_EQ((*report)["access"]["by_level"], recount) << DumpJson((*report)["access"], 2) << "\n"
+                                                      << DumpJson(recount, 2);
   // And the numbers are the traffic above.
   EXPECT_EQ(recount["hosted"]["requests"], 2);
   EXPECT_EQ(recount["api"]["principals"], 1);
@@ -144,7 +148,7 @@ TEST_F(TransparencyReportTest, TheReportCarriesTheReleaseLicenceManifestAndCard)
   auto key = distribution::EcdsaP256Verifier::FromPem(server_.Call("GET", "/v1/signing-key").body);
   Json tampered = j;
   tampered["report"]["release"]["public_level"] = "open";
-  EXPECT_FALSE(report::VerifySignedReport(tampered.dump(), *key).ok());
+  EXPECT_FALSE(report::VerifySignedReport(DumpJson(tampered), *key).ok());
 
   auto html = server_.Call("GET", "/v1/models/m/report", "", "", {"Accept: text/html"});
   EXPECT_EQ(html.status, 200);

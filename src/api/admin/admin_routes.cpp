@@ -1,4 +1,5 @@
 #include "api/admin/admin_routes.h"
+#include "core/error_code.h"
 
 #include "api/body_fields.h"
 #include "api/views.h"
@@ -12,7 +13,15 @@ using Handler = std::function<absl::StatusOr<Json>(RequestContext&)>;
 
 // Wraps a handler that returns JSON or an error.
 std::function<http::Response(RequestContext&)> Json200(Handler h, int status = 200) {
-  return [h = std::move(h), status](RequestContext& ctx) { return Answer(h(ctx), status); };
+  return [h = std::move(h), status](RequestContext& ctx) {
+    absl::StatusOr<Json> result = h(ctx);
+    // A refusal by the access rules is a denial in the record, named by its rule.
+    if (absl::IsPermissionDenied(result.status())) {
+      const std::string rule = ErrorCode(result.status());
+      ctx.Deny(rule.empty() ? "permission_denied" : rule);
+    }
+    return Answer(result, status);
+  };
 }
 
 std::string QueryOr(const RequestContext& ctx, std::string_view name) {

@@ -28,9 +28,7 @@ CompletionResponse::CompletionResponse(const CompletionParams& params, std::stri
   envelope_rest_ = envelope.substr(7, envelope.size() - 9);  // the envelope's members after "{", with its "}"
 }
 
-std::string CompletionResponse::Sse(const Json& j) {
-  return "data: " + j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n";
-}
+std::string CompletionResponse::Sse(const Json& j) { return "data: " + DumpJson(j) + "\n\n"; }
 
 Json CompletionResponse::Envelope() const {
   const char* object =
@@ -100,7 +98,7 @@ std::string CompletionResponse::OnToken(const scheduler::TokenEvent& e) {
   }
   // The common chunk, one per streamed token, written directly: the same
   // bytes as the Json path above (keys in order), at a tenth of the cost.
-  const std::string text = Json(e.text).dump(-1, ' ', false, Json::error_handler_t::replace);
+  const std::string text = DumpJson(Json(e.text));
   std::string out = "data: {\"choices\":[{";
   if (params_.chat) {
     out += "\"delta\":{\"content\":" + text + "},\"finish_reason\":null,\"index\":" + std::to_string(e.choice) +
@@ -167,7 +165,7 @@ std::string CompletionResponse::OnDone(const scheduler::GenerateDone& d) {
   }
   body["choices"] = std::move(choices);
   body["usage"] = Usage(d);
-  return body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return DumpJson(body);
 }
 
 std::string CompletionResponse::AllText() const {

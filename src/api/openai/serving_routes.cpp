@@ -61,6 +61,14 @@ int64_t EstimatePromptTokens(const CompletionParams& p) {
   return static_cast<int64_t>(bytes / 4 + 1);
 }
 
+// The answer to a request whose engine work failed: never a 200. A full
+// queue or a stopping server is 503 with Retry-After; an engine failure is
+// a 500 that says so (its details stay in the server's log).
+http::Response EngineFailure(const absl::Status& status) {
+  if (HttpStatusFor(status.code()) != 500) return SubmitError(status);
+  return http::ErrorResponse(500, "the model failed while running this request; try again", "engine_error");
+}
+
 // What one running completion shares between the handler and the scheduler's callbacks.
 struct Completion {
   Completion(CompletionParams p, std::string id, int64_t created, std::string model, StreamNotifier& streams)
@@ -70,6 +78,20 @@ struct Completion {
   CompletionParams params;
   CompletionResponse response;
   std::shared_ptr<EventStream> stream;
+  // Nothing, not even the status line, goes out before the engine has
+  // either produced a token (a stream) or finished (a whole body), so a
+  // failure before then is answered with its own status.
+  std::shared_ptr<http::DeferredResponse> answer = std::make_shared<http::DeferredResponse>();
+  http::Response head;    // status and headers of a successful answer
+  bool answered = false;  // scheduler thread only
+  // Answers with the stream now that it has something to say.
+  void AnswerWithStream() {
+    if (answered) return;
+    answered = true;
+    http::Response r = head;
+    r.stream = stream;
+    answer->Resolve(std::move(r));
+  }
 };
 
 http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
@@ -132,12 +154,19 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
 
   const std::string id = (chat ? "chatcmpl-" : "cmpl-") + NewId("x").substr(2);
   auto state = std::make_shared<Completion>(std::move(*params), id, d.clock.NowSeconds(), model.id, d.streams);
+  state->head.content_type = state->params.stream ? "text/event-stream" : "application/json";
+  if (state->params.stream) state->head.SetHeader("Cache-Control", "no-cache");
+  state->head.SetHeader("X-Aperture-Level", std::string(LevelName(level)));
+  if (adjust->max_tokens_clamped) state->head.SetHeader("X-Aperture-Max-Tokens", std::to_string(adjust->max_tokens));
   state->stream->Push(state->response.OnStart());
   const std::string request_hash = Sha256Hex(ctx.request.body);
   const std::string owner = UsageOwner(ctx.caller);
   const std::string actor = ctx.caller.actor();
   const bool charge = !ctx.caller.IsAtLeast(Role::kOwner);
-  req.callbacks.on_token = [state](const TokenEvent& e) { state->stream->Push(state->response.OnToken(e)); };
+  req.callbacks.on_token = [state](const TokenEvent& e) {
+    state->stream->Push(state->response.OnToken(e));
+    if (state->params.stream) state->AnswerWithStream();
+  };
   req.callbacks.on_choice_end = [state](const ChoiceEnd& e) { state->stream->Push(state->response.OnChoiceEnd(e)); };
   req.callbacks.on_done = [state, &d, request_hash, owner, actor, charge, bucket, tpm, budget, level,
                            model_id = model.id, route = ctx.route->name](const GenerateDone& done) {
@@ -157,8 +186,16 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
     d.recorder.Record(LogEvent{"completion", now, actor, model_id, std::string(LevelName(level)),
                                done.status.ok() ? "ok" : "error", done.status.ok() ? "ok" : "engine_error",
                                CanonicalJson(details)});
+    if (!state->answered && !done.status.ok()) {
+      // Nothing has gone out yet: the failure gets its own status.
+      state->answered = true;
+      state->stream->Cancel();
+      state->answer->Resolve(EngineFailure(done.status));
+      return;
+    }
     state->stream->Push(final_chunk);
     state->stream->Finish();
+    state->AnswerWithStream();
   };
   auto submitted = d.scheduler.Submit(std::move(req));
   if (!submitted.ok()) {
@@ -166,15 +203,10 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
     return SubmitError(submitted.status());
   }
   scheduler::Scheduler* sched = &d.scheduler;
-  state->stream->OnCancel([sched, request_id = *submitted] { sched->Cancel(request_id); });
-
-  http::Response r;
-  r.content_type = state->params.stream ? "text/event-stream" : "application/json";
-  if (state->params.stream) r.SetHeader("Cache-Control", "no-cache");
-  r.SetHeader("X-Aperture-Level", std::string(LevelName(level)));
-  if (adjust->max_tokens_clamped) r.SetHeader("X-Aperture-Max-Tokens", std::to_string(adjust->max_tokens));
-  r.stream = state->stream;
-  return r;
+  auto cancel = [sched, request_id = *submitted] { sched->Cancel(request_id); };
+  state->stream->OnCancel(cancel);
+  state->answer->OnCancel(cancel);
+  return http::LaterResponse(state->answer);
 }
 
 // Gathers the embeddings of several inputs, in order, then answers once.
@@ -185,7 +217,8 @@ struct Embeddings {
   int prompt_tokens ABSL_GUARDED_BY(mu) = 0;
   absl::Status status ABSL_GUARDED_BY(mu);
   size_t remaining ABSL_GUARDED_BY(mu);
-  std::shared_ptr<EventStream> stream = std::make_shared<EventStream>();
+  // Answered once every input is done: the whole body, or the failure's own status.
+  std::shared_ptr<http::DeferredResponse> answer = std::make_shared<http::DeferredResponse>();
 };
 
 std::string EmbeddingsBody(const std::vector<std::vector<float>>& vectors, const std::string& format,
@@ -201,11 +234,10 @@ std::string EmbeddingsBody(const std::vector<std::vector<float>>& vectors, const
     }
     data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", std::move(embedding)}});
   }
-  return Json{{"object", "list"},
-              {"data", std::move(data)},
-              {"model", model},
-              {"usage", {{"prompt_tokens", prompt_tokens}, {"total_tokens", prompt_tokens}}}}
-      .dump();
+  return DumpJson(Json{{"object", "list"},
+                       {"data", std::move(data)},
+                       {"model", model},
+                       {"usage", {{"prompt_tokens", prompt_tokens}, {"total_tokens", prompt_tokens}}}});
 }
 
 http::Response HandleEmbeddings(ApiDeps& d, RequestContext& ctx) {
@@ -226,7 +258,8 @@ http::Response HandleEmbeddings(ApiDeps& d, RequestContext& ctx) {
     req.deadline_micros = d.clock.NowMicros() + d.config.serving.request_timeout_ms * 1000;
     req.on_done = [state, i, &d, owner, actor, level, request_hash, model_id = model.id,
                    format = params->encoding_format](absl::StatusOr<scheduler::EmbedResult> result) {
-      std::string body;
+      http::Response answer;
+      absl::Status status;
       int prompt_tokens = 0;
       {
         absl::MutexLock lock(&state->mu);
@@ -238,15 +271,16 @@ http::Response HandleEmbeddings(ApiDeps& d, RequestContext& ctx) {
         }
         if (--state->remaining > 0) return;
         prompt_tokens = state->prompt_tokens;
-        body = state->status.ok() ? EmbeddingsBody(state->vectors, format, model_id, prompt_tokens)
-                                  : StatusResponse(state->status).body;
+        status = state->status;
+        if (status.ok()) answer.body = EmbeddingsBody(state->vectors, format, model_id, prompt_tokens);
       }
+      if (!status.ok()) answer = EngineFailure(status);
       const int64_t now = d.clock.NowSeconds();
       d.usage.Add(owner, model_id, now, prompt_tokens, 0);
-      d.recorder.Record(LogEvent{"embedding", now, actor, model_id, level, "ok", "ok",
+      d.recorder.Record(LogEvent{"embedding", now, actor, model_id, level, status.ok() ? "ok" : "error",
+                                 status.ok() ? "ok" : "engine_error",
                                  CanonicalJson({{"request_sha256", request_hash}, {"prompt_tokens", prompt_tokens}})});
-      state->stream->Push(std::move(body));
-      state->stream->Finish();
+      state->answer->Resolve(std::move(answer));
     };
     auto id = d.scheduler.SubmitEmbed(std::move(req));
     if (!id.ok()) {
@@ -256,12 +290,10 @@ http::Response HandleEmbeddings(ApiDeps& d, RequestContext& ctx) {
     submitted.push_back(*id);
   }
   scheduler::Scheduler* sched = &d.scheduler;
-  state->stream->OnCancel([sched, submitted] {
+  state->answer->OnCancel([sched, submitted] {
     for (scheduler::RequestId id : submitted) sched->Cancel(id);
   });
-  http::Response r;
-  r.stream = state->stream;
-  return r;
+  return http::LaterResponse(state->answer);
 }
 
 // Usage for a day range: the caller's own; owners may ask for a principal or everyone.

@@ -56,6 +56,9 @@ inline constexpr int64_t kQK_K = 256;
 //   Q4_K: { half d, dmin; uint8 scales[12]; uint8 qs[128]; }       256, 144
 //   Q5_K: { half d, dmin; uint8 scales[12]; uint8 qh[32]; uint8 qs[128]; } 256, 176
 //   Q6_K: { uint8 ql[128]; uint8 qh[64]; int8 scales[16]; half d; } 256, 210
+//   Q2_K: { uint8 scales[16]; uint8 qs[64]; half d, dmin; }        256, 84
+//   Q3_K: { uint8 hmask[32]; uint8 qs[64]; uint8 scales[12]; half d; } 256, 110
+//   IQ4_XS: { half d; uint16 scales_h; uint8 scales_l[4]; uint8 qs[128]; } 256, 136
 struct GgmlTypeInfo {
   const char* name;    // "f32", "q4_0", "q4_K", ... as ggml names them
   int64_t block_size;  // elements per block
@@ -70,7 +73,7 @@ inline std::optional<GgmlTypeInfo> GetGgmlTypeInfo(GgmlType t) { return GetGgmlT
 bool IsKnownGgmlType(uint32_t id);
 
 // True for the types the engine's kernels compute with:
-// F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K.
+// F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS.
 bool IsEngineSupportedType(GgmlType t);
 
 // "q4_0" etc.; "unknown" for an undefined id.

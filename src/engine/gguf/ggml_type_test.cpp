@@ -23,14 +23,18 @@ TEST(GgmlTypeTest, BlockLayoutsMatchTheSpecification) {
                                          {GgmlType::kQ4_1, 32, 20},
                                          {GgmlType::kQ4_K, 256, 144},
                                          {GgmlType::kQ5_K, 256, 176},
-                                         {GgmlType::kQ6_K, 256, 210}}) {
+                                         {GgmlType::kQ6_K, 256, 210},
+                                         {GgmlType::kQ2_K, 256, 84},
+                                         {GgmlType::kQ3_K, 256, 110},
+                                         {GgmlType::kIQ4_XS, 256, 136}}) {
     auto info = GetGgmlTypeInfo(c.type);
     ASSERT_TRUE(info.has_value()) << GgmlTypeName(c.type);
     EXPECT_EQ(info->block_size, c.block) << GgmlTypeName(c.type);
     EXPECT_EQ(info->type_size, c.bytes) << GgmlTypeName(c.type);
     EXPECT_TRUE(IsEngineSupportedType(c.type));
   }
-  EXPECT_FALSE(IsEngineSupportedType(GgmlType::kQ2_K));
+  EXPECT_FALSE(IsEngineSupportedType(GgmlType::kIQ2_XXS));
+  EXPECT_FALSE(IsEngineSupportedType(GgmlType::kQ5_0));
 }
 
 TEST(GgmlTypeTest, UnknownIdsAreRejected) {

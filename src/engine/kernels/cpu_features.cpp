@@ -16,6 +16,13 @@ bool HasF16c() {
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29)) != 0;
 }
+
+// AVX512_BF16 from CPUID leaf 7 sub-leaf 1 (EAX bit 5), which compilers'
+// __builtin_cpu_supports does not know in every version.
+bool HasAvx512Bf16() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax & (1u << 5)) != 0;
+}
 #endif
 
 Isa Detect() {
@@ -23,7 +30,7 @@ Isa Detect() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("fma") && HasF16c()) {
-    return Isa::kAvx512;
+    return HasAvx512Bf16() ? Isa::kAvx512Bf16 : Isa::kAvx512;
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && HasF16c()) {
     return Isa::kAvx2;
@@ -44,6 +51,12 @@ Isa DetectIsa() {
   return isa;
 }
 
+std::vector<Isa> AvailableIsas() {
+  std::vector<Isa> out;
+  for (int i = 0; i <= static_cast<int>(DetectIsa()); ++i) out.push_back(static_cast<Isa>(i));
+  return out;
+}
+
 Isa ActiveIsa() { return static_cast<Isa>(ActiveSlot().load(std::memory_order_relaxed)); }
 
 void SetActiveIsa(Isa isa) {
@@ -59,6 +72,8 @@ const char* IsaName(Isa isa) {
       return "avx2";
     case Isa::kAvx512:
       return "avx512";
+    case Isa::kAvx512Bf16:
+      return "avx512-bf16";
   }
   return "?";
 }

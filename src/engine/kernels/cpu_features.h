@@ -3,16 +3,22 @@
 // every path computes the same results.
 #pragma once
 
+#include <vector>
+
 namespace aperture::engine {
 
 enum class Isa {
-  kScalar = 0,  // portable C++
-  kAvx2 = 1,    // AVX2 + FMA + F16C
-  kAvx512 = 2,  // AVX-512 F/BW/VL + VNNI
+  kScalar = 0,      // portable C++
+  kAvx2 = 1,        // AVX2 + FMA + F16C
+  kAvx512 = 2,      // AVX-512 F/BW/VL + VNNI (a CPU without VNNI runs the AVX2 kernels)
+  kAvx512Bf16 = 3,  // kAvx512 + AVX512_BF16 (vdpbf16ps for BF16 weights)
 };
 
 // The best level this CPU supports.
 Isa DetectIsa();
+
+// Every level this CPU runs, lowest (kScalar) first.
+std::vector<Isa> AvailableIsas();
 
 // The level kernels use now (DetectIsa() unless forced).
 Isa ActiveIsa();

@@ -33,11 +33,18 @@ inline void StoreRows(float* dst, __m256 lo, __m256 hi, int nr) {
   for (int r = 0; r < nr; ++r) dst[r] = tmp[r];
 }
 
-template <int G, int T>
+// 8 weights (half of one k of a group) as floats: F32 as stored, F16 converted (exact).
+inline __m256 LoadWeights(const float* p) { return _mm256_load_ps(p); }
+inline __m256 LoadWeights(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+// G groups x T rows of an F32x16 (W = float) or F16x16 (W = uint16_t) matrix.
+template <typename W, int G, int T>
 inline void F32Tile(const PackedMatrix& w, int64_t g, const float* x, int64_t ldx, float* y, int64_t ldy) {
   const int64_t K = w.cols();
-  const float* wg[G];
-  for (int i = 0; i < G; ++i) wg[i] = reinterpret_cast<const float*>(w.group_data(g + i));
+  const W* wg[G];
+  for (int i = 0; i < G; ++i) wg[i] = reinterpret_cast<const W*>(w.group_data(g + i));
   __m256 acc[G][T][2];
 #pragma GCC unroll 8
   for (int i = 0; i < G; ++i)
@@ -46,8 +53,8 @@ inline void F32Tile(const PackedMatrix& w, int64_t g, const float* x, int64_t ld
   for (int64_t k = 0; k < K; ++k) {
 #pragma GCC unroll 8
     for (int i = 0; i < G; ++i) {
-      const __m256 w0 = _mm256_load_ps(wg[i] + k * kRowGroup);
-      const __m256 w1 = _mm256_load_ps(wg[i] + k * kRowGroup + 8);
+      const __m256 w0 = LoadWeights(wg[i] + k * kRowGroup);
+      const __m256 w1 = LoadWeights(wg[i] + k * kRowGroup + 8);
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t) {
         const __m256 xv = _mm256_broadcast_ss(x + t * ldx + k);
@@ -62,6 +69,43 @@ inline void F32Tile(const PackedMatrix& w, int64_t g, const float* x, int64_t ld
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) StoreRows(y + t * ldy + (g + i) * kRowGroup, acc[i][t][0], acc[i][t][1], nr);
   }
+}
+
+template <typename W>
+void F32Matrix(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
+  int64_t g = g0;
+  const int64_t ldx = x.ld();
+  if (x.m() == 1) {
+    for (; g + 4 <= g1; g += 4) F32Tile<W, 4, 1>(w, g, x.f32(), ldx, y, ldy);
+  }
+  for (; g < g1; ++g) {
+    int m = 0;
+    for (; m + 6 <= x.m(); m += 6) F32Tile<W, 1, 6>(w, g, x.f32() + m * ldx, ldx, y + m * ldy, ldy);
+    for (; m < x.m(); ++m) F32Tile<W, 1, 1>(w, g, x.f32() + m * ldx, ldx, y + m * ldy, ldy);
+  }
+}
+
+// One group x one row of a BF16x16 matrix with vdpbf16ps's arithmetic in
+// FMAs: per pair of k, the odd product then the even one.
+inline void Bf16Tile(const PackedMatrix& w, int64_t g, const Activations& x, int m, float* y, int64_t ldy) {
+  const int64_t pairs = w.cols() / 2;
+  const unsigned char* wg = w.group_data(g);
+  const uint16_t* xr = x.bf16(m);
+  const __m256i high = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t p = 0; p < pairs; ++p) {
+    int32_t v;
+    std::memcpy(&v, xr + 2 * p, 4);
+    const __m256i xv = _mm256_set1_epi32(v);
+    const __m256 xo = _mm256_castsi256_ps(_mm256_and_si256(xv, high));
+    const __m256 xe = _mm256_castsi256_ps(_mm256_slli_epi32(xv, 16));
+    for (int h = 0; h < 2; ++h) {
+      const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(wg + p * 64 + h * 32));
+      acc[h] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_and_si256(wv, high)), xo, acc[h]);
+      acc[h] = _mm256_fmadd_ps(_mm256_castsi256_ps(_mm256_slli_epi32(wv, 16)), xe, acc[h]);
+    }
+  }
+  StoreRows(y + m * ldy + g * kRowGroup, acc[0], acc[1], RowsIn(w, g));
 }
 
 // One group x one activation row of a Q8_0x16 (kQ4 = false) or Q4_0x16 matrix.
@@ -130,16 +174,16 @@ inline void QTile(const PackedMatrix& w, int64_t g, const Activations& x, int m,
 }  // namespace
 
 void MatMulF32x16_Avx2(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
-  int64_t g = g0;
-  const int64_t ldx = x.ld();
-  if (x.m() == 1) {
-    for (; g + 4 <= g1; g += 4) F32Tile<4, 1>(w, g, x.f32(), ldx, y, ldy);
-  }
-  for (; g < g1; ++g) {
-    int m = 0;
-    for (; m + 6 <= x.m(); m += 6) F32Tile<1, 6>(w, g, x.f32() + m * ldx, ldx, y + m * ldy, ldy);
-    for (; m < x.m(); ++m) F32Tile<1, 1>(w, g, x.f32() + m * ldx, ldx, y + m * ldy, ldy);
-  }
+  F32Matrix<float>(w, x, y, ldy, g0, g1);
+}
+
+void MatMulF16x16_Avx2(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
+  F32Matrix<uint16_t>(w, x, y, ldy, g0, g1);
+}
+
+void MatMulBF16x16_Avx2(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
+  for (int64_t g = g0; g < g1; ++g)
+    for (int m = 0; m < x.m(); ++m) Bf16Tile(w, g, x, m, y, ldy);
 }
 
 void MatMulQ8x16_Avx2(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
@@ -269,6 +313,27 @@ void QuantizeActRow_Avx2(const float* x, int64_t k, int8_t* q, float* d, int32_t
     d[b] = db;
     s[b] = sum;
   }
+}
+
+void RoundActRowBf16_Avx2(const float* x, int64_t k, uint16_t* out) {
+  const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7fff);
+  const __m256i abs_mask = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+  const __m256i exp_bits = _mm256_set1_epi32(0x7F80), sign = _mm256_set1_epi32(0x8000);
+  int64_t i = 0;
+  alignas(32) int32_t tmp[8];
+  for (; i + 8 <= k; i += 8) {
+    const __m256i u = _mm256_castps_si256(_mm256_loadu_ps(x + i));
+    __m256i h = _mm256_srli_epi32(
+        _mm256_add_epi32(_mm256_add_epi32(u, bias), _mm256_and_si256(_mm256_srli_epi32(u, 16), one)), 16);
+    // Results below the normal range become signed zero; NaN stays a quiet NaN.
+    const __m256i tiny = _mm256_cmpeq_epi32(_mm256_and_si256(h, exp_bits), _mm256_setzero_si256());
+    h = _mm256_blendv_epi8(h, _mm256_and_si256(h, sign), tiny);
+    const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs_mask), inf);
+    h = _mm256_blendv_epi8(h, _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40)), nan);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), h);
+    for (int j = 0; j < 8; ++j) out[i + j] = static_cast<uint16_t>(tmp[j]);
+  }
+  for (; i < k; ++i) out[i] = RoundToBf16FlushSubnormal(x[i]);
 }
 
 }  // namespace aperture::engine::internal

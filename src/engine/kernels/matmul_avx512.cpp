@@ -28,12 +28,19 @@ inline int RowsIn(const PackedMatrix& w, int64_t g) {
   return static_cast<int>(std::min<int64_t>(kRowGroup, w.rows() - g * kRowGroup));
 }
 
-// G consecutive groups x T activation rows, one accumulator each, k in order.
-template <int G, int T>
+// 16 weights (one k of a group) as floats: F32 as stored, F16 converted (exact).
+inline __m512 LoadWeights(const float* p) { return _mm512_load_ps(p); }
+inline __m512 LoadWeights(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// G consecutive groups x T activation rows of an F32x16 (W = float) or
+// F16x16 (W = uint16_t) matrix, one accumulator each, k in order.
+template <typename W, int G, int T>
 inline void F32Tile(const PackedMatrix& w, int64_t g, const float* x, int64_t ldx, float* y, int64_t ldy) {
   const int64_t K = w.cols();
-  const float* wg[G];
-  for (int i = 0; i < G; ++i) wg[i] = reinterpret_cast<const float*>(w.group_data(g + i));
+  const W* wg[G];
+  for (int i = 0; i < G; ++i) wg[i] = reinterpret_cast<const W*>(w.group_data(g + i));
   __m512 acc[G][T];
 #pragma GCC unroll 8
   for (int i = 0; i < G; ++i)
@@ -42,7 +49,7 @@ inline void F32Tile(const PackedMatrix& w, int64_t g, const float* x, int64_t ld
   for (int64_t k = 0; k < K; ++k) {
 #pragma GCC unroll 8
     for (int i = 0; i < G; ++i) {
-      const __m512 wv = _mm512_load_ps(wg[i] + k * kRowGroup);
+      const __m512 wv = LoadWeights(wg[i] + k * kRowGroup);
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) acc[i][t] = _mm512_fmadd_ps(wv, _mm512_set1_ps(x[t * ldx + k]), acc[i][t]);
     }
@@ -55,34 +62,88 @@ inline void F32Tile(const PackedMatrix& w, int64_t g, const float* x, int64_t ld
   }
 }
 
-template <int G>
+template <typename W, int G>
 inline void F32Rows(const PackedMatrix& w, int64_t g, const Activations& x, float* y, int64_t ldy) {
   constexpr int kT = G == 1 ? 12 : (G == 4 ? 6 : 12 / G);
   int m = 0;
   const int64_t ldx = x.ld();
-  for (; m + kT <= x.m(); m += kT) F32Tile<G, kT>(w, g, x.f32() + m * ldx, ldx, y + m * ldy, ldy);
+  for (; m + kT <= x.m(); m += kT) F32Tile<W, G, kT>(w, g, x.f32() + m * ldx, ldx, y + m * ldy, ldy);
   const float* xr = x.f32() + m * ldx;
   float* yr = y + m * ldy;
   switch (x.m() - m) {
     case 0:
       break;
     case 1:
-      F32Tile<G, 1>(w, g, xr, ldx, yr, ldy);
+      F32Tile<W, G, 1>(w, g, xr, ldx, yr, ldy);
       break;
     case 2:
-      F32Tile<G, 2>(w, g, xr, ldx, yr, ldy);
+      F32Tile<W, G, 2>(w, g, xr, ldx, yr, ldy);
       break;
     case 3:
-      F32Tile<G, 3>(w, g, xr, ldx, yr, ldy);
+      F32Tile<W, G, 3>(w, g, xr, ldx, yr, ldy);
       break;
     case 4:
-      F32Tile<G, 4>(w, g, xr, ldx, yr, ldy);
+      F32Tile<W, G, 4>(w, g, xr, ldx, yr, ldy);
       break;
     case 5:
-      F32Tile<G, 5>(w, g, xr, ldx, yr, ldy);
+      F32Tile<W, G, 5>(w, g, xr, ldx, yr, ldy);
       break;
     default:
-      for (; m < x.m(); ++m) F32Tile<G, 1>(w, g, x.f32() + m * ldx, ldx, y + m * ldy, ldy);
+      for (; m < x.m(); ++m) F32Tile<W, G, 1>(w, g, x.f32() + m * ldx, ldx, y + m * ldy, ldy);
+  }
+}
+
+template <typename W>
+void F32Matrix(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
+  int64_t g = g0;
+  if (x.m() == 1) {
+    for (; g + 4 <= g1; g += 4) F32Tile<W, 4, 1>(w, g, x.f32(), x.ld(), y, ldy);
+  } else {
+    for (; g + 4 <= g1; g += 4) F32Rows<W, 4>(w, g, x, y, ldy);
+  }
+  for (; g < g1; ++g) F32Rows<W, 1>(w, g, x, y, ldy);
+}
+
+// G groups x T rows of a BF16x16 matrix with vdpbf16ps's arithmetic in
+// FMAs: per pair of k, the odd product then the even one.
+template <int G, int T>
+inline void Bf16Tile(const PackedMatrix& w, int64_t g, const Activations& x, int m0, float* y, int64_t ldy) {
+  const int64_t pairs = w.cols() / 2;
+  const unsigned char* wg[G];
+  for (int i = 0; i < G; ++i) wg[i] = w.group_data(g + i);
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  __m512 acc[G][T];
+#pragma GCC unroll 8
+  for (int i = 0; i < G; ++i)
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) acc[i][t] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < pairs; ++p) {
+    __m512 xo[T], xe[T];
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+      int32_t v;
+      std::memcpy(&v, x.bf16(m0 + t) + 2 * p, 4);
+      const __m512i xv = _mm512_set1_epi32(v);
+      xo[t] = _mm512_castsi512_ps(_mm512_and_si512(xv, high));
+      xe[t] = _mm512_castsi512_ps(_mm512_slli_epi32(xv, 16));
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < G; ++i) {
+      const __m512i wv = _mm512_load_si512(wg[i] + p * 64);
+      const __m512 wo = _mm512_castsi512_ps(_mm512_and_si512(wv, high));
+      const __m512 we = _mm512_castsi512_ps(_mm512_slli_epi32(wv, 16));
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) {
+        acc[i][t] = _mm512_fmadd_ps(wo, xo[t], acc[i][t]);
+        acc[i][t] = _mm512_fmadd_ps(we, xe[t], acc[i][t]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < G; ++i) {
+    const int nr = RowsIn(w, g + i);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) StoreRows(y + (m0 + t) * ldy + (g + i) * kRowGroup, acc[i][t], nr);
   }
 }
 
@@ -251,13 +312,23 @@ void QRows(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, i
 }  // namespace
 
 void MatMulF32x16_Avx512(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
+  F32Matrix<float>(w, x, y, ldy, g0, g1);
+}
+
+void MatMulF16x16_Avx512(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
+  F32Matrix<uint16_t>(w, x, y, ldy, g0, g1);
+}
+
+void MatMulBF16x16_Avx512(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
   int64_t g = g0;
   if (x.m() == 1) {
-    for (; g + 4 <= g1; g += 4) F32Tile<4, 1>(w, g, x.f32(), x.ld(), y, ldy);
-  } else {
-    for (; g + 4 <= g1; g += 4) F32Rows<4>(w, g, x, y, ldy);
+    for (; g + 4 <= g1; g += 4) Bf16Tile<4, 1>(w, g, x, 0, y, ldy);
   }
-  for (; g < g1; ++g) F32Rows<1>(w, g, x, y, ldy);
+  for (; g < g1; ++g) {
+    int m = 0;
+    for (; m + 6 <= x.m(); m += 6) Bf16Tile<1, 6>(w, g, x, m, y, ldy);
+    for (; m < x.m(); ++m) Bf16Tile<1, 1>(w, g, x, m, y, ldy);
+  }
 }
 
 void MatMulQ8x16_Avx512(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
@@ -317,6 +388,24 @@ void QuantizeActRow_Avx512(const float* x, int64_t k, int8_t* q, float* d, int32
     d[b] = db;
     s[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
   }
+}
+
+void RoundActRowBf16_Avx512(const float* x, int64_t k, uint16_t* out) {
+  const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff);
+  const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    const __m512i u = _mm512_castps_si512(_mm512_loadu_ps(x + i));
+    __m512i h = _mm512_srli_epi32(
+        _mm512_add_epi32(_mm512_add_epi32(u, bias), _mm512_and_si512(_mm512_srli_epi32(u, 16), one)), 16);
+    // Results below the normal range become signed zero; NaN stays a quiet NaN.
+    const __mmask16 tiny = _mm512_test_epi32_mask(h, _mm512_set1_epi32(0x7F80)) ^ 0xFFFF;
+    h = _mm512_mask_and_epi32(h, tiny, h, _mm512_set1_epi32(0x8000));
+    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, abs_mask), inf);
+    h = _mm512_mask_or_epi32(h, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_cvtepi32_epi16(h));
+  }
+  for (; i < k; ++i) out[i] = RoundToBf16FlushSubnormal(x[i]);
 }
 
 namespace {

@@ -12,7 +12,7 @@ void MatMulF32x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, 
   const int64_t K = w.cols();
   for (int64_t g = g0; g < g1; ++g) {
     const float* wg = reinterpret_cast<const float*>(w.group_data(g));
-    const int nr = static_cast<int>(std::min<int64_t>(kRowGroup, w.rows() - g * kRowGroup));
+    const int nr = RowsInGroup(w, g);
     for (int m = 0; m < x.m(); ++m) {
       const float* xm = x.f32() + m * x.ld();
       for (int r = 0; r < nr; ++r) {
@@ -68,6 +68,44 @@ void MatMulQ4x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, i
             }
           const float scale = Fp16ToFp32(scales[b * kRowGroup + r]) * *x.d(b, m);
           acc = std::fma(static_cast<float>(isum), scale, acc);
+        }
+        y[m * ldy + g * kRowGroup + r] = acc;
+      }
+    }
+  }
+}
+
+void MatMulF16x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
+  const int64_t K = w.cols();
+  for (int64_t g = g0; g < g1; ++g) {
+    const uint16_t* wg = reinterpret_cast<const uint16_t*>(w.group_data(g));
+    const int nr = RowsInGroup(w, g);
+    for (int m = 0; m < x.m(); ++m) {
+      const float* xm = x.f32() + m * x.ld();
+      for (int r = 0; r < nr; ++r) {
+        float acc = 0;
+        for (int64_t k = 0; k < K; ++k) acc = std::fma(Fp16ToFp32(wg[k * kRowGroup + r]), xm[k], acc);
+        y[m * ldy + g * kRowGroup + r] = acc;
+      }
+    }
+  }
+}
+
+// vdpbf16ps's arithmetic: per pair of k, acc += w[odd] x[odd], then acc +=
+// w[even] x[even], each product exact and each sum rounded once.
+void MatMulBF16x16_Scalar(const PackedMatrix& w, const Activations& x, float* y, int64_t ldy, int64_t g0, int64_t g1) {
+  const int64_t pairs = w.cols() / 2;
+  for (int64_t g = g0; g < g1; ++g) {
+    const uint16_t* wg = reinterpret_cast<const uint16_t*>(w.group_data(g));
+    const int nr = RowsInGroup(w, g);
+    for (int m = 0; m < x.m(); ++m) {
+      const uint16_t* xm = x.bf16(m);
+      for (int r = 0; r < nr; ++r) {
+        float acc = 0;
+        for (int64_t p = 0; p < pairs; ++p) {
+          const uint16_t* wp = wg + p * 2 * kRowGroup + r * 2;
+          acc = std::fma(Bf16ToFp32(wp[1]), Bf16ToFp32(xm[2 * p + 1]), acc);
+          acc = std::fma(Bf16ToFp32(wp[0]), Bf16ToFp32(xm[2 * p]), acc);
         }
         y[m * ldy + g * kRowGroup + r] = acc;
       }
@@ -150,6 +188,30 @@ void QuantizeActRow_Scalar(const float* x, int64_t k, int8_t* q, float* d, int32
     d[b] = db;
     s[b] = sum;
   }
+}
+
+void QuantizeActRowK_Scalar(const float* x, int64_t k, int8_t* q, float* d, int16_t* sums) {
+  for (int64_t b = 0; b < k / kQKK; ++b) {
+    const float* xb = x + b * kQKK;
+    float amax = 0;
+    for (int j = 0; j < kQKK; ++j) amax = std::max(amax, std::fabs(xb[j]));
+    const float db = amax / 127.f;
+    const float id = db != 0 ? 1.0f / db : 0.0f;
+    for (int s = 0; s < 16; ++s) {
+      int sum = 0;
+      for (int j = 0; j < 16; ++j) {
+        const int v = static_cast<int>(std::nearbyint(xb[16 * s + j] * id));
+        q[b * kQKK + 16 * s + j] = static_cast<int8_t>(v);
+        sum += v;
+      }
+      sums[b * 16 + s] = static_cast<int16_t>(sum);
+    }
+    d[b] = db;
+  }
+}
+
+void RoundActRowBf16_Scalar(const float* x, int64_t k, uint16_t* out) {
+  for (int64_t i = 0; i < k; ++i) out[i] = RoundToBf16FlushSubnormal(x[i]);
 }
 
 }  // namespace aperture::engine::internal

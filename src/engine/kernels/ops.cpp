@@ -11,6 +11,7 @@ namespace aperture::engine {
 float DotF32(const float* a, const float* b, int64_t n) {
   switch (ActiveIsa()) {
     case Isa::kAvx512:
+    case Isa::kAvx512Bf16:
       return internal::DotF32_Avx512(a, b, n);
     case Isa::kAvx2:
       return internal::DotF32_Avx2(a, b, n);
@@ -23,6 +24,7 @@ float DotF32(const float* a, const float* b, int64_t n) {
 void DotRowsF32(const float* q, const float* rows, int64_t stride, int64_t count, int64_t n, float scale, float* out) {
   switch (ActiveIsa()) {
     case Isa::kAvx512:
+    case Isa::kAvx512Bf16:
       return internal::DotRowsF32_Avx512(q, rows, stride, count, n, scale, out);
     case Isa::kAvx2:
       return internal::DotRowsF32_Avx2(q, rows, stride, count, n, scale, out);
@@ -35,6 +37,7 @@ void DotRowsF32(const float* q, const float* rows, int64_t stride, int64_t count
 void AxpyRowsF32(const float* w, const float* rows, int64_t stride, int64_t count, int64_t n, float* y) {
   switch (ActiveIsa()) {
     case Isa::kAvx512:
+    case Isa::kAvx512Bf16:
       return internal::AxpyRowsF32_Avx512(w, rows, stride, count, n, y);
     case Isa::kAvx2:
       return internal::AxpyRowsF32_Avx2(w, rows, stride, count, n, y);
@@ -69,6 +72,7 @@ void RopeNorm(float* x, int n_heads, int head_dim, int rope_dim, const float* co
 int64_t ArgMaxF32(const float* x, int64_t n) {
   switch (ActiveIsa()) {
     case Isa::kAvx512:
+    case Isa::kAvx512Bf16:
       return internal::ArgMaxF32_Avx512(x, n);
     case Isa::kAvx2:
       return internal::ArgMaxF32_Avx2(x, n);
@@ -81,6 +85,7 @@ int64_t ArgMaxF32(const float* x, int64_t n) {
 void ExpShifted(const float* x, float shift, float scale, int64_t n, float* out) {
   switch (ActiveIsa()) {
     case Isa::kAvx512:
+    case Isa::kAvx512Bf16:
       return internal::ExpF32_Avx512(x, shift, scale, n, out);
     case Isa::kAvx2:
       return internal::ExpF32_Avx2(x, shift, scale, n, out);
@@ -108,6 +113,7 @@ void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
 void Axpy(float a, const float* x, int64_t n, float* y) {
   switch (ActiveIsa()) {
     case Isa::kAvx512:
+    case Isa::kAvx512Bf16:
       return internal::AxpyF32_Avx512(a, x, n, y);
     case Isa::kAvx2:
       return internal::AxpyF32_Avx2(a, x, n, y);

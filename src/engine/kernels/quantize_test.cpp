@@ -1,10 +1,12 @@
 #include "engine/kernels/quantize.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
 
+#include "engine/kernels/block_decode_test_util.h"
 #include "engine/kernels/fp16.h"
 #include "gtest/gtest.h"
 
@@ -83,7 +85,8 @@ TEST(QuantizeTest, RoundTripErrorIsWithinFormatPrecision) {
   };
   for (const Case& c : {Case{GgmlType::kF32, 0.0}, Case{GgmlType::kF16, 1e-3}, Case{GgmlType::kBF16, 5e-3},
                         Case{GgmlType::kQ8_0, 0.01}, Case{GgmlType::kQ4_0, 0.15}, Case{GgmlType::kQ4_1, 0.12},
-                        Case{GgmlType::kQ4_K, 0.15}, Case{GgmlType::kQ5_K, 0.08}, Case{GgmlType::kQ6_K, 0.04}}) {
+                        Case{GgmlType::kQ4_K, 0.15}, Case{GgmlType::kQ5_K, 0.08}, Case{GgmlType::kQ6_K, 0.04},
+                        Case{GgmlType::kQ2_K, 0.45}, Case{GgmlType::kQ3_K, 0.3}, Case{GgmlType::kIQ4_XS, 0.15}}) {
     std::vector<uint8_t> buf(RowBytes(c.type, n));
     ASSERT_TRUE(QuantizeRow(c.type, x.data(), buf.data(), n).ok()) << GgmlTypeName(c.type);
     std::vector<float> y(n);
@@ -94,6 +97,56 @@ TEST(QuantizeTest, RoundTripErrorIsWithinFormatPrecision) {
       ref += x[i] * x[i];
     }
     EXPECT_LE(std::sqrt(err / ref), c.max_rel_rms) << GgmlTypeName(c.type);
+  }
+}
+
+// Every block type decoded by the engine equals the float64 decoding written
+// from the GGUF layouts, on blocks of random bytes (random scales, mins and
+// quants; only the f16 super-block scales are drawn from finite values).
+TEST(DequantizeTest, EveryBlockTypeMatchesTheSpecification) {
+  std::mt19937 rng(12);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  struct Case {
+    GgmlType type;
+    std::vector<int> half_offsets;  // f16 fields within a block
+  };
+  for (const Case& c : {Case{GgmlType::kQ4_0, {0}}, Case{GgmlType::kQ4_1, {0, 2}}, Case{GgmlType::kQ8_0, {0}},
+                        Case{GgmlType::kQ2_K, {80, 82}}, Case{GgmlType::kQ3_K, {108}}, Case{GgmlType::kQ4_K, {0, 2}},
+                        Case{GgmlType::kQ5_K, {0, 2}}, Case{GgmlType::kQ6_K, {208}}, Case{GgmlType::kIQ4_XS, {0}},
+                        Case{GgmlType::kF16, {}}, Case{GgmlType::kBF16, {}}}) {
+    const auto info = *GetGgmlTypeInfo(c.type);
+    const int64_t n = 1024, nb = n / info.block_size;
+    std::vector<uint8_t> data(RowBytes(c.type, n));
+    for (auto& b : data) b = static_cast<uint8_t>(byte(rng));
+    double scale_bound = 0;  // the largest f16 scale: bounds every term
+    for (int64_t b = 0; b < nb; ++b) {
+      for (int off : c.half_offsets) {
+        const uint16_t h = Fp32ToFp16(normal(rng));
+        std::memcpy(data.data() + b * info.type_size + off, &h, 2);
+        scale_bound = std::max(scale_bound, static_cast<double>(std::fabs(Fp16ToFp32(h))));
+      }
+    }
+    if (c.type == GgmlType::kF16 || c.type == GgmlType::kBF16) {
+      // Random 16-bit patterns include infinities and NaNs; keep finite ones.
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, data.data() + 2 * i, 2);
+        const uint16_t exp_mask = c.type == GgmlType::kF16 ? 0x7C00 : 0x7F80;
+        if ((h & exp_mask) == exp_mask) h = static_cast<uint16_t>(h & ~0x4000);
+        std::memcpy(data.data() + 2 * i, &h, 2);
+      }
+    }
+    std::vector<float> got(n);
+    DequantizeRow(c.type, data.data(), got.data(), n);
+    const std::vector<double> want = testing::DecodeAsDouble(c.type, data.data(), n);
+    ASSERT_EQ(want.size(), static_cast<size_t>(n)) << GgmlTypeName(c.type);
+    for (int64_t i = 0; i < n; ++i) {
+      // Float rounding of d * scale * q - dmin * min: a few ulps of terms of
+      // at most |d| * 127 * 127.
+      const double tol = c.half_offsets.empty() ? 0.0 : 1e-6 * scale_bound * 127 * 127;
+      ASSERT_NEAR(got[i], want[i], tol) << GgmlTypeName(c.type) << " element " << i;
+    }
   }
 }
 

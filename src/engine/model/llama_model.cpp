@@ -3,7 +3,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <map>
 
 #include "core/status_macros.h"
 #include "engine/kernels/quantize.h"
@@ -82,8 +84,7 @@ absl::Status LlamaModel::LoadWeights(bool file_is_mapped, const LoadOptions& opt
       lin.out_dim += rows[i];
     }
     const GgmlType type = ts[0]->type;
-    const bool interleaved =
-        options.repack && (type == GgmlType::kF32 || type == GgmlType::kQ8_0 || type == GgmlType::kQ4_0);
+    const bool interleaved = options.repack && HasInterleavedLayout(type, cols);
     if (same_type && interleaved && ts.size() > 1) {
       std::vector<const void*> parts;
       for (auto* t : ts) parts.push_back(t->data);
@@ -148,10 +149,31 @@ void LlamaModel::Embed(int token, float* out) const {
 }
 
 std::string LlamaModel::Describe() const {
-  const PackedMatrix& w = layers_.empty() ? output_.parts[0] : layers_[0].w13.parts[0];
+  // Every matrix type, most common first by count of matrices (a mix such
+  // as Q4_K_M reads "q4_K + q6_K").
+  std::map<std::string, int> count;
+  bool repacked = false;
+  auto note = [&](const Linear& lin) {
+    for (const PackedMatrix& p : lin.parts) {
+      ++count[GgmlTypeName(p.type())];
+      repacked |= p.format() != PackedFormat::kRows;
+    }
+  };
+  for (const LlamaLayer& l : layers_) {
+    note(l.wqkv);
+    note(l.wo);
+    note(l.w13);
+    note(l.w2);
+  }
+  note(output_);
+  std::vector<std::pair<int, std::string>> types;
+  for (const auto& [name, n] : count) types.emplace_back(-n, name);
+  std::sort(types.begin(), types.end());
+  std::string names;
+  for (const auto& [n, name] : types) names += (names.empty() ? "" : " + ") + name;
   return fmt::format("llama: {} layers, dim {}, {} heads ({} kv), ffn {}, vocab {}, {}{}", config_.n_layers,
-                     config_.dim, config_.n_heads, config_.n_kv_heads, config_.ffn_dim, config_.vocab_size,
-                     GgmlTypeName(w.type()), w.format() == PackedFormat::kRows ? "" : " (repacked)");
+                     config_.dim, config_.n_heads, config_.n_kv_heads, config_.ffn_dim, config_.vocab_size, names,
+                     repacked ? " (repacked)" : "");
 }
 
 }  // namespace aperture::engine

@@ -1,8 +1,10 @@
 // LlamaModel: the weights of a Llama-family GGUF model, ready for the
-// kernels. F32, Q8_0 and Q4_0 matrices are repacked at load into the
-// interleaved layouts of kernels/matmul.h (Q/K/V and gate/up fused), and the
+// kernels. Matrices of the types with an interleaved layout (F32, F16, BF16,
+// Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) are repacked at load into the layouts of
+// kernels/matmul.h (Q/K/V and gate/up fused when their types agree), and the
 // file pages they came from are released, so resident memory stays close to
-// the file size; other types are used from the memory map directly.
+// the file size; other types (Q2_K, Q3_K, IQ4_XS, Q4_1) are used from the
+// memory map directly. Nothing is dequantized at load.
 //
 // Thread-safety: immutable after Load; share one model between any number of
 // Runners and threads.
@@ -20,8 +22,7 @@
 namespace aperture::engine {
 
 struct LoadOptions {
-  // Repack F32/Q8_0/Q4_0 into the interleaved layouts (faster; off only to
-  // test the row path).
+  // Repack into the interleaved layouts (faster; off only to test the row path).
   bool repack = true;
 };
 
@@ -31,10 +32,11 @@ struct Linear {
   std::vector<PackedMatrix> parts;
   int64_t out_dim = 0;
   int64_t in_dim = 0;
-  bool needs_q8() const {
-    for (const auto& p : parts)
-      if (p.needs_q8_activations()) return true;
-    return false;
+  // ActivationForm bits any part's kernel reads.
+  unsigned activation_forms() const {
+    unsigned forms = 0;
+    for (const auto& p : parts) forms |= p.activation_forms();
+    return forms;
   }
 };
 

@@ -163,7 +163,7 @@ void Runner::ForRows(int m, int64_t work_per_row, Fn&& fn) {
 
 void Runner::RunLinear(const Linear& lin, const float* x, int m, float* y, int64_t ldy) {
   const int64_t k = lin.in_dim;
-  acts_.Bind(x, m, k, k, lin.needs_q8());
+  acts_.Bind(x, m, k, k, lin.activation_forms());
   if (acts_.quantized()) {
     if (static_cast<int64_t>(m) * k * 4 < kParallelMinWork || pool_->size() == 1) {
       acts_.QuantizeRows(0, m);

@@ -1,6 +1,8 @@
 #include "engine/model/test_model.h"
 
+#include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <set>
 #include <vector>
 
@@ -90,7 +92,90 @@ void BuildVocab(int vocab, std::vector<std::string>* tokens, std::vector<float>*
   }
 }
 
+// llama.cpp's choice of layers that get more bits in its _M mixes.
+bool UseMoreBits(int layer, int layers) {
+  return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
+}
+
+// llama.cpp's LLAMA_FTYPE numbering (general.file_type).
+int FileType(const TestModelSpec& s) {
+  if (s.mix == TypeMix::kQ4_K_M) return 15;
+  if (s.mix == TypeMix::kQ5_K_M) return 17;
+  switch (s.type) {
+    case GgmlType::kF32:
+      return 0;
+    case GgmlType::kF16:
+      return 1;
+    case GgmlType::kQ4_0:
+      return 2;
+    case GgmlType::kQ4_1:
+      return 3;
+    case GgmlType::kQ8_0:
+      return 7;
+    case GgmlType::kQ2_K:
+      return 10;
+    case GgmlType::kQ3_K:
+      return 11;  // Q3_K_S: every matrix Q3_K
+    case GgmlType::kQ4_K:
+      return 14;  // Q4_K_S
+    case GgmlType::kQ5_K:
+      return 16;  // Q5_K_S
+    case GgmlType::kQ6_K:
+      return 18;
+    case GgmlType::kIQ4_XS:
+      return 30;
+    case GgmlType::kBF16:
+      return 32;
+    default:
+      return -1;
+  }
+}
+
 }  // namespace
+
+absl::Status ParseTestModelType(std::string_view name, TestModelSpec* spec) {
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "q4_k_m" || lower == "q5_k_m") {
+    spec->mix = lower == "q4_k_m" ? TypeMix::kQ4_K_M : TypeMix::kQ5_K_M;
+    spec->type = lower == "q4_k_m" ? GgmlType::kQ4_K : GgmlType::kQ5_K;
+    return absl::OkStatus();
+  }
+  auto type = GgmlTypeFromName(name);
+  if (!type || !CanQuantize(*type)) {
+    return absl::InvalidArgumentError(
+        fmt::format("unknown tensor type '{}' (f32, f16, bf16, q8_0, q4_0, q4_1, q2_k, q3_k, q4_k, q5_k, q6_k, "
+                    "iq4_xs, or the mixes q4_k_m, q5_k_m)",
+                    name));
+  }
+  spec->type = *type;
+  spec->mix = TypeMix::kUniform;
+  return absl::OkStatus();
+}
+
+std::string TestModelTypeName(const TestModelSpec& spec) {
+  switch (spec.mix) {
+    case TypeMix::kQ4_K_M:
+      return "q4_k_m";
+    case TypeMix::kQ5_K_M:
+      return "q5_k_m";
+    case TypeMix::kUniform:
+      break;
+  }
+  return GgmlTypeName(spec.type);
+}
+
+GgmlType TensorTypeFor(const TestModelSpec& s, const std::string& name) {
+  if (s.mix == TypeMix::kUniform) return s.type;
+  const bool output = name == "output.weight" || (s.tied_output && name == "token_embd.weight");
+  if (output) return GgmlType::kQ6_K;
+  int layer = -1;
+  if (std::sscanf(name.c_str(), "blk.%d.", &layer) == 1 &&
+      (name.ends_with(".attn_v.weight") || name.ends_with(".ffn_down.weight")) && UseMoreBits(layer, s.layers)) {
+    return GgmlType::kQ6_K;
+  }
+  return s.type;
+}
 
 absl::Status ValidateTestModelSpec(const TestModelSpec& s) {
   if (s.layers < 1 || s.layers > 256 || s.dim < 8 || s.dim > 16384 || s.heads < 1 || s.kv_heads < 1 ||
@@ -101,15 +186,17 @@ absl::Status ValidateTestModelSpec(const TestModelSpec& s) {
                     "heads dividing dim with an even head size, kv_heads dividing heads, vocab >= 300)",
                     s.layers, s.dim, s.heads, s.kv_heads, s.ffn, s.vocab));
   }
-  if (!CanQuantize(s.type)) {
+  if (!CanQuantize(s.type) || (s.mix != TypeMix::kUniform && s.type != GgmlType::kQ4_K && s.type != GgmlType::kQ5_K)) {
     return absl::InvalidArgumentError(
-        fmt::format("cannot generate tensors of type {} (f32, f16, bf16, q8_0, q4_0, q4_1, q4_K, q5_K, q6_K)",
+        fmt::format("cannot generate tensors of type {} (f32, f16, bf16, q8_0, q4_0, q4_1, q2_K, q3_K, q4_K, q5_K, "
+                    "q6_K, iq4_xs; mixes on q4_K or q5_K)",
                     GgmlTypeName(s.type)));
   }
+  // Every matrix's input width is dim or ffn; a mix's Q6_K has the same block.
   const int64_t block = GetGgmlTypeInfo(s.type)->block_size;
   if (s.dim % block != 0 || s.ffn % block != 0) {
     return absl::InvalidArgumentError(
-        fmt::format("type {} needs dim and ffn to be multiples of {}", GgmlTypeName(s.type), block));
+        fmt::format("type {} needs dim and ffn to be multiples of {}", TestModelTypeName(s), block));
   }
   return absl::OkStatus();
 }
@@ -119,7 +206,8 @@ absl::StatusOr<GgufWriter> BuildTestModel(const TestModelSpec& s) {
   const int head_dim = s.dim / s.heads;
   GgufWriter w;
   w.SetString("general.architecture", "llama");
-  w.SetString("general.name", fmt::format("aperture-test-{}L-{}d-{}", s.layers, s.dim, GgmlTypeName(s.type)));
+  w.SetString("general.name", fmt::format("aperture-test-{}L-{}d-{}", s.layers, s.dim, TestModelTypeName(s)));
+  if (FileType(s) >= 0) w.SetUint32("general.file_type", static_cast<uint32_t>(FileType(s)));
   w.SetUint32("llama.block_count", s.layers);
   w.SetUint32("llama.context_length", s.context_length);
   w.SetUint32("llama.embedding_length", s.dim);
@@ -152,31 +240,29 @@ absl::StatusOr<GgufWriter> BuildTestModel(const TestModelSpec& s) {
   auto add = [&](const std::string& name, std::vector<int64_t> dims, GgmlType type, std::vector<uint8_t> data) {
     return w.AddTensor(name, std::move(dims), type, std::move(data));
   };
-  RETURN_IF_ERROR(add("token_embd.weight", {s.dim, s.vocab}, s.type, RandomMatrix(rng, s.type, s.vocab, s.dim, 1.0f)));
+  // A matrix of `rows` x `cols` in the type the spec gives `name`.
+  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols, float std) {
+    const GgmlType type = TensorTypeFor(s, name);
+    return add(name, {cols, rows}, type, RandomMatrix(rng, type, rows, cols, std));
+  };
+  RETURN_IF_ERROR(matrix("token_embd.weight", s.vocab, s.dim, 1.0f));
   for (int l = 0; l < s.layers; ++l) {
     const std::string p = fmt::format("blk.{}.", l);
     RETURN_IF_ERROR(
         add(p + "attn_norm.weight", {s.dim}, GgmlType::kF32, RandomMatrix(rng, GgmlType::kF32, 1, s.dim, 0.1f, 1.f)));
-    RETURN_IF_ERROR(add(p + "attn_q.weight", {s.dim, q_dim}, s.type, RandomMatrix(rng, s.type, q_dim, s.dim, std_in)));
-    RETURN_IF_ERROR(
-        add(p + "attn_k.weight", {s.dim, kv_dim}, s.type, RandomMatrix(rng, s.type, kv_dim, s.dim, std_in)));
-    RETURN_IF_ERROR(
-        add(p + "attn_v.weight", {s.dim, kv_dim}, s.type, RandomMatrix(rng, s.type, kv_dim, s.dim, std_in)));
-    RETURN_IF_ERROR(
-        add(p + "attn_output.weight", {q_dim, s.dim}, s.type, RandomMatrix(rng, s.type, s.dim, q_dim, std_in)));
+    RETURN_IF_ERROR(matrix(p + "attn_q.weight", q_dim, s.dim, std_in));
+    RETURN_IF_ERROR(matrix(p + "attn_k.weight", kv_dim, s.dim, std_in));
+    RETURN_IF_ERROR(matrix(p + "attn_v.weight", kv_dim, s.dim, std_in));
+    RETURN_IF_ERROR(matrix(p + "attn_output.weight", s.dim, q_dim, std_in));
     RETURN_IF_ERROR(
         add(p + "ffn_norm.weight", {s.dim}, GgmlType::kF32, RandomMatrix(rng, GgmlType::kF32, 1, s.dim, 0.1f, 1.f)));
-    RETURN_IF_ERROR(
-        add(p + "ffn_gate.weight", {s.dim, s.ffn}, s.type, RandomMatrix(rng, s.type, s.ffn, s.dim, std_in)));
-    RETURN_IF_ERROR(add(p + "ffn_up.weight", {s.dim, s.ffn}, s.type, RandomMatrix(rng, s.type, s.ffn, s.dim, std_in)));
-    RETURN_IF_ERROR(
-        add(p + "ffn_down.weight", {s.ffn, s.dim}, s.type, RandomMatrix(rng, s.type, s.dim, s.ffn, std_ffn)));
+    RETURN_IF_ERROR(matrix(p + "ffn_gate.weight", s.ffn, s.dim, std_in));
+    RETURN_IF_ERROR(matrix(p + "ffn_up.weight", s.ffn, s.dim, std_in));
+    RETURN_IF_ERROR(matrix(p + "ffn_down.weight", s.dim, s.ffn, std_ffn));
   }
   RETURN_IF_ERROR(
       add("output_norm.weight", {s.dim}, GgmlType::kF32, RandomMatrix(rng, GgmlType::kF32, 1, s.dim, 0.1f, 1.f)));
-  if (!s.tied_output) {
-    RETURN_IF_ERROR(add("output.weight", {s.dim, s.vocab}, s.type, RandomMatrix(rng, s.type, s.vocab, s.dim, std_in)));
-  }
+  if (!s.tied_output) RETURN_IF_ERROR(matrix("output.weight", s.vocab, s.dim, std_in));
   return w;
 }
 

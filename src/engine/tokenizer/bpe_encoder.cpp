@@ -3,7 +3,7 @@
 #include <queue>
 
 #include "absl/status/status.h"
-#include "engine/tokenizer/utf8.h"
+#include "core/utf8.h"
 #include "fmt/format.h"
 
 namespace aperture::engine {

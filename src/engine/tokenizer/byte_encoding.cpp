@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "engine/tokenizer/utf8.h"
+#include "core/utf8.h"
 
 namespace aperture::engine {
 namespace {

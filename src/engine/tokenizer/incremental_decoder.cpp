@@ -1,6 +1,6 @@
 #include "engine/tokenizer/incremental_decoder.h"
 
-#include "engine/tokenizer/utf8.h"
+#include "core/utf8.h"
 
 namespace aperture::engine {
 

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "core/utf8.h"
 #include "engine/gguf/gguf_reader.h"
-#include "engine/tokenizer/utf8.h"
 #include "gtest/gtest.h"
 
 namespace aperture::engine {

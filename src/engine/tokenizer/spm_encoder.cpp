@@ -2,7 +2,7 @@
 
 #include <queue>
 
-#include "engine/tokenizer/utf8.h"
+#include "core/utf8.h"
 #include "fmt/format.h"
 
 namespace aperture::engine {

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "core/utf8.h"
 #include "engine/gguf/gguf_reader.h"
 #include "engine/gguf/gguf_writer.h"
-#include "engine/tokenizer/utf8.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -9,7 +9,7 @@ std::optional<http::Response> LicenceFilter::Apply(RequestContext& ctx) {
   absl::StatusOr<LicenceVerdict> verdict =
       gate_.Check(ctx.caller, *ctx.decision->model, ctx.decision->level, ctx.capabilities);
   if (!verdict.ok()) {
-    ctx.Deny("internal");
+    ctx.Fail("internal");
     return StatusResponse(verdict.status());
   }
   if (verdict->allowed) return std::nullopt;

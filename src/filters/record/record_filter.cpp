@@ -2,27 +2,41 @@
 
 namespace aperture {
 
-void RecordFilter::Record(const RequestContext& ctx, const http::Response& response) {
-  const std::string route = ctx.route ? ctx.route->name : "unmatched";
+RequestRecord RecordFilter::Capture(const RequestContext& ctx) {
+  RequestRecord r;
+  r.route = ctx.route ? ctx.route->name : "unmatched";
+  r.request_id = ctx.request_id;
+  r.actor = ctx.caller.actor();
+  r.key_id = ctx.caller.key_id;
+  r.model_id = ctx.model_id;
+  if (ctx.decision) r.level = LevelName(ctx.decision->level);
+  r.outcome = ctx.outcome;
+  r.reason = ctx.reason;
+  r.capabilities = ctx.capabilities;
+  r.start_micros = ctx.start_micros;
+  return r;
+}
+
+void RecordFilter::Write(const RequestRecord& record, int status) {
   const int64_t now = clock_.NowMicros();
-  metrics_.ObserveRequest(route, response.status, static_cast<double>(now - ctx.start_micros) / 1e6);
-  const std::string level = ctx.decision ? std::string(LevelName(ctx.decision->level)) : "";
-  metrics_.CountDecision(ctx.outcome, level.empty() ? "none" : level);
+  metrics_.ObserveRequest(record.route, status, static_cast<double>(now - record.start_micros) / 1e6);
+  metrics_.CountDecision(record.outcome, record.level.empty() ? "none" : record.level);
 
   Json capabilities = Json::array();
-  for (Capability c : ctx.capabilities) capabilities.push_back(CapabilityName(c));
-  Json details = {{"route", route}, {"status", response.status}, {"capabilities", std::move(capabilities)}};
-  if (!ctx.caller.key_id.empty()) details["key"] = ctx.caller.key_id;
+  for (Capability c : record.capabilities) capabilities.push_back(CapabilityName(c));
+  Json details = {{"route", record.route}, {"status", status}, {"capabilities", std::move(capabilities)}};
+  if (!record.key_id.empty()) details["key"] = record.key_id;
+  if (!record.request_id.empty()) details["request_id"] = record.request_id;
 
   LogEvent e;
   e.type = "access.decision";
   e.time = now / 1'000'000;
-  e.actor = ctx.caller.actor();
-  e.model = ctx.model_id;
-  e.level = level;
+  e.actor = record.actor;
+  e.model = record.model_id;
+  e.level = record.level;
   // A handler's own error after an allowed decision is still an allowed decision.
-  e.outcome = ctx.outcome;
-  e.reason = ctx.reason;
+  e.outcome = record.outcome;
+  e.reason = record.reason;
   e.details = CanonicalJson(details);
   recorder_.Record(std::move(e));
 }
