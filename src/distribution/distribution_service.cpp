@@ -37,7 +37,7 @@ bool SafeFileName(std::string_view name) {
 // The weights keep their file's name where it is a plain "*.gguf" name that
 // cannot be mistaken for another file of the model.
 std::string WeightsName(const std::string& path) {
-  const std::string base = std::filesystem::path(path).filename().string();
+  std::string base = std::filesystem::path(path).filename().string();
   const bool gguf = base.size() > 5 && base.compare(base.size() - 5, 5, ".gguf") == 0;
   if (gguf && SafeFileName(base)) return base;
   return "model.gguf";
@@ -107,7 +107,7 @@ const ModelFile* ModelFiles::Find(std::string_view name) const {
 }
 
 absl::Status DistributionService::Record(const Caller& actor, std::string type, const std::string& model,
-                                         Json details) {
+                                         const Json& details) {
   LogEvent e;
   e.type = std::move(type);
   e.time = clock_.NowSeconds();

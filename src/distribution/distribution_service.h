@@ -108,7 +108,7 @@ class DistributionService {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::string> WeightsDigest(const std::string& path, int fd, const FileIdentity& identity);
   absl::StatusOr<ManifestRecord> Manifest(const ModelFiles& files);
-  absl::Status Record(const Caller& actor, std::string type, const std::string& model, Json details);
+  absl::Status Record(const Caller& actor, std::string type, const std::string& model, const Json& details);
 
   Store& store_;
   Recorder& recorder_;

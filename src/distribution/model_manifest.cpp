@@ -6,6 +6,7 @@
 #include "core/hash.h"
 #include "core/hex.h"
 #include "core/json.h"
+#include "core/status_macros.h"
 #include "distribution/dsse.h"
 #include "fmt/format.h"
 
@@ -54,47 +55,42 @@ absl::StatusOr<const Json*> Member(const Json& obj, const char* field, std::stri
   return &*it;
 }
 
-#define ASSIGN_OR_RETURN_LOCAL(lhs, expr)       \
-  auto lhs##_or = (expr);                       \
-  if (!lhs##_or.ok()) return lhs##_or.status(); \
-  auto lhs = std::move(lhs##_or).value()
-
 absl::StatusOr<ModelManifest> StatementManifest(std::string_view payload) {
   absl::StatusOr<Json> parsed = ParseJson(payload);
   if (!parsed.ok()) return absl::InvalidArgumentError("the signed statement is not JSON");
   const Json& statement = *parsed;
-  ASSIGN_OR_RETURN_LOCAL(type, StringField(statement, "_type", "the statement"));
+  ASSIGN_OR_RETURN(auto type, StringField(statement, "_type", "the statement"));
   if (type != kStatementType) {
     return absl::InvalidArgumentError(fmt::format("the statement's _type is '{}', not {}", type, kStatementType));
   }
-  ASSIGN_OR_RETURN_LOCAL(predicate_type, StringField(statement, "predicateType", "the statement"));
+  ASSIGN_OR_RETURN(auto predicate_type, StringField(statement, "predicateType", "the statement"));
   if (predicate_type != kModelSigningPredicate) {
     return absl::InvalidArgumentError(
         fmt::format("the statement's predicateType is '{}', not {}", predicate_type, kModelSigningPredicate));
   }
-  ASSIGN_OR_RETURN_LOCAL(subjects, Member(statement, "subject", "the statement"));
+  ASSIGN_OR_RETURN(auto subjects, Member(statement, "subject", "the statement"));
   if (!subjects->is_array() || subjects->size() != 1) {
     return absl::InvalidArgumentError("the statement must have exactly one subject");
   }
   ModelManifest manifest;
-  ASSIGN_OR_RETURN_LOCAL(name, StringField((*subjects)[0], "name", "the subject"));
+  ASSIGN_OR_RETURN(auto name, StringField((*subjects)[0], "name", "the subject"));
   manifest.model_name = std::move(name);
-  ASSIGN_OR_RETURN_LOCAL(digest, Member((*subjects)[0], "digest", "the subject"));
-  ASSIGN_OR_RETURN_LOCAL(root, StringField(*digest, "sha256", "the subject's digest"));
+  ASSIGN_OR_RETURN(auto digest, Member((*subjects)[0], "digest", "the subject"));
+  ASSIGN_OR_RETURN(auto root, StringField(*digest, "sha256", "the subject's digest"));
   if (!IsLowerHex64(root)) return absl::InvalidArgumentError("the subject's sha256 is not 64 lower-case hex digits");
 
-  ASSIGN_OR_RETURN_LOCAL(predicate, Member(statement, "predicate", "the statement"));
-  ASSIGN_OR_RETURN_LOCAL(serialization, Member(*predicate, "serialization", "the predicate"));
-  ASSIGN_OR_RETURN_LOCAL(method, StringField(*serialization, "method", "the serialization"));
+  ASSIGN_OR_RETURN(auto predicate, Member(statement, "predicate", "the statement"));
+  ASSIGN_OR_RETURN(auto serialization, Member(*predicate, "serialization", "the predicate"));
+  ASSIGN_OR_RETURN(auto method, StringField(*serialization, "method", "the serialization"));
   if (method != "files") {
     return absl::InvalidArgumentError(
         fmt::format("the serialization method is '{}'; this verifier checks 'files' manifests", method));
   }
-  ASSIGN_OR_RETURN_LOCAL(hash_type, StringField(*serialization, "hash_type", "the serialization"));
+  ASSIGN_OR_RETURN(auto hash_type, StringField(*serialization, "hash_type", "the serialization"));
   if (hash_type != "sha256") {
     return absl::InvalidArgumentError(fmt::format("the serialization hash_type is '{}', not sha256", hash_type));
   }
-  ASSIGN_OR_RETURN_LOCAL(resources, Member(*predicate, "resources", "the predicate"));
+  ASSIGN_OR_RETURN(auto resources, Member(*predicate, "resources", "the predicate"));
   if (!resources->is_array()) return absl::InvalidArgumentError("the predicate's resources are not a list");
   if (resources->size() > kMaxManifestFiles) {
     return absl::InvalidArgumentError(fmt::format("the manifest lists more than {} files", kMaxManifestFiles));
@@ -102,14 +98,14 @@ absl::StatusOr<ModelManifest> StatementManifest(std::string_view payload) {
   std::string concatenated;
   std::map<std::string, bool> seen;
   for (const Json& r : *resources) {
-    ASSIGN_OR_RETURN_LOCAL(file_name, StringField(r, "name", "a resource"));
+    ASSIGN_OR_RETURN(auto file_name, StringField(r, "name", "a resource"));
     if (absl::Status s = CheckName(file_name); !s.ok()) return s;
-    ASSIGN_OR_RETURN_LOCAL(algorithm, StringField(r, "algorithm", "a resource"));
+    ASSIGN_OR_RETURN(auto algorithm, StringField(r, "algorithm", "a resource"));
     if (algorithm != "sha256") {
       return absl::InvalidArgumentError(
           fmt::format("resource '{}' uses algorithm '{}', not sha256", file_name, algorithm));
     }
-    ASSIGN_OR_RETURN_LOCAL(file_digest, StringField(r, "digest", "a resource"));
+    ASSIGN_OR_RETURN(auto file_digest, StringField(r, "digest", "a resource"));
     if (!IsLowerHex64(file_digest)) {
       return absl::InvalidArgumentError(
           fmt::format("resource '{}' has a digest that is not 64 lower-case hex digits", file_name));
@@ -195,22 +191,22 @@ absl::StatusOr<ModelManifest> VerifyManifestBundle(std::string_view bundle_json,
   }
   absl::StatusOr<Json> bundle = ParseJson(bundle_json);
   if (!bundle.ok()) return absl::InvalidArgumentError("the manifest is not JSON (expected a Sigstore bundle)");
-  ASSIGN_OR_RETURN_LOCAL(media_type, StringField(*bundle, "mediaType", "the bundle"));
+  ASSIGN_OR_RETURN(auto media_type, StringField(*bundle, "mediaType", "the bundle"));
   if (media_type != kBundleMediaType) {
     return absl::InvalidArgumentError(
         fmt::format("the bundle's mediaType is '{}', not {}", media_type, kBundleMediaType));
   }
-  ASSIGN_OR_RETURN_LOCAL(material, Member(*bundle, "verificationMaterial", "the bundle"));
-  ASSIGN_OR_RETURN_LOCAL(public_key, Member(*material, "publicKey", "the verification material"));
+  ASSIGN_OR_RETURN(auto material, Member(*bundle, "verificationMaterial", "the bundle"));
+  ASSIGN_OR_RETURN(auto public_key, Member(*material, "publicKey", "the verification material"));
   if (public_key->is_object() && public_key->contains("hint")) {
-    ASSIGN_OR_RETURN_LOCAL(hint, StringField(*public_key, "hint", "the public key"));
+    ASSIGN_OR_RETURN(auto hint, StringField(*public_key, "hint", "the public key"));
     if (hint != key.Hint()) {
       return absl::InvalidArgumentError(
           "the manifest was signed by another key (its public-key hint does not match the key given)");
     }
   }
-  ASSIGN_OR_RETURN_LOCAL(envelope_json, Member(*bundle, "dsseEnvelope", "the bundle"));
-  ASSIGN_OR_RETURN_LOCAL(envelope, ParseEnvelope(*envelope_json));
+  ASSIGN_OR_RETURN(auto envelope_json, Member(*bundle, "dsseEnvelope", "the bundle"));
+  ASSIGN_OR_RETURN(auto envelope, ParseEnvelope(*envelope_json));
   if (envelope.payload_type != kInTotoPayloadType) {
     return absl::InvalidArgumentError(
         fmt::format("the envelope's payloadType is '{}', not {}", envelope.payload_type, kInTotoPayloadType));
@@ -238,6 +234,7 @@ std::vector<FileCheck> CompareFiles(const ModelManifest& manifest, const std::ve
     if (!inserted) c.result = c.expected == f.sha256 ? FileCheck::Result::kMatches : FileCheck::Result::kDiffers;
   }
   std::vector<FileCheck> out;
+  out.reserve(checks.size());
   for (auto& [name, check] : checks) out.push_back(std::move(check));
   return out;
 }

@@ -198,7 +198,8 @@ absl::StatusOr<OpennessCard> OpennessService::Card(const Model& model) {
   return card;
 }
 
-absl::Status OpennessService::Record(const Caller& actor, std::string type, const std::string& model, Json details) {
+absl::Status OpennessService::Record(const Caller& actor, std::string type, const std::string& model,
+                                     const Json& details) {
   LogEvent e;
   e.type = std::move(type);
   e.time = clock_.NowSeconds();

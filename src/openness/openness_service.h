@@ -65,7 +65,7 @@ class OpennessService {
   absl::Status Withdraw(const Caller& actor, const std::string& model_id, const std::string& component);
 
  private:
-  absl::Status Record(const Caller& actor, std::string type, const std::string& model, Json details);
+  absl::Status Record(const Caller& actor, std::string type, const std::string& model, const Json& details);
 
   Store& store_;
   Recorder& recorder_;

@@ -113,14 +113,14 @@ void PrintCard(const Json& card) {
 
 }  // namespace
 
-void AddDistributionCommands(CLI::App& cli, absl::Status& status, std::string& data, ServicesOpener open) {
+void AddDistributionCommands(CLI::App& cli, absl::Status& status, std::string& data, const ServicesOpener& open) {
   // Options outlive the parse: CLI11 binds them by reference.
   static std::string model, spdx, name, file, levels, component, url, licence, note, manifest_path, key_path,
       report_path;
   static std::vector<std::string> files;
   static bool no_gate = false, partial = false, html = false, json = false;
   auto data_opt = [&](CLI::App* c) { c->add_option("--data", data, "data directory")->required(); };
-  auto with = [&status, open](std::function<absl::Status(Services&)> fn) {
+  auto with = [&status, open](const std::function<absl::Status(Services&)>& fn) {
     return [&status, open, fn] {
       auto s = open("");
       status = s.ok() ? fn(**s) : s.status();

@@ -15,6 +15,6 @@ namespace aperture {
 
 // Adds the subcommands (`model set-card` under the existing `model`); a
 // command's outcome is written to `status`; `data` is bound to --data.
-void AddDistributionCommands(CLI::App& cli, absl::Status& status, std::string& data, ServicesOpener open);
+void AddDistributionCommands(CLI::App& cli, absl::Status& status, std::string& data, const ServicesOpener& open);
 
 }  // namespace aperture
