@@ -7,9 +7,9 @@ ASAN_BUILD := build-asan
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
   libboost-dev nlohmann-json3-dev libsqlite3-dev libsodium-dev libopenblas-dev \
   libpcre2-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libabsl-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev nginx-light wrk curl
+  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev nginx-light wrk curl python3-numpy
 
-.PHONY: deps build asan demo test unit-test asan-test integration-test node-test lint bench fuzz clean
+.PHONY: deps build asan demo test unit-test asan-test integration-test node-test python-test lint bench fuzz clean
 
 # Installs only what is missing; does nothing when every package is present.
 deps:
@@ -48,8 +48,12 @@ integration-test: build
 node-test: build
 	cd tests/node && npm install --no-audit --no-fund --loglevel=error && node --test
 
+# The Python research client (clients/python) against a running server.
+python-test: build
+	./clients/python/run_tests.sh $(BUILD)
+
 test: deps
-	$(MAKE) unit-test integration-test node-test asan-test
+	$(MAKE) unit-test integration-test node-test python-test asan-test
 	LINT_TIDY=0 ./scripts/lint.sh
 
 # clang-format and clang-tidy over every source (clang-tidy takes ~10 min on 2 cores).

@@ -29,10 +29,12 @@ for target in "${targets[@]}"; do
   if [ "$name" = fuzz_gguf_reader ] && [ -d "$MODELS" ]; then
     cp "$MODELS"/*.gguf "$MODELS"/vocab/*.gguf "$corpus"/ 2>/dev/null || true
   fi
+  # Every architecture's generated model, written by the target itself.
+  if [ "$name" = fuzz_model_loader ]; then APERTURE_FUZZ_WRITE_SEEDS="$corpus" "$target" -runs=0 >/dev/null 2>&1 || true; fi
   extra=()
   # The real models are megabytes; mutating whole files would be slow, and
   # the header and metadata, where the parsing happens, come first.
-  if [ "$name" = fuzz_gguf_reader ]; then extra=(-max_len=65536); fi
+  if [ "$name" = fuzz_gguf_reader ] || [ "$name" = fuzz_model_loader ]; then extra=(-max_len=65536); fi
   echo "== $name: ${SECONDS_EACH}s, $(ls "$corpus" | wc -l) seeds"
   log="$BUILD_DIR/fuzz-artifacts/$name.log"
   # shellcheck disable=SC2086

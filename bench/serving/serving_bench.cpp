@@ -9,6 +9,12 @@
 //
 //   serving_bench --port P --key K --model ID --model-path FILE [--clients 1,4,16]
 //                 [--seconds 15] [--warmup 3] [--max-tokens 64] [--temperature 1] [--threads 0]
+//                 [--research-key K --research-rounds R]
+//
+// With --research-key (a key at level research), it instead measures, for
+// each N, the streams' ITL p99 alone and while one researcher runs captures
+// back to back (/v1/research/run capturing every hook_resid_post of a
+// 128-token prompt), in R alternated rounds (issue 14: at most 2x).
 //
 // Definitions (also printed):
 //   tok/s     completion tokens that reached the clients in the window / window
@@ -242,6 +248,9 @@ struct Options {
   int max_tokens = 64;
   double temperature = 1;
   int threads = 0;
+  std::string research_key;  // set: compare the streams alone and beside captures
+  int research_rounds = 3;
+  std::string research_body;  // the capture request
 };
 
 // One streamed completion; fills `r`. Token 2 (EOS of the generated model)
@@ -303,11 +312,30 @@ struct LoadResult {
   ServerCounters delta;
 };
 
-LoadResult RunLoad(const Options& o, int n) {
+// A researcher running captures back to back until `stop`; counts those answered.
+void ResearchLoop(const Options& o, const std::atomic<bool>& stop, std::atomic<int>& answered) {
+  Connection c(o.port);
+  while (!stop.load()) {
+    const int status = c.Start("POST", "/v1/research/run", o.research_body, o.research_key);
+    auto body = status != 0 ? c.ReadBody() : std::nullopt;
+    // A capture of every hook_resid_post comes back as safetensors with its receipt in the header.
+    if (status == 200 && body && body->find("receipt") != std::string::npos) {
+      ++answered;
+    } else {
+      std::fprintf(stderr, "research request failed: HTTP %d %s\n", status, body ? body->substr(0, 200).c_str() : "");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
+LoadResult RunLoad(const Options& o, int n, int* research_answered = nullptr) {
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::vector<RequestRecord> records;
   std::vector<std::thread> threads;
+  std::atomic<int> answered{0};
+  std::thread researcher;
+  if (research_answered != nullptr) researcher = std::thread([&] { ResearchLoop(o, stop, answered); });
   for (int i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
       Connection c(o.port);
@@ -327,8 +355,11 @@ LoadResult RunLoad(const Options& o, int n) {
   std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
   const auto after = ReadCounters(o.port);
   const auto w1 = Clock::now();
+  const int answered_in_window = answered.load();
   stop = true;
   for (auto& t : threads) t.join();
+  if (researcher.joinable()) researcher.join();
+  if (research_answered != nullptr) *research_answered = answered_in_window;
 
   LoadResult res;
   res.wall = Sec(w0, w1);
@@ -415,6 +446,10 @@ int main(int argc, char** argv) {
       o.temperature = std::atof(v.c_str());
     else if (a == "--threads")
       o.threads = std::atoi(v.c_str());
+    else if (a == "--research-key")
+      o.research_key = v;
+    else if (a == "--research-rounds")
+      o.research_rounds = std::max(1, std::atoi(v.c_str()));
     else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       return 2;
@@ -436,6 +471,42 @@ int main(int argc, char** argv) {
     return 1;
   }
   aperture::engine::Runner runner(**model, {.threads = o.threads});
+  if (!o.research_key.empty()) {
+    Json ids = Json::array();
+    for (int i = 0; i < 128; ++i) ids.push_back(1 + (i * 7919) % ((*model)->config().vocab_size - 1));
+    o.research_body =
+        Json{{"model", o.model}, {"input", ids}, {"capture", {"blocks.*.hook_resid_post"}}, {"format", "safetensors"}}
+            .dump();
+    std::printf(
+        "streams beside captures: N streamed completions (max_tokens %d), alone and while one researcher runs "
+        "/v1/research/run capturing every hook_resid_post of a 128-token prompt back to back; %.0f s "
+        "warm-up + %.0f s window, %d alternated rounds\n",
+        o.max_tokens, o.warmup, o.seconds, o.research_rounds);
+    std::printf("%3s | %5s | %12s %12s | %12s %12s | %9s\n", "N", "round", "ITL p50 alone", "p99 alone", "p50 captures",
+                "p99 captures", "captures");
+    bool all_met = true;
+    for (int n : o.clients) {
+      std::vector<double> alone_p99, loaded_p99;
+      for (int round = 0; round < o.research_rounds; ++round) {
+        const LoadResult a = RunLoad(o, n);
+        int captures = 0;
+        const LoadResult b = RunLoad(o, n, &captures);
+        alone_p99.push_back(a.itl_p99);
+        loaded_p99.push_back(b.itl_p99);
+        std::printf("%3d | %5d | %10.1fms %10.1fms | %10.1fms %10.1fms | %9d\n", n, round + 1, a.itl_p50 * 1e3,
+                    a.itl_p99 * 1e3, b.itl_p50 * 1e3, b.itl_p99 * 1e3, captures);
+        std::fflush(stdout);
+      }
+      std::sort(alone_p99.begin(), alone_p99.end());
+      std::sort(loaded_p99.begin(), loaded_p99.end());
+      const double ratio = loaded_p99[loaded_p99.size() / 2] / std::max(1e-9, alone_p99[alone_p99.size() / 2]);
+      all_met = all_met && ratio < 2;
+      std::printf("floor: N=%d, median ITL p99 beside captures / alone = %.2fx (floor: under 2x): %s\n", n, ratio,
+                  ratio < 2 ? "met" : "NOT MET");
+    }
+    (void)all_met;
+    return 0;
+  }
 
   std::printf("streamed completions, max_tokens %d, temperature %g, EOS banned; %.0f s warm-up + %.0f s window per N\n",
               o.max_tokens, o.temperature, o.warmup, o.seconds);

@@ -62,6 +62,11 @@ struct Grant {
   std::string granted_by;  // principal id of the granter, or "cli"
   int64_t created_at = 0;
   int64_t revoked_at = 0;
+  // The research scope, narrowed for this grant: a JSON object with any of
+  // inspect_sites, intervene_sites (arrays of site patterns),
+  // research_max_tokens, research_max_bytes, research_tokens_per_minute,
+  // research_requests_per_day; "{}" narrows nothing (docs/research.md).
+  std::string scope = "{}";
 };
 
 enum class RequestState : int { kPending = 0, kApproved, kDenied };
@@ -91,6 +96,8 @@ struct UsageRow {
   int64_t requests = 0;
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  int64_t research_requests = 0;  // research routes (run, patch, directions)
+  int64_t research_tokens = 0;    // their forward-pass tokens
 };
 
 // One run of an evaluation suite on a model.

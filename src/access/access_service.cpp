@@ -1,5 +1,7 @@
 #include "access/access_service.h"
 
+#include "access/research_scope.h"
+
 #include <filesystem>
 
 #include "access/authorizer.h"
@@ -160,20 +162,24 @@ absl::Status AccessService::SetSystemPrompt(const Caller& actor, const std::stri
 
 absl::StatusOr<Grant> AccessService::GrantAccess(const Caller& actor, const std::string& principal,
                                                  const std::string& model_id, Level level,
-                                                 std::optional<int64_t> ttl_seconds, const std::string& reason) {
+                                                 std::optional<int64_t> ttl_seconds, const std::string& reason,
+                                                 const std::string& scope) {
   RETURN_IF_ERROR(Require(actor, Role::kReviewer));
   if (reason.empty() || reason.size() > kMaxTextLength) {
     return absl::InvalidArgumentError("a grant needs a reason (at most 4000 characters)");
   }
+  ASSIGN_OR_RETURN(GrantScope narrowed, ParseGrantScope(scope));
   ASSIGN_OR_RETURN(Principal p, ResolvePrincipal(principal));
   RETURN_IF_ERROR(CheckSeparationOfDuties(actor, p.id, level, config_.reviewer_grant_limit, Handing::kGrant));
   ASSIGN_OR_RETURN(auto model, store_.FindModel(model_id));
   if (!model) return absl::NotFoundError(fmt::format("no model with id '{}'", model_id));
   const int64_t now = clock_.NowSeconds();
-  Grant g{NewId("grt"), p.id, model_id, level, ExpiryFrom(now, ttl_seconds), reason, actor.actor(), now, 0};
+  Grant g{NewId("grt"), p.id,          model_id, level, ExpiryFrom(now, ttl_seconds),
+          reason,       actor.actor(), now,      0,     GrantScopeJson(narrowed)};
   RETURN_IF_ERROR(store_.CreateGrant(g));
-  RETURN_IF_ERROR(Record(actor, "grant.created", model_id, std::string(LevelName(level)),
-                         {{"grant", g.id}, {"principal", p.id}, {"expires_at", g.expires_at}, {"reason", reason}}));
+  Json details = {{"grant", g.id}, {"principal", p.id}, {"expires_at", g.expires_at}, {"reason", reason}};
+  if (!narrowed.empty()) details["scope"] = Json::parse(g.scope);
+  RETURN_IF_ERROR(Record(actor, "grant.created", model_id, std::string(LevelName(level)), std::move(details)));
   return g;
 }
 

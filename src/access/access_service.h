@@ -49,8 +49,10 @@ class AccessService {
   // "self_grant"), and a reviewer grants and approves at most
   // Config::reviewer_grant_limit ("reviewer_grant_limit"); a reviewer may
   // approve a request above it at a lower `level`.
+  // `scope`: the research scope narrowed for this grant (JSON, see research_scope.h; "{}": none).
   absl::StatusOr<Grant> GrantAccess(const Caller& actor, const std::string& principal, const std::string& model_id,
-                                    Level level, std::optional<int64_t> ttl_seconds, const std::string& reason);
+                                    Level level, std::optional<int64_t> ttl_seconds, const std::string& reason,
+                                    const std::string& scope = "{}");
   absl::Status RevokeGrant(const Caller& actor, const std::string& grant_id);
   absl::StatusOr<AccessRequest> Approve(const Caller& actor, const std::string& request_id, std::optional<Level> level,
                                         std::optional<int64_t> ttl_seconds, const std::string& reason);

@@ -28,7 +28,7 @@ absl::StatusOr<Authorizer::Levels> Authorizer::LevelsOn(const Caller& caller, co
     ASSIGN_OR_RETURN(grant, store_.FindActiveGrant(caller.principal->id, model.id, clock_.NowSeconds()));
   }
   Level held = HeldLevel(caller, model, grant);
-  return Levels{held, std::min(model.ceiling, held)};
+  return Levels{held, std::min(model.ceiling, held), std::move(grant)};
 }
 
 absl::StatusOr<Level> Authorizer::LevelOn(const Caller& caller, const Model& model) const {
@@ -54,6 +54,7 @@ absl::StatusOr<Decision> Authorizer::Authorize(const Caller& caller, const std::
   }
   d.level = level;
   d.model = std::move(model);
+  d.grant = levels.grant;
   const bool owner = caller.IsAtLeast(Role::kOwner);
   if (!owner && !config_.Limits(level).Allows(capability) && config_.Limits(levels.held).Allows(capability)) {
     d.status = 403;

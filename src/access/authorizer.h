@@ -26,6 +26,7 @@ struct Decision {
   std::string message;           // for the caller
   Level level = Level::kClosed;  // the caller's effective level on the model
   std::optional<Model> model;
+  std::optional<Grant> grant;  // the caller's active grant on the model, if any (its research scope narrows)
 
   bool allowed() const { return outcome == Outcome::kAllow; }
 };
@@ -58,6 +59,7 @@ class Authorizer {
   struct Levels {
     Level held = Level::kClosed;
     Level effective = Level::kClosed;
+    std::optional<Grant> grant;
   };
   absl::StatusOr<Levels> LevelsOn(const Caller& caller, const Model& model) const;
   absl::StatusOr<Level> LevelOn(const Caller& caller, const Model& model) const;

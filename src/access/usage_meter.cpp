@@ -22,11 +22,20 @@ void UsageMeter::MergeLocked(const UsageRow& delta) {
   row.requests += delta.requests;
   row.prompt_tokens += delta.prompt_tokens;
   row.completion_tokens += delta.completion_tokens;
+  row.research_requests += delta.research_requests;
+  row.research_tokens += delta.research_tokens;
 }
 
 void UsageMeter::Add(const std::string& principal, const std::string& model, int64_t unix_seconds,
                      int64_t prompt_tokens, int64_t completion_tokens) {
   UsageRow delta{principal, model, Day(unix_seconds), 1, prompt_tokens, completion_tokens};
+  absl::MutexLock lock(&mu_);
+  MergeLocked(delta);
+}
+
+void UsageMeter::AddResearch(const std::string& principal, const std::string& model, int64_t unix_seconds,
+                             int64_t forward_tokens) {
+  UsageRow delta{principal, model, Day(unix_seconds), 0, 0, 0, 1, forward_tokens};
   absl::MutexLock lock(&mu_);
   MergeLocked(delta);
 }

@@ -20,6 +20,9 @@ class UsageMeter {
  public:
   void Add(const std::string& principal, const std::string& model, int64_t unix_seconds, int64_t prompt_tokens,
            int64_t completion_tokens);
+  // One research request (run, patch, directions) and its forward-pass tokens.
+  void AddResearch(const std::string& principal, const std::string& model, int64_t unix_seconds,
+                   int64_t forward_tokens);
   // Adds everything counted since the last flush to the store.
   absl::Status Flush(Store& store);
 

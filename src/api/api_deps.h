@@ -11,6 +11,7 @@
 #include "aperture/recorder.h"
 #include "aperture/store.h"
 #include "api/openai/event_stream.h"
+#include "api/research/research_desk.h"
 #include "config/config.h"
 #include "core/clock.h"
 #include "distribution/distribution_service.h"
@@ -40,6 +41,7 @@ struct ApiDeps {
   distribution::DistributionService& distribution;  // licences, files, manifests
   openness::OpennessService& openness;
   report::ReportService& reports;
+  ResearchDesk& research;  // formats, records and answers research results off the scheduler's thread
   // Re-reads the policy file, recording `actor` as who changed it; keeps the
   // old policy on error.
   std::function<absl::Status(const std::string& actor)> reload_policy;

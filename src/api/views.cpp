@@ -49,7 +49,8 @@ Json View(const Grant& g) {
           {"reason", g.reason},
           {"granted_by", g.granted_by},
           {"created_at", g.created_at},
-          {"revoked_at", Time(g.revoked_at)}};
+          {"revoked_at", Time(g.revoked_at)},
+          {"scope", ParseJson(g.scope).value_or(Json::object())}};
 }
 
 Json View(const AccessRequest& r) {

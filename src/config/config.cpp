@@ -61,6 +61,24 @@ absl::Status ReadCapabilities(TomlReader& r, std::string_view key, LevelLimits& 
   return absl::OkStatus();
 }
 
+absl::Status ReadSitePatterns(TomlReader& r, std::string_view key, std::vector<std::string>& out) {
+  const toml::node* node = r.Take(key);
+  if (!node) return absl::OkStatus();
+  const toml::array* arr = node->as_array();
+  if (!arr) return r.Error(*node, key, "must be an array of site patterns, e.g. [\"blocks.*.hook_resid_post\"]");
+  out.clear();
+  for (const toml::node& item : *arr) {
+    auto p = item.value<std::string>();
+    bool ok = p && !p->empty() && p->size() <= 128;
+    for (char c : p.value_or(""))
+      ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+                  c == '*');
+    if (!ok) return r.Error(item, key, "holds something that is not a site pattern (letters, digits, '_', '.', '*')");
+    out.push_back(*p);
+  }
+  return absl::OkStatus();
+}
+
 // A signed-note key name: non-empty, no spaces, no '+' (c2sp.org/signed-note).
 absl::Status ReadLogName(TomlReader& r, std::string_view key, std::string& name) {
   const toml::node* node = r.Take(key);
@@ -87,6 +105,12 @@ absl::Status ReadLevel(TomlReader& r, LevelLimits& limits) {
   if (s.ok()) s = r.Int("max_n", limits.max_n, 1, 128);
   if (s.ok()) s = ReadLogitBias(r, "logit_bias", limits.logit_bias);
   if (s.ok()) s = r.Bool("system_prompt", limits.system_prompt);
+  if (s.ok()) s = ReadSitePatterns(r, "inspect_sites", limits.research.inspect_sites);
+  if (s.ok()) s = ReadSitePatterns(r, "intervene_sites", limits.research.intervene_sites);
+  if (s.ok()) s = r.Int("research_max_tokens", limits.research.max_tokens, 0, kMax);
+  if (s.ok()) s = r.Int("research_max_bytes", limits.research.max_bytes, 0, kMax);
+  if (s.ok()) s = r.Int("research_tokens_per_minute", limits.research.tokens_per_minute, 0, kMax);
+  if (s.ok()) s = r.Int("research_requests_per_day", limits.research.requests_per_day, 0, kMax);
   if (s.ok()) s = r.NoUnknownKeys();
   return s;
 }
@@ -116,6 +140,11 @@ Config DefaultConfig() {
                     C::kIntervene, C::kEvaluate, C::kFinetune, C::kDownload};
   c.levels[int(Level::kDownload)] = Make(all, 8192, 600, 1000000, 20, 8, LogitBias::kAlways, false);
   c.levels[int(Level::kOpen)] = Make(all, 8192, 600, 1000000, 20, 8, LogitBias::kAlways, false);
+  // Research scopes: every site, 16,384 forward-pass tokens and 256 MiB per
+  // request, 1,000,000 tokens a minute, 10,000 requests a day.
+  for (Level l : {Level::kResearch, Level::kDownload, Level::kOpen}) {
+    c.levels[int(l)].research = {{"*"}, {"*"}, 16384, int64_t{256} << 20, 1000000, 10000};
+  }
   return c;
 }
 
@@ -159,6 +188,7 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
     if (s.ok()) s = r.Int("max_active", c.serving.max_active, 1, 4096);
     if (s.ok()) s = r.Int("max_waiting", c.serving.max_waiting, 0, 1'000'000);
     if (s.ok()) s = r.Int("prefill_tokens_per_step", c.serving.prefill_tokens_per_step, 1, 65536);
+    if (s.ok()) s = r.Int("research_tokens_per_step", c.serving.research_tokens_per_step, 1, 65536);
     if (s.ok()) s = r.Int("request_timeout_ms", c.serving.request_timeout_ms, 100, 86'400'000);
     if (s.ok()) s = r.Int("max_context", c.serving.max_context, 0, 1 << 24);
     if (s.ok()) s = r.NoUnknownKeys();

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "aperture/level.h"
@@ -18,6 +19,18 @@ namespace aperture {
 // logprobs (together they let a caller extract the output layer, Carlini et
 // al. 2024), or always.
 enum class LogitBias { kNever = 0, kWithoutLogprobs, kAlways };
+
+// What a research caller may read and write (TransformerLens site
+// patterns with '*') and compute; see access/research_scope.h. Zero
+// max_tokens/max_bytes allow nothing; zero rates are unlimited.
+struct ResearchScope {
+  std::vector<std::string> inspect_sites;    // site patterns that may be read
+  std::vector<std::string> intervene_sites;  // site patterns that may be written
+  int64_t max_tokens = 0;                    // forward-pass tokens per request
+  int64_t max_bytes = 0;                     // result bytes per request
+  int64_t tokens_per_minute = 0;             // forward-pass tokens per minute, per caller and model
+  int64_t requests_per_day = 0;              // research requests per UTC day, per caller and model
+};
 
 // What one release level allows. Zero limits mean "none allowed" for
 // max_tokens/top_logprobs and "unlimited" for the per-minute rates.
@@ -30,6 +43,7 @@ struct LevelLimits {
   int64_t max_n = 1;                // completions per request
   LogitBias logit_bias = LogitBias::kNever;
   bool system_prompt = false;  // the model owner's system prompt is prepended
+  ResearchScope research;      // with the inspect and intervene capabilities
 
   bool Allows(Capability c) const { return capabilities.test(static_cast<size_t>(c)); }
 };
@@ -57,6 +71,7 @@ struct ServingConfig {
   int64_t max_active = 16;                // sequences decoded together
   int64_t max_waiting = 64;               // requests queued behind them; beyond: 503
   int64_t prefill_tokens_per_step = 128;  // prompt tokens per step, so long prompts do not stall streams
+  int64_t research_tokens_per_step = 8;   // research-pass tokens per step while streams decode
   int64_t request_timeout_ms = 300'000;   // a request still running after this ends
   int64_t max_context = 0;                // > 0: cap every model's context at this many tokens
 };

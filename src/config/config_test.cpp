@@ -35,6 +35,33 @@ retry_wait = "2d"
   EXPECT_EQ(c->Limits(Level::kApi).max_top_logprobs, 5);  // untouched default
 }
 
+TEST(ConfigTest, ResearchScopesPerLevel) {
+  EXPECT_EQ(DefaultConfig().Limits(Level::kResearch).research.inspect_sites, std::vector<std::string>{"*"});
+  EXPECT_EQ(DefaultConfig().Limits(Level::kResearch).research.max_tokens, 16384);
+  auto c = ParseConfig(R"(
+[levels.research]
+inspect_sites = ["blocks.*.hook_resid_post", "blocks.*.attn.hook_pattern"]
+intervene_sites = []
+research_max_tokens = 2048
+research_max_bytes = 1048576
+research_tokens_per_minute = 0
+research_requests_per_day = 100
+)",
+                       "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const ResearchScope& r = c->Limits(Level::kResearch).research;
+  EXPECT_EQ(r.inspect_sites.size(), 2u);
+  EXPECT_TRUE(r.intervene_sites.empty());
+  EXPECT_EQ(r.max_tokens, 2048);
+  EXPECT_EQ(r.max_bytes, 1048576);
+  EXPECT_EQ(r.tokens_per_minute, 0);
+  EXPECT_EQ(r.requests_per_day, 100);
+  auto bad = ParseConfig("[levels.research]\ninspect_sites = [\"blocks 0\"]\n", "t.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("levels.research.inspect_sites"), std::string_view::npos) << bad.status();
+  EXPECT_FALSE(ParseConfig("[levels.research]\nresearch_max_tokens = -1\n", "t.toml").ok());
+}
+
 TEST(ConfigTest, ErrorsNameFileLineAndKey) {
   struct Case {
     const char* text;
@@ -78,11 +105,19 @@ TEST(ConfigTest, ExampleFileMatchesTheDefaults) {
     EXPECT_EQ(c->Limits(l).max_n, d.Limits(l).max_n) << LevelName(l);
     EXPECT_EQ(c->Limits(l).logit_bias, d.Limits(l).logit_bias) << LevelName(l);
     EXPECT_EQ(c->Limits(l).system_prompt, d.Limits(l).system_prompt) << LevelName(l);
+    const ResearchScope &a = c->Limits(l).research, &b = d.Limits(l).research;
+    EXPECT_EQ(a.inspect_sites, b.inspect_sites) << LevelName(l);
+    EXPECT_EQ(a.intervene_sites, b.intervene_sites) << LevelName(l);
+    EXPECT_EQ(a.max_tokens, b.max_tokens) << LevelName(l);
+    EXPECT_EQ(a.max_bytes, b.max_bytes) << LevelName(l);
+    EXPECT_EQ(a.tokens_per_minute, b.tokens_per_minute) << LevelName(l);
+    EXPECT_EQ(a.requests_per_day, b.requests_per_day) << LevelName(l);
   }
   EXPECT_EQ(c->server.max_body_bytes, d.server.max_body_bytes);
   EXPECT_EQ(c->serving.max_active, d.serving.max_active);
   EXPECT_EQ(c->serving.max_waiting, d.serving.max_waiting);
   EXPECT_EQ(c->serving.prefill_tokens_per_step, d.serving.prefill_tokens_per_step);
+  EXPECT_EQ(c->serving.research_tokens_per_step, d.serving.research_tokens_per_step);
   EXPECT_EQ(c->serving.request_timeout_ms, d.serving.request_timeout_ms);
   EXPECT_EQ(c->serving.max_context, d.serving.max_context);
   EXPECT_EQ(c->server.read_timeout_ms, d.server.read_timeout_ms);

@@ -15,12 +15,14 @@ target_sources(aperture_engine PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_k_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/ops.cpp
   ${CMAKE_CURRENT_LIST_DIR}/threading/thread_pool.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/model/architecture.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model/llama_config.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model/hooks.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model/sequence.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model/llama_model.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model/runner.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model/test_model.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/model/test_model_vocab.cpp
   ${CMAKE_CURRENT_LIST_DIR}/model/benchmark.cpp
 )
 # The ISA-specific files select their instruction sets with target pragmas.
@@ -47,6 +49,7 @@ aperture_test(engine_model_test
     ${CMAKE_CURRENT_LIST_DIR}/model/hooks_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/model/hook_sites_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/model/generation_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/model/architecture_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/model/test_model_test.cpp
   LIBS aperture_engine)
 

@@ -1,5 +1,5 @@
 // Pipeline: the request path in one place —
-//   parse -> authn -> authz -> admission -> handler -> record
+//   parse -> authn -> authz -> admission (rates, research scope) -> handler -> record
 // Each stage either continues or answers; record runs for every request.
 //
 // The pipeline always answers and always records: a filter or handler that

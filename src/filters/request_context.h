@@ -3,6 +3,7 @@
 // the handler and finally to the record filter.
 #pragma once
 
+#include <any>
 #include <optional>
 #include <string>
 #include <utility>
@@ -10,6 +11,7 @@
 
 #include "access/authorizer.h"
 #include "access/caller.h"
+#include "access/research_scope.h"
 #include "core/json.h"
 #include "filters/route.h"
 #include "http/request.h"
@@ -27,6 +29,11 @@ struct RequestContext {
   std::string model_id;                  // for model-scoped routes
   std::optional<Decision> decision;      // set by authz for model-scoped routes
   std::vector<Capability> capabilities;  // everything this request asks to do
+  // Research requests: what it reads, writes and costs (set by the research
+  // scope filter from the route's planner), and what the planner prepared
+  // for the handler (e.g. a research plan).
+  std::optional<ResearchDemand> research;
+  std::any prepared;
   // What the record filter writes: "allow" unless a filter or handler
   // refused ("deny"), or an internal error stopped the request ("error").
   std::string outcome = "allow";

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "access/research_scope.h"
 #include "aperture/level.h"
 #include "core/json.h"
 #include "http/response.h"
@@ -31,6 +33,11 @@ struct Route {
   // Further capabilities a request body asks for (e.g. logprobs on a completion).
   std::function<std::vector<Capability>(const Json& body)> body_capabilities = nullptr;
   std::function<http::Response(RequestContext&)> handler = nullptr;
+  // Research requests: what the request reads, writes and costs, worked out
+  // after authz (nullopt: not a research request, e.g. a chat without
+  // interventions), so the research scope filter can decide on it. It may
+  // leave what it prepared in ctx.prepared for the handler.
+  std::function<absl::StatusOr<std::optional<ResearchDemand>>(RequestContext&)> research_demand = nullptr;
 };
 
 // Matches method + path to a route. Not thread-safe to modify; read-only

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/chat/chat_template.h"
+#include "engine/model/hooks.h"
 #include "engine/sampling/sampler.h"
 
 namespace aperture::scheduler {
@@ -94,6 +96,10 @@ struct GenerateRequest {
   // When to give up, in microseconds on the scheduler's Clock
   // (SchedulerOptions::clock, the system clock by default); 0: never.
   int64_t deadline_micros = 0;
+  // Run at every forward pass of this request (prompt and generated tokens,
+  // every choice): steering. They see this request's rows only, with their
+  // positions in its sequence. Null: none.
+  std::shared_ptr<const engine::Hooks> hooks;
 
   GenerateCallbacks callbacks;
 };

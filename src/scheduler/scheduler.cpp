@@ -124,6 +124,7 @@ absl::StatusOr<RequestId> Scheduler::Submit(GenerateRequest request) {
   w->ignore_eos = request.ignore_eos;
   w->deadline_micros = request.deadline_micros;
   w->callbacks = std::move(request.callbacks);
+  w->hooks = std::move(request.hooks);
   w->model = std::move(model);
   return Enqueue(std::move(w));
 }
@@ -256,6 +257,7 @@ void Scheduler::Loop() {
     step_sequences_ = 0;
     step_prompt_tokens_ = 0;
     step_tokens_ = 0;
+    step_job_tokens_ = 0;
     int prefill_budget = options_.prefill_tokens_per_step;
     std::vector<const LoadedModel*> models;
     for (const auto& w : active_) {
@@ -265,7 +267,9 @@ void Scheduler::Loop() {
 
     // Requests whose every choice ended get their final callback.
     for (auto& w : active_) {
-      if (!w->finished && !w->embed && !w->score && w->all_choices_done()) FinishRequest(*w, FinishReason::kStop, {});
+      if (!w->finished && !w->embed && !w->score && !w->job && w->all_choices_done()) {
+        FinishRequest(*w, FinishReason::kStop, {});
+      }
     }
     std::erase_if(active_, [](const std::unique_ptr<Work>& w) { return w->finished; });
 
@@ -273,6 +277,7 @@ void Scheduler::Loop() {
     ++metrics_.steps;
     metrics_.tokens_generated += step_tokens_;
     metrics_.prompt_tokens_processed += step_prompt_tokens_;
+    metrics_.job_tokens_processed += step_job_tokens_;
     metrics_.engine_seconds += step_engine_seconds_;
     metrics_.step_seconds += SecondsSince(step_start);
     metrics_.last_step_engine_seconds = step_engine_seconds_;
@@ -308,24 +313,28 @@ absl::Status Scheduler::Forward(engine::Runner& runner, std::span<const engine::
 }
 
 // One batch for one model: a decode entry per running choice, then prompt
-// chunks first come first served within the step's prompt budget.
+// chunks first come first served within the step's prompt budget, then the
+// engine jobs' entries within theirs.
 void Scheduler::RunModelStep(const LoadedModel& model, int& prefill_budget) {
   std::vector<engine::BatchEntry> entries;
+  std::vector<const engine::Hooks*> entry_hooks;  // per entry: its request's hooks, or null
   std::vector<Slot> slots;
   std::vector<Slot> embed_chunks;
   for (auto& w : active_) {
-    if (w->finished || w->model.get() != &model || w->embed || w->score || w->prefilling()) continue;
+    if (w->finished || w->model.get() != &model || w->embed || w->score || w->job || w->prefilling()) continue;
     for (int i = 0; i < static_cast<int>(w->choices.size()); ++i) {
       Work::Choice& c = w->choices[i];
       if (c.done) continue;
       entries.push_back({c.seq.get(), std::span<const int32_t>(&c.pending, 1), false});
+      entry_hooks.push_back(w->hooks.get());
       slots.push_back({w.get(), i, 1});
     }
   }
+  const bool decoding = !entries.empty();
   step_sequences_ += static_cast<int>(entries.size());
   for (auto& w : active_) {
     if (prefill_budget <= 0) break;
-    if (w->finished || w->model.get() != &model) continue;
+    if (w->finished || w->model.get() != &model || w->job) continue;
     if (w->score && !w->prefilling()) {
       // The next continuation with tokens to run, on top of the context; its
       // tokens share the prompt budget, and each row's logits score the next token.
@@ -337,6 +346,7 @@ void Scheduler::RunModelStep(const LoadedModel& model, int& prefill_budget) {
       const int k = std::min<int>(prefill_budget, static_cast<int>(c.tokens.size()) - 1 - c.fed);
       prefill_budget -= k;
       entries.push_back({w->score_seq.get(), std::span<const int32_t>(c.tokens.data() + c.fed, k), true});
+      entry_hooks.push_back(nullptr);
       slots.push_back({w.get(), static_cast<int>(next - w->conts.begin()), k});
       continue;
     }
@@ -348,14 +358,37 @@ void Scheduler::RunModelStep(const LoadedModel& model, int& prefill_budget) {
     } else {
       engine::Sequence* seq = w->score ? w->score_seq.get() : w->choices[0].seq.get();
       entries.push_back({seq, std::span<const int32_t>(w->prompt.data() + w->prefilled, k), false});
+      entry_hooks.push_back(w->score ? nullptr : w->hooks.get());
       slots.push_back({w.get(), -1, k});
     }
+  }
+  // Jobs: their layer-0 entries join this batch; the others run after it.
+  const int job_budget =
+      std::min(prefill_budget, decoding ? options_.job_tokens_per_step : options_.prefill_tokens_per_step);
+  std::vector<JobEntry> merged, resumed;
+  for (JobEntry& je : PlanJobs(model, job_budget)) {
+    const engine::BatchEntry& b = je.entry.batch;
+    prefill_budget -= static_cast<int>(b.tokens.size());
+    if (b.first_layer != 0 || !b.resid_in.empty()) {
+      resumed.push_back(std::move(je));
+      continue;
+    }
+    entries.push_back(b);
+    entry_hooks.push_back(je.entry.hooks);
+    slots.push_back({je.work, kJobEntry, static_cast<int>(b.tokens.size())});
+    merged.push_back(std::move(je));
   }
 
   engine::Runner& runner = RunnerFor(model);
   if (!entries.empty()) {
     const auto start = std::chrono::steady_clock::now();
-    absl::Status status = Forward(runner, entries);
+    absl::Status status;
+    if (std::any_of(entry_hooks.begin(), entry_hooks.end(), [](const engine::Hooks* h) { return h != nullptr; })) {
+      const engine::Hooks hooks = engine::PerEntryHooks(entry_hooks, model.model->config().n_layers);
+      status = Forward(runner, entries, &hooks);
+    } else {
+      status = Forward(runner, entries);
+    }
     step_engine_seconds_ += SecondsSince(start);
     if (!status.ok()) {
       for (const Slot& s : slots) {
@@ -364,10 +397,18 @@ void Scheduler::RunModelStep(const LoadedModel& model, int& prefill_budget) {
     } else {
       ScoreAll(runner, slots);
       SampleAndEmitAll(model, runner, slots);
+      const int first_job = static_cast<int>(entries.size() - merged.size());
+      for (size_t j = 0; j < merged.size(); ++j) {
+        step_job_tokens_ += merged[j].entry.batch.tokens.size();
+        if (!merged[j].work->finished && merged[j].entry.on_logits) {
+          merged[j].entry.on_logits(runner, first_job + static_cast<int>(j));
+        }
+      }
     }
   }
 
   for (const Slot& s : embed_chunks) RunEmbedChunk(*s.work, s.tokens, runner);
+  RunJobs(model, runner, resumed, job_budget);
 }
 
 // After a forward pass: the prompt chunks that completed a prompt hand its
@@ -386,7 +427,7 @@ void Scheduler::SampleAndEmitAll(const LoadedModel& model, engine::Runner& runne
   for (size_t e = 0; e < slots.size(); ++e) {
     const Slot& s = slots[e];
     Work& w = *s.work;
-    if (w.finished || w.score) continue;
+    if (w.finished || w.score || w.job) continue;
     const std::span<const float> logits = runner.Logits(static_cast<int>(e));
     if (s.choice >= 0) {
       jobs.push_back({&w, s.choice, logits, absl::UnknownError("not sampled")});
@@ -475,6 +516,18 @@ void Scheduler::EndChoice(Work& w, int choice, FinishReason reason) {
 void Scheduler::FinishRequest(Work& w, FinishReason reason, const absl::Status& status) {
   if (w.finished) return;
   w.finished = true;
+  if (w.job) {
+    if (w.admitted) ReleaseSlots(w.slots);
+    MarkDone(w.id);
+    absl::Status s = status;
+    if (s.ok() && reason == FinishReason::kDeadline) {
+      s = absl::DeadlineExceededError("the research request passed its deadline");
+    } else if (s.ok() && reason == FinishReason::kCancelled) {
+      s = absl::CancelledError("the research request was cancelled");
+    }
+    w.job->Finish(s);
+    return;
+  }
   if (w.score) {
     w.score_seq.reset();
     if (w.admitted) ReleaseSlots(w.slots);

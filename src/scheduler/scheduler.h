@@ -45,6 +45,7 @@
 #include "absl/status/statusor.h"
 #include "core/clock.h"
 #include "engine/model/runner.h"
+#include "scheduler/engine_job.h"
 #include "scheduler/model_registry.h"
 #include "scheduler/request.h"
 
@@ -55,6 +56,11 @@ struct SchedulerOptions {
   int max_active = 8;                 // sequences running at once
   int max_waiting = 32;               // requests queued behind them
   int prefill_tokens_per_step = 128;  // prompt tokens processed per step, over all requests
+  // Tokens engine jobs (research passes) may run per step while streams are
+  // decoding, out of the prompt budget: small, so a step with a job's slice
+  // stays close to a plain decode step. With no stream decoding, jobs share
+  // the whole prompt budget.
+  int job_tokens_per_step = 8;
   ModelRegistryOptions models = {};
   const Clock* clock = nullptr;  // for deadlines; nullptr: the system clock
   // Called on the scheduler's thread after each round of callbacks (a step,
@@ -76,6 +82,7 @@ struct SchedulerMetrics {
   uint64_t steps = 0;
   uint64_t tokens_generated = 0;         // token events delivered
   uint64_t prompt_tokens_processed = 0;  // prompt (and embedding input) tokens run through the model
+  uint64_t job_tokens_processed = 0;     // tokens engine jobs ran through the model
   uint64_t requests_finished = 0;        // final callback delivered (any reason)
   uint64_t requests_rejected = 0;        // Submit answered Unavailable
   double engine_seconds = 0;             // total time inside Runner::Forward
@@ -117,6 +124,10 @@ class Scheduler {
   // continuations, a context plus continuation over the model's context),
   // Unavailable (full). Once accepted, on_done is called exactly once.
   absl::StatusOr<RequestId> SubmitScore(ScoreRequest request);
+  // An engine job (see engine_job.h). Errors, with nothing queued: NotFound
+  // (unknown model), InvalidArgument (no job), Unavailable (full). Once
+  // accepted, the job's Finish is called exactly once.
+  absl::StatusOr<RequestId> SubmitJob(JobRequest request);
 
   // Stops a queued or running request; its slots are free for the next
   // step, and its final callbacks (reason kCancelled) follow on the
@@ -136,10 +147,21 @@ class Scheduler {
   struct Slot {  // what one entry of a forward batch is
     Work* work;
     // >= 0: a decode entry of that choice (of a scoring request: a chunk of
-    // that continuation's tokens); -1: a prompt (or scoring context) chunk.
+    // that continuation's tokens); -1: a prompt (or scoring context) chunk;
+    // kJobEntry: an engine job's entry.
     int choice;
     int tokens;
   };
+  static constexpr int kJobEntry = -2;
+  struct JobEntry {
+    Work* work;
+    EngineJob::Entry entry;
+  };
+  // This step's entries of engine jobs for `model`, within `budget` tokens.
+  std::vector<JobEntry> PlanJobs(const LoadedModel& model, int budget);
+  // Runs job entries resumed at a layer (one forward call per layer), then
+  // every job's own work; finishes the jobs that are done.
+  void RunJobs(const LoadedModel& model, engine::Runner& runner, std::vector<JobEntry>& resumed, int budget);
   void SampleAndEmitAll(const LoadedModel& model, engine::Runner& runner, const std::vector<Slot>& slots);
   void Emit(Work& w, int choice, absl::StatusOr<engine::SampleResult> r);
   void EndChoice(Work& w, int choice, FinishReason reason);
@@ -179,6 +201,7 @@ class Scheduler {
   int step_sequences_ = 0;
   int step_prompt_tokens_ = 0;
   uint64_t step_tokens_ = 0;
+  uint64_t step_job_tokens_ = 0;
 
   std::thread thread_;
 };

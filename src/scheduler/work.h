@@ -62,6 +62,7 @@ struct Scheduler::Work {
 
   // Generation.
   GenerateCallbacks callbacks;
+  std::shared_ptr<const engine::Hooks> hooks;  // steering, at every forward of this request
   int max_tokens = 0;
   bool logprobs = false;
   bool ignore_eos = false;
@@ -88,6 +89,9 @@ struct Scheduler::Work {
   std::unique_ptr<engine::Sequence> score_seq;  // allocated at admission
   std::vector<Continuation> conts;
   int score_processed = 0;
+
+  // An engine job (research passes).
+  std::shared_ptr<EngineJob> job;
 
   bool prefilling() const { return prefilled < static_cast<int>(prompt.size()); }
   bool scored() const {

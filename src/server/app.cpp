@@ -16,6 +16,7 @@
 #include "api/openness/openness_routes.h"
 #include "api/ops/ops_routes.h"
 #include "api/release/release_routes.h"
+#include "api/research/research_routes.h"
 #include "core/hash.h"
 #include "core/status_macros.h"
 #include "filters/authn/authn_filter.h"
@@ -23,6 +24,7 @@
 #include "filters/licence/licence_filter.h"
 #include "filters/limits/parse_filter.h"
 #include "filters/ratelimit/ratelimit_filter.h"
+#include "filters/research/research_scope_filter.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -149,11 +151,13 @@ App::App(Services& s, AppTestHooks hooks)
     : services_(s),
       limiter_(s.clock),
       token_limiter_(s.clock),
+      research_desk_(*s.recorder, *s.log),
       scheduler_(std::make_unique<scheduler::Scheduler>(scheduler::SchedulerOptions{
           .threads = s.config.serving.threads,
           .max_active = static_cast<int>(s.config.serving.max_active),
           .max_waiting = static_cast<int>(s.config.serving.max_waiting),
           .prefill_tokens_per_step = static_cast<int>(s.config.serving.prefill_tokens_per_step),
+          .job_tokens_per_step = static_cast<int>(s.config.serving.research_tokens_per_step),
           .models = {.max_context = static_cast<int>(s.config.serving.max_context)},
           .clock = &s.clock,
           .after_events = [this] { streams_.Flush(); },
@@ -177,6 +181,7 @@ App::App(Services& s, AppTestHooks hooks)
             .distribution = *s.distribution,
             .openness = *s.openness,
             .reports = *s.reports,
+            .research = research_desk_,
             .reload_policy = [&s](const std::string& actor) { return s.ReloadPolicy(actor); }} {}
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port,
@@ -190,6 +195,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   AddLicenceRoutes(app->router_, app->deps_);
   AddFilesRoutes(app->router_, app->deps_);
   AddOpennessRoutes(app->router_, app->deps_);
+  AddResearchRoutes(app->router_, app->deps_);
   AddLogRoutes(app->router_, *services.log, services.log_public_key);
   // The server publishes the log under its configured name.
   RETURN_IF_ERROR(services.recorder->AdoptOrigin(services.config.log.name));
@@ -207,6 +213,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   chain.push_back(std::make_unique<AuthzFilter>(*services.authorizer));
   chain.push_back(std::make_unique<RateLimitFilter>(app->limiter_, services.config));
   chain.push_back(std::make_unique<LicenceFilter>(app->licence_gate_));
+  chain.push_back(std::make_unique<ResearchScopeFilter>(services.config, *services.store, app->token_limiter_,
+                                                        app->research_quota_, services.clock));
   app->pipeline_ = std::make_unique<Pipeline>(
       std::move(chain), RecordFilter(*services.recorder, app->metrics_, services.clock), services.clock);
 
@@ -250,8 +258,9 @@ absl::Status App::Tick() {
 void App::Stop() {
   if (stopping_.exchange(true)) return;
   if (server_) server_->Stop();
-  evals_.reset();      // stops background evaluations (they resume at the next start)
-  scheduler_.reset();  // ends every request, so their usage and records are in
+  evals_.reset();         // stops background evaluations (they resume at the next start)
+  scheduler_.reset();     // ends every request, so their usage and records are in
+  research_desk_.Stop();  // answers and records the research jobs that ended
   if (housekeeping_.joinable()) housekeeping_.join();
   services_.recorder->Flush();
 }

@@ -15,8 +15,10 @@
 #include "access/key_usage.h"
 #include "access/licence_gate.h"
 #include "access/rate_limiter.h"
+#include "access/research_quota.h"
 #include "access/usage_meter.h"
 #include "api/api_deps.h"
+#include "api/research/research_desk.h"
 #include "config/config.h"
 #include "distribution/distribution_service.h"
 #include "filters/metrics.h"
@@ -104,7 +106,9 @@ class App {
   Metrics metrics_;
   RateLimiter limiter_;
   RateLimiter token_limiter_;
-  StreamNotifier streams_;  // before the scheduler, which flushes it after each step
+  ResearchQuota research_quota_;
+  StreamNotifier streams_;      // before the scheduler, which flushes it after each step
+  ResearchDesk research_desk_;  // before the scheduler, whose research jobs end on it
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<EvalService> evals_;
   Authenticator authenticator_;

@@ -180,8 +180,10 @@ void AddEngineCommands(CLI::App& app) {
     model = app.add_subcommand("model", "Model utilities");
     model->require_subcommand(1);
   }
-  CLI::App* m = model->add_subcommand("make-test", "Write a Llama GGUF with seeded random weights");
+  CLI::App* m = model->add_subcommand(
+      "make-test", "Write a GGUF of any supported architecture with seeded random weights (llama.cpp loads it too)");
   m->add_option("--out", mk->out, "Output path")->required();
+  m->add_option("--arch", mk->spec.arch, "Architecture: llama, qwen2, qwen3, phi3, gemma2, gemma3");
   m->add_option("--layers", mk->spec.layers, "Layers");
   m->add_option("--dim", mk->spec.dim, "Embedding width");
   m->add_option("--heads", mk->spec.heads, "Attention heads");
@@ -194,6 +196,15 @@ void AddEngineCommands(CLI::App& app) {
   m->add_option("--seed", mk->spec.seed, "Random seed");
   m->add_option("--context", mk->spec.context_length, "Context length to record");
   m->add_flag("--untied", mk->untied, "Write a separate output matrix");
+  m->add_option("--rope-base", mk->spec.rope_base, "RoPE base (rope.freq_base)");
+  m->add_option("--head-dim", mk->spec.head_dim, "Head size other than dim / heads (qwen3, gemma2, gemma3)");
+  m->add_option("--rope-dim", mk->spec.rope_dim, "Rotated dimensions of each head (phi3: partial rotary)");
+  m->add_option("--sliding-window", mk->spec.sliding_window, "Sliding window (gemma2, gemma3; phi3 records it)");
+  m->add_option("--attn-softcap", mk->spec.attn_softcap, "Attention logit soft-cap (gemma2)");
+  m->add_option("--final-softcap", mk->spec.final_softcap, "Final logit soft-cap (gemma2)");
+  m->add_option("--rope-scale", mk->spec.rope_scale, "Linear RoPE scaling of the global layers (gemma3)");
+  m->add_option("--original-context", mk->spec.original_context,
+                "phi3: write LongRoPE factors for --context over this trained context");
   m->callback([mk] { RunMakeTest(*mk); });
 }
 

@@ -251,10 +251,14 @@ int main(int argc, char** argv) {
   grant->add_option("--level", level_name)->required();
   grant->add_option("--expires", expires, "e.g. 90d");
   grant->add_option("--reason", reason)->required();
+  std::string scope = "{}";
+  grant->add_option("--scope", scope,
+                    "research scope narrowed for this grant, as JSON, e.g. "
+                    "'{\"inspect_sites\":[\"blocks.*.hook_resid_post\"],\"research_max_tokens\":4096}'");
   grant->callback(with([&](Services& s) -> absl::Status {
     ASSIGN_OR_RETURN(Level l, LevelArg(level_name));
     ASSIGN_OR_RETURN(auto ttl, DurationArg(expires));
-    ASSIGN_OR_RETURN(Grant g, s.access->GrantAccess(op, name, model_id, l, ttl, reason));
+    ASSIGN_OR_RETURN(Grant g, s.access->GrantAccess(op, name, model_id, l, ttl, reason, scope));
     std::cout << fmt::format("grant {}: {} has {} on {} until {}\n", g.id, name, LevelName(l), model_id,
                              When(g.expires_at));
     return absl::OkStatus();

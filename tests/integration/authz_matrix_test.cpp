@@ -57,9 +57,12 @@ Call RequestFor(Capability c, const std::string& model) {
     case Capability::kEmbed:
       return {"POST", "/v1/embeddings", fmt::format(R"({{{},"input":"hi"}})", m)};
     case Capability::kInspect:
-      return {"POST", "/v1/research/inspect", fmt::format("{{{}}}", m)};
+      return {"POST", "/v1/research/run", fmt::format(R"({{{},"input":"hi","return":{{"top_k":1}}}})", m)};
     case Capability::kIntervene:
-      return {"POST", "/v1/research/intervene", fmt::format("{{{}}}", m)};
+      return {"POST", "/v1/research/run",
+              fmt::format(R"({{{},"input":"hi","return":{{"top_k":1}},
+                  "interventions":[{{"hook":"hook_embed","op":"scale","scale":2}}]}})",
+                          m)};
     case Capability::kEvaluate:
       return {"POST", "/v1/evals/runs", fmt::format(R"({{{},"suite":"none"}})", m)};
     case Capability::kFinetune:
@@ -79,6 +82,8 @@ int ServedStatus(Capability c) {
     case Capability::kComplete:
     case Capability::kLogprobs:
     case Capability::kEmbed:
+    case Capability::kInspect:
+    case Capability::kIntervene:
     case Capability::kDownload:
       return 200;
     case Capability::kEvaluate:
@@ -258,18 +263,18 @@ TEST(AuthzMatrixTest, GrantsAbovePublicLevelWorkAndExpire) {
   server.AddModel("m", Level::kHosted);
   server.AddPrincipal("researcher", Role::kMember);
   const std::string key = server.CreateKey("researcher");
-  const std::string inspect = R"({"model":"m"})";
-  EXPECT_EQ(server.Call("POST", "/v1/research/inspect", inspect, key).status, 403);
+  const std::string inspect = R"({"model":"m","input":"hi","return":{"top_k":1}})";
+  EXPECT_EQ(server.Call("POST", "/v1/research/run", inspect, key).status, 403);
   ASSERT_TRUE(
       server.services()
           .access
           ->GrantAccess(AccessService::Operator(), "researcher", "m", Level::kResearch, 3600, "interpretability study")
           .ok());
-  EXPECT_EQ(server.Call("POST", "/v1/research/inspect", inspect, key).status, 501);  // allowed, not yet offered
+  EXPECT_EQ(server.Call("POST", "/v1/research/run", inspect, key).status, 200);
   Json models = server.CallJson("GET", "/v1/models", "", key);
   EXPECT_EQ(models["data"][0]["level"], "research");
   server.clock().AdvanceSeconds(3601);
-  EXPECT_EQ(server.Call("POST", "/v1/research/inspect", inspect, key).status, 403);
+  EXPECT_EQ(server.Call("POST", "/v1/research/run", inspect, key).status, 403);
   EXPECT_EQ(server.CallJson("GET", "/v1/models", "", key)["data"][0]["level"], "hosted");
 }
 

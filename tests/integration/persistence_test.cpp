@@ -124,7 +124,8 @@ TEST(PersistenceTest, AccessRequestLifecycle) {
   Json approved = server.CallJson("POST", "/v1/admin/access-requests/" + id + "/approve",
                                   R"({"level":"research","expires_in":"30d","reason":"welcome"})", rita);
   EXPECT_EQ(approved["state"], "approved");
-  EXPECT_EQ(server.Call("POST", "/v1/research/inspect", R"({"model":"m"})", ana).status, 501);
+  EXPECT_EQ(server.Call("POST", "/v1/research/run", R"({"model":"m","input":"hi","return":{"top_k":1}})", ana).status,
+            200);
   EXPECT_EQ(server.Call("POST", "/v1/admin/access-requests/" + id + "/deny", R"({"reason":"late"})", rita).status, 409);
 
   // A denial carries its reason, and a new request waits for the configured time.

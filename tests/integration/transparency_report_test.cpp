@@ -99,8 +99,10 @@ TEST_F(TransparencyReportTest, AccessStatisticsEqualARecountOfTheLog) {
   ASSERT_EQ(server_.Call("POST", "/v1/completions", R"({"model":"m","prompt":"Once","max_tokens":3})", ada_).status,
             200);
   ASSERT_EQ(server_.Call("POST", "/v1/embeddings", R"({"model":"m","input":"a cat"})", ada_).status, 200);
-  EXPECT_EQ(server_.Call("POST", "/v1/research/inspect", R"({"model":"m"})", ada_).status, 403);  // denied at api
-  EXPECT_EQ(server_.Call("POST", "/v1/research/inspect", R"({"model":"m"})", bob_).status, 501);  // allowed at research
+  const std::string research = R"({"model":"m","input":"Once upon a time","return":{"top_k":3}})";
+  EXPECT_EQ(server_.Call("POST", "/v1/research/run", research, ada_).status, 403);  // denied at api
+  auto run = server_.Call("POST", "/v1/research/run", research, bob_);              // allowed at research
+  EXPECT_EQ(run.status, 200) << run.body;
   EXPECT_EQ(server_.Call("GET", "/v1/models/m/download", "", bob_).status, 403);
   server_.services().recorder->Flush();
 

@@ -205,7 +205,13 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
                     ASSIGN_OR_RETURN(Level level, RequiredLevel(ctx.body, "level"));
                     ASSIGN_OR_RETURN(auto ttl, OptionalDuration(ctx.body, "expires_in"));
                     ASSIGN_OR_RETURN(std::string reason, RequiredString(ctx.body, "reason"));
-                    ASSIGN_OR_RETURN(Grant g, d.access.GrantAccess(ctx.caller, principal, model, level, ttl, reason));
+                    std::string scope = "{}";
+                    if (auto it = ctx.body.find("scope"); it != ctx.body.end() && !it->is_null()) {
+                      if (!it->is_object()) return FieldError("scope", "'scope' must be an object (docs/research.md)");
+                      scope = DumpJson(*it);
+                    }
+                    ASSIGN_OR_RETURN(Grant g,
+                                     d.access.GrantAccess(ctx.caller, principal, model, level, ttl, reason, scope));
                     return View(g);
                   },
                   201)});

@@ -55,9 +55,7 @@ void AddModelRoutes(Router& router, ApiDeps& d) {
     const char* name;
     Capability capability;
   };
-  for (const PendingRoute& r : {PendingRoute{"/v1/research/inspect", "research.inspect", Capability::kInspect},
-                                PendingRoute{"/v1/research/intervene", "research.intervene", Capability::kIntervene},
-                                PendingRoute{"/v1/fine_tuning/jobs", "fine_tuning.jobs", Capability::kFinetune}}) {
+  for (const PendingRoute& r : {PendingRoute{"/v1/fine_tuning/jobs", "fine_tuning.jobs", Capability::kFinetune}}) {
     router.Add({"POST", r.path, r.name, Access::kAnyone, ModelFrom::kBody, r.capability, {}, CapabilityMissing});
   }
 }

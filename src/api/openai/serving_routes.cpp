@@ -8,6 +8,7 @@
 #include "api/openai/completion_response.h"
 #include "api/openai/event_stream.h"
 #include "api/openai/level_checks.h"
+#include "api/research/research_routes.h"
 #include "api/views.h"
 #include "core/base64.h"
 #include "core/hash.h"
@@ -137,6 +138,9 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   req.sampling.top_logprobs = static_cast<int32_t>(params->top_logprobs);
   req.stop = params->stop;
   req.deadline_micros = d.clock.NowMicros() + d.config.serving.request_timeout_ms * 1000;
+  // Steering: the interventions the research scope filter admitted.
+  const std::optional<Steering> steering = SteeringFrom(ctx);
+  if (steering) req.hooks = steering->hooks;
 
   // The token budget: what this request may use at most, refunded to what it used.
   const int64_t tpm = d.config.Limits(level).tokens_per_minute;
@@ -169,7 +173,8 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   };
   req.callbacks.on_choice_end = [state](const ChoiceEnd& e) { state->stream->Push(state->response.OnChoiceEnd(e)); };
   req.callbacks.on_done = [state, &d, request_hash, owner, actor, charge, bucket, tpm, budget, level,
-                           model_id = model.id, route = ctx.route->name](const GenerateDone& done) {
+                           model_id = model.id, route = ctx.route->name,
+                           steered = steering ? steering->record : Json()](const GenerateDone& done) {
     // Count and record before the last bytes go out, so a client that has
     // its answer also sees it in /v1/usage.
     const std::string final_chunk = state->response.OnDone(done);
@@ -183,6 +188,7 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
                     {"prompt_tokens", done.prompt_tokens},
                     {"completion_tokens", done.completion_tokens},
                     {"finish_reasons", state->response.FinishReasons()}};
+    if (!steered.is_null()) details["interventions"] = steered;
     d.recorder.Record(LogEvent{"completion", now, actor, model_id, std::string(LevelName(level)),
                                done.status.ok() ? "ok" : "error", done.status.ok() ? "ok" : "engine_error",
                                CanonicalJson(details)});
@@ -331,7 +337,9 @@ http::Response HandleUsage(ApiDeps& d, RequestContext& ctx) {
                       {"requests", u.requests},
                       {"prompt_tokens", u.prompt_tokens},
                       {"completion_tokens", u.completion_tokens},
-                      {"total_tokens", u.prompt_tokens + u.completion_tokens}});
+                      {"total_tokens", u.prompt_tokens + u.completion_tokens},
+                      {"research_requests", u.research_requests},
+                      {"research_tokens", u.research_tokens}});
       prompt += u.prompt_tokens;
       completion += u.completion_tokens;
       requests += u.requests;
@@ -349,24 +357,40 @@ http::Response HandleUsage(ApiDeps& d, RequestContext& ctx) {
   return Answer(result);
 }
 
-// A request asks for logprobs when it sets `logprobs` (true or a count) or `top_logprobs`.
-std::vector<Capability> LogprobsAsked(const Json& body) {
+// A request asks for logprobs when it sets `logprobs` (true or a count) or
+// `top_logprobs`, and to intervene when it carries `interventions`.
+std::vector<Capability> BodyCapabilities(const Json& body) {
+  std::vector<Capability> caps;
+  auto iv = body.find("interventions");
+  if (iv != body.end() && iv->is_array() && !iv->empty()) caps.push_back(Capability::kIntervene);
   auto lp = body.find("logprobs");
   bool asked = lp != body.end() && !lp->is_null() && !(lp->is_boolean() && !lp->get<bool>()) &&
                !(lp->is_number() && lp->get<double>() == 0);
   auto top = body.find("top_logprobs");
   asked = asked || (top != body.end() && !top->is_null() && !(top->is_number() && top->get<double>() == 0));
-  if (asked) return {Capability::kLogprobs};
-  return {};
+  if (asked) caps.push_back(Capability::kLogprobs);
+  return caps;
 }
 
 }  // namespace
 
 void AddServingRoutes(Router& router, ApiDeps& d) {
-  router.Add({"POST", "/v1/chat/completions", "chat.completions", Access::kAnyone, ModelFrom::kBody, Capability::kChat,
-              LogprobsAsked, [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, true); }});
-  router.Add({"POST", "/v1/completions", "completions", Access::kAnyone, ModelFrom::kBody, Capability::kComplete,
-              LogprobsAsked, [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, false); }});
+  Route chat{"POST",
+             "/v1/chat/completions",
+             "chat.completions",
+             Access::kAnyone,
+             ModelFrom::kBody,
+             Capability::kChat,
+             BodyCapabilities,
+             [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, true); }};
+  chat.research_demand = [&d](RequestContext& ctx) { return PlanSteering(d, ctx); };
+  router.Add(std::move(chat));
+  Route complete{"POST",           "/v1/completions",
+                 "completions",    Access::kAnyone,
+                 ModelFrom::kBody, Capability::kComplete,
+                 BodyCapabilities, [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, false); }};
+  complete.research_demand = [&d](RequestContext& ctx) { return PlanSteering(d, ctx); };
+  router.Add(std::move(complete));
   router.Add({"POST",
               "/v1/embeddings",
               "embeddings",

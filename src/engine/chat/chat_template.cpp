@@ -131,7 +131,7 @@ ChatFamily ChatTemplate::DetectFamily(std::string_view t) {
   if (Contains(t, "<|start_header_id|>") && Contains(t, "<|end_header_id|>")) return ChatFamily::kLlama3;
   if (Contains(t, "[INST]")) return Contains(t, "<<SYS>>") ? ChatFamily::kLlama2 : ChatFamily::kMistral;
   if (Contains(t, "<start_of_turn>")) return ChatFamily::kGemma;
-  if (Contains(t, "<|user|>") && Contains(t, "<|end|>")) return ChatFamily::kPhi3;
+  if (Contains(t, "<|end|>") && (Contains(t, "<|user|>") || Contains(t, "<|assistant|>"))) return ChatFamily::kPhi3;
   if (Contains(t, "<|user|>")) return ChatFamily::kZephyr;
   return ChatFamily::kPlain;
 }
@@ -179,6 +179,10 @@ void ChatTemplate::Configure(std::string_view t) {
     case ChatFamily::kChatMl:
       leading_bos_ = from_text && Contains(t, "bos_token");
       default_system_ = FindDefaultSystemPrompt(t);
+      if (Contains(t, "<|im_sep|>")) {  // Phi-4: <|im_start|>{role}<|im_sep|>{content}<|im_end|>, no newlines
+        role_end_ = "<|im_sep|>";
+        turn_end_ = "";
+      }
       end_of_turn_ = {"<|im_end|>", "<|endoftext|>"};
       break;
     case ChatFamily::kZephyr:
@@ -191,6 +195,8 @@ void ChatTemplate::Configure(std::string_view t) {
       break;
     case ChatFamily::kPhi3:
       leading_bos_ = from_text && Contains(t, "bos_token");
+      // Phi-4-mini: '<|' + role + '|>' + content + '<|end|>', no newline anywhere.
+      if (from_text && !Contains(t, "\\n") && !Contains(t, "\n")) role_end_ = turn_end_ = "";
       end_of_turn_ = {"<|end|>", "<|endoftext|>"};
       break;
     case ChatFamily::kPlain:
@@ -306,13 +312,13 @@ void ChatTemplate::RenderRoleTagged(std::span<const ChatMessage> messages, bool 
         b.Content(Trim(content)).Markup("<|eot_id|>");
         break;
       case ChatFamily::kChatMl:
-        b.Markup("<|im_start|>").Markup(role).Markup("\n").Content(content).Markup("<|im_end|>\n");
+        b.Markup("<|im_start|>").Markup(role).Markup(role_end_).Content(content).Markup("<|im_end|>").Markup(turn_end_);
         break;
       case ChatFamily::kZephyr:
         b.Markup("<|").Markup(role).Markup("|>\n").Content(content).Markup(tokens_.eos).Markup("\n");
         break;
       case ChatFamily::kPhi3:
-        b.Markup("<|").Markup(role).Markup("|>\n").Content(content).Markup("<|end|>\n");
+        b.Markup("<|").Markup(role).Markup("|>").Markup(role_end_).Content(content).Markup("<|end|>").Markup(turn_end_);
         break;
       default: {  // plain
         std::string label(role);
@@ -330,11 +336,13 @@ void ChatTemplate::RenderRoleTagged(std::span<const ChatMessage> messages, bool 
       b.Markup("<|start_header_id|>assistant<|end_header_id|>\n\n");
       break;
     case ChatFamily::kChatMl:
-      b.Markup("<|im_start|>assistant\n");
+      b.Markup("<|im_start|>assistant").Markup(role_end_);
       break;
     case ChatFamily::kZephyr:
-    case ChatFamily::kPhi3:
       b.Markup("<|assistant|>\n");
+      break;
+    case ChatFamily::kPhi3:
+      b.Markup("<|assistant|>").Markup(role_end_);
       break;
     default:
       b.Markup("Assistant:");

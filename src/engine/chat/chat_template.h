@@ -10,10 +10,12 @@
 //            <s>[INST] {user} [/INST]{assistant}</s>[INST] ...
 //   llama3   <|begin_of_text|><|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>...
 //   chatml   <|im_start|>{role}\n{content}<|im_end|>\n ... (Qwen's default system prompt
-//            when the template carries one)
+//            when the template carries one; Phi-4's <|im_start|>{role}<|im_sep|>{content}
+//            <|im_end|> without newlines when the template has <|im_sep|>)
 //   zephyr   <|{role}|>\n{content}</s>\n ...
 //   gemma    <bos><start_of_turn>{user|model}\n{content}<end_of_turn>\n ...
-//   phi3     <|{role}|>\n{content}<|end|>\n ...
+//   phi3     <|{role}|>\n{content}<|end|>\n ... (Phi-3, Phi-3.5); Phi-4-mini's template
+//            writes no newlines: <|{role}|>{content}<|end|> ...
 //   plain    the documented fallback for models without a recognised template:
 //            "System: {sys}\nUser: {user}\nAssistant: {assistant}\n ... Assistant:"
 //            (BOS as the tokenizer adds it), stopping at "\nUser:" / "\nSystem:".
@@ -116,6 +118,8 @@ class ChatTemplate {
   bool space_around_response_ = false;  // ' ' + content + ' ' + eos_token
   bool space_after_eos_ = false;        // eos_token + ' '
   std::string default_system_;          // ChatML templates with a built-in system prompt
+  std::string role_end_ = "\n";         // after a ChatML role (Phi-4: <|im_sep|>) or a Phi-3 role tag
+  std::string turn_end_ = "\n";         // after a turn's <|im_end|> / <|end|> (Phi-4, Phi-4-mini: none)
   std::vector<std::string> end_of_turn_;
   std::vector<std::string> stop_strings_;
 };

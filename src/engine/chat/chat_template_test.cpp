@@ -151,6 +151,32 @@ TEST(ChatTemplateTest, Phi3EndsTurnsWithEnd) {
             "<|assistant|>\n");
 }
 
+// Phi-4-mini (architecture phi3) writes its tags without newlines.
+constexpr char kPhi4MiniJinja[] =
+    "{% for message in messages %}{% if message['role'] == 'system' and 'tools' in message and message['tools'] is "
+    "not none %}{{ '<|' + message['role'] + '|>' + message['content'] + '<|tool|>' + message['tools'] + "
+    "'<|/tool|>' + '<|end|>' }}{% else %}{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}{% "
+    "endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>' }}{% else %}{{ eos_token }}{% endif %}";
+// Phi-4 (14B, architecture phi3): ChatML with <|im_sep|> and no newlines.
+constexpr char kPhi4Jinja[] =
+    "{% for message in messages %}{% if (message['role'] == 'system') %}{{'<|im_start|>system<|im_sep|>' + "
+    "message['content'] + '<|im_end|>'}}{% elif (message['role'] == 'user') %}{{'<|im_start|>user<|im_sep|>' + "
+    "message['content'] + '<|im_end|>'}}{% elif (message['role'] == 'assistant') %}{{'<|im_start|>assistant<|im_sep|>' "
+    "+ message['content'] + '<|im_end|>'}}{% endif %}{% endfor %}{% if add_generation_prompt %}"
+    "{{ '<|im_start|>assistant<|im_sep|>' }}{% endif %}";
+
+TEST(ChatTemplateTest, Phi4FamilyTemplatesWriteNoNewlines) {
+  ChatTemplate mini(kPhi4MiniJinja, {"<|endoftext|>", "<|endoftext|>"});
+  EXPECT_EQ(mini.family(), ChatFamily::kPhi3);
+  EXPECT_EQ(Render(mini, kChat),
+            "<|system|>test<|end|><|user|>hello<|end|><|assistant|>response<|end|><|user|>again<|end|><|assistant|>");
+  ChatTemplate phi4(kPhi4Jinja, {"<|endoftext|>", "<|im_end|>"});
+  EXPECT_EQ(phi4.family(), ChatFamily::kChatMl);
+  EXPECT_EQ(Render(phi4, kChatNoSystem),
+            "<|im_start|>user<|im_sep|>hello<|im_end|><|im_start|>assistant<|im_sep|>response<|im_end|>"
+            "<|im_start|>user<|im_sep|>again<|im_end|><|im_start|>assistant<|im_sep|>");
+}
+
 TEST(ChatTemplateTest, PlainFallbackLabelsRolesAndStopsAtTheNextTurn) {
   ChatTemplate t("", {"<s>", "</s>"});
   EXPECT_EQ(t.family(), ChatFamily::kPlain);

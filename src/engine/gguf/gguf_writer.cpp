@@ -146,6 +146,16 @@ absl::Status GgufWriter::AddTensor(std::string name, std::vector<int64_t> dims, 
   return absl::OkStatus();
 }
 
+absl::Status GgufWriter::RemoveTensor(std::string_view name) {
+  for (auto it = tensors_.begin(); it != tensors_.end(); ++it) {
+    if (it->name == name) {
+      tensors_.erase(it);
+      return absl::OkStatus();
+    }
+  }
+  return absl::NotFoundError(fmt::format("no tensor '{}'", name));
+}
+
 absl::StatusOr<std::string> GgufWriter::SerializeHeader() const {
   if (version_ != 2 && version_ != 3) {
     return absl::InvalidArgumentError(fmt::format("GGUF version {} cannot be written", version_));

@@ -57,6 +57,9 @@ class GgufWriter {
     return AddTensor(std::move(name), std::move(dims), type, std::vector<uint8_t>(data.begin(), data.end()));
   }
 
+  // Removes the tensor `name`; NotFound when there is none.
+  absl::Status RemoveTensor(std::string_view name);
+
   // The whole file in memory.
   absl::StatusOr<std::string> Serialize() const;
   // Writes `path` (through a temporary file renamed into place).

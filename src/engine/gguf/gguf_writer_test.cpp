@@ -215,5 +215,19 @@ TEST(GgufValueTest, NanValuesCompareEqualAfterARoundTrip) {
   EXPECT_EQ(*(*g)->Find("scores"), *(*f)->Find("scores"));
 }
 
+TEST(GgufWriterTest, RemovesATensorByName) {
+  GgufWriter w;
+  ASSERT_TRUE(w.AddTensor("a", {4}, GgmlType::kF32, Bytes(16, 1)).ok());
+  ASSERT_TRUE(w.AddTensor("b", {4}, GgmlType::kF32, Bytes(16, 2)).ok());
+  ASSERT_TRUE(w.RemoveTensor("a").ok());
+  EXPECT_EQ(w.RemoveTensor("a").code(), absl::StatusCode::kNotFound);
+  auto bytes = w.Serialize();
+  ASSERT_TRUE(bytes.ok());
+  auto f = GgufFile::FromBuffer(*bytes);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ((*f)->tensors().size(), 1u);
+  EXPECT_NE((*f)->FindTensor("b"), nullptr);
+}
+
 }  // namespace
 }  // namespace aperture::engine

@@ -69,6 +69,19 @@ void RopeNorm(float* x, int n_heads, int head_dim, int rope_dim, const float* co
   }
 }
 
+void RopeHalves(float* x, int n_heads, int head_dim, int rope_dim, const float* cos_sin) {
+  const int half = rope_dim / 2;
+  for (int h = 0; h < n_heads; ++h) {
+    float* v = x + static_cast<int64_t>(h) * head_dim;
+    for (int i = 0; i < half; ++i) {
+      const float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
+      const float a = v[i], b = v[i + half];
+      v[i] = a * c - b * s;
+      v[i + half] = a * s + b * c;
+    }
+  }
+}
+
 int64_t ArgMaxF32(const float* x, int64_t n) {
   switch (ActiveIsa()) {
     case Isa::kAvx512:
@@ -108,6 +121,31 @@ void Softmax(float* x, int64_t n) {
 void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
   ExpShifted(gate, 0.0f, -1.0f, n, out);  // out = e^-g, then silu(g) * up in place
   for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + out[i]) * up[i];
+}
+
+void GeluTanhMul(const float* gate, const float* up, int64_t n, float* out) {
+  // gelu_tanh(g) = g * sigmoid(2u), u = sqrt(2/pi) (g + 0.044715 g^3): out
+  // first holds u, then e^-2u, then the result.
+  constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = kSqrt2OverPi * (g + 0.044715f * g * g * g);
+  }
+  ExpShifted(out, 0.0f, -2.0f, n, out);
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + out[i]) * up[i];
+}
+
+void SoftCap(float* x, int64_t n, float cap) {
+  // tanh(|t|) = (1 - e) / (1 + e) with e = e^(-2|t|), the sign put back.
+  constexpr int64_t kChunk = 64;
+  float e[kChunk];
+  const float inv_cap = 1.0f / cap;
+  for (int64_t b = 0; b < n; b += kChunk) {
+    const int64_t k = std::min(kChunk, n - b);
+    for (int64_t i = 0; i < k; ++i) e[i] = std::fabs(x[b + i]) * inv_cap;
+    ExpShifted(e, 0.0f, -2.0f, k, e);
+    for (int64_t i = 0; i < k; ++i) x[b + i] = std::copysign(cap * ((1.0f - e[i]) / (1.0f + e[i])), x[b + i]);
+  }
 }
 
 void Axpy(float a, const float* x, int64_t n, float* y) {

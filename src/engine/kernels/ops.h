@@ -26,6 +26,10 @@ void RmsNorm(const float* x, const float* w, float eps, int64_t n, float* out);
 // rope_dim/2 (cos, sin) pairs.
 void RopeNorm(float* x, int n_heads, int head_dim, int rope_dim, const float* cos_sin);
 
+// Rotates the pairs (x[i], x[i + rope_dim/2]) of each head (NeoX-style
+// RoPE, as Qwen, Phi-3 and Gemma use), cos_sin as for RopeNorm.
+void RopeHalves(float* x, int n_heads, int head_dim, int rope_dim, const float* cos_sin);
+
 // The index of the first largest of x[0..n) (-1 when n = 0); x holds no NaN.
 int64_t ArgMaxF32(const float* x, int64_t n);
 
@@ -39,6 +43,15 @@ void Softmax(float* x, int64_t n);
 
 // out[i] = silu(gate[i]) * up[i]; out must not alias gate.
 void SiluMul(const float* gate, const float* up, int64_t n, float* out);
+
+// out[i] = gelu(gate[i]) * up[i] with GELU's tanh approximation
+// (x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))), the same float on every
+// ISA (through ExpShifted); out must not alias gate or up.
+void GeluTanhMul(const float* gate, const float* up, int64_t n, float* out);
+
+// In place: x = cap * tanh(x / cap) (logit soft-capping), the same float on
+// every ISA; cap > 0.
+void SoftCap(float* x, int64_t n, float cap);
 
 // y[i] += a * x[i].
 void Axpy(float a, const float* x, int64_t n, float* y);

@@ -142,5 +142,48 @@ TEST(OpsTest, SoftmaxSumsToOneAndSiluMatchesDefinition) {
   }
 }
 
+TEST(OpsTest, GeluTanhAndSoftCapMatchTheirDefinitionsOnEveryIsa) {
+  const std::vector<float> gate = {-100.0f, -6.0f, -1.0f, -1e-3f, 0.0f, 0.25f, 1.5f, 7.0f, 100.0f};
+  const std::vector<float> up = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  std::vector<float> first;
+  for (Isa isa : AvailableIsas()) {
+    SetActiveIsa(isa);
+    std::vector<float> out(gate.size());
+    GeluTanhMul(gate.data(), up.data(), static_cast<int64_t>(gate.size()), out.data());
+    for (size_t i = 0; i < gate.size(); ++i) {
+      const double g = gate[i];
+      const double want = 0.5 * g * (1 + std::tanh(std::sqrt(2 / M_PI) * (g + 0.044715 * g * g * g))) * up[i];
+      EXPECT_NEAR(out[i], want, 1e-6 * std::abs(g * up[i]) + 1e-12) << g << " " << IsaName(isa);
+    }
+    if (first.empty()) first = out;
+    EXPECT_EQ(out, first) << IsaName(isa);  // the same bits on every ISA
+
+    std::vector<float> x(200);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((static_cast<double>(i) - 100) * 0.37);
+    std::vector<float> capped = x;
+    SoftCap(capped.data(), static_cast<int64_t>(capped.size()), 5.0f);
+    for (size_t i = 0; i < x.size(); ++i) {
+      EXPECT_NEAR(capped[i], 5.0 * std::tanh(x[i] / 5.0), 1e-6 * 5) << x[i] << " " << IsaName(isa);
+      EXPECT_LE(std::fabs(capped[i]), 5.0f);
+    }
+  }
+  SetActiveIsa(DetectIsa());
+}
+
+TEST(OpsTest, RopeHalvesRotatesPairsHalfARotaryWidthApart) {
+  // One head of 6 with 4 rotated dimensions: pairs (0, 2) and (1, 3); 4 and 5 untouched.
+  std::vector<float> x = {1, 2, 3, 4, 5, 6};
+  const double a0 = 0.3, a1 = 1.1;
+  const std::vector<float> cs = {static_cast<float>(std::cos(a0)), static_cast<float>(std::sin(a0)),
+                                 static_cast<float>(std::cos(a1)), static_cast<float>(std::sin(a1))};
+  RopeHalves(x.data(), 1, 6, 4, cs.data());
+  EXPECT_NEAR(x[0], 1 * std::cos(a0) - 3 * std::sin(a0), 1e-6);
+  EXPECT_NEAR(x[2], 1 * std::sin(a0) + 3 * std::cos(a0), 1e-6);
+  EXPECT_NEAR(x[1], 2 * std::cos(a1) - 4 * std::sin(a1), 1e-6);
+  EXPECT_NEAR(x[3], 2 * std::sin(a1) + 4 * std::cos(a1), 1e-6);
+  EXPECT_EQ(x[4], 5.0f);
+  EXPECT_EQ(x[5], 6.0f);
+}
+
 }  // namespace
 }  // namespace aperture::engine

@@ -1,7 +1,7 @@
 // Every hook site against the float64 reference (reference_test_util.h):
 // the values the engine shows at each site, and the logits after a hook
-// writes each site, on stories260K and on generated models with
-// grouped-query attention.
+// writes each site, on stories260K and on generated models of every
+// architecture with grouped-query attention.
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -19,6 +19,8 @@ namespace aperture::engine {
 namespace {
 
 using testing::RefTensor;
+
+constexpr int kCapacity = 32;  // of every sequence (Phi-3's LongRoPE picks its factors by it)
 
 // The engine's view of a site as the reference's tensor: row sites stack
 // their rows by position ([pos, cols] is [pos, head, d_head] row-major for
@@ -107,19 +109,31 @@ class HookSitesTest : public ::testing::TestWithParam<std::string> {
       tokens_ = {1, 403, 407, 261, 378, 60, 300, 290, 400, 13};
       tolerance_ = 1e-4;
     } else {
-      TestModelSpec spec{.layers = 2,
+      // "gqa_<type>" (llama) or "<arch>_<type>".
+      const std::string arch = which.substr(0, which.find('_')) == "gqa" ? "llama" : which.substr(0, which.find('_'));
+      const bool q8 = which.ends_with("q8_0");
+      TestModelSpec spec{.arch = arch,
+                         .layers = arch == "gemma3" ? 6 : 2,
                          .dim = 96,
                          .heads = 6,
                          .kv_heads = 2,
                          .ffn = 160,
                          .vocab = 300,
-                         .type = which == "gqa_q8_0" ? GgmlType::kQ8_0 : GgmlType::kF32,
+                         .type = q8 ? GgmlType::kQ8_0 : GgmlType::kF32,
                          .seed = 9,
-                         .tied_output = false};
+                         .tied_output = arch == "llama" ? false : arch != "qwen2",
+                         .sliding_window = 3,  // Gemma: windows act within the 8 tokens
+                         .attn_softcap = 2.f,
+                         .final_softcap = 3.f};
+      if (arch == "phi3") {  // partial rotary and LongRoPE (long factors: capacity 32 > 16)
+        spec.rope_dim = 8;
+        spec.context_length = 64;
+        spec.original_context = 16;
+      }
       // Q8_0 weights multiply 8-bit quantized activations: that rounding
       // too, largest relative to the RMS in the heavy-tailed MLP sites (up
       // to 0.09 measured on this model; the F32 models stay under 1e-4).
-      tolerance_ = which == "gqa_q8_0" ? 0.1 : 1e-4;
+      tolerance_ = q8 ? 0.1 : 1e-4;
       path_ = (std::filesystem::temp_directory_path() / (which + "-" + std::to_string(::getpid()) + ".gguf")).string();
       ASSERT_TRUE(WriteTestModel(spec, path_).ok());
       owned_ = true;
@@ -148,19 +162,21 @@ TEST_P(HookSitesTest, EverySiteMatchesTheReference) {
   const LlamaConfig& c = model_->config();
   const int n = static_cast<int>(tokens_.size());
   std::map<std::string, RefTensor> want;
-  testing::ReferenceForward(*file_, tokens_, [&](const std::string& name, RefTensor& t) { want[name] = t; });
-  ASSERT_EQ(want.size(), Hooks::AllNames(c.n_layers).size());
+  testing::ReferenceForward(
+      *file_, tokens_, [&](const std::string& name, RefTensor& t) { want[name] = t; }, kCapacity);
+  const std::vector<std::string> names = Hooks::AllNames(c.n_layers, c.site_features());
+  ASSERT_EQ(want.size(), names.size());
 
   // In chunks of 3 tokens, and the prompt in two calls, so views carry positions across both.
   Runner runner(*model_, {.threads = 2, .max_batch_tokens = 3});
-  Sequence seq(c, 32);
+  Sequence seq(c, kCapacity);
   Capture capture(c, n);
   Hooks hooks;
-  for (const std::string& name : Hooks::AllNames(c.n_layers)) capture.Add(hooks, name);
+  for (const std::string& name : names) capture.Add(hooks, name);
   const std::span<const int32_t> all(tokens_);
   ASSERT_TRUE(runner.Forward({{BatchEntry{&seq, all.first(4), true}}}, &hooks).ok());
   ASSERT_TRUE(runner.Forward({{BatchEntry{&seq, all.subspan(4), true}}}, &hooks).ok());
-  for (const std::string& name : Hooks::AllNames(c.n_layers)) {
+  for (const std::string& name : names) {
     ASSERT_TRUE(capture.tensors.contains(name)) << name;
     const RefTensor& got = capture.tensors[name];
     const RefTensor& ref = want[name];
@@ -176,26 +192,29 @@ TEST_P(HookSitesTest, EverySiteMatchesTheReference) {
 TEST_P(HookSitesTest, WritingEverySiteMatchesTheReference) {
   const LlamaConfig& c = model_->config();
   const int n = static_cast<int>(tokens_.size());
-  for (const std::string& name : Hooks::AllNames(c.n_layers)) {
-    const auto site = Hooks::ParseName(name, c.n_layers);
+  for (const std::string& name : Hooks::AllNames(c.n_layers, c.site_features())) {
+    const auto site = Hooks::ParseName(name, c.n_layers, c.site_features());
     ASSERT_TRUE(site.ok());
     if (site->second > 0 && site->second < c.n_layers - 1) continue;  // the first and last layers suffice
     const SiteShape shape = Site(site->first).shape;
-    const auto ref = testing::ReferenceForward(*file_, tokens_, [&](const std::string& at, RefTensor& t) {
-      if (at != name) return;
-      if (shape == SiteShape::kHeadsByKey) {
-        for (int h = 0; h < c.n_heads; ++h)
-          for (int q = 0; q < n; ++q)
-            for (int k = 0; k <= q; ++k) {
-              double& v = t.data[(static_cast<size_t>(h) * n + q) * n + k];
-              v = Edit(shape, h, k, v);
-            }
-        return;
-      }
-      const int cols = static_cast<int>(t.data.size() / n);
-      for (int p = 0; p < n; ++p)
-        for (int j = 0; j < cols; ++j) t.data[p * cols + j] = Edit(shape, p, j, t.data[p * cols + j]);
-    });
+    const auto ref = testing::ReferenceForward(
+        *file_, tokens_,
+        [&](const std::string& at, RefTensor& t) {
+          if (at != name) return;
+          if (shape == SiteShape::kHeadsByKey) {
+            for (int h = 0; h < c.n_heads; ++h)
+              for (int q = 0; q < n; ++q)
+                for (int k = 0; k <= q; ++k) {
+                  double& v = t.data[(static_cast<size_t>(h) * n + q) * n + k];
+                  v = Edit(shape, h, k, v);
+                }
+            return;
+          }
+          const int cols = static_cast<int>(t.data.size() / n);
+          for (int p = 0; p < n; ++p)
+            for (int j = 0; j < cols; ++j) t.data[p * cols + j] = Edit(shape, p, j, t.data[p * cols + j]);
+        },
+        kCapacity);
     Hooks hooks;
     ASSERT_TRUE(hooks
                     .Add(name, c.n_layers,
@@ -208,14 +227,16 @@ TEST_P(HookSitesTest, WritingEverySiteMatchesTheReference) {
                          })
                     .ok());
     Runner runner(*model_, {.threads = 2, .max_batch_tokens = 5});
-    Sequence seq(c, 32);
+    Sequence seq(c, kCapacity);
     ASSERT_TRUE(runner.Forward({{BatchEntry{&seq, tokens_, true}}}, &hooks).ok());
     const double err = LogitError(runner, ref.logits);
     EXPECT_LE(err, tolerance_) << "writing " << name;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, HookSitesTest, ::testing::Values("stories260K", "gqa_f32", "gqa_q8_0"));
+INSTANTIATE_TEST_SUITE_P(Models, HookSitesTest,
+                         ::testing::Values("stories260K", "gqa_f32", "gqa_q8_0", "qwen2_f32", "qwen3_f32", "phi3_f32",
+                                           "gemma2_f32", "gemma3_f32"));
 
 }  // namespace
 }  // namespace aperture::engine

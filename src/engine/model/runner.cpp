@@ -37,7 +37,7 @@ void Runner::EnsureScratch(int m) {
   proj_.Resize(rows * c.dim * f);
   gu_.Resize(rows * 2 * c.ffn_dim * f);
   h_.Resize(rows * c.ffn_dim * f);
-  rope_.Resize(rows * c.rope_dim * f);
+  rope_.Resize(rows * model_.rope_tables().size() * c.rope_dim * f);
   chunk_entry_.resize(m);
   chunk_pos_.resize(m);
   scratch_rows_ = m;
@@ -46,6 +46,12 @@ void Runner::EnsureScratch(int m) {
 absl::Status Runner::Forward(std::span<const BatchEntry> batch, const Hooks* hooks) {
   const LlamaConfig& c = model_.config();
   if (batch.empty()) return absl::InvalidArgumentError("empty batch");
+  if (hooks != nullptr) {
+    if (auto site = hooks->UnsupportedSite(c.site_features())) {
+      return absl::InvalidArgumentError(
+          fmt::format("hook at {}: {} models have no such site", Hooks::Name(site->first, site->second), c.arch));
+    }
+  }
   std::unordered_set<const Sequence*> seen;
   for (size_t e = 0; e < batch.size(); ++e) {
     const BatchEntry& b = batch[e];
@@ -189,6 +195,11 @@ void Runner::RunLinear(const Linear& lin, const float* x, int m, float* y, int64
         }
       },
       /*min_chunk=*/4);
+  if (!lin.bias.empty()) {
+    ForRows(m, lin.out_dim, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) AddInPlace(lin.bias.data(), lin.out_dim, y + r * ldy);
+    });
+  }
 }
 
 void Runner::Attention(int layer, int m, const Hooks* hooks) {
@@ -196,7 +207,9 @@ void Runner::Attention(int layer, int m, const Hooks* hooks) {
   const int hd = c.head_dim;
   const int group = c.n_heads / c.n_kv_heads;
   const int64_t qkv_ld = c.q_dim() + 2 * c.kv_dim();
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const float scale = c.attn_scale;
+  const float softcap = c.attn_softcap;
+  const int window = c.window(layer);
   const std::vector<HookFn>* score_hooks = hooks != nullptr ? hooks->At(HookPoint::kAttnScores, layer) : nullptr;
   const std::vector<HookFn>* pattern_hooks = hooks != nullptr ? hooks->At(HookPoint::kAttnPattern, layer) : nullptr;
   const bool per_token_hooks = score_hooks != nullptr || pattern_hooks != nullptr;
@@ -210,27 +223,36 @@ void Runner::Attention(int layer, int m, const Hooks* hooks) {
   const size_t per_slot = static_cast<size_t>(max_ctx) * (per_token_hooks ? c.n_heads : 1);
   att_scores_.Reserve(per_slot * n_threads * sizeof(float));
 
-  // Scaled scores q.k of (row r, head h) into p; returns the context length.
+  // The first key row r sees: 0, or the start of its sliding window.
+  auto first_key = [&](int r) { return window > 0 ? std::max(0, chunk_pos_[r] + 1 - window) : 0; };
+  // Scores of (row r, head h) over keys [first_key, position] into p (soft-capped
+  // when the architecture caps them); returns how many.
   auto dots = [&](int r, int h, float* p) {
     const Sequence* seq = row_seq_[chunk_begin_ + r];
-    const int ctx = chunk_pos_[r] + 1;
+    const int first = first_key(r);
+    const int n = chunk_pos_[r] + 1 - first;
     const float* q = qkv_.as<float>() + r * qkv_ld + h * hd;
     const int kvh = h / group;
-    DotRowsF32(q, seq->key(layer, 0) + kvh * hd, seq->kv_dim(), ctx, hd, scale, p);
-    return ctx;
+    DotRowsF32(q, seq->key(layer, first) + kvh * hd, seq->kv_dim(), n, hd, scale, p);
+    if (softcap > 0) SoftCap(p, n, softcap);
+    return n;
   };
-  auto mix = [&](int r, int h, const float* p, int ctx) {
+  // The weighted sum of the values of keys [first, first + n) by p.
+  auto mix = [&](int r, int h, const float* p, int first, int n) {
     const Sequence* seq = row_seq_[chunk_begin_ + r];
     float* out = attn_.as<float>() + r * c.q_dim() + h * hd;
     std::memset(out, 0, hd * sizeof(float));
     const int kvh = h / group;
-    AxpyRowsF32(p, seq->value(layer, 0) + kvh * hd, seq->kv_dim(), ctx, hd, out);
+    AxpyRowsF32(p, seq->value(layer, first) + kvh * hd, seq->kv_dim(), n, hd, out);
   };
 
   if (per_token_hooks) {
+    // The sites show every position 0..position: keys outside the window
+    // score -inf (weight 0), so a read-only hook changes no bit.
     float* p = att_scores_.as<float>();
     for (int r = 0; r < m; ++r) {
       const int ctx = chunk_pos_[r] + 1;
+      const int first = first_key(r);
       auto call = [&](const std::vector<HookFn>* fns, HookPoint point) {
         if (fns == nullptr) return;
         ActivationView v{point,
@@ -243,11 +265,15 @@ void Runner::Attention(int layer, int m, const Hooks* hooks) {
                          std::span<const int>(chunk_pos_.data() + r, 1)};
         for (const HookFn& fn : *fns) fn(v);
       };
-      for (int h = 0; h < c.n_heads; ++h) dots(r, h, p + static_cast<size_t>(h) * ctx);
+      for (int h = 0; h < c.n_heads; ++h) {
+        float* row = p + static_cast<size_t>(h) * ctx;
+        std::fill(row, row + first, -INFINITY);
+        dots(r, h, row + first);
+      }
       call(score_hooks, HookPoint::kAttnScores);
       for (int h = 0; h < c.n_heads; ++h) Softmax(p + static_cast<size_t>(h) * ctx, ctx);
       call(pattern_hooks, HookPoint::kAttnPattern);
-      for (int h = 0; h < c.n_heads; ++h) mix(r, h, p + static_cast<size_t>(h) * ctx, ctx);
+      for (int h = 0; h < c.n_heads; ++h) mix(r, h, p + static_cast<size_t>(h) * ctx, 0, ctx);
     }
     return;
   }
@@ -256,9 +282,9 @@ void Runner::Attention(int layer, int m, const Hooks* hooks) {
     float* p = att_scores_.as<float>() + per_slot * t;
     for (int64_t i = b; i < e; ++i) {
       const int r = static_cast<int>(i / c.n_heads), h = static_cast<int>(i % c.n_heads);
-      const int ctx = dots(r, h, p);
-      Softmax(p, ctx);
-      mix(r, h, p, ctx);
+      const int n = dots(r, h, p);
+      Softmax(p, n);
+      mix(r, h, p, first_key(r), n);
     }
   };
   if (work < kParallelMinWork || n_threads == 1) {
@@ -290,28 +316,39 @@ void Runner::ForwardChunk(int begin, int end, const Hooks* hooks) {
   FinalNormAndLogits(begin, m, hooks);
 }
 
-// The residual stream entering block first_layer (the token embeddings, or
-// the entry's resid_in) into x_, and each row's rotary angles into rope_.
+// The residual stream entering block first_layer (the token embeddings,
+// times the architecture's embedding scale, or the entry's resid_in) into
+// x_, and each row's rotary (cos, sin) pairs of every rope table into rope_.
 void Runner::InputRows(int begin, int m, int first_layer, const Hooks* hooks) {
   const LlamaConfig& c = model_.config();
   const int dim = c.dim;
   float* x = x_.as<float>();
   float* cs = rope_.as<float>();
-  const std::vector<double>& inv_freq = model_.rope_inv_freq();
+  const std::vector<RopeTable>& tables = model_.rope_tables();
+  const int n_tables = static_cast<int>(tables.size());
   const int half = c.rope_dim / 2;
-  ForRows(m, dim * 4 + half * 40, [&](int64_t b, int64_t e) {
+  const float embedding_scale = c.embedding_scale;
+  ForRows(m, dim * 4 + half * 40 * n_tables, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const Row& row = rows_[begin + r];
       const BatchEntry& entry = entries_[row.entry];
       if (entry.resid_in.empty()) {
         model_.Embed(row.token, x + r * dim);
+        if (embedding_scale != 1.f) {
+          for (int i = 0; i < dim; ++i) x[r * dim + i] *= embedding_scale;
+        }
       } else {
         std::memcpy(x + r * dim, entry.resid_in.data() + static_cast<size_t>(row.index) * dim, dim * sizeof(float));
       }
-      for (int i = 0; i < half; ++i) {
-        const double angle = chunk_pos_[r] * inv_freq[i];
-        cs[r * c.rope_dim + 2 * i] = static_cast<float>(std::cos(angle));
-        cs[r * c.rope_dim + 2 * i + 1] = static_cast<float>(std::sin(angle));
+      for (int t = 0; t < n_tables; ++t) {
+        const std::vector<double>& inv_freq = tables[t].For(row_seq_[begin + r]->capacity());
+        const double mscale = tables[t].mscale;
+        float* out = cs + (r * n_tables + t) * c.rope_dim;
+        for (int i = 0; i < half; ++i) {
+          const double angle = chunk_pos_[r] * inv_freq[i];
+          out[2 * i] = static_cast<float>(std::cos(angle) * mscale);
+          out[2 * i + 1] = static_cast<float>(std::sin(angle) * mscale);
+        }
       }
     }
   });
@@ -352,7 +389,55 @@ void Runner::Norm(const float* x, const float* gain, float* out, int m, HookPoin
   }
 }
 
-// x += W_O attention(norm(x)), with the attention sites' hooks.
+void Runner::HeadNorm(float* x, int64_t ld, int heads, const float* gain, int m, HookPoint scale_point,
+                      HookPoint norm_point, int layer, const Hooks* hooks) {
+  const LlamaConfig& c = model_.config();
+  const int hd = c.head_dim;
+  // The same arithmetic as RmsNorm, in the steps a hook can see.
+  norm_scale_.resize(static_cast<size_t>(m) * heads);
+  for (int r = 0; r < m; ++r)
+    for (int h = 0; h < heads; ++h) {
+      const float* v = x + r * ld + h * hd;
+      norm_scale_[r * heads + h] = std::sqrt(DotF32(v, v, hd) / static_cast<float>(hd) + c.rms_eps);
+    }
+  MaybeCallHooks(hooks, scale_point, layer, norm_scale_.data(), m, heads, heads);
+  for (int r = 0; r < m; ++r)
+    for (int h = 0; h < heads; ++h) {
+      const float inv = 1.0f / norm_scale_[r * heads + h];
+      float* v = x + r * ld + h * hd;
+      for (int i = 0; i < hd; ++i) v[i] *= inv;
+    }
+  MaybeCallHooks(hooks, norm_point, layer, x, m, heads * hd, ld);
+  for (int r = 0; r < m; ++r)
+    for (int h = 0; h < heads; ++h) {
+      float* v = x + r * ld + h * hd;
+      for (int i = 0; i < hd; ++i) v[i] *= gain[i];
+    }
+}
+
+void Runner::NormAndRotate(int layer, int64_t r, bool qk_norm) {
+  const LlamaConfig& c = model_.config();
+  const LlamaLayer& L = model_.layers()[layer];
+  const int hd = c.head_dim;
+  float* q = qkv_.as<float>() + r * (c.q_dim() + 2 * c.kv_dim());
+  float* k = q + c.q_dim();
+  if (qk_norm) {
+    for (int h = 0; h < c.n_heads; ++h) RmsNorm(q + h * hd, L.q_norm.data(), c.rms_eps, hd, q + h * hd);
+    for (int h = 0; h < c.n_kv_heads; ++h) RmsNorm(k + h * hd, L.k_norm.data(), c.rms_eps, hd, k + h * hd);
+  }
+  const int n_tables = static_cast<int>(model_.rope_tables().size());
+  const float* cs = rope_.as<float>() + (r * n_tables + model_.rope_table(layer)) * c.rope_dim;
+  if (c.rope_layout == RopeLayout::kHalves) {
+    RopeHalves(q, c.n_heads, hd, c.rope_dim, cs);
+    RopeHalves(k, c.n_kv_heads, hd, c.rope_dim, cs);
+  } else {
+    RopeNorm(q, c.n_heads, hd, c.rope_dim, cs);
+    RopeNorm(k, c.n_kv_heads, hd, c.rope_dim, cs);
+  }
+}
+
+// x += post_norm(W_O attention(norm(x))), with the attention sites' hooks;
+// leaves the MLP norm's output in xn_.
 void Runner::AttentionBlock(int l, int m, const Hooks* hooks) {
   const LlamaConfig& c = model_.config();
   const LlamaLayer& L = model_.layers()[l];
@@ -362,36 +447,46 @@ void Runner::AttentionBlock(int l, int m, const Hooks* hooks) {
   float* xn = xn_.as<float>();
   float* qkv = qkv_.as<float>();
   float* proj = proj_.as<float>();
-  const float* cs = rope_.as<float>();
   Norm(x, L.attn_norm.data(), xn, m, HookPoint::kLn1Scale, HookPoint::kLn1Normalized, l, hooks);
   RunLinear(L.wqkv, xn, m, qkv, qkv_ld);
   MaybeCallHooks(hooks, HookPoint::kAttnQ, l, qkv, m, c.q_dim(), qkv_ld);
   MaybeCallHooks(hooks, HookPoint::kAttnK, l, qkv + c.q_dim(), m, c.kv_dim(), qkv_ld);
   MaybeCallHooks(hooks, HookPoint::kAttnV, l, qkv + c.q_dim() + c.kv_dim(), m, c.kv_dim(), qkv_ld);
-  auto rope = [&](int64_t r) {
-    float* row = qkv + r * qkv_ld;
-    RopeNorm(row, c.n_heads, c.head_dim, c.rope_dim, cs + r * c.rope_dim);
-    RopeNorm(row + c.q_dim(), c.n_kv_heads, c.head_dim, c.rope_dim, cs + r * c.rope_dim);
-  };
   auto cache = [&](int64_t r) {
     const float* row = qkv + r * qkv_ld;
     Sequence* seq = row_seq_[chunk_begin_ + r];
     std::memcpy(seq->key(l, chunk_pos_[r]), row + c.q_dim(), c.kv_dim() * sizeof(float));
     std::memcpy(seq->value(l, chunk_pos_[r]), row + c.q_dim() + c.kv_dim(), c.kv_dim() * sizeof(float));
   };
-  const int64_t rope_work = static_cast<int64_t>(c.q_dim() + c.kv_dim()) * 6;
-  const bool rot_hooks =
-      hooks != nullptr && (hooks->At(HookPoint::kAttnRotQ, l) != nullptr || hooks->At(HookPoint::kAttnRotK, l));
+  auto hooked = [&](std::initializer_list<HookPoint> points) {
+    if (hooks == nullptr) return false;
+    for (HookPoint p : points)
+      if (hooks->At(p, l) != nullptr) return true;
+    return false;
+  };
+  const int64_t rope_work = static_cast<int64_t>(c.q_dim() + c.kv_dim()) * (c.qk_norm ? 10 : 6);
+  // Q/K norms, RoPE and the cache write in one pass over the rows, split
+  // where a hook must see the values between them.
+  const bool norm_hooks = c.qk_norm && hooked({HookPoint::kAttnQNormScale, HookPoint::kAttnQNormNormalized,
+                                               HookPoint::kAttnKNormScale, HookPoint::kAttnKNormNormalized});
+  const bool rot_hooks = hooked({HookPoint::kAttnRotQ, HookPoint::kAttnRotK});
+  if (norm_hooks) {
+    HeadNorm(qkv, qkv_ld, c.n_heads, L.q_norm.data(), m, HookPoint::kAttnQNormScale, HookPoint::kAttnQNormNormalized, l,
+             hooks);
+    HeadNorm(qkv + c.q_dim(), qkv_ld, c.n_kv_heads, L.k_norm.data(), m, HookPoint::kAttnKNormScale,
+             HookPoint::kAttnKNormNormalized, l, hooks);
+  }
+  const bool fused_norm = c.qk_norm && !norm_hooks;
   if (!rot_hooks) {
     ForRows(m, rope_work, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
-        rope(r);
+        NormAndRotate(l, r, fused_norm);
         cache(r);
       }
     });
   } else {
     ForRows(m, rope_work, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) rope(r);
+      for (int64_t r = b; r < e; ++r) NormAndRotate(l, r, fused_norm);
     });
     MaybeCallHooks(hooks, HookPoint::kAttnRotQ, l, qkv, m, c.q_dim(), qkv_ld);
     MaybeCallHooks(hooks, HookPoint::kAttnRotK, l, qkv + c.q_dim(), m, c.kv_dim(), qkv_ld);
@@ -400,10 +495,11 @@ void Runner::AttentionBlock(int l, int m, const Hooks* hooks) {
   Attention(l, m, hooks);
   MaybeCallHooks(hooks, HookPoint::kAttnZ, l, attn_.as<float>(), m, c.q_dim(), c.q_dim());
   RunLinear(L.wo, attn_.as<float>(), m, proj, dim);
+  if (c.post_norms) {
+    Norm(proj, L.attn_post_norm.data(), proj, m, HookPoint::kLn1PostScale, HookPoint::kLn1PostNormalized, l, hooks);
+  }
   MaybeCallHooks(hooks, HookPoint::kAttnOut, l, proj, m, dim, dim);
-  const bool mid_hooks = hooks != nullptr && (hooks->At(HookPoint::kResidMid, l) != nullptr ||
-                                              hooks->At(HookPoint::kLn2Scale, l) != nullptr ||
-                                              hooks->At(HookPoint::kLn2Normalized, l) != nullptr);
+  const bool mid_hooks = hooked({HookPoint::kResidMid, HookPoint::kLn2Scale, HookPoint::kLn2Normalized});
   if (!mid_hooks) {  // the residual add and the MLP's norm in one pass over the rows
     ForRows(m, dim * 4, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
@@ -420,8 +516,8 @@ void Runner::AttentionBlock(int l, int m, const Hooks* hooks) {
   Norm(x, L.ffn_norm.data(), xn, m, HookPoint::kLn2Scale, HookPoint::kLn2Normalized, l, hooks);
 }
 
-// x += W_down (silu(W_gate xn) * W_up xn), xn being the MLP norm's output
-// that AttentionBlock left in xn_.
+// x += post_norm(W_down (act(W_gate xn) * W_up xn)), xn being the MLP norm's
+// output that AttentionBlock left in xn_.
 void Runner::MlpBlock(int l, int m, const Hooks* hooks) {
   const LlamaConfig& c = model_.config();
   const LlamaLayer& L = model_.layers()[l];
@@ -433,14 +529,22 @@ void Runner::MlpBlock(int l, int m, const Hooks* hooks) {
   RunLinear(L.w13, xn_.as<float>(), m, gu, 2 * c.ffn_dim);
   MaybeCallHooks(hooks, HookPoint::kMlpPre, l, gu, m, c.ffn_dim, 2 * c.ffn_dim);
   MaybeCallHooks(hooks, HookPoint::kMlpPreLinear, l, gu + c.ffn_dim, m, c.ffn_dim, 2 * c.ffn_dim);
+  const bool gelu = c.activation == FfnActivation::kGeluTanh;
   ForRows(m, static_cast<int64_t>(c.ffn_dim) * 20, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const float* g = gu + r * 2 * c.ffn_dim;
-      SiluMul(g, g + c.ffn_dim, c.ffn_dim, hbuf + r * c.ffn_dim);
+      if (gelu) {
+        GeluTanhMul(g, g + c.ffn_dim, c.ffn_dim, hbuf + r * c.ffn_dim);
+      } else {
+        SiluMul(g, g + c.ffn_dim, c.ffn_dim, hbuf + r * c.ffn_dim);
+      }
     }
   });
   MaybeCallHooks(hooks, HookPoint::kMlpPost, l, hbuf, m, c.ffn_dim, c.ffn_dim);
   RunLinear(L.w2, hbuf, m, proj, dim);
+  if (c.post_norms) {
+    Norm(proj, L.ffn_post_norm.data(), proj, m, HookPoint::kLn2PostScale, HookPoint::kLn2PostNormalized, l, hooks);
+  }
   MaybeCallHooks(hooks, HookPoint::kMlpOut, l, proj, m, dim, dim);
   ForRows(m, dim, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) AddInPlace(proj + r * dim, dim, x + r * dim);
@@ -472,8 +576,9 @@ void Runner::FinalNormAndLogits(int begin, int m, const Hooks* hooks) {
     }
   }
   if (n_out > 0) {
-    RunLinear(model_.output(), xn, n_out, logits_.as<float>() + static_cast<size_t>(logit_cursor_) * c.vocab_size,
-              c.vocab_size);
+    float* logits = logits_.as<float>() + static_cast<size_t>(logit_cursor_) * c.vocab_size;
+    RunLinear(model_.output(), xn, n_out, logits, c.vocab_size);
+    CapLogits(logits, n_out);
     logit_cursor_ += n_out;
   }
 }
@@ -490,7 +595,16 @@ void Runner::Unembed(const float* resid, int rows, float* out) {
               xn + static_cast<int64_t>(r) * c.dim);
     }
     RunLinear(model_.output(), xn, n, out + static_cast<size_t>(b) * c.vocab_size, c.vocab_size);
+    CapLogits(out + static_cast<size_t>(b) * c.vocab_size, n);
   }
+}
+
+void Runner::CapLogits(float* logits, int rows) {
+  const LlamaConfig& c = model_.config();
+  if (c.final_softcap <= 0) return;
+  ForRows(rows, static_cast<int64_t>(c.vocab_size) * 20, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) SoftCap(logits + r * c.vocab_size, c.vocab_size, c.final_softcap);
+  });
 }
 
 }  // namespace aperture::engine

@@ -1,4 +1,6 @@
-// Runner: runs the Llama forward pass for a batch of sequences.
+// Runner: runs the forward pass of a Llama-family model (every architecture
+// of architecture.h, whose differences are flags and optional weights of
+// the one pass) for a batch of sequences.
 //
 // A batch is any mix of entries, each a Sequence and the new tokens to append
 // to it: one entry with a long prompt (prefill, done as matrix-matrix
@@ -61,7 +63,8 @@ class Runner {
 
   // Appends every entry's tokens to its sequence and computes logits. Fails
   // (changing nothing) on an empty entry, a token id outside the vocabulary,
-  // a sequence listed twice, or a sequence without room for the tokens.
+  // a sequence listed twice, a sequence without room for the tokens, or a
+  // hook at a site this model's architecture does not have.
   absl::Status Forward(std::span<const BatchEntry> batch, const Hooks* hooks = nullptr);
 
   // Logits (vocab_size floats) of entry `entry` after the last Forward: of its
@@ -96,10 +99,18 @@ class Runner {
   void AttentionBlock(int layer, int m, const Hooks* hooks);
   void MlpBlock(int layer, int m, const Hooks* hooks);
   void FinalNormAndLogits(int begin, int m, const Hooks* hooks);
+  // Final logit soft-capping (Gemma 2) of rows x vocab_size logits, in place.
+  void CapLogits(float* logits, int rows);
   // out = x / sqrt(mean(x^2) + eps) * gain for m rows of d_model, with the
-  // norm's hook_scale and hook_normalized sites; gain may be null.
+  // norm's hook_scale and hook_normalized sites; gain may be null; out may be x.
   void Norm(const float* x, const float* gain, float* out, int m, HookPoint scale_point, HookPoint norm_point,
             int layer, const Hooks* hooks);
+  // Q/K norms with hooks: RMSNorm in place over each of `heads` heads of m
+  // rows (stride ld), with the per-head scale and normalized sites.
+  void HeadNorm(float* x, int64_t ld, int heads, const float* gain, int m, HookPoint scale_point, HookPoint norm_point,
+                int layer, const Hooks* hooks);
+  // Q/K norm (when the architecture has it) and RoPE of row r's q and k in qkv_.
+  void NormAndRotate(int layer, int64_t r, bool qk_norm);
   void RunLinear(const Linear& lin, const float* x, int m, float* y, int64_t ldy);
   void Attention(int layer, int m, const Hooks* hooks);
   // Runs fn(begin, end) over the m rows, on the pool when the work is worth it.

@@ -9,6 +9,8 @@
 #include "core/status_macros.h"
 #include "engine/kernels/quant_blocks.h"
 #include "engine/kernels/quantize.h"
+#include "engine/model/architecture.h"
+#include "engine/model/test_model_vocab.h"
 #include "fmt/format.h"
 
 namespace aperture::engine {
@@ -42,54 +44,6 @@ std::vector<uint8_t> RandomMatrix(Rng& rng, GgmlType type, int64_t rows, int64_t
     (void)QuantizeRow(type, row.data(), out.data() + r * row_bytes, cols);  // spec validated
   }
   return out;
-}
-
-// A SentencePiece-style vocabulary: <unk>, <s>, </s>, the 256 byte tokens,
-// then pieces (with every prefix of a word present, so BPE merges reach it).
-void BuildVocab(int vocab, std::vector<std::string>* tokens, std::vector<float>* scores, std::vector<int32_t>* types) {
-  const std::string kSpace = "\xE2\x96\x81";  // U+2581 LOWER ONE EIGHTH BLOCK
-  tokens->clear();
-  scores->clear();
-  types->clear();
-  std::set<std::string> seen;
-  auto add = [&](const std::string& piece, float score, int32_t type) {
-    if (static_cast<int>(tokens->size()) >= vocab || !seen.insert(piece).second) return;
-    tokens->push_back(piece);
-    scores->push_back(score);
-    types->push_back(type);
-  };
-  add("<unk>", 0.f, 2);
-  add("<s>", 0.f, 3);
-  add("</s>", 0.f, 3);
-  for (int b = 0; b < 256; ++b) add(fmt::format("<0x{:02X}>", b), 0.f, 6);
-  float score = -1.f;
-  auto piece = [&](const std::string& p) { add(p, score, 1), score -= 1.f; };
-  piece(kSpace);
-  for (char ch = 'a'; ch <= 'z'; ++ch) piece(std::string(1, ch));
-  for (char ch = 'A'; ch <= 'Z'; ++ch) piece(std::string(1, ch));
-  for (char ch : std::string("0123456789.,!?'\"-:;()")) piece(std::string(1, ch));
-  static const char* kWords[] = {"the",   "and",   "was",  "she",  "he",   "they", "to",     "of",     "a",    "in",
-                                 "it",    "with",  "said", "once", "upon", "time", "there",  "little", "girl", "boy",
-                                 "day",   "happy", "big",  "her",  "his",  "play", "friend", "saw",    "had",  "very",
-                                 "named", "dog",   "cat",  "sun",  "tree", "ball", "mom",    "wanted", "went", "so",
-                                 "on",    "for",   "but",  "then", "is",   "you",  "not"};
-  for (const char* w : kWords) {
-    const std::string word = kSpace + w;
-    for (size_t n = kSpace.size() + 1; n <= word.size(); ++n) piece(word.substr(0, n));
-  }
-  // Fill the rest with synthetic two- and three-letter pieces.
-  for (char a = 'a'; a <= 'z' && static_cast<int>(tokens->size()) < vocab; ++a)
-    for (char b = 'a'; b <= 'z' && static_cast<int>(tokens->size()) < vocab; ++b) {
-      piece(std::string{a, b});
-      piece(kSpace + std::string{a, b});
-    }
-  for (int i = 0; static_cast<int>(tokens->size()) < vocab; ++i) {
-    std::string p = kSpace;
-    for (int v = i; v > 0 || p.size() == kSpace.size(); v /= 26) p += static_cast<char>('a' + v % 26);
-    p += "z";
-    add(p, score, 1);
-    score -= 1.f;
-  }
 }
 
 // llama.cpp's choice of layers that get more bits in its _M mixes.
@@ -174,17 +128,45 @@ GgmlType TensorTypeFor(const TestModelSpec& s, const std::string& name) {
       (name.ends_with(".attn_v.weight") || name.ends_with(".ffn_down.weight")) && UseMoreBits(layer, s.layers)) {
     return GgmlType::kQ6_K;
   }
+  // A fused Q/K/V (phi3) takes one step more, as llama.cpp's recipe gives it.
+  if (name.ends_with(".attn_qkv.weight")) return s.mix == TypeMix::kQ4_K_M ? GgmlType::kQ5_K : GgmlType::kQ6_K;
   return s.type;
 }
 
 absl::Status ValidateTestModelSpec(const TestModelSpec& s) {
+  const Architecture* arch = FindArchitecture(s.arch);
+  if (arch == nullptr) {
+    std::string names;
+    for (const Architecture& a : Architectures()) names += (names.empty() ? "" : ", ") + std::string(a.name);
+    return absl::InvalidArgumentError(fmt::format("unknown architecture '{}' ({})", s.arch, names));
+  }
+  const int head_dim = s.head_dim > 0 ? s.head_dim : (s.heads > 0 ? s.dim / s.heads : 0);
   if (s.layers < 1 || s.layers > 256 || s.dim < 8 || s.dim > 16384 || s.heads < 1 || s.kv_heads < 1 ||
-      s.heads % s.kv_heads != 0 || s.dim % s.heads != 0 || (s.dim / s.heads) % 2 != 0 || s.ffn < 1 || s.ffn > 65536 ||
-      s.vocab < 300 || s.vocab > 1000000 || s.context_length < 1) {
+      s.heads % s.kv_heads != 0 || (s.head_dim == 0 && s.dim % s.heads != 0) || head_dim % 2 != 0 || head_dim < 2 ||
+      head_dim > 1024 || s.ffn < 1 || s.ffn > 65536 || s.vocab < 300 || s.vocab > 1000000 || s.context_length < 1) {
     return absl::InvalidArgumentError(
-        fmt::format("invalid test model shape: layers={} dim={} heads={} kv_heads={} ffn={} vocab={} (need "
-                    "heads dividing dim with an even head size, kv_heads dividing heads, vocab >= 300)",
-                    s.layers, s.dim, s.heads, s.kv_heads, s.ffn, s.vocab));
+        fmt::format("invalid test model shape: layers={} dim={} heads={} kv_heads={} head_dim={} ffn={} vocab={} "
+                    "(need heads dividing dim or a head size, an even head size, kv_heads dividing heads, "
+                    "vocab >= 300)",
+                    s.layers, s.dim, s.heads, s.kv_heads, head_dim, s.ffn, s.vocab));
+  }
+  if (s.rope_dim < 0 || s.rope_dim > head_dim || s.rope_dim % 2 != 0 || (s.rope_dim != 0 && s.arch != "phi3")) {
+    return absl::InvalidArgumentError(
+        fmt::format("rope_dim {} must be even, at most the head size {}, and is set only for phi3 (partial rotary)",
+                    s.rope_dim, head_dim));
+  }
+  if (s.head_dim != 0 && s.arch != "qwen3" && s.arch != "gemma2" && s.arch != "gemma3") {
+    return absl::InvalidArgumentError(
+        fmt::format("a head size other than dim / heads is written only for qwen3 and gemma (not {})", s.arch));
+  }
+  if (s.sliding_window < 0 || !(s.attn_softcap > 0) || !(s.final_softcap > 0) || !(s.rope_scale >= 1) ||
+      s.original_context < 0 || (s.original_context > 0 && (s.arch != "phi3" || s.original_context < 2))) {
+    return absl::InvalidArgumentError(
+        "invalid architecture settings: sliding_window >= 0, soft-caps > 0, rope_scale >= 1, original_context "
+        "(phi3 only) >= 2");
+  }
+  if (arch->scale_embeddings && !s.tied_output) {
+    return absl::InvalidArgumentError(fmt::format("{} files have no separate output matrix", s.arch));
   }
   if (!CanQuantize(s.type) || (s.mix != TypeMix::kUniform && s.type != GgmlType::kQ4_K && s.type != GgmlType::kQ5_K)) {
     return absl::InvalidArgumentError(
@@ -194,48 +176,67 @@ absl::Status ValidateTestModelSpec(const TestModelSpec& s) {
   }
   // Every matrix's input width is dim or ffn; a mix's Q6_K has the same block.
   const int64_t block = GetGgmlTypeInfo(s.type)->block_size;
-  if (s.dim % block != 0 || s.ffn % block != 0) {
+  if (s.dim % block != 0 || s.ffn % block != 0 || (static_cast<int64_t>(s.heads) * head_dim) % block != 0) {
     return absl::InvalidArgumentError(
-        fmt::format("type {} needs dim and ffn to be multiples of {}", TestModelTypeName(s), block));
+        fmt::format("type {} needs dim, ffn and heads * head_dim to be multiples of {}", TestModelTypeName(s), block));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<GgufWriter> BuildTestModel(const TestModelSpec& s) {
   RETURN_IF_ERROR(ValidateTestModelSpec(s));
-  const int head_dim = s.dim / s.heads;
+  const Architecture& arch = *FindArchitecture(s.arch);
+  const bool gemma = arch.post_norms;
+  const int head_dim = s.head_dim > 0 ? s.head_dim : s.dim / s.heads;
+  const int rope_dim = s.rope_dim > 0 ? s.rope_dim : head_dim;
   GgufWriter w;
-  w.SetString("general.architecture", "llama");
-  w.SetString("general.name", fmt::format("aperture-test-{}L-{}d-{}", s.layers, s.dim, TestModelTypeName(s)));
+  const std::string k = s.arch + ".";
+  w.SetString("general.architecture", s.arch);
+  w.SetString("general.name",
+              fmt::format("aperture-test-{}-{}L-{}d-{}", s.arch, s.layers, s.dim, TestModelTypeName(s)));
   if (FileType(s) >= 0) w.SetUint32("general.file_type", static_cast<uint32_t>(FileType(s)));
-  w.SetUint32("llama.block_count", s.layers);
-  w.SetUint32("llama.context_length", s.context_length);
-  w.SetUint32("llama.embedding_length", s.dim);
-  w.SetUint32("llama.feed_forward_length", s.ffn);
-  w.SetUint32("llama.attention.head_count", s.heads);
-  w.SetUint32("llama.attention.head_count_kv", s.kv_heads);
-  w.SetUint32("llama.rope.dimension_count", head_dim);
-  w.SetFloat32("llama.rope.freq_base", s.rope_base);
-  w.SetFloat32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-  w.SetUint32("llama.vocab_size", s.vocab);
-
-  std::vector<std::string> tokens;
-  std::vector<float> scores;
-  std::vector<int32_t> types;
-  BuildVocab(s.vocab, &tokens, &scores, &types);
-  w.SetString("tokenizer.ggml.model", "llama");
-  w.SetStringArray("tokenizer.ggml.tokens", tokens);
-  w.SetFloat32Array("tokenizer.ggml.scores", scores);
-  w.SetInt32Array("tokenizer.ggml.token_type", types);
-  w.SetUint32("tokenizer.ggml.unknown_token_id", 0);
-  w.SetUint32("tokenizer.ggml.bos_token_id", 1);
-  w.SetUint32("tokenizer.ggml.eos_token_id", 2);
-  w.SetBool("tokenizer.ggml.add_bos_token", true);
-  w.SetBool("tokenizer.ggml.add_eos_token", false);
+  w.SetUint32(k + "block_count", s.layers);
+  w.SetUint32(k + "context_length", s.context_length);
+  w.SetUint32(k + "embedding_length", s.dim);
+  w.SetUint32(k + "feed_forward_length", s.ffn);
+  w.SetUint32(k + "attention.head_count", s.heads);
+  w.SetUint32(k + "attention.head_count_kv", s.kv_heads);
+  w.SetFloat32(k + "rope.freq_base", s.rope_base);
+  w.SetFloat32(k + "attention.layer_norm_rms_epsilon", s.arch == "llama" || s.arch == "phi3" ? 1e-5f : 1e-6f);
+  if (s.arch == "llama" || s.arch == "phi3") w.SetUint32(k + "rope.dimension_count", rope_dim);
+  if (s.arch == "llama") w.SetUint32(k + "vocab_size", s.vocab);
+  if (gemma || s.head_dim > 0) {
+    w.SetUint32(k + "attention.key_length", head_dim);
+    w.SetUint32(k + "attention.value_length", head_dim);
+  }
+  if (s.arch == "gemma2") {
+    w.SetFloat32(k + "attn_logit_softcapping", s.attn_softcap);
+    w.SetFloat32(k + "final_logit_softcapping", s.final_softcap);
+  }
+  if (gemma)
+    w.SetUint32(k + "attention.sliding_window", s.sliding_window > 0 ? s.sliding_window
+                                                : s.arch == "gemma2" ? 4096
+                                                                     : 512);
+  if (s.arch == "gemma3" && s.rope_scale != 1.f) {
+    w.SetString(k + "rope.scaling.type", "linear");
+    w.SetFloat32(k + "rope.scaling.factor", s.rope_scale);
+  }
+  if (s.arch == "phi3") {
+    w.SetUint32(k + "rope.scaling.original_context_length",
+                s.original_context > 0 ? s.original_context : s.context_length);
+    w.SetUint32(k + "attention.sliding_window", s.sliding_window);
+    if (s.original_context > 0) {  // LongRoPE's attention factor, as the converter computes it
+      const double scale = static_cast<double>(s.context_length) / s.original_context;
+      w.SetFloat32(k + "rope.scaling.attn_factor",
+                   scale > 1 ? static_cast<float>(std::sqrt(1 + std::log(scale) / std::log(s.original_context))) : 1.f);
+    }
+  }
+  RETURN_IF_ERROR(WriteTestVocab(s.arch, s.vocab, w));
 
   Rng rng(s.seed);
-  const int64_t q_dim = s.dim, kv_dim = static_cast<int64_t>(s.kv_heads) * head_dim;
+  const int64_t q_dim = static_cast<int64_t>(s.heads) * head_dim, kv_dim = static_cast<int64_t>(s.kv_heads) * head_dim;
   const float std_in = 1.f / std::sqrt(static_cast<float>(s.dim));
+  const float std_q = 1.f / std::sqrt(static_cast<float>(q_dim));
   const float std_ffn = 1.f / std::sqrt(static_cast<float>(s.ffn));
   auto add = [&](const std::string& name, std::vector<int64_t> dims, GgmlType type, std::vector<uint8_t> data) {
     return w.AddTensor(name, std::move(dims), type, std::move(data));
@@ -245,24 +246,48 @@ absl::StatusOr<GgufWriter> BuildTestModel(const TestModelSpec& s) {
     const GgmlType type = TensorTypeFor(s, name);
     return add(name, {cols, rows}, type, RandomMatrix(rng, type, rows, cols, std));
   };
-  RETURN_IF_ERROR(matrix("token_embd.weight", s.vocab, s.dim, 1.0f));
+  // A norm's gain (stored as llama.cpp stores it: 1 + weight for Gemma) or a bias, in F32.
+  auto vector = [&](const std::string& name, int64_t n, float std, float offset) {
+    return add(name, {n}, GgmlType::kF32, RandomMatrix(rng, GgmlType::kF32, 1, n, std, offset));
+  };
+  RETURN_IF_ERROR(matrix("token_embd.weight", s.vocab, s.dim, gemma ? std_in : 1.0f));
   for (int l = 0; l < s.layers; ++l) {
     const std::string p = fmt::format("blk.{}.", l);
-    RETURN_IF_ERROR(
-        add(p + "attn_norm.weight", {s.dim}, GgmlType::kF32, RandomMatrix(rng, GgmlType::kF32, 1, s.dim, 0.1f, 1.f)));
-    RETURN_IF_ERROR(matrix(p + "attn_q.weight", q_dim, s.dim, std_in));
-    RETURN_IF_ERROR(matrix(p + "attn_k.weight", kv_dim, s.dim, std_in));
-    RETURN_IF_ERROR(matrix(p + "attn_v.weight", kv_dim, s.dim, std_in));
-    RETURN_IF_ERROR(matrix(p + "attn_output.weight", s.dim, q_dim, std_in));
-    RETURN_IF_ERROR(
-        add(p + "ffn_norm.weight", {s.dim}, GgmlType::kF32, RandomMatrix(rng, GgmlType::kF32, 1, s.dim, 0.1f, 1.f)));
-    RETURN_IF_ERROR(matrix(p + "ffn_gate.weight", s.ffn, s.dim, std_in));
-    RETURN_IF_ERROR(matrix(p + "ffn_up.weight", s.ffn, s.dim, std_in));
+    RETURN_IF_ERROR(vector(p + "attn_norm.weight", s.dim, 0.1f, 1.f));
+    if (arch.fused_qkv) {
+      RETURN_IF_ERROR(matrix(p + "attn_qkv.weight", q_dim + 2 * kv_dim, s.dim, std_in));
+    } else {
+      RETURN_IF_ERROR(matrix(p + "attn_q.weight", q_dim, s.dim, std_in));
+      RETURN_IF_ERROR(matrix(p + "attn_k.weight", kv_dim, s.dim, std_in));
+      RETURN_IF_ERROR(matrix(p + "attn_v.weight", kv_dim, s.dim, std_in));
+    }
+    if (s.arch == "qwen2") {
+      RETURN_IF_ERROR(vector(p + "attn_q.bias", q_dim, 0.5f, 0.f));
+      RETURN_IF_ERROR(vector(p + "attn_k.bias", kv_dim, 0.5f, 0.f));
+      RETURN_IF_ERROR(vector(p + "attn_v.bias", kv_dim, 0.5f, 0.f));
+    }
+    if (arch.qk_norm) {
+      RETURN_IF_ERROR(vector(p + "attn_q_norm.weight", head_dim, 0.1f, 1.f));
+      RETURN_IF_ERROR(vector(p + "attn_k_norm.weight", head_dim, 0.1f, 1.f));
+    }
+    RETURN_IF_ERROR(matrix(p + "attn_output.weight", s.dim, q_dim, std_q));
+    if (gemma) RETURN_IF_ERROR(vector(p + "post_attention_norm.weight", s.dim, 0.1f, 1.f));
+    RETURN_IF_ERROR(vector(p + "ffn_norm.weight", s.dim, 0.1f, 1.f));
+    if (arch.fused_gate_up) {
+      RETURN_IF_ERROR(matrix(p + "ffn_up.weight", 2 * int64_t{s.ffn}, s.dim, std_in));
+    } else {
+      RETURN_IF_ERROR(matrix(p + "ffn_gate.weight", s.ffn, s.dim, std_in));
+      RETURN_IF_ERROR(matrix(p + "ffn_up.weight", s.ffn, s.dim, std_in));
+    }
     RETURN_IF_ERROR(matrix(p + "ffn_down.weight", s.dim, s.ffn, std_ffn));
+    if (gemma) RETURN_IF_ERROR(vector(p + "post_ffw_norm.weight", s.dim, 0.1f, 1.f));
   }
-  RETURN_IF_ERROR(
-      add("output_norm.weight", {s.dim}, GgmlType::kF32, RandomMatrix(rng, GgmlType::kF32, 1, s.dim, 0.1f, 1.f)));
+  RETURN_IF_ERROR(vector("output_norm.weight", s.dim, 0.1f, 1.f));
   if (!s.tied_output) RETURN_IF_ERROR(matrix("output.weight", s.vocab, s.dim, std_in));
+  if (s.original_context > 0) {  // LongRoPE: factors >= 1 that stretch the slow dimensions most
+    RETURN_IF_ERROR(vector("rope_factors_short.weight", rope_dim / 2, 0.2f, 1.4f));
+    RETURN_IF_ERROR(vector("rope_factors_long.weight", rope_dim / 2, 2.f, 5.f));
+  }
   return w;
 }
 

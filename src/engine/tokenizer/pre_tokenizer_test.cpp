@@ -28,6 +28,24 @@ TEST(PreTokenizerTest, Llama3GroupsDigitsInThrees) {
             (std::vector<std::string>{"123", "456", "7", " I", "'M", " here", "\n\n"}));
 }
 
+// DeepSeek LLM's splits, worked out by hand from its tokenizer.json's
+// expressions: line breaks; cased letters with one leading space; ASCII and
+// full-width punctuation with one leading space; trailing whitespace; CJK;
+// digits.
+TEST(PreTokenizerTest, DeepSeekLlmSplitsLettersPunctuationCjkAndDigits) {
+  auto p = PreTokenizer::ForName("deepseek-llm");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(Split(**p, "Hello world\n123 你好"),
+            (std::vector<std::string>{"Hello", " world", "\n", "123", " ", "你好"}));
+  EXPECT_EQ(Split(**p, "Hi, there!! 3.14"), (std::vector<std::string>{"Hi", ",", " there", "!!", " ", "3", ".", "14"}));
+  EXPECT_EQ(Split(**p, "a Ωμέγα end  "), (std::vector<std::string>{"a", " Ωμέγα", " end", "  "}));
+  // Full-width punctuation, Hangul, and an emoji (in none of the classes).
+  // The Kelvin sign is a cased letter (" \u212A" is one piece) but also
+  // falls in the CJK expression's odd range U+0800-U+4E00, which splits it off.
+  EXPECT_EQ(Split(**p, "（注）한국어 \u212A🦙"),
+            (std::vector<std::string>{"（", "注", "）", "한국어", " ", "\u212A", "🦙"}));
+}
+
 TEST(PreTokenizerTest, PiecesAlwaysConcatenateBackIncludingInvalidUtf8) {
   for (const std::string& name : PreTokenizer::KnownNames()) {
     auto p = PreTokenizer::ForName(name);

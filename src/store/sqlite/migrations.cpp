@@ -9,7 +9,7 @@ namespace aperture::store {
 namespace {
 
 // Append only: never edit a migration that has shipped.
-constexpr std::array<const char*, 9> kMigrations = {
+constexpr std::array<const char*, 10> kMigrations = {
     R"sql(
 CREATE TABLE principals (
   id TEXT PRIMARY KEY,
@@ -221,7 +221,14 @@ CREATE TABLE store_changes (
 );
 INSERT INTO store_changes (id, count) VALUES (1, 0);
 )sql",
-    // 9: downloads under licence (docs/downloads.md) and openness
+    // 9: research scopes narrowed per grant (a JSON object, docs/research.md),
+    // and research requests and their forward-pass tokens per day in usage.
+    R"sql(
+ALTER TABLE grants ADD COLUMN scope TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE usage ADD COLUMN research_requests INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE usage ADD COLUMN research_tokens INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 10: downloads under licence (docs/downloads.md) and openness
     // (docs/openness.md): each model's licences (the latest in force, also
     // copied onto the model row so every request sees it), who accepted
     // which licence text, the model card, owners' openness declarations,

@@ -1,5 +1,5 @@
 // SqliteStore: licences, acceptances, model cards, openness declarations,
-// manifests and file digests (migration 9).
+// manifests and file digests (migration 10).
 #include "core/status_macros.h"
 #include "fmt/format.h"
 #include "store/sqlite/sqlite_store.h"

@@ -75,12 +75,12 @@ ReleaseEvent ReadReleaseEvent(const Statement& s) {
 }
 
 UsageRow ReadUsage(const Statement& s) {
-  return UsageRow{s.Text(0), s.Text(1), s.Text(2), s.Int(3), s.Int(4), s.Int(5)};
+  return UsageRow{s.Text(0), s.Text(1), s.Text(2), s.Int(3), s.Int(4), s.Int(5), s.Int(6), s.Int(7)};
 }
 
 Grant ReadGrant(const Statement& s) {
-  return Grant{s.Text(0), s.Text(1), s.Text(2), static_cast<Level>(s.Int(3)), s.Int(4), s.Text(5),
-               s.Text(6), s.Int(7),  s.Int(8)};
+  return Grant{s.Text(0), s.Text(1), s.Text(2), static_cast<Level>(s.Int(3)), s.Int(4), s.Text(5), s.Text(6),
+               s.Int(7),  s.Int(8),  s.Text(9)};
 }
 
 AccessRequest ReadRequest(const Statement& s) {
@@ -321,12 +321,12 @@ absl::Status SqliteStore::SetModelSystemPrompt(const std::string& id, const std:
 
 // ---- grants
 
-#define GRANT_COLS "id, principal_id, model_id, level, expires_at, reason, granted_by, created_at, revoked_at"
+#define GRANT_COLS "id, principal_id, model_id, level, expires_at, reason, granted_by, created_at, revoked_at, scope"
 
 static absl::Status InsertGrant(SqliteDb& db, const Grant& g) {
-  ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO grants (" GRANT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)"));
+  ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO grants (" GRANT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)"));
   absl::Status s = stmt.BindAll(g.id, g.principal_id, g.model_id, static_cast<int64_t>(g.level), g.expires_at, g.reason,
-                                g.granted_by, g.created_at)
+                                g.granted_by, g.created_at, g.scope.empty() ? std::string("{}") : g.scope)
                        .Run();
   if (absl::IsAlreadyExists(s)) {
     return absl::NotFoundError("the grant names a principal or model that does not exist");
@@ -567,12 +567,16 @@ absl::Status SqliteStore::AddUsage(const std::vector<UsageRow>& deltas) {
   return Write([&](SqliteDb& db) -> absl::Status {
     for (const UsageRow& u : deltas) {
       ASSIGN_OR_RETURN(
-          auto stmt, db.Prepare("INSERT INTO usage (principal, model, day, requests, prompt_tokens, completion_tokens) "
-                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (principal, model, day) DO UPDATE SET "
-                                "requests = requests + ?4, prompt_tokens = prompt_tokens + ?5, "
-                                "completion_tokens = completion_tokens + ?6"));
-      RETURN_IF_ERROR(
-          stmt.BindAll(u.principal, u.model, u.day, u.requests, u.prompt_tokens, u.completion_tokens).Run());
+          auto stmt,
+          db.Prepare("INSERT INTO usage (principal, model, day, requests, prompt_tokens, completion_tokens, "
+                     "research_requests, research_tokens) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (principal, model, day) DO UPDATE SET "
+                     "requests = requests + ?4, prompt_tokens = prompt_tokens + ?5, "
+                     "completion_tokens = completion_tokens + ?6, research_requests = research_requests + ?7, "
+                     "research_tokens = research_tokens + ?8"));
+      RETURN_IF_ERROR(stmt.BindAll(u.principal, u.model, u.day, u.requests, u.prompt_tokens, u.completion_tokens,
+                                   u.research_requests, u.research_tokens)
+                          .Run());
     }
     return absl::OkStatus();
   });
@@ -583,7 +587,8 @@ absl::StatusOr<std::vector<UsageRow>> SqliteStore::ListUsage(const std::string& 
   ASSIGN_OR_RETURN(auto r, readers_.Acquire());
   ASSIGN_OR_RETURN(
       auto stmt,
-      r->Prepare("SELECT principal, model, day, requests, prompt_tokens, completion_tokens FROM usage "
+      r->Prepare("SELECT principal, model, day, requests, prompt_tokens, completion_tokens, research_requests, "
+                 "research_tokens FROM usage "
                  "WHERE (?1 = '' OR principal = ?1) AND day >= ?2 AND day <= ?3 ORDER BY day, principal, model"));
   stmt.BindAll(principal, from_day, to_day);
   return All<UsageRow>(stmt, ReadUsage);

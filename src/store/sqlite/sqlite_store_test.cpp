@@ -66,6 +66,16 @@ TEST_F(SqliteStoreTest, ActiveGrantIsHighestUnexpiredUnrevoked) {
   EXPECT_FALSE(store_->CreateGrant({"g3", "p1", "nomodel", Level::kApi, 0, "r", "cli", 1, 0}).ok());
 }
 
+TEST_F(SqliteStoreTest, AGrantKeepsItsResearchScope) {
+  ASSERT_TRUE(
+      store_->CreateGrant({"g1", "p1", "m1", Level::kResearch, 0, "r", "cli", 1, 0, R"({"research_max_tokens":5})"})
+          .ok());
+  ASSERT_TRUE(store_->CreateGrant({"g2", "p1", "m1", Level::kApi, 0, "r", "cli", 1, 0}).ok());
+  EXPECT_EQ((*store_->FindGrant("g1"))->scope, R"({"research_max_tokens":5})");
+  EXPECT_EQ((*store_->FindGrant("g2"))->scope, "{}");
+  EXPECT_EQ((*store_->FindActiveGrant("p1", "m1", 10))->scope, R"({"research_max_tokens":5})");
+}
+
 TEST_F(SqliteStoreTest, OnePendingRequestAndAtomicApproval) {
   AccessRequest r;
   r.id = "r1";
@@ -141,6 +151,13 @@ TEST_F(SqliteStoreTest, UsageAddsUpPerPrincipalModelAndDay) {
   EXPECT_EQ((*mine)[0].prompt_tokens, 13);
   EXPECT_EQ((*mine)[0].completion_tokens, 7);
   EXPECT_EQ(store_->ListUsage("", "2026-01-01", "2026-12-31")->size(), 3u);
+  // Research requests and their forward-pass tokens add up in the same rows.
+  ASSERT_TRUE(
+      store_->AddUsage({{"p1", "m1", "2026-11-23", 0, 0, 0, 1, 40}, {"p1", "m1", "2026-11-23", 0, 0, 0, 2, 2}}).ok());
+  mine = store_->ListUsage("p1", "2026-11-23", "2026-11-23");
+  EXPECT_EQ((*mine)[0].requests, 2);
+  EXPECT_EQ((*mine)[0].research_requests, 3);
+  EXPECT_EQ((*mine)[0].research_tokens, 42);
 }
 
 TEST_F(SqliteStoreTest, ModelSystemPrompt) {
