@@ -45,11 +45,42 @@ struct Model {
   // level and grants are suspended. Kept here so every reader sees it at once.
   Level ceiling = Level::kOpen;
   std::string ceiling_reason = {};  // why the ceiling is below open, for callers
+  // For a model served by remote backends: the digest of its weights as its
+  // owner declares them ("sha256:<64 hex>"), shown as declared, never
+  // verified (Aperture does not hold the remote weights).
+  std::string declared_digest = {};
   // The licence in force (copied from the latest Licence, so every request
   // sees it with the model): its SHA-256 ("" = none set) and the levels
   // whose callers must accept it (bit i for Level i; never open).
   std::string licence_sha256 = {};
   uint32_t licence_levels = 0;
+};
+
+// One server a model's hosted and api traffic may go to, with its share of
+// that traffic (weight). `url` is an OpenAI-compatible server
+// (http://host:port[/prefix], speaking /v1/chat/completions and
+// /v1/completions), or "embedded" for this server's own engine.
+struct ModelBackend {
+  std::string id;
+  std::string model_id;
+  std::string url;
+  std::string api_model;  // the model name the backend knows it by ("" = the model's id)
+  int64_t weight = 1;     // 1..1000
+  // The environment variable holding the bearer token the backend wants,
+  // or "": the token itself is never stored (every replica reads it from
+  // its own environment).
+  std::string api_key_env;
+  std::string added_by;  // principal id, or "cli"
+  int64_t created_at = 0;
+};
+
+// A server process sharing the store (a replica): seen_at is refreshed every
+// second while it runs.
+struct ReplicaRecord {
+  std::string id;
+  std::string address;  // where it listens, for operators
+  int64_t started_at = 0;
+  int64_t seen_at = 0;
 };
 
 struct Grant {

@@ -40,6 +40,16 @@ class Store {
   virtual absl::StatusOr<std::vector<Model>> ListModels() = 0;
   virtual absl::Status SetModelRequestFields(const std::string& id, const std::string& fields_json) = 0;
   virtual absl::Status SetModelSystemPrompt(const std::string& id, const std::string& prompt) = 0;
+  // "" clears it. NotFound for an unknown model.
+  virtual absl::Status SetModelDeclaredDigest(const std::string& id, const std::string& digest) = 0;
+
+  // Remote backends of models. Adding a second backend with the same url to
+  // a model is AlreadyExists; NotFound for an unknown model or backend.
+  virtual absl::Status CreateModelBackend(const ModelBackend& b) = 0;
+  // A model's backends ("" = every model's), by model then creation.
+  virtual absl::StatusOr<std::vector<ModelBackend>> ListModelBackends(const std::string& model_id) = 0;
+  virtual absl::Status SetModelBackendWeight(const std::string& id, int64_t weight) = 0;
+  virtual absl::Status DeleteModelBackend(const std::string& id) = 0;
 
   // Grants. Revoked grants stay, with revoked_at set.
   virtual absl::Status CreateGrant(const Grant& g) = 0;
@@ -130,6 +140,21 @@ class Store {
   };
   virtual absl::StatusOr<std::optional<FileDigest>> FindFileDigest(const std::string& path) = 0;
   virtual absl::Status SaveFileDigest(const std::string& path, const FileDigest& digest) = 0;
+
+  // Replicas: server processes sharing this store. SaveReplica inserts or
+  // refreshes a row; ListReplicas gives those seen at or after `seen_since`,
+  // by id; RemoveReplica forgets one (an orderly stop).
+  virtual absl::Status SaveReplica(const ReplicaRecord& r) = 0;
+  virtual absl::StatusOr<std::vector<ReplicaRecord>> ListReplicas(int64_t seen_since) = 0;
+  virtual absl::Status RemoveReplica(const std::string& id) = 0;
+
+  // Deployment settings shared by every process on the store: the stored
+  // value of `name`, after storing `value` if it had none (atomically, so
+  // two processes starting at once agree on one value).
+  virtual absl::StatusOr<std::string> KeepSetting(const std::string& name, const std::string& value) = 0;
+
+  // OK when the store answers a query now (readiness checks).
+  virtual absl::Status Ping() = 0;
 };
 
 }  // namespace aperture

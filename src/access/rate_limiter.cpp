@@ -6,11 +6,18 @@
 
 namespace aperture {
 
+void RateLimiter::SetReplicas(int replicas) { replicas_.store(std::max(1, replicas), std::memory_order_relaxed); }
+
+double RateLimiter::Share(int64_t per_minute) const {
+  return static_cast<double>(per_minute) / replicas_.load(std::memory_order_relaxed);
+}
+
 std::optional<int64_t> RateLimiter::Acquire(const std::string& key, int64_t per_minute, int64_t cost) {
   if (per_minute <= 0) return std::nullopt;
   const int64_t now = clock_.NowMicros();
-  const double capacity = static_cast<double>(per_minute);
+  const double capacity = Share(per_minute);
   const double per_micro = capacity / 60e6;
+  const double take = std::min(static_cast<double>(cost), capacity);
   Shard& shard = shards_[std::hash<std::string>{}(key) % kShards];
   absl::MutexLock lock(&shard.mu);
   if (shard.buckets.size() >= kMaxBucketsPerShard && !shard.buckets.count(key)) {
@@ -23,11 +30,11 @@ std::optional<int64_t> RateLimiter::Acquire(const std::string& key, int64_t per_
   Bucket& b = it->second;
   b.tokens = std::min(capacity, b.tokens + (now - b.updated_micros) * per_micro);
   b.updated_micros = now;
-  if (b.tokens >= static_cast<double>(cost)) {
-    b.tokens -= static_cast<double>(cost);
+  if (b.tokens >= take) {
+    b.tokens -= take;
     return std::nullopt;
   }
-  double missing = static_cast<double>(cost) - b.tokens;
+  double missing = take - b.tokens;
   return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(missing / per_micro / 1e6)));
 }
 
@@ -37,7 +44,7 @@ void RateLimiter::Refund(const std::string& key, int64_t per_minute, int64_t amo
   absl::MutexLock lock(&shard.mu);
   auto it = shard.buckets.find(key);
   if (it == shard.buckets.end()) return;
-  it->second.tokens = std::min(static_cast<double>(per_minute), it->second.tokens + static_cast<double>(amount));
+  it->second.tokens = std::min(Share(per_minute), it->second.tokens + static_cast<double>(amount));
 }
 
 }  // namespace aperture

@@ -31,5 +31,26 @@ TEST(RateLimiterTest, CostAndUnlimited) {
   EXPECT_TRUE(limiter.Acquire("t", 100, 1).has_value());
 }
 
+// Two replicas split each limit: each allows half the rate, refills at half
+// the speed, and a cost above its share takes the whole share.
+TEST(RateLimiterTest, ReplicasSplitEveryLimit) {
+  FakeClock clock;
+  RateLimiter limiter(clock);
+  limiter.SetReplicas(2);
+  for (int i = 0; i < 30; ++i) EXPECT_FALSE(limiter.Acquire("a", 60).has_value()) << i;
+  auto wait = limiter.Acquire("a", 60);
+  ASSERT_TRUE(wait.has_value());
+  EXPECT_EQ(*wait, 2);  // 30 per minute here: one token every 2 s
+  clock.AdvanceSeconds(2);
+  EXPECT_FALSE(limiter.Acquire("a", 60).has_value());
+  EXPECT_FALSE(limiter.Acquire("t", 100, 80).has_value());  // 80 > 50: takes the 50 there are
+  EXPECT_TRUE(limiter.Acquire("t", 100, 1).has_value());
+  limiter.SetReplicas(1);  // the other replica left: the whole rate again
+  clock.AdvanceSeconds(60);
+  for (int i = 0; i < 60; ++i) EXPECT_FALSE(limiter.Acquire("b", 60).has_value()) << i;
+  limiter.SetReplicas(0);  // never below one
+  EXPECT_EQ(limiter.replicas(), 1);
+}
+
 }  // namespace
 }  // namespace aperture

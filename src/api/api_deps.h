@@ -14,6 +14,7 @@
 #include "api/research/research_desk.h"
 #include "config/config.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "distribution/distribution_service.h"
 #include "filters/metrics.h"
 #include "openness/openness_service.h"
@@ -23,6 +24,13 @@
 #include "scheduler/scheduler.h"
 
 namespace aperture {
+
+// What GET /readyz reports: each check ("ok", or why not) and whether the
+// server should get traffic now.
+struct Readiness {
+  bool ready = false;
+  Json checks = Json::object();
+};
 
 struct ApiDeps {
   Store& store;
@@ -45,6 +53,8 @@ struct ApiDeps {
   // Re-reads the policy file, recording `actor` as who changed it; keeps the
   // old policy on error.
   std::function<absl::Status(const std::string& actor)> reload_policy;
+  // Store reachable, log sequencing known, models loaded (the server's).
+  std::function<Readiness()> readiness;
 };
 
 }  // namespace aperture

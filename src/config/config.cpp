@@ -194,6 +194,21 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
     if (s.ok()) s = r.NoUnknownKeys();
   }
   if (!s.ok()) return s;
+  if (const toml::table* t = top.Table("backends", s)) {
+    TomlReader r(*t, "backends", source);
+    BackendsConfig& b = c.backends;
+    s = r.Int("connect_timeout_ms", b.connect_timeout_ms, 10, 600'000);
+    if (s.ok()) s = r.Int("first_byte_timeout_ms", b.first_byte_timeout_ms, 100, 86'400'000);
+    if (s.ok()) s = r.Int("idle_timeout_ms", b.idle_timeout_ms, 100, 86'400'000);
+    if (s.ok()) s = r.Int("health_interval_ms", b.health_interval_ms, 50, 3'600'000);
+    if (s.ok()) s = r.Int("ready_interval_ms", b.ready_interval_ms, 50, 86'400'000);
+    if (s.ok()) s = r.Int("breaker_failures", b.breaker_failures, 1, 1000);
+    if (s.ok()) s = r.Int("breaker_open_ms", b.breaker_open_ms, 10, 3'600'000);
+    if (s.ok()) s = r.Int("max_attempts", b.max_attempts, 1, 16);
+    if (s.ok()) s = r.Int("max_response_bytes", b.max_response_bytes, 4096, int64_t{1} << 30);
+    if (s.ok()) s = r.NoUnknownKeys();
+  }
+  if (!s.ok()) return s;
   if (const toml::table* t = top.Table("log", s)) {
     TomlReader r(*t, "log", source);
     s = ReadLogName(r, "name", c.log.name);

@@ -76,10 +76,25 @@ struct ServingConfig {
   int64_t max_context = 0;                // > 0: cap every model's context at this many tokens
 };
 
+// Remote inference backends (src/backends, docs/deploy.md): timeouts,
+// health checks and the circuit breaker.
+struct BackendsConfig {
+  int64_t connect_timeout_ms = 2'000;
+  int64_t first_byte_timeout_ms = 60'000;  // from sending the request to the response's first event
+  int64_t idle_timeout_ms = 30'000;        // between two chunks of a streamed response
+  int64_t health_interval_ms = 2'000;      // liveness probe (GET /v1/models) of each backend
+  int64_t ready_interval_ms = 10'000;      // readiness probe: a real one-token completion
+  int64_t breaker_failures = 3;            // consecutive failures that open a backend's circuit
+  int64_t breaker_open_ms = 5'000;         // how long an open circuit sends it nothing
+  int64_t max_attempts = 3;                // backends tried for one request before its first byte
+  int64_t max_response_bytes = 16 << 20;   // a whole (unstreamed) response, and one streamed event
+};
+
 struct Config {
   ServerConfig server;
   LogConfig log;
   ServingConfig serving;
+  BackendsConfig backends;
   std::array<LevelLimits, kAllLevels.size()> levels;
   // Requests per minute for routes that name no model (listing, admin), per
   // principal, and per client address for anonymous callers.

@@ -18,6 +18,8 @@
 #include "api/release/release_routes.h"
 #include "api/research/research_routes.h"
 #include "core/hash.h"
+#include "core/hex.h"
+#include "core/random.h"
 #include "core/status_macros.h"
 #include "filters/authn/authn_filter.h"
 #include "filters/authz/authz_filter.h"
@@ -27,6 +29,9 @@
 #include "filters/research/research_scope_filter.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
+#include "store/open_store.h"
+#include "translog/log_verifier.h"
+#include "translog/note.h"
 
 namespace aperture {
 namespace {
@@ -53,6 +58,48 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(fmt::format("cannot read {}", path));
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Every process on a store must hash API keys with the same hash.key and
+// sign the log with the same signing.key (replicas get copies of one data
+// directory's keys). A mismatch is refused at start, before it can turn
+// every key away or publish checkpoints no verifier accepts.
+absl::Status CheckKeysMatchStore(const DataDir& dir, const std::string& hash_secret, const std::string& public_key,
+                                 Store& store, LogStore& log) {
+  const std::string fingerprint = HexEncode(KeyedBlake2b(hash_secret, "aperture hash.key check"));
+  ASSIGN_OR_RETURN(std::string stored, store.KeepSetting("hash_key_check", fingerprint));
+  if (stored != fingerprint) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{}/hash.key is not the key the API keys in {} were hashed with; every replica on one store needs the same "
+        "hash.key and signing.key (docs/deploy.md)",
+        dir.path, store::RedactLocation(dir.store_location())));
+  }
+  ASSIGN_OR_RETURN(std::optional<LogHead> head, log.Head());
+  if (!head) return absl::OkStatus();
+  absl::StatusOr<translog::NoteVerifier> verifier =
+      translog::NoteVerifier::Parse(translog::Ed25519VerifierKey(head->origin, public_key));
+  if (!verifier.ok() || !translog::OpenCheckpoint(head->checkpoint, *verifier).ok()) {
+    return absl::FailedPreconditionError(fmt::format(
+        "the log in {} is signed by another key than {}; every replica on one store needs the same signing.key and "
+        "hash.key (docs/deploy.md)",
+        store::RedactLocation(dir.store_location()), dir.signing_key()));
+  }
+  return absl::OkStatus();
+}
+
+// Manifests and reports are signed with manifest.key, which every process
+// on a store must share too: a replica with a key of its own would publish
+// manifests that the key at /v1/signing-key does not verify.
+absl::Status CheckManifestKeyMatchesStore(const DataDir& dir, const distribution::EcdsaP256Signer& key, Store& store) {
+  const std::string hint = Sha256Hex(key.PublicPem());
+  ASSIGN_OR_RETURN(std::string stored, store.KeepSetting("manifest_key_hint", hint));
+  if (stored != hint) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{} is not the key this store's manifests are signed with; every replica on one store needs the same "
+        "manifest.key, signing.key and hash.key (docs/deploy.md)",
+        dir.manifest_key()));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<const policy::Policy>> ParseStoredPolicy(const PolicyRecord& record) {
@@ -109,10 +156,11 @@ absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, con
                                                          const std::string& policy_path) {
   ASSIGN_OR_RETURN(std::string secret, ReadHashSecret(dir));
   std::unique_ptr<Services> s(new Services(config, clock));
-  ASSIGN_OR_RETURN(s->store, store::SqliteStore::Open(dir.database(), /*create=*/false));
+  ASSIGN_OR_RETURN(s->store, store::OpenStore(dir.store_location(), /*create=*/false));
   ASSIGN_OR_RETURN(std::string signing_key, ReadSigningKey(dir));
   s->log_public_key = signing_key.substr(32);
-  ASSIGN_OR_RETURN(s->log_store, store::SqliteLogStore::Open(dir.database(), /*create=*/false));
+  ASSIGN_OR_RETURN(s->log_store, store::OpenLogStore(dir.store_location(), /*create=*/false));
+  RETURN_IF_ERROR(CheckKeysMatchStore(dir, secret, s->log_public_key, *s->store, *s->log_store));
   translog::LogSequencer::Options log_options;
   log_options.background = true;  // requests before log commits, on a busy machine
   ASSIGN_OR_RETURN(s->recorder, translog::LogSequencer::Open(*s->log_store, std::move(signing_key), s->config.log.name,
@@ -130,6 +178,7 @@ absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, con
   }
   s->release = std::make_unique<ReleaseService>(*s->store, *s->recorder, s->clock, std::move(in_force));
   ASSIGN_OR_RETURN(distribution::EcdsaP256Signer manifest_key, OpenManifestKey(dir));
+  RETURN_IF_ERROR(CheckManifestKeyMatchesStore(dir, manifest_key, *s->store));
   s->distribution =
       std::make_unique<distribution::DistributionService>(*s->store, *s->recorder, s->clock, std::move(manifest_key));
   s->openness =
@@ -182,7 +231,8 @@ App::App(Services& s, AppTestHooks hooks)
             .openness = *s.openness,
             .reports = *s.reports,
             .research = research_desk_,
-            .reload_policy = [&s](const std::string& actor) { return s.ReloadPolicy(actor); }} {}
+            .reload_policy = [&s](const std::string& actor) { return s.ReloadPolicy(actor); },
+            .readiness = [this] { return CheckReadiness(); }} {}
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::string& host, uint16_t port,
                                                 AppTestHooks hooks) {
@@ -233,7 +283,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
                    http::Server::Start(options, [pipeline](http::Request& r) { return pipeline->Handle(r); }));
   app->streams_.Attach([server = app->server_.get()](std::function<void()> fn) { server->Post(std::move(fn)); });
 
+  app->replica_ = ReplicaRecord{NewId("rep"), fmt::format("{}:{}", host, app->server_->port()),
+                                services.clock.NowSeconds(), services.clock.NowSeconds()};
+  app->Heartbeat();
   App* raw = app.get();
+  app->preload_ = std::thread([raw] { raw->Preload(); });
   app->housekeeping_ = std::thread([raw] {
     while (!raw->stopping_.load()) {
       for (int i = 0; i < 10 && !raw->stopping_.load(); ++i) {
@@ -245,9 +299,75 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
       if (!s.ok()) spdlog::warn("could not record token usage: {}", std::string(s.message()));
       s = raw->Tick();
       if (!s.ok()) spdlog::warn("release policy: {}", std::string(s.message()));
+      raw->Heartbeat();
     }
   });
   return app;
+}
+
+void App::Heartbeat() {
+  const int64_t now = services_.clock.NowSeconds();
+  replica_.seen_at = now;
+  absl::Status saved = services_.store->SaveReplica(replica_);
+  if (!saved.ok()) spdlog::warn("could not refresh this replica's row: {}", std::string(saved.message()));
+  absl::StatusOr<std::vector<ReplicaRecord>> live = services_.store->ListReplicas(now - kReplicaTimeoutSeconds);
+  if (!live.ok()) return;  // keep the last share
+  int replicas = 0;
+  bool self = false;
+  for (const ReplicaRecord& r : *live) {
+    ++replicas;
+    self |= r.id == replica_.id;
+  }
+  if (!self) ++replicas;  // this one counts even when its row could not be written
+  if (replicas != limiter_.replicas()) {
+    spdlog::info("{} replica(s) share this store: each allows 1/{} of every rate limit", replicas, replicas);
+  }
+  limiter_.SetReplicas(replicas);
+  token_limiter_.SetReplicas(replicas);
+}
+
+void App::Preload() {
+  absl::StatusOr<std::vector<Model>> models = services_.store->ListModels();
+  if (!models.ok()) return;
+  {
+    absl::MutexLock lock(&loads_mu_);
+    for (const Model& m : *models) {
+      if (!m.path.empty()) loads_[m.id] = "loading";
+    }
+  }
+  for (const Model& m : *models) {
+    if (m.path.empty() || stopping_.load()) continue;
+    absl::Status s = scheduler_->RegisterModel(m.id, m.path);
+    if (absl::IsAlreadyExists(s)) s = absl::OkStatus();
+    if (s.ok()) s = scheduler_->GetModel(m.id).status();
+    if (!s.ok()) spdlog::warn("model {} did not load: {}", m.id, std::string(s.message()));
+    absl::MutexLock lock(&loads_mu_);
+    loads_[m.id] = s.ok() ? "loaded" : "failed: " + std::string(s.message());
+  }
+}
+
+Readiness App::CheckReadiness() {
+  Readiness r;
+  r.ready = true;
+  auto check = [&](const char* name, const absl::Status& s) {
+    r.checks[name] = s.ok() ? "ok" : std::string(s.message());
+    r.ready = r.ready && s.ok();
+  };
+  check("store", services_.store->Ping());
+  check("log", services_.recorder->health());
+  Json models = Json::object();
+  {
+    absl::MutexLock lock(&loads_mu_);
+    for (const auto& [id, state] : loads_) {
+      models[id] = state;
+      // A model that failed to load is reported, not waited for: one bad
+      // file must not take every replica out of service.
+      r.ready = r.ready && state != "loading";
+    }
+  }
+  r.checks["models"] = std::move(models);
+  r.checks["replicas"] = limiter_.replicas();
+  return r;
 }
 
 absl::Status App::Tick() {
@@ -258,10 +378,12 @@ absl::Status App::Tick() {
 void App::Stop() {
   if (stopping_.exchange(true)) return;
   if (server_) server_->Stop();
+  if (preload_.joinable()) preload_.join();
   evals_.reset();         // stops background evaluations (they resume at the next start)
   scheduler_.reset();     // ends every request, so their usage and records are in
   research_desk_.Stop();  // answers and records the research jobs that ended
   if (housekeeping_.joinable()) housekeeping_.join();
+  if (!replica_.id.empty()) services_.store->RemoveReplica(replica_.id).IgnoreError();
   services_.recorder->Flush();
 }
 

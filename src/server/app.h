@@ -4,11 +4,13 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "access/access_service.h"
 #include "access/authenticator.h"
 #include "access/authorizer.h"
@@ -17,6 +19,8 @@
 #include "access/rate_limiter.h"
 #include "access/research_quota.h"
 #include "access/usage_meter.h"
+#include "aperture/log_store.h"
+#include "aperture/store.h"
 #include "api/api_deps.h"
 #include "api/research/research_desk.h"
 #include "config/config.h"
@@ -31,8 +35,6 @@
 #include "report/report_service.h"
 #include "scheduler/scheduler.h"
 #include "server/data_dir.h"
-#include "store/sqlite/sqlite_log_store.h"
-#include "store/sqlite/sqlite_store.h"
 #include "translog/log_reader.h"
 #include "translog/sequencer.h"
 
@@ -51,9 +53,10 @@ class Services {
 
   Config config;
   const Clock& clock;
-  std::unique_ptr<store::SqliteStore> store;
+  // SQLite (DATA/aperture.db) or PostgreSQL (DataDir::store).
+  std::unique_ptr<Store> store;
   // The transparency log: every recorded event is a log entry.
-  std::unique_ptr<store::SqliteLogStore> log_store;
+  std::unique_ptr<LogStore> log_store;
   std::unique_ptr<translog::LogSequencer> recorder;
   std::unique_ptr<translog::LogReader> log;
   std::string log_public_key;  // the Ed25519 key that signs checkpoints
@@ -99,9 +102,23 @@ class App {
   // The periodic release work: follow a policy another process put in
   // force, advance stages whose gates opened. Runs every second.
   absl::Status Tick();
+  // What GET /readyz answers.
+  Readiness CheckReadiness();
+  // This server among the replicas sharing its store.
+  const std::string& replica_id() const { return replica_.id; }
+
+  // A replica that has not refreshed its row for this long is gone: its
+  // share of the rate limits passes to the others.
+  static constexpr int64_t kReplicaTimeoutSeconds = 5;
 
  private:
   App(Services& s, AppTestHooks hooks);
+  // Refreshes this replica's row and sets the rate limiters' share from the
+  // replicas seen alive (every second, and at start).
+  void Heartbeat();
+  // Loads every model the store names a file for, so the first request
+  // does not wait (GET /readyz waits for it instead).
+  void Preload();
   Services& services_;
   Metrics metrics_;
   RateLimiter limiter_;
@@ -118,6 +135,12 @@ class App {
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<http::Server> server_;
   std::atomic<bool> stopping_{false};
+  ReplicaRecord replica_;
+  absl::Mutex loads_mu_;
+  // Model id -> "loading", "loaded" or "failed: why", for the models the
+  // store named at start.
+  std::map<std::string, std::string> loads_ ABSL_GUARDED_BY(loads_mu_);
+  std::thread preload_;
   std::thread housekeeping_;
 };
 

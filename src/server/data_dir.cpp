@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 #include "core/random.h"
 #include "core/status_macros.h"
@@ -29,7 +30,9 @@ absl::Status WriteSecretFile(const std::string& path, const std::string& bytes) 
 
 absl::Status InitDataDir(const DataDir& dir) {
   std::error_code ec;
-  for (const std::string& f : {dir.database(), dir.signing_key(), dir.hash_secret(), dir.manifest_key()}) {
+  std::vector<std::string> files = {dir.signing_key(), dir.hash_secret(), dir.manifest_key()};
+  if (dir.store.empty()) files.push_back(dir.database());
+  for (const std::string& f : files) {
     if (std::filesystem::exists(f, ec)) {
       return absl::AlreadyExistsError(
           fmt::format("{} is already initialised ({} exists); nothing was changed", dir.path, f));

@@ -14,6 +14,7 @@
 #include "openness/openness_service.h"
 #include "report/report_html.h"
 #include "report/report_service.h"
+#include "server/cli_options.h"
 
 namespace aperture {
 namespace {
@@ -113,13 +114,14 @@ void PrintCard(const Json& card) {
 
 }  // namespace
 
-void AddDistributionCommands(CLI::App& cli, absl::Status& status, std::string& data, const ServicesOpener& open) {
+void AddDistributionCommands(CLI::App& cli, absl::Status& status, std::string& data, std::string& store,
+                             const ServicesOpener& open) {
   // Options outlive the parse: CLI11 binds them by reference.
   static std::string model, spdx, name, file, levels, component, url, licence, note, manifest_path, key_path,
       report_path;
   static std::vector<std::string> files;
   static bool no_gate = false, partial = false, html = false, json = false;
-  auto data_opt = [&](CLI::App* c) { c->add_option("--data", data, "data directory")->required(); };
+  auto data_opt = [&](CLI::App* c) { AddDataOptions(c, data, store); };
   auto with = [&status, open](const std::function<absl::Status(Services&)>& fn) {
     return [&status, open, fn] {
       auto s = open("");

@@ -14,7 +14,9 @@
 namespace aperture {
 
 // Adds the subcommands (`model set-card` under the existing `model`); a
-// command's outcome is written to `status`; `data` is bound to --data.
-void AddDistributionCommands(CLI::App& cli, absl::Status& status, std::string& data, const ServicesOpener& open);
+// command's outcome is written to `status`; `data` and `store` are bound to
+// each command's --data and --store options.
+void AddDistributionCommands(CLI::App& cli, absl::Status& status, std::string& data, std::string& store,
+                             const ServicesOpener& open);
 
 }  // namespace aperture

@@ -1,4 +1,5 @@
-// First-time set-up of a data directory: secrets, database, the first owner.
+// First-time set-up of a data directory: secrets, database (or the tables of
+// a PostgreSQL database), the first owner.
 #pragma once
 
 #include <string>

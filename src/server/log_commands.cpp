@@ -15,6 +15,7 @@
 #include "core/time_format.h"
 #include "fmt/format.h"
 #include "server/app.h"
+#include "server/cli_options.h"
 #include "server/http_client.h"
 #include "translog/entry.h"
 #include "translog/log_verifier.h"
@@ -114,18 +115,18 @@ absl::Status Verify(const std::string& url, const std::string& key, const std::s
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<Services>> OpenLocal(const std::string& data, const std::string& config_path) {
+absl::StatusOr<std::unique_ptr<Services>> OpenLocal(const DataDir& dir, const std::string& config_path) {
   ASSIGN_OR_RETURN(Config config,
                    config_path.empty() ? absl::StatusOr<Config>(DefaultConfig()) : LoadConfigFile(config_path));
-  return Services::Open(DataDir{data}, config);
+  return Services::Open(dir, config);
 }
 
-absl::Status Show(const std::string& url, const std::string& data, const std::string& config_path,
+absl::Status Show(const std::string& url, const DataDir& dir, const std::string& config_path,
                   std::optional<int64_t> start, int64_t count) {
-  if (url.empty() == data.empty()) return absl::InvalidArgumentError("give either --url or --data");
+  if (url.empty() == dir.path.empty()) return absl::InvalidArgumentError("give either --url or --data");
   if (count < 1) return absl::InvalidArgumentError("--count must be at least 1");
-  if (!data.empty()) {
-    ASSIGN_OR_RETURN(auto services, OpenLocal(data, config_path));
+  if (!dir.path.empty()) {
+    ASSIGN_OR_RETURN(auto services, OpenLocal(dir, config_path));
     ASSIGN_OR_RETURN(LogHead head, services->log->Head());
     const int64_t from = std::clamp<int64_t>(start.value_or(head.size - count), 0, head.size);
     const int64_t to = std::min(head.size, from + count);
@@ -196,8 +197,8 @@ absl::Status Mine(const std::string& url, const std::string& api_key, const std:
   return absl::OkStatus();
 }
 
-absl::Status PrintKey(const std::string& data, const std::string& config_path) {
-  ASSIGN_OR_RETURN(auto services, OpenLocal(data, config_path));
+absl::Status PrintKey(const DataDir& dir, const std::string& config_path) {
+  ASSIGN_OR_RETURN(auto services, OpenLocal(dir, config_path));
   ASSIGN_OR_RETURN(LogHead head, services->log->Head());
   // With --config, the name the server will publish under; else the log's current one.
   const std::string& name = config_path.empty() ? head.origin : services->config.log.name;
@@ -210,7 +211,7 @@ absl::Status PrintKey(const std::string& data, const std::string& config_path) {
 void AddLogCommands(CLI::App& cli, absl::Status& status) {
   // Options live as long as the CLI: main parses and runs before returning.
   struct Options {
-    std::string url, key, state, data, config, api_key;
+    std::string url, key, state, data, store, config, api_key;
     int64_t start = -1, count = 20;
   };
   auto o = std::make_shared<Options>();
@@ -226,13 +227,13 @@ void AddLogCommands(CLI::App& cli, absl::Status& status) {
 
   auto* show = log->add_subcommand("show", "print log entries for people (the latest by default)");
   show->add_option("--url", o->url, "read from a server");
-  show->add_option("--data", o->data, "read from a data directory");
+  AddDataOptions(show, o->data, o->store, /*data_required=*/false);
   show->add_option("--config", o->config, "TOML config file (with --data)");
   show->add_option("--start", o->start, "first index (default: the last --count entries)");
   show->add_option("--count", o->count, "how many entries (default 20)");
   show->callback([o, &status] {
-    status =
-        Show(o->url, o->data, o->config, o->start >= 0 ? std::optional<int64_t>(o->start) : std::nullopt, o->count);
+    status = Show(o->url, DataDir{o->data, o->store}, o->config,
+                  o->start >= 0 ? std::optional<int64_t>(o->start) : std::nullopt, o->count);
   });
 
   auto* mine = log->add_subcommand("mine", "the entries about you, each with a verified inclusion proof");
@@ -242,9 +243,9 @@ void AddLogCommands(CLI::App& cli, absl::Status& status) {
   mine->callback([o, &status] { status = Mine(o->url, o->api_key, o->key); });
 
   auto* key = log->add_subcommand("key", "print the verifier key to give to those who verify the log");
-  key->add_option("--data", o->data, "data directory")->required();
+  AddDataOptions(key, o->data, o->store);
   key->add_option("--config", o->config, "TOML config file");
-  key->callback([o, &status] { status = PrintKey(o->data, o->config); });
+  key->callback([o, &status] { status = PrintKey(DataDir{o->data, o->store}, o->config); });
 }
 
 }  // namespace aperture

@@ -1,6 +1,6 @@
-// aperture: the command line. Admin commands work directly on --data (the
-// SQLite store is safe to share with a running server, which sees changes on
-// its next request); `serve` runs the HTTP server.
+// aperture: the command line. Admin commands work directly on the store of
+// --data (or --store: both stores are safe to share with running servers,
+// which see changes within 0.1 s); `serve` runs the HTTP server.
 #include <sys/stat.h>
 
 #include <csignal>
@@ -13,12 +13,14 @@
 #include "core/time_format.h"
 #include "fmt/format.h"
 #include "server/app.h"
+#include "server/cli_options.h"
 #include "server/distribution_commands.h"
 #include "server/engine_commands.h"
 #include "server/init.h"
 #include "server/log_commands.h"
 #include "server/release_commands.h"
 #include "spdlog/spdlog.h"
+#include "store/open_store.h"
 
 namespace aperture {
 namespace {
@@ -32,10 +34,10 @@ absl::StatusOr<Config> LoadConfig(const std::string& path) {
   return path.empty() ? absl::StatusOr<Config>(DefaultConfig()) : LoadConfigFile(path);
 }
 
-absl::StatusOr<std::unique_ptr<Services>> OpenServices(const std::string& data, const std::string& config_path,
+absl::StatusOr<std::unique_ptr<Services>> OpenServices(const DataDir& dir, const std::string& config_path,
                                                        const std::string& policy_path = "") {
   ASSIGN_OR_RETURN(Config config, LoadConfig(config_path));
-  return Services::Open(DataDir{data}, config, SystemClock::Get(), policy_path);
+  return Services::Open(dir, config, SystemClock::Get(), policy_path);
 }
 
 absl::StatusOr<Level> LevelArg(const std::string& name) {
@@ -54,14 +56,15 @@ absl::StatusOr<std::optional<int64_t>> DurationArg(const std::string& text) {
 
 std::string When(int64_t t) { return t == 0 ? "-" : FormatRfc3339(t); }
 
-absl::Status Init(const std::string& data) {
-  ASSIGN_OR_RETURN(std::string owner_key, InitializeDataDir(DataDir{data}));
-  std::cerr << "Initialised " << data << ". The owner key below is shown once; store it now.\n";
+absl::Status Init(const DataDir& dir) {
+  ASSIGN_OR_RETURN(std::string owner_key, InitializeDataDir(dir));
+  std::cerr << "Initialised " << dir.path << (dir.store.empty() ? "" : " and " + store::RedactLocation(dir.store))
+            << ". The owner key below is shown once; store it now.\n";
   std::cout << owner_key << std::endl;
   return absl::OkStatus();
 }
 
-absl::Status Serve(const std::string& data, const std::string& listen, const std::string& config_path,
+absl::Status Serve(const DataDir& dir, const std::string& listen, const std::string& config_path,
                    const std::string& policy_path) {
   size_t colon = listen.rfind(':');
   if (colon == std::string::npos) return absl::InvalidArgumentError("--listen must be HOST:PORT");
@@ -72,7 +75,7 @@ absl::Status Serve(const std::string& data, const std::string& listen, const std
     port = -1;
   }
   if (port < 0 || port > 65535) return absl::InvalidArgumentError("--listen port must be 0-65535");
-  ASSIGN_OR_RETURN(auto services, OpenServices(data, config_path, policy_path));
+  ASSIGN_OR_RETURN(auto services, OpenServices(dir, config_path, policy_path));
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -103,12 +106,12 @@ int main(int argc, char** argv) {
   ::umask(077);  // the data directory holds secrets: nothing we create is for others
   CLI::App cli{"Aperture: release an AI model anywhere between closed and open, as the evidence allows."};
   cli.require_subcommand(1);
-  std::string data, config_path, listen = "127.0.0.1:8080";
+  std::string data, store, config_path, listen = "127.0.0.1:8080";
   absl::Status status;
-  auto data_opt = [&](CLI::App* c) { c->add_option("--data", data, "data directory")->required(); };
+  auto data_opt = [&](CLI::App* c) { AddDataOptions(c, data, store); };
   auto with = [&](auto&& fn) {
     return [&, fn] {
-      auto s = OpenServices(data, config_path);
+      auto s = OpenServices(DataDir{data, store}, config_path);
       status = s.ok() ? fn(**s) : s.status();
     };
   };
@@ -116,7 +119,7 @@ int main(int argc, char** argv) {
 
   auto* init = cli.add_subcommand("init", "create a data directory and print the first owner key");
   data_opt(init);
-  init->callback([&] { status = Init(data); });
+  init->callback([&] { status = Init(DataDir{data, store}); });
 
   auto* serve = cli.add_subcommand("serve", "run the HTTP server");
   data_opt(serve);
@@ -125,7 +128,7 @@ int main(int argc, char** argv) {
   std::string policy_path;
   serve->add_option("--policy", policy_path,
                     "release policy file to put in force (see docs/policy.md; default: the one in force)");
-  serve->callback([&] { status = Serve(data, listen, config_path, policy_path); });
+  serve->callback([&] { status = Serve(DataDir{data, store}, listen, config_path, policy_path); });
 
   // model
   auto* model = cli.add_subcommand("model", "register and list models (public levels change with `release propose`)");
@@ -331,10 +334,12 @@ int main(int argc, char** argv) {
   }));
 
   AddLogCommands(cli, status);
-  AddReleaseCommands(cli, status, data,
-                     [&](const std::string& policy) { return OpenServices(data, config_path, policy); });
-  AddDistributionCommands(cli, status, data,
-                          [&](const std::string& policy) { return OpenServices(data, config_path, policy); });
+  AddReleaseCommands(cli, status, data, store, [&](const std::string& policy) {
+    return OpenServices(DataDir{data, store}, config_path, policy);
+  });
+  AddDistributionCommands(cli, status, data, store, [&](const std::string& policy) {
+    return OpenServices(DataDir{data, store}, config_path, policy);
+  });
   AddEngineCommands(cli);
 
   try {

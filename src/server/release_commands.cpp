@@ -12,6 +12,7 @@
 #include "evals/suite_parser.h"
 #include "fmt/format.h"
 #include "release/release_json.h"
+#include "server/cli_options.h"
 #include "server/http_client.h"
 
 namespace aperture {
@@ -112,11 +113,12 @@ absl::Status RunRemote(const std::string& url, const std::string& key, const std
 
 }  // namespace
 
-void AddReleaseCommands(CLI::App& cli, absl::Status& status, std::string& data, ServicesOpener open) {
+void AddReleaseCommands(CLI::App& cli, absl::Status& status, std::string& data, std::string& store,
+                        ServicesOpener open) {
   // Options outlive the parse: CLI11 binds them by reference.
   static std::string model, level, policy_path, suite, url, key, run_id;
   static bool json = false;
-  auto data_opt = [&](CLI::App* c) { c->add_option("--data", data, "data directory")->required(); };
+  auto data_opt = [&](CLI::App* c) { AddDataOptions(c, data, store); };
   auto with = [&status, open](std::function<absl::Status(Services&)> fn) {
     return [&status, open, fn] {
       auto s = open("");
@@ -167,7 +169,7 @@ void AddReleaseCommands(CLI::App& cli, absl::Status& status, std::string& data, 
   auto* eval = cli.add_subcommand("eval", "evaluation runs");
   eval->require_subcommand(1);
   auto* run = eval->add_subcommand("run", "run a suite on a model (resumes an interrupted run of it)");
-  run->add_option("--data", data, "data directory (run here)");
+  AddDataOptions(run, data, store, /*data_required=*/false);
   run->add_option("--url", url, "a running server (run there; needs --key)");
   run->add_option("--key", key, "API key with the evaluate capability, for --url");
   run->add_option("--model", model)->required();

@@ -19,7 +19,8 @@ namespace aperture {
 using ServicesOpener = std::function<absl::StatusOr<std::unique_ptr<Services>>(const std::string& policy_path)>;
 
 // Adds the subcommands; a command's outcome is written to `status`. `data`
-// is bound to each command's --data option.
-void AddReleaseCommands(CLI::App& cli, absl::Status& status, std::string& data, ServicesOpener open);
+// and `store` are bound to each command's --data and --store options.
+void AddReleaseCommands(CLI::App& cli, absl::Status& status, std::string& data, std::string& store,
+                        ServicesOpener open);
 
 }  // namespace aperture

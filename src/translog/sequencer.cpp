@@ -158,6 +158,11 @@ int64_t LogSequencer::failed() const {
   return failed_;
 }
 
+absl::Status LogSequencer::health() const {
+  absl::MutexLock lock(&mu_);
+  return last_commit_;
+}
+
 void LogSequencer::Run() {
   for (;;) {
     std::vector<Pending> batch;
@@ -205,6 +210,7 @@ void LogSequencer::Run() {
     absl::MutexLock lock(&mu_);
     committed_ += static_cast<int64_t>(batch.size());
     failed_ += unpreparable + (status.ok() ? 0 : static_cast<int64_t>(entries.size()));
+    if (!entries.empty()) last_commit_ = status;
     for (Pending& p : batch) {
       if (p.waiter) {
         p.waiter->status = status;

@@ -70,6 +70,10 @@ class LogSequencer final : public Recorder {
   absl::Status AdoptOrigin(const std::string& origin);
   // Events that could not be committed (logged as errors).
   int64_t failed() const;
+  // Whether the log is being sequenced: OK while the last commit succeeded
+  // (or none was needed yet: Open read the tree), else that commit's error.
+  // Readiness checks report it.
+  absl::Status health() const;
   // The writer thread's scheduling policy now (SCHED_IDLE in the background).
   int writer_policy();
 
@@ -116,6 +120,7 @@ class LogSequencer final : public Recorder {
   int64_t committed_ ABSL_GUARDED_BY(mu_) = 0;  // events ever handled (committed or failed)
   int64_t awaited_ ABSL_GUARDED_BY(mu_) = 0;    // the last event someone waits for
   int64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status last_commit_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool background_ = false;  // set before the thread starts
   bool boosted_ ABSL_GUARDED_BY(mu_) = false;

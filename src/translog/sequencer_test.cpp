@@ -215,9 +215,11 @@ TEST(SequencerFailureTest, RecordDurablyReportsAFailedCommit) {
   FakeClock clock;
   auto seq = LogSequencer::Open(store, std::string(64, '\x01'), "o", clock);
   ASSERT_TRUE(seq.ok()) << seq.status();
+  EXPECT_TRUE((*seq)->health().ok());  // the tree is known
   absl::Status s = (*seq)->RecordDurably(Event(1));
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
   EXPECT_EQ((*seq)->failed(), 1);
+  EXPECT_EQ((*seq)->health().code(), absl::StatusCode::kResourceExhausted);  // readiness says so
 }
 
 TEST(SequencerFailureTest, RefusesABadKeyOrName) {

@@ -20,6 +20,8 @@
 #include "fmt/format.h"
 #include "http/test_client.h"
 #include "server/init.h"
+#include "store/testing/test_stores.h"
+#include "tests/integration/server_process.h"
 #include "translog/frontier.h"
 #include "translog/log_verifier.h"
 
@@ -27,57 +29,6 @@ namespace aperture::testing {
 namespace {
 
 using translog::Hash;
-
-// `aperture serve` as a child process on a free port.
-class ServerProcess {
- public:
-  ServerProcess(const std::string& data, const std::string& config) {
-    int out[2];
-    if (::pipe(out) != 0) return;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], STDOUT_FILENO);
-      ::close(out[0]);
-      ::close(out[1]);
-      ::execl(APERTURE_BINARY, APERTURE_BINARY, "serve", "--data", data.c_str(), "--listen", "127.0.0.1:0", "--config",
-              config.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    // "aperture listening on http://127.0.0.1:PORT", after any log lines.
-    std::string line;
-    char c;
-    while (::read(out[0], &c, 1) == 1) {
-      if (c != '\n') {
-        line += c;
-      } else if (line.find("listening on http://") != std::string::npos) {
-        break;
-      } else {
-        line.clear();
-      }
-    }
-    // Kept open: a server writing to a closed pipe would die of SIGPIPE.
-    out_fd_ = out[0];
-    const size_t colon = line.rfind(':');
-    if (colon != std::string::npos) port_ = static_cast<uint16_t>(std::atoi(line.c_str() + colon + 1));
-  }
-  ~ServerProcess() { Kill(SIGTERM); }
-
-  void Kill(int signal) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, signal);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    ::close(out_fd_);
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  pid_t pid_ = -1;
-  int out_fd_ = -1;
-  uint16_t port_ = 0;
-};
 
 std::optional<http::TestResponse> Get(uint16_t port, const std::string& target, const std::string& key = "",
                                       const std::string& method = "GET", const std::string& body = "") {
@@ -105,7 +56,17 @@ class LogCrashTest : public ::testing::Test {
   void SetUp() override {
     root_ = std::filesystem::temp_directory_path() / ("aperture-crash-" + NewId("t"));
     data_ = (root_ / "data").string();
-    auto key = InitializeDataDir(DataDir{data_});
+    DataDir dir{data_};
+    // Registered a second time with APERTURE_TEST_STORE=postgresql: the
+    // server processes find the database through APERTURE_STORE.
+    if (const char* backend = std::getenv("APERTURE_TEST_STORE"); backend && std::string(backend) == "postgresql") {
+      auto database = store::testing::TestDatabase::Create(store::testing::Backend::kPostgres);
+      ASSERT_TRUE(database.ok()) << database.status();
+      database_ = std::move(*database);
+      dir.store = database_->location();
+      ::setenv("APERTURE_STORE", dir.store.c_str(), 1);
+    }
+    auto key = InitializeDataDir(dir);
     ASSERT_TRUE(key.ok()) << key.status();
     owner_key_ = *key;
     config_ = (root_ / "config.toml").string();
@@ -117,6 +78,7 @@ class LogCrashTest : public ::testing::Test {
     std::filesystem::remove_all(root_, ec);
   }
 
+  std::unique_ptr<store::testing::TestDatabase> database_;
   std::filesystem::path root_;
   std::string data_, config_, owner_key_;
 };
@@ -128,7 +90,7 @@ TEST_F(LogCrashTest, KillDashNineLosesNoPublishedEntry) {
 
   constexpr int kKills = 3;
   for (int round = 0; round <= kKills; ++round) {
-    ServerProcess server(data_, config_);
+    ServerProcess server(data_, {"--config", config_});
     ASSERT_NE(server.port(), 0) << "the server did not start";
     if (!key) {
       auto vkey = Get(server.port(), "/log/key");
@@ -210,6 +172,9 @@ TEST_F(LogCrashTest, KillDashNineLosesNoPublishedEntry) {
   }
   EXPECT_GT(principals, 0);
   EXPECT_GT(seen.rbegin()->first, 100) << "the load produced too few entries to mean anything";
+  if (database_) {
+    EXPECT_FALSE(std::filesystem::exists(data_ + "/aperture.db")) << "the servers did not use PostgreSQL";
+  }
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 // layout, a principal's own entries, bad parameters, and `aperture log
 // verify` naming an entry altered directly in the database.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -294,18 +293,10 @@ TEST(LogTest, VerifyNamesAnEntryAlteredInTheDatabase) {
   auto [ok_rc, ok_out] = RunCli(fmt::format("log verify --url {} --key '{}'", url, vkey));
   ASSERT_EQ(ok_rc, 0) << ok_out;
 
-  // Someone with the database file rewrites entry 5 in place.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(server.dir().database().c_str(), &db), SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);
+  // Someone with write access to the database rewrites entry 5 in place.
   const std::string forged = R"({"actor":"anonymous","details":{},"type":"nothing.happened"})";
-  sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE log_entries SET entry = ? WHERE idx = 5", -1, &stmt, nullptr), SQLITE_OK);
-  sqlite3_bind_blob(stmt, 1, forged.data(), static_cast<int>(forged.size()), SQLITE_TRANSIENT);
-  ASSERT_EQ(sqlite3_step(stmt), SQLITE_DONE);
-  sqlite3_finalize(stmt);
-  EXPECT_EQ(sqlite3_changes(db), 1);
-  sqlite3_close(db);
+  absl::Status tampered = store::testing::TamperLogEntry(server.dir().store_location(), 5, forged);
+  ASSERT_TRUE(tampered.ok()) << tampered;
 
   auto [rc, out] = RunCli(fmt::format("log verify --url {} --key '{}'", url, vkey));
   EXPECT_NE(rc, 0) << out;

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/random.h"
+#include "distribution/ecdsa_key.h"
 #include "fmt/format.h"
 #include "tests/integration/test_server.h"
 
@@ -99,6 +100,27 @@ TEST_F(ManifestTest, AnotherKeyOrAMalformedManifestIsRefused) {
   auto [bad_code, bad_out] = Verify(files_);
   EXPECT_NE(bad_code, 0);
   EXPECT_NE(bad_out.find("mediaType"), std::string::npos) << bad_out;
+}
+
+// Every server on one store signs with the same manifest key: a data
+// directory holding another manifest.key is refused at start, naming it.
+TEST_F(ManifestTest, AServerWithAnotherManifestKeyIsRefused) {
+  server_.Stop();
+  auto other = distribution::EcdsaP256Signer::Generate();
+  ASSERT_TRUE(other.ok());
+  auto pem = other->PrivatePem();
+  ASSERT_TRUE(pem.ok());
+  const std::string path = server_.dir().manifest_key();
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << *pem;
+  }
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  auto services = Services::Open(server_.dir(), DefaultConfig(), server_.clock());
+  ASSERT_FALSE(services.ok());
+  EXPECT_EQ(services.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(services.status().message().find(path), std::string::npos) << services.status();
+  EXPECT_NE(services.status().message().find("same manifest.key"), std::string::npos) << services.status();
 }
 
 }  // namespace

@@ -59,12 +59,12 @@ TEST(PersistenceTest, InitTwiceChangesNothing) {
   TestServer server;
   server.AddPrincipal("alice", Role::kMember);
   server.Stop();
-  const std::string db = ReadAll(server.dir().database());
+  const std::string db = server.StoreBytes();
   const std::string secret = ReadAll(server.dir().hash_secret());
   const std::string signing = ReadAll(server.dir().signing_key());
   auto again = InitializeDataDir(server.dir());
   EXPECT_TRUE(absl::IsAlreadyExists(again.status())) << again.status();
-  EXPECT_EQ(Sha256(ReadAll(server.dir().database())), Sha256(db));
+  EXPECT_EQ(Sha256(server.StoreBytes()), Sha256(db));
   EXPECT_EQ(ReadAll(server.dir().hash_secret()), secret);
   EXPECT_EQ(ReadAll(server.dir().signing_key()), signing);
 }
@@ -77,9 +77,8 @@ TEST(PersistenceTest, DatabaseNeverHoldsAKeyInPlaintext) {
   Json created = server.CallJson("POST", "/v1/admin/keys", R"({"principal":"alice"})", server.owner_key());
   keys.push_back(created["key"]);
   for (const std::string& k : keys) server.Call("GET", "/v1/models", "", k);
-  server.Stop();  // flushes everything to the database and its WAL
-  std::string bytes;
-  for (const char* suffix : {"", "-wal", "-shm"}) bytes += ReadAll(server.dir().database() + suffix);
+  server.Stop();  // flushes everything to the database (and SQLite's WAL)
+  const std::string bytes = server.StoreBytes();
   ASSERT_GT(bytes.size(), 0u);
   for (const std::string& k : keys) {
     ASSERT_EQ(k.size(), 39u);

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "core/random.h"
@@ -27,6 +28,15 @@ TestServer::TestServer(Config config) : config_(std::move(config)) {
   clock_.SetMicros(SystemClock::Get().NowMicros());
   root_ = std::filesystem::temp_directory_path() / ("aperture-it-" + NewId("t"));
   dir_ = DataDir{(root_ / "data").string()};
+  if (const char* backend = std::getenv("APERTURE_TEST_STORE"); backend && std::string(backend) == "postgresql") {
+    auto database = store::testing::TestDatabase::Create(store::testing::Backend::kPostgres);
+    EXPECT_TRUE(database.ok()) << database.status();
+    if (database.ok()) {
+      database_ = std::move(*database);
+      dir_.store = database_->location();
+      ::setenv("APERTURE_STORE", dir_.store.c_str(), 1);
+    }
+  }
   auto key = InitializeDataDir(dir_);
   EXPECT_TRUE(key.ok()) << key.status();
   owner_key_ = key.value_or("");
@@ -37,6 +47,12 @@ TestServer::~TestServer() {
   Stop();
   std::error_code ec;
   std::filesystem::remove_all(root_, ec);
+}
+
+std::string TestServer::StoreBytes() const {
+  auto bytes = store::testing::StoreBytes(dir_.store_location());
+  EXPECT_TRUE(bytes.ok()) << bytes.status();
+  return bytes.value_or("");
 }
 
 void TestServer::Open() {

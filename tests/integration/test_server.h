@@ -1,5 +1,11 @@
 // TestServer: a real Aperture server on a free loopback port over a fresh
 // data directory, with a fake clock, and helpers to call it.
+//
+// The store is SQLite, or a fresh PostgreSQL database when the environment
+// says APERTURE_TEST_STORE=postgresql: CMake registers each integration
+// test where the store matters a second time that way (tests/integration/
+// CMakeLists.txt). It then also sets APERTURE_STORE, so the CLI commands a
+// test runs on --data reach the same database.
 #pragma once
 
 #include <filesystem>
@@ -12,6 +18,7 @@
 #include "core/json.h"
 #include "http/test_client.h"
 #include "server/app.h"
+#include "store/testing/test_stores.h"
 
 namespace aperture::testing {
 
@@ -53,6 +60,9 @@ class TestServer {
   FakeClock& clock() { return clock_; }
   uint16_t port() const { return app_->port(); }
   const DataDir& dir() const { return dir_; }
+  bool postgres() const { return !dir_.store.empty(); }
+  // Everything the store holds, to search (store/testing/test_stores.h).
+  std::string StoreBytes() const;
   const std::string& owner_key() const { return owner_key_; }
 
  private:
@@ -60,6 +70,7 @@ class TestServer {
   FakeClock clock_;
   Config config_;
   std::filesystem::path root_;
+  std::unique_ptr<store::testing::TestDatabase> database_;  // PostgreSQL only
   DataDir dir_;
   std::string owner_key_;
   std::unique_ptr<Services> services_;

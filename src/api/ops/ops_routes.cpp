@@ -35,6 +35,13 @@ void AddOpsRoutes(Router& router, ApiDeps& d) {
   router.Add({"GET", "/healthz", "healthz", Access::kAnyone, ModelFrom::kNone, {}, {}, [](RequestContext&) {
                 return JsonResponse({{"status", "ok"}});
               }});
+  router.Add({"GET", "/readyz", "readyz", Access::kAnyone, ModelFrom::kNone, {}, {}, [&d](RequestContext&) {
+                const Readiness r = d.readiness ? d.readiness() : Readiness{true, Json::object()};
+                http::Response response = JsonResponse(
+                    {{"status", r.ready ? "ready" : "not_ready"}, {"checks", r.checks}}, r.ready ? 200 : 503);
+                if (!r.ready) response.SetHeader("Retry-After", "1");
+                return response;
+              }});
   router.Add({"GET", "/metrics", "metrics", Access::kAnyone, ModelFrom::kNone, {}, {}, [&d](RequestContext&) {
                 http::Response r;
                 r.content_type = "text/plain; version=0.0.4";

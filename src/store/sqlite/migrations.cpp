@@ -9,7 +9,7 @@ namespace aperture::store {
 namespace {
 
 // Append only: never edit a migration that has shipped.
-constexpr std::array<const char*, 10> kMigrations = {
+constexpr std::array<const char*, 11> kMigrations = {
     R"sql(
 CREATE TABLE principals (
   id TEXT PRIMARY KEY,
@@ -228,7 +228,34 @@ ALTER TABLE grants ADD COLUMN scope TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE usage ADD COLUMN research_requests INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE usage ADD COLUMN research_tokens INTEGER NOT NULL DEFAULT 0;
 )sql",
-    // 10: downloads under licence (docs/downloads.md) and openness
+    // 10: beyond one machine — models served by remote OpenAI-compatible
+    // backends (with the digest their owner declares), the server processes
+    // sharing the store, and settings every process must agree on.
+    R"sql(
+ALTER TABLE models ADD COLUMN declared_digest TEXT NOT NULL DEFAULT '';
+CREATE TABLE model_backends (
+  id TEXT PRIMARY KEY,
+  model_id TEXT NOT NULL REFERENCES models(id),
+  url TEXT NOT NULL,
+  api_model TEXT NOT NULL,
+  weight INTEGER NOT NULL CHECK (weight BETWEEN 1 AND 1000),
+  api_key_env TEXT NOT NULL,
+  added_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  UNIQUE (model_id, url)
+);
+CREATE TABLE replicas (
+  id TEXT PRIMARY KEY,
+  address TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  seen_at INTEGER NOT NULL
+);
+CREATE TABLE settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)sql",
+    // 11: downloads under licence (docs/downloads.md) and openness
     // (docs/openness.md): each model's licences (the latest in force, also
     // copied onto the model row so every request sees it), who accepted
     // which licence text, the model card, owners' openness declarations,

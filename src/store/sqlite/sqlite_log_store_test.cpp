@@ -1,3 +1,6 @@
+// What only the SQLite log store does: its tiles, its leaf-index buckets and
+// its migration of the old node rows (the LogStore contract itself is tested
+// on every backend in store/log_store_test.cpp).
 #include "store/sqlite/sqlite_log_store.h"
 
 #include <gtest/gtest.h>
@@ -7,10 +10,10 @@
 #include "core/hash.h"
 #include "core/random.h"
 #include "fmt/format.h"
-#include "store/sqlite/log_store_test_util.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_log_tiles.h"
+#include "store/testing/log_store_test_util.h"
 
 namespace aperture::store {
 namespace {
@@ -35,108 +38,9 @@ class SqliteLogStoreTest : public ::testing::Test {
     store_ = std::move(*s);
   }
 
-  // Two entries on an empty log, with the subtrees they complete.
-  LogAppend FirstTwo() {
-    LogAppend a;
-    a.expected_size = 0;
-    a.entries = {"e0", "e1"};
-    a.leaf_hashes = {Hash32('a'), Hash32('b')};
-    a.nodes = {{{0, 0}, Hash32('a')}, {{0, 1}, Hash32('b')}, {{1, 0}, Hash32('c')}};
-    a.subjects = {{"prn_x", 0}, {"prn_y", 1}, {"prn_x", 1}};
-    a.head = LogHead{2, Hash32('c'), "log.example", "signed note", 1700000000};
-    return a;
-  }
-
   std::filesystem::path dir_;
   std::unique_ptr<SqliteLogStore> store_;
 };
-
-TEST_F(SqliteLogStoreTest, StartsWithoutAHead) {
-  auto head = store_->Head();
-  ASSERT_TRUE(head.ok());
-  EXPECT_FALSE(head->has_value());
-}
-
-TEST_F(SqliteLogStoreTest, AppendsAtomicallyAndReadsBack) {
-  ASSERT_TRUE(store_->Append(FirstTwo()).ok());
-  auto head = store_->Head();
-  ASSERT_TRUE(head.ok() && head->has_value());
-  EXPECT_EQ((*head)->size, 2);
-  EXPECT_EQ((*head)->root, Hash32('c'));
-  EXPECT_EQ((*head)->origin, "log.example");
-  EXPECT_EQ((*head)->checkpoint, "signed note");
-  EXPECT_EQ(*store_->Entries(0, 2), (std::vector<std::string>{"e0", "e1"}));
-  EXPECT_EQ(*store_->Nodes({{1, 0}, {0, 1}}), Hash32('c') + Hash32('b'));
-  EXPECT_EQ(*store_->NodeRange(0, 0, 2), Hash32('a') + Hash32('b'));
-  EXPECT_EQ(*store_->NodeRange(0, 1, 1), "");
-  EXPECT_EQ(*store_->EntriesAbout("prn_x", -1, 10), (std::vector<int64_t>{0, 1}));
-  EXPECT_EQ(*store_->EntriesAbout("prn_x", 0, 10), (std::vector<int64_t>{1}));
-  EXPECT_EQ(*store_->EntriesAbout("prn_x", -1, 1), (std::vector<int64_t>{0}));
-  EXPECT_EQ(*store_->FindLeaf(Hash32('b'), 2), std::optional<int64_t>(1));
-  EXPECT_EQ(*store_->FindLeaf(Hash32('b'), 1), std::nullopt);
-  EXPECT_EQ(*store_->FindLeaf(Hash32('z'), 2), std::nullopt);
-  EXPECT_EQ(store_->Nodes({{2, 0}}).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(store_->Entries(0, 3).status().code(), absl::StatusCode::kNotFound);
-}
-
-TEST_F(SqliteLogStoreTest, AStaleAppendIsAbortedAndChangesNothing) {
-  ASSERT_TRUE(store_->Append(FirstTwo()).ok());
-  LogAppend stale = FirstTwo();  // also continues from size 0
-  stale.entries = {"other"};
-  stale.leaf_hashes = {Hash32('d')};
-  stale.nodes = {};
-  stale.subjects = {};
-  stale.head.size = 1;
-  EXPECT_EQ(store_->Append(stale).code(), absl::StatusCode::kAborted);
-  EXPECT_EQ((*store_->Head())->size, 2);
-  EXPECT_EQ(*store_->Entries(0, 2), (std::vector<std::string>{"e0", "e1"}));
-}
-
-TEST_F(SqliteLogStoreTest, AFailedAppendRollsBack) {
-  ASSERT_TRUE(store_->Append(FirstTwo()).ok());
-  LogAppend dup;
-  dup.expected_size = 2;
-  dup.entries = {"e2"};
-  dup.leaf_hashes = {Hash32('e')};
-  dup.nodes = {{{0, 2}, Hash32('e')}, {{0, 1}, Hash32('b')}};  // (0,1) exists: the insert fails
-  dup.head = LogHead{3, Hash32('f'), "log.example", "n", 1};
-  EXPECT_FALSE(store_->Append(dup).ok());
-  EXPECT_EQ((*store_->Head())->size, 2);
-  EXPECT_FALSE(store_->Entries(2, 3).ok());
-  EXPECT_FALSE(store_->Nodes({{0, 2}}).ok());
-}
-
-TEST_F(SqliteLogStoreTest, RefusesAnInconsistentAppend) {
-  LogAppend bad = FirstTwo();
-  bad.head.size = 5;
-  EXPECT_EQ(store_->Append(bad).code(), absl::StatusCode::kInvalidArgument);
-  bad = FirstTwo();
-  bad.leaf_hashes.pop_back();
-  EXPECT_EQ(store_->Append(bad).code(), absl::StatusCode::kInvalidArgument);
-}
-
-TEST_F(SqliteLogStoreTest, SurvivesAReopen) {
-  ASSERT_TRUE(store_->Append(FirstTwo()).ok());
-  Reopen();
-  EXPECT_EQ((*store_->Head())->size, 2);
-  EXPECT_EQ(*store_->Entries(1, 2), std::vector<std::string>{"e1"});
-}
-
-TEST_F(SqliteLogStoreTest, FindsLeavesAcrossIndexBuckets) {
-  // 70,000 leaves span many buckets of 2^12.
-  LogAppend a = Leaves(0, 70000);
-  for (auto& [id, hash] : a.nodes) {
-    if (id.level != 0) continue;
-    std::string h(32, '\0');
-    for (int b = 0; b < 8; ++b) h[b] = static_cast<char>((id.index * 2654435761u) >> (b * 4));
-    h[31] = static_cast<char>(id.index);
-    a.leaf_hashes[id.index] = hash = h;
-  }
-  ASSERT_TRUE(store_->Append(a).ok());
-  EXPECT_EQ(*store_->FindLeaf(a.leaf_hashes[69999], 70000), std::optional<int64_t>(69999));
-  EXPECT_EQ(*store_->FindLeaf(a.leaf_hashes[3], 70000), std::optional<int64_t>(3));
-  EXPECT_EQ(*store_->FindLeaf(a.leaf_hashes[69999], 69999), std::nullopt);
-}
 
 // The leaf index gets a bucket's rows when the bucket fills (all at once, in
 // prefix order); the bucket still filling is found by scanning its hashes.
@@ -182,50 +86,6 @@ TEST_F(SqliteLogStoreTest, IndexesEachBucketWhenItFills) {
   EXPECT_EQ(*store_->FindLeaf(NodeHashOf(0, 5000), size), std::nullopt);  // never stored: 5000 holds 4100's
   Reopen();
   EXPECT_EQ(*store_->FindLeaf(NodeHashOf(0, size - 2), size), std::optional<int64_t>(size - 2));
-}
-
-TEST_F(SqliteLogStoreTest, KeepsHashesAsTilesThatGrowWithEachAppend) {
-  // Appends that end mid-tile, cross tile boundaries and complete a tile of
-  // tile level 1 (2^16 leaves).
-  int64_t size = 0;
-  for (int64_t to : {1, 2, 3, 255, 256, 257, 700, 65535, 65536, 70001}) {
-    ASSERT_TRUE(store_->Append(Leaves(size, to)).ok()) << to;
-    size = to;
-    for (int level : {0, 1, 5, 6, 7, 8, 12, 16}) {
-      const int64_t count = size >> level;
-      EXPECT_EQ(*store_->NodeRange(level, 0, count), ExpectedRange(level, 0, count)) << level << " at " << size;
-      EXPECT_EQ(store_->NodeRange(level, 0, count + 1).status().code(), absl::StatusCode::kNotFound);
-    }
-  }
-  // A served tile is one row's prefix: tile 0/272 and the partial 0/273.p/113.
-  EXPECT_EQ(*store_->NodeRange(0, 272 * 256, 273 * 256), ExpectedRange(0, 272 * 256, 273 * 256));
-  EXPECT_EQ(*store_->NodeRange(0, 273 * 256, 273 * 256 + 113), ExpectedRange(0, 273 * 256, 273 * 256 + 113));
-  EXPECT_EQ(*store_->NodeRange(8, 0, 273), ExpectedRange(8, 0, 273));
-  EXPECT_EQ(*store_->NodeRange(3, 1000, 5000), ExpectedRange(3, 1000, 5000));
-  // The nodes of a proof, from several tiles at once.
-  const std::vector<LogNodeId> ids = {{0, 69999}, {3, 12}, {16, 0}, {7, 545}, {0, 0}, {0, 70001}};
-  EXPECT_EQ(store_->Nodes(ids).status().code(), absl::StatusCode::kNotFound);
-  std::string want;
-  for (size_t i = 0; i + 1 < ids.size(); ++i) want += NodeHashOf(ids[i].level, ids[i].index);
-  EXPECT_EQ(*store_->Nodes(std::vector<LogNodeId>(ids.begin(), ids.end() - 1)), want);
-  EXPECT_EQ(store_->Nodes({{-1, 0}}).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(store_->Nodes({{63, 0}}).status().code(), absl::StatusCode::kNotFound);
-}
-
-TEST_F(SqliteLogStoreTest, RefusesNodesThatLeaveATileIncomplete) {
-  ASSERT_TRUE(store_->Append(Leaves(0, 3)).ok());
-  LogAppend missing_parent = Leaves(3, 4);
-  missing_parent.nodes.pop_back();  // (2, 0): the four leaves complete it
-  EXPECT_EQ(store_->Append(missing_parent).code(), absl::StatusCode::kInvalidArgument);
-  LogAppend gap = Leaves(3, 4);
-  gap.nodes[0].first.index = 5;
-  EXPECT_EQ(store_->Append(gap).code(), absl::StatusCode::kInvalidArgument);
-  LogAppend short_hash = Leaves(3, 4);
-  short_hash.nodes[0].second = "short";
-  EXPECT_EQ(store_->Append(short_hash).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ((*store_->Head())->size, 3);
-  ASSERT_TRUE(store_->Append(Leaves(3, 4)).ok());
-  EXPECT_EQ(*store_->Nodes({{2, 0}}), NodeHashOf(2, 0));
 }
 
 // A database written before migration 7 keeps its tree: the hashes of

@@ -23,7 +23,7 @@ ApiKey ReadKey(const Statement& s) {
 
 #define MODEL_COLS                                                                                            \
   "id, path, public_level, request_fields, created_at, system_prompt, level_since, ceiling, ceiling_reason, " \
-  "licence_sha256, licence_levels"
+  "declared_digest, licence_sha256, licence_levels"
 
 Model ReadModel(const Statement& s) {
   return Model{s.Text(0),
@@ -36,7 +36,14 @@ Model ReadModel(const Statement& s) {
                static_cast<Level>(s.Int(7)),
                s.Text(8),
                s.Text(9),
-               static_cast<uint32_t>(s.Int(10))};
+               s.Text(10),
+               static_cast<uint32_t>(s.Int(11))};
+}
+
+#define BACKEND_COLS "id, model_id, url, api_model, weight, api_key_env, added_by, created_at"
+
+ModelBackend ReadBackend(const Statement& s) {
+  return ModelBackend{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4), s.Text(5), s.Text(6), s.Int(7)};
 }
 
 #define EVAL_RUN_COLS                                                                                        \
@@ -270,11 +277,10 @@ absl::Status SqliteStore::TouchApiKeys(const std::vector<std::pair<std::string, 
 
 absl::Status SqliteStore::CreateModel(const Model& m) {
   return Write([&](SqliteDb& db) -> absl::Status {
-    ASSIGN_OR_RETURN(auto stmt,
-                     db.Prepare("INSERT INTO models (id, path, public_level, request_fields, created_at, level_since) "
-                                "VALUES (?, ?, ?, ?, ?, ?)"));
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO models (id, path, public_level, request_fields, created_at, "
+                                           "level_since, declared_digest) VALUES (?, ?, ?, ?, ?, ?, ?)"));
     absl::Status s = stmt.BindAll(m.id, m.path, static_cast<int64_t>(m.public_level), m.request_fields, m.created_at,
-                                  m.level_since ? m.level_since : m.created_at)
+                                  m.level_since ? m.level_since : m.created_at, m.declared_digest)
                          .Run();
     if (absl::IsAlreadyExists(s)) {
       return absl::AlreadyExistsError(fmt::format("a model with id '{}' already exists", m.id));
@@ -316,6 +322,60 @@ absl::Status SqliteStore::SetModelSystemPrompt(const std::string& id, const std:
     ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE models SET system_prompt = ? WHERE id = ?"));
     RETURN_IF_ERROR(stmt.BindAll(prompt, id).Run());
     return ExpectOneChange(db, "model", id);
+  });
+}
+
+absl::Status SqliteStore::SetModelDeclaredDigest(const std::string& id, const std::string& digest) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE models SET declared_digest = ? WHERE id = ?"));
+    RETURN_IF_ERROR(stmt.BindAll(digest, id).Run());
+    return ExpectOneChange(db, "model", id);
+  });
+}
+
+// ---- model backends
+
+absl::Status SqliteStore::CreateModelBackend(const ModelBackend& b) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto model, db.Prepare("SELECT 1 FROM models WHERE id = ?"));
+    model.BindAll(b.model_id);
+    ASSIGN_OR_RETURN(bool found, model.Step());
+    if (!found) return absl::NotFoundError(fmt::format("no model with id '{}'", b.model_id));
+    ASSIGN_OR_RETURN(auto stmt,
+                     db.Prepare("INSERT INTO model_backends (" BACKEND_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+    absl::Status s =
+        stmt.BindAll(b.id, b.model_id, b.url, b.api_model, b.weight, b.api_key_env, b.added_by, b.created_at).Run();
+    if (absl::IsAlreadyExists(s)) {
+      return absl::AlreadyExistsError(
+          fmt::format("model '{}' already has a backend at {} (or the weight is not 1-1000)", b.model_id, b.url));
+    }
+    return s;
+  });
+}
+
+absl::StatusOr<std::vector<ModelBackend>> SqliteStore::ListModelBackends(const std::string& model_id) {
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT " BACKEND_COLS " FROM model_backends WHERE ?1 = '' OR model_id = ?1 "
+                                         "ORDER BY model_id, created_at, rowid"));
+  stmt.BindAll(model_id);
+  return All<ModelBackend>(stmt, ReadBackend);
+}
+
+absl::Status SqliteStore::SetModelBackendWeight(const std::string& id, int64_t weight) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE model_backends SET weight = ? WHERE id = ?"));
+    absl::Status s = stmt.BindAll(weight, id).Run();
+    if (absl::IsAlreadyExists(s)) return absl::InvalidArgumentError("a backend's weight is 1 to 1000");
+    RETURN_IF_ERROR(s);
+    return ExpectOneChange(db, "backend", id);
+  });
+}
+
+absl::Status SqliteStore::DeleteModelBackend(const std::string& id) {
+  return Write([&](SqliteDb& db) -> absl::Status {
+    ASSIGN_OR_RETURN(auto stmt, db.Prepare("DELETE FROM model_backends WHERE id = ?"));
+    RETURN_IF_ERROR(stmt.BindAll(id).Run());
+    return ExpectOneChange(db, "backend", id);
   });
 }
 
@@ -564,22 +624,24 @@ absl::StatusOr<std::vector<EvalRun>> SqliteStore::ListEvalRuns(const std::string
 
 absl::Status SqliteStore::AddUsage(const std::vector<UsageRow>& deltas) {
   if (deltas.empty()) return absl::OkStatus();
-  return Write([&](SqliteDb& db) -> absl::Status {
-    for (const UsageRow& u : deltas) {
-      ASSIGN_OR_RETURN(
-          auto stmt,
-          db.Prepare("INSERT INTO usage (principal, model, day, requests, prompt_tokens, completion_tokens, "
-                     "research_requests, research_tokens) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (principal, model, day) DO UPDATE SET "
-                     "requests = requests + ?4, prompt_tokens = prompt_tokens + ?5, "
-                     "completion_tokens = completion_tokens + ?6, research_requests = research_requests + ?7, "
-                     "research_tokens = research_tokens + ?8"));
-      RETURN_IF_ERROR(stmt.BindAll(u.principal, u.model, u.day, u.requests, u.prompt_tokens, u.completion_tokens,
-                                   u.research_requests, u.research_tokens)
-                          .Run());
-    }
-    return absl::OkStatus();
-  });
+  return Write(
+      [&](SqliteDb& db) -> absl::Status {
+        for (const UsageRow& u : deltas) {
+          ASSIGN_OR_RETURN(
+              auto stmt,
+              db.Prepare("INSERT INTO usage (principal, model, day, requests, prompt_tokens, completion_tokens, "
+                         "research_requests, research_tokens) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (principal, model, day) DO UPDATE SET "
+                         "requests = requests + ?4, prompt_tokens = prompt_tokens + ?5, "
+                         "completion_tokens = completion_tokens + ?6, research_requests = research_requests + ?7, "
+                         "research_tokens = research_tokens + ?8"));
+          RETURN_IF_ERROR(stmt.BindAll(u.principal, u.model, u.day, u.requests, u.prompt_tokens, u.completion_tokens,
+                                       u.research_requests, u.research_tokens)
+                              .Run());
+        }
+        return absl::OkStatus();
+      },
+      Cached::kUnchanged);  // flushed every second under load; no cached read depends on usage
 }
 
 absl::StatusOr<std::vector<UsageRow>> SqliteStore::ListUsage(const std::string& principal, const std::string& from_day,
@@ -592,6 +654,61 @@ absl::StatusOr<std::vector<UsageRow>> SqliteStore::ListUsage(const std::string& 
                  "WHERE (?1 = '' OR principal = ?1) AND day >= ?2 AND day <= ?3 ORDER BY day, principal, model"));
   stmt.BindAll(principal, from_day, to_day);
   return All<UsageRow>(stmt, ReadUsage);
+}
+
+// ---- replicas and settings
+
+absl::Status SqliteStore::SaveReplica(const ReplicaRecord& r) {
+  return Write(
+      [&](SqliteDb& db) -> absl::Status {
+        ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO replicas (id, address, started_at, seen_at) VALUES "
+                                               "(?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET address = ?2, "
+                                               "seen_at = MAX(seen_at, ?4)"));
+        return stmt.BindAll(r.id, r.address, r.started_at, r.seen_at).Run();
+      },
+      Cached::kUnchanged);
+}
+
+absl::StatusOr<std::vector<ReplicaRecord>> SqliteStore::ListReplicas(int64_t seen_since) {
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
+  ASSIGN_OR_RETURN(auto stmt,
+                   r->Prepare("SELECT id, address, started_at, seen_at FROM replicas WHERE seen_at >= ? ORDER BY id"));
+  stmt.Bind(1, seen_since);
+  return All<ReplicaRecord>(stmt, [](const Statement& s) {
+    return ReplicaRecord{s.Text(0), s.Text(1), s.Int(2), s.Int(3)};
+  });
+}
+
+absl::Status SqliteStore::RemoveReplica(const std::string& id) {
+  return Write(
+      [&](SqliteDb& db) -> absl::Status {
+        ASSIGN_OR_RETURN(auto stmt, db.Prepare("DELETE FROM replicas WHERE id = ?"));
+        return stmt.BindAll(id).Run();
+      },
+      Cached::kUnchanged);
+}
+
+absl::StatusOr<std::string> SqliteStore::KeepSetting(const std::string& name, const std::string& value) {
+  std::string stored;
+  RETURN_IF_ERROR(Write(
+      [&](SqliteDb& db) -> absl::Status {
+        ASSIGN_OR_RETURN(auto insert, db.Prepare("INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)"));
+        RETURN_IF_ERROR(insert.BindAll(name, value).Run());
+        ASSIGN_OR_RETURN(auto read, db.Prepare("SELECT value FROM settings WHERE name = ?"));
+        read.BindAll(name);
+        ASSIGN_OR_RETURN(bool found, read.Step());
+        if (!found) return absl::DataLossError(fmt::format("setting '{}' vanished", name));
+        stored = read.Text(0);
+        return absl::OkStatus();
+      },
+      Cached::kUnchanged));
+  return stored;
+}
+
+absl::Status SqliteStore::Ping() {
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT count FROM store_changes WHERE id = 1"));
+  return stmt.Step().status();
 }
 
 }  // namespace aperture::store

@@ -12,7 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "aperture/store.h"
-#include "store/sqlite/access_cache.h"
+#include "store/access_cache.h"
 #include "store/sqlite/reader_pool.h"
 #include "store/sqlite/sqlite_db.h"
 
@@ -42,6 +42,12 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<Model>> ListModels() override;
   absl::Status SetModelRequestFields(const std::string& id, const std::string& fields_json) override;
   absl::Status SetModelSystemPrompt(const std::string& id, const std::string& prompt) override;
+  absl::Status SetModelDeclaredDigest(const std::string& id, const std::string& digest) override;
+
+  absl::Status CreateModelBackend(const ModelBackend& b) override;
+  absl::StatusOr<std::vector<ModelBackend>> ListModelBackends(const std::string& model_id) override;
+  absl::Status SetModelBackendWeight(const std::string& id, int64_t weight) override;
+  absl::Status DeleteModelBackend(const std::string& id) override;
 
   absl::Status CreateGrant(const Grant& g) override;
   absl::StatusOr<std::optional<Grant>> FindGrant(const std::string& id) override;
@@ -74,6 +80,11 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<UsageRow>> ListUsage(const std::string& principal, const std::string& from_day,
                                                   const std::string& to_day) override;
 
+  absl::Status SaveReplica(const ReplicaRecord& r) override;
+  absl::StatusOr<std::vector<ReplicaRecord>> ListReplicas(int64_t seen_since) override;
+  absl::Status RemoveReplica(const std::string& id) override;
+  absl::StatusOr<std::string> KeepSetting(const std::string& name, const std::string& value) override;
+  absl::Status Ping() override;
   // Licences, model cards, openness declarations, manifests and file
   // digests (sqlite_distribution.cpp).
   absl::Status SetLicence(const Licence& licence) override;
@@ -97,9 +108,10 @@ class SqliteStore final : public Store {
 
   // Runs `body(db)` on the writer connection inside one transaction, then,
   // unless `cached` says the write cannot change a row the access cache
-  // holds, counts it in store_changes and empties the cache. Key-use times
-  // (written every second by the server's housekeeping) are such a write:
-  // no cached read depends on them, so a cached key's last_used_at may lag.
+  // holds, counts it in store_changes and empties the cache. Key-use times,
+  // token usage and replica heartbeats (written every second by the
+  // server's housekeeping) are such writes: no cached read depends on them,
+  // so a cached key's last_used_at may lag.
   enum class Cached { kChanged, kUnchanged };
   template <typename F>
   absl::Status Write(F&& body, Cached cached = Cached::kChanged);

@@ -19,8 +19,8 @@
 #include "core/hash.h"
 #include "core/random.h"
 #include "fmt/format.h"
-#include "store/sqlite/log_store_test_util.h"
 #include "store/sqlite/sqlite_log_store.h"
+#include "store/testing/log_store_test_util.h"
 
 namespace aperture::store {
 namespace {

@@ -1,4 +1,4 @@
-// Shared by the log store's tests (sqlite_log_store_test.cpp,
+// Shared by the log store tests (log_store_test.cpp, sqlite_log_store_test.cpp,
 // tile_mirror_test.cpp): appends whose tree hashes are stand-ins, distinct
 // for every node, and what reading them back must give.
 #pragma once

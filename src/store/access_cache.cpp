@@ -1,4 +1,4 @@
-#include "store/sqlite/access_cache.h"
+#include "store/access_cache.h"
 
 namespace aperture::store {
 namespace {

@@ -1,27 +1,28 @@
 // The store's licences, acceptances, model cards, openness declarations,
-// manifests and file digests.
+// manifests and file digests, on every backend (store/testing/test_stores.h).
 #include <gtest/gtest.h>
 
-#include <filesystem>
+#include <chrono>
+#include <thread>
 
-#include "core/random.h"
-#include "store/sqlite/sqlite_store.h"
+#include "aperture/store.h"
+#include "store/testing/test_stores.h"
 
 namespace aperture::store {
 namespace {
 
-class SqliteDistributionTest : public ::testing::Test {
+class DistributionStoreTest : public ::testing::TestWithParam<testing::Backend> {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("aperture-store-" + NewId("t"));
-    std::filesystem::create_directories(dir_);
-    auto s = SqliteStore::Open((dir_ / "db").string(), true);
+    auto db = testing::TestDatabase::Create(GetParam());
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    auto s = db_->OpenStore();
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
     ASSERT_TRUE(store_->CreatePrincipal({"p1", "alice", Role::kMember, 10}).ok());
     ASSERT_TRUE(store_->CreateModel({"m1", "/x.gguf", Level::kDownload, "[]", 10}).ok());
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   static Licence Make(std::string text, uint32_t levels, int64_t at) {
     Licence l;
@@ -36,11 +37,11 @@ class SqliteDistributionTest : public ::testing::Test {
     return l;
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<testing::TestDatabase> db_;
+  std::unique_ptr<Store> store_;
 };
 
-TEST_F(SqliteDistributionTest, TheLatestLicenceIsInForceAndOnTheModel) {
+TEST_P(DistributionStoreTest, TheLatestLicenceIsInForceAndOnTheModel) {
   EXPECT_FALSE(store_->FindLicence("m1")->has_value());
   ASSERT_TRUE(store_->SetLicence(Make("first", 1u << 5, 1)).ok());
   ASSERT_TRUE(store_->SetLicence(Make("second", (1u << 5) | (1u << 3), 2)).ok());
@@ -62,7 +63,26 @@ TEST_F(SqliteDistributionTest, TheLatestLicenceIsInForceAndOnTheModel) {
   }())));
 }
 
-TEST_F(SqliteDistributionTest, AcceptancesAreOncePerText) {
+// The licence in force rides on the model row every request reads (and
+// stores cache): another process on the same database sees a new one.
+TEST_P(DistributionStoreTest, AnotherStoreSeesANewLicence) {
+  auto other = db_->OpenStore();
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_TRUE((*other)->ListModels().ok());  // cached there now
+  ASSERT_TRUE(store_->SetLicence(Make("terms", 1u << 5, 1)).ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::string seen;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto model = (*other)->FindModel("m1");
+    ASSERT_TRUE(model.ok() && model->has_value());
+    seen = (*model)->licence_sha256;
+    if (!seen.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(seen, Make("terms", 0, 1).sha256);
+}
+
+TEST_P(DistributionStoreTest, AcceptancesAreOncePerText) {
   const LicenceAcceptance a{"p1", "m1", std::string(64, 'a'), 5};
   EXPECT_FALSE(*store_->HasAcceptedLicence("p1", "m1", a.licence_sha256));
   ASSERT_TRUE(store_->AddLicenceAcceptance(a).ok());
@@ -72,7 +92,7 @@ TEST_F(SqliteDistributionTest, AcceptancesAreOncePerText) {
   EXPECT_TRUE(absl::IsNotFound(store_->AddLicenceAcceptance({"ghost", "m1", a.licence_sha256, 5})));
 }
 
-TEST_F(SqliteDistributionTest, CardsAndDeclarationsReplaceEarlierOnes) {
+TEST_P(DistributionStoreTest, CardsAndDeclarationsReplaceEarlierOnes) {
   ASSERT_TRUE(store_->SetModelCard({"m1", "# v1", "h1", "cli", 1}).ok());
   ASSERT_TRUE(store_->SetModelCard({"m1", "# v2", "h2", "cli", 2}).ok());
   EXPECT_EQ((*store_->FindModelCard("m1"))->text, "# v2");
@@ -92,7 +112,7 @@ TEST_F(SqliteDistributionTest, CardsAndDeclarationsReplaceEarlierOnes) {
   EXPECT_EQ(store_->ListOpennessDeclarations("m1")->size(), 1u);
 }
 
-TEST_F(SqliteDistributionTest, LatestManifestAndFileDigests) {
+TEST_P(DistributionStoreTest, LatestManifestAndFileDigests) {
   EXPECT_FALSE(store_->LatestManifest("m1")->has_value());
   ASSERT_TRUE(store_->AddManifest({0, "m1", "r1", "[]", "{}", "k", "{\"a\":1}", 1}).ok());
   ASSERT_TRUE(store_->AddManifest({0, "m1", "r2", "[]", "{}", "k", "{\"a\":2}", 2}).ok());
@@ -107,6 +127,8 @@ TEST_F(SqliteDistributionTest, LatestManifestAndFileDigests) {
   EXPECT_EQ((*digest)->identity, "id2");
   EXPECT_EQ((*digest)->sha256, "d2");
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, DistributionStoreTest, testing::AllBackends(), testing::BackendName);
 
 }  // namespace
 }  // namespace aperture::store

@@ -2,9 +2,12 @@
 // principal, the models, a principal's active grant on a model), kept in
 // memory between changes, so the request path runs no SQL statement.
 //
-// The SQLite store invalidates it after each of its own writes, and when
-// another process has written to the store, at its next check of the
-// store_changes count, at most kRecheckInterval later (sqlite_store.cpp).
+// Both stores invalidate it after each of their own writes, and when another
+// process has written to the store: the SQLite store at its next check of
+// the store_changes count, at most kRecheckInterval later (sqlite_store.cpp);
+// the PostgreSQL store when PostgreSQL delivers the writer's NOTIFY
+// (milliseconds), serving no cached row while it is not listening
+// (pg_store.cpp).
 // A read that started before an invalidation never fills the cache: readers
 // take a generation before they query and pass it back with the result.
 #pragma once
