@@ -7,9 +7,9 @@ ASAN_BUILD := build-asan
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
   libboost-dev nlohmann-json3-dev libsqlite3-dev libsodium-dev libopenblas-dev \
   libpcre2-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libabsl-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev nginx-light wrk curl python3-numpy libpqxx-dev postgresql
+  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev nginx-light wrk curl python3-numpy libpqxx-dev postgresql chromium
 
-.PHONY: deps build asan demo test unit-test asan-test integration-test node-test python-test lint bench fuzz clean
+.PHONY: deps build asan demo test unit-test asan-test integration-test node-test python-test web-test lint bench fuzz clean
 
 # Installs only what is missing; does nothing when every package is present.
 deps:
@@ -19,6 +19,8 @@ deps:
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	@# The browser tests drive Debian's chromium with playwright-core (pinned by its lockfile).
+	@[ -d tests/e2e/node_modules/playwright-core ] || (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
@@ -52,8 +54,13 @@ node-test: build
 python-test: build
 	./clients/python/run_tests.sh $(BUILD)
 
+# The web interface in Debian's chromium (tests/e2e); screenshots of every
+# page go to build/e2e-screenshots/.
+web-test: build
+	cd tests/e2e && node --test --test-concurrency=1
+
 test: deps
-	$(MAKE) unit-test integration-test node-test python-test asan-test
+	$(MAKE) unit-test integration-test node-test python-test web-test asan-test
 	LINT_TIDY=0 ./scripts/lint.sh
 
 # clang-format and clang-tidy over every source (clang-tidy takes ~10 min on 2 cores).

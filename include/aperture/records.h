@@ -181,6 +181,27 @@ struct PolicyRecord {
   int64_t loaded_at = 0;
 };
 
+// A browser session: signing in with an API key makes one, and its cookie
+// then stands in for the key. Only the keyed hash of the cookie's secret is
+// stored; the session ends at expires_at, at sign-out, or with its key.
+struct Session {
+  std::string id;    // "ses_..." (named in records; not the secret)
+  std::string hash;  // 32 raw bytes: keyed hash of the cookie's secret
+  std::string principal_id;
+  std::string key_id;  // the key signed in with
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  int64_t ended_at = 0;  // signed out
+};
+
+// A model's card: the owner's Markdown, shown on the model page.
+struct ModelCard {
+  std::string model_id;
+  std::string markdown;
+  int64_t updated_at = 0;
+  std::string updated_by;  // principal id or "cli"
+};
+
 // A model's licence as its owner set it; each change is kept, the latest is
 // in force.
 struct Licence {
@@ -201,15 +222,6 @@ struct LicenceAcceptance {
   std::string model_id;
   std::string licence_sha256;
   int64_t accepted_at = 0;
-};
-
-// The model card an owner publishes with a model (Markdown), served as README.md.
-struct ModelCard {
-  std::string model_id;
-  std::string text;
-  std::string sha256;  // hex, of text
-  std::string set_by;
-  int64_t set_at = 0;
 };
 
 // An owner's claim that an openness component (a Model Openness Framework

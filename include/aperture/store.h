@@ -51,6 +51,16 @@ class Store {
   virtual absl::Status SetModelBackendWeight(const std::string& id, int64_t weight) = 0;
   virtual absl::Status DeleteModelBackend(const std::string& id) = 0;
 
+  // Model cards (Markdown); nullopt when the owner has written none.
+  virtual absl::Status SetModelCard(const ModelCard& card) = 0;  // NotFound for an unknown model
+  virtual absl::StatusOr<std::optional<ModelCard>> FindModelCard(const std::string& model_id) = 0;
+
+  // Browser sessions. Creating one also deletes sessions that expired
+  // before `prune_before`.
+  virtual absl::Status CreateSession(const Session& s, int64_t prune_before) = 0;
+  virtual absl::StatusOr<std::optional<Session>> FindSessionByHash(const std::string& hash) = 0;
+  virtual absl::Status EndSession(const std::string& id, int64_t when) = 0;  // NotFound if unknown or ended
+
   // Grants. Revoked grants stay, with revoked_at set.
   virtual absl::Status CreateGrant(const Grant& g) = 0;
   virtual absl::StatusOr<std::optional<Grant>> FindGrant(const std::string& id) = 0;
@@ -117,10 +127,6 @@ class Store {
   virtual absl::Status AddLicenceAcceptance(const LicenceAcceptance& acceptance) = 0;
   virtual absl::StatusOr<bool> HasAcceptedLicence(const std::string& principal_id, const std::string& model_id,
                                                   const std::string& licence_sha256) = 0;
-
-  // The model card (replaced whole; NotFound for an unknown model).
-  virtual absl::Status SetModelCard(const ModelCard& card) = 0;
-  virtual absl::StatusOr<std::optional<ModelCard>> FindModelCard(const std::string& model_id) = 0;
 
   // Openness declarations: at most one per (model, component); setting one
   // replaces the earlier. Removing an absent one is NotFound.

@@ -10,6 +10,7 @@
 #include "core/random.h"
 #include "core/status_macros.h"
 #include "core/time_format.h"
+#include "core/utf8.h"
 #include "fmt/format.h"
 
 namespace aperture {
@@ -125,6 +126,47 @@ absl::Status AccessService::RevokeKey(const Caller& actor, const std::string& ke
   if (!key) return absl::NotFoundError(fmt::format("no key with id '{}'", key_id));
   RETURN_IF_ERROR(store_.RevokeApiKey(key_id, clock_.NowSeconds()));
   return Record(actor, "key.revoked", "", "", {{"key", key_id}, {"principal", key->principal_id}});
+}
+
+absl::StatusOr<CreatedKey> AccessService::CreateOwnKey(const Caller& actor, std::optional<int64_t> ttl_seconds) {
+  if (actor.anonymous()) return absl::UnauthenticatedError("creating a key needs you signed in");
+  CreatedKey created;
+  created.plaintext = GenerateApiKey();
+  const int64_t now = clock_.NowSeconds();
+  created.key = ApiKey{
+      NewId("key"), actor.principal->id, hasher_.Hash(created.plaintext), now, ExpiryFrom(now, ttl_seconds), 0, 0};
+  RETURN_IF_ERROR(store_.CreateApiKey(created.key));
+  RETURN_IF_ERROR(Record(actor, "key.created", "", "",
+                         {{"key", created.key.id},
+                          {"principal", actor.principal->id},
+                          {"expires_at", created.key.expires_at},
+                          {"self_service", true}}));
+  return created;
+}
+
+absl::Status AccessService::RevokeOwnKey(const Caller& actor, const std::string& key_id) {
+  if (actor.anonymous()) return absl::UnauthenticatedError("revoking a key needs you signed in");
+  ASSIGN_OR_RETURN(auto key, store_.FindApiKey(key_id));
+  // Another principal's key looks missing: its id tells nothing.
+  if (!key || key->principal_id != actor.principal->id) {
+    return absl::NotFoundError(fmt::format("you have no key with id '{}'", key_id));
+  }
+  if (key->revoked_at != 0) return absl::FailedPreconditionError(fmt::format("key '{}' is already revoked", key_id));
+  RETURN_IF_ERROR(store_.RevokeApiKey(key_id, clock_.NowSeconds()));
+  return Record(actor, "key.revoked", "", "",
+                {{"key", key_id}, {"principal", key->principal_id}, {"self_service", true}});
+}
+
+absl::Status AccessService::SetModelCard(const Caller& actor, const std::string& model_id,
+                                         const std::string& markdown) {
+  RETURN_IF_ERROR(Require(actor, Role::kOwner));
+  if (markdown.size() > kMaxCardBytes) {
+    return absl::InvalidArgumentError(fmt::format("a model card is at most {} bytes", kMaxCardBytes));
+  }
+  if (!IsValidUtf8(markdown)) return absl::InvalidArgumentError("a model card must be UTF-8 text");
+  ModelCard card{model_id, markdown, clock_.NowSeconds(), actor.actor()};
+  RETURN_IF_ERROR(store_.SetModelCard(card));
+  return Record(actor, "model.card_set", model_id, "", {{"sha256", Sha256Hex(markdown)}, {"bytes", markdown.size()}});
 }
 
 absl::StatusOr<Model> AccessService::AddModel(const Caller& actor, const std::string& id, const std::string& path,

@@ -63,6 +63,14 @@ class AccessService {
   absl::StatusOr<AccessRequest> SubmitRequest(const Caller& actor, const std::string& model_id, Level level,
                                               const std::string& justification, const Json& fields);
   absl::StatusOr<std::vector<AccessRequest>> MyRequests(const Caller& actor);
+  // A principal's own keys: create one (shown once) and revoke one. Another
+  // principal's key answers NotFound, as a missing one does.
+  absl::StatusOr<CreatedKey> CreateOwnKey(const Caller& actor, std::optional<int64_t> ttl_seconds);
+  absl::Status RevokeOwnKey(const Caller& actor, const std::string& key_id);
+
+  // Sets a model's card (owner-written Markdown, at most kMaxCardBytes).
+  static constexpr size_t kMaxCardBytes = 64 * 1024;
+  absl::Status SetModelCard(const Caller& actor, const std::string& model_id, const std::string& markdown);
 
   // Resolves a principal by id or name.
   absl::StatusOr<Principal> ResolvePrincipal(const std::string& id_or_name);

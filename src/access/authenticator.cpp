@@ -8,13 +8,15 @@ namespace {
 
 constexpr char kReasonPayload[] = "aperture/auth-reason";
 
-absl::Status Refuse(const std::string& reason, const std::string& message) {
-  absl::Status s = absl::UnauthenticatedError(message);
-  s.SetPayload(kReasonPayload, absl::Cord(reason));
-  return s;
-}
+absl::Status Refuse(const std::string& reason, const std::string& message) { return AuthRefusal(reason, message); }
 
 }  // namespace
+
+absl::Status AuthRefusal(std::string_view reason, std::string_view message) {
+  absl::Status s = absl::UnauthenticatedError(std::string(message));
+  s.SetPayload(kReasonPayload, absl::Cord(std::string(reason)));
+  return s;
+}
 
 std::string AuthFailureReason(const absl::Status& status) {
   auto p = status.GetPayload(kReasonPayload);

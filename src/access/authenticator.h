@@ -19,6 +19,8 @@ namespace aperture {
 // The reason code of an authentication failure ("malformed_key", "bad_checksum",
 // "unknown_key", "revoked_key", "expired_key", "bad_scheme").
 std::string AuthFailureReason(const absl::Status& status);
+// An Unauthenticated status carrying `reason` for AuthFailureReason.
+absl::Status AuthRefusal(std::string_view reason, std::string_view message);
 
 // Thread-safe.
 class Authenticator {

@@ -7,6 +7,7 @@
 #include "access/access_service.h"
 #include "access/authorizer.h"
 #include "access/rate_limiter.h"
+#include "access/session_service.h"
 #include "access/usage_meter.h"
 #include "aperture/recorder.h"
 #include "aperture/store.h"
@@ -22,6 +23,7 @@
 #include "release/release_service.h"
 #include "report/report_service.h"
 #include "scheduler/scheduler.h"
+#include "translog/log_reader.h"
 
 namespace aperture {
 
@@ -49,7 +51,10 @@ struct ApiDeps {
   distribution::DistributionService& distribution;  // licences, files, manifests
   openness::OpennessService& openness;
   report::ReportService& reports;
-  ResearchDesk& research;  // formats, records and answers research results off the scheduler's thread
+  const SessionService& sessions;     // browser sign-in (the web interface)
+  translog::LogReader& log;           // the transparency log, for a principal's own entries
+  const std::string& log_public_key;  // the Ed25519 key that signs its checkpoints
+  ResearchDesk& research;             // formats, records and answers research results off the scheduler's thread
   // Re-reads the policy file, recording `actor` as who changed it; keeps the
   // old policy on error.
   std::function<absl::Status(const std::string& actor)> reload_policy;

@@ -176,7 +176,17 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
   if (!s.ok()) return s;
   if (const toml::table* t = top.Table("access_requests", s)) {
     TomlReader r(*t, "access_requests", source);
-    s = r.Duration("retry_wait", c.access_request_retry_seconds);
+    s = r.Duration("retry_wait", c.access_request_retry_seconds, /*allow_zero=*/true);
+    if (s.ok()) s = r.NoUnknownKeys();
+  }
+  if (!s.ok()) return s;
+  if (const toml::table* t = top.Table("sessions", s)) {
+    TomlReader r(*t, "sessions", source);
+    s = r.Duration("ttl", c.sessions.ttl_seconds);
+    if (s.ok() && (c.sessions.ttl_seconds < 1 || c.sessions.ttl_seconds > 90 * 86400)) {
+      s = absl::InvalidArgumentError(fmt::format("{}: sessions.ttl must be between 1s and 90d", source));
+    }
+    if (s.ok()) s = r.Bool("secure_cookie", c.sessions.secure_cookie);
     if (s.ok()) s = r.NoUnknownKeys();
   }
   if (!s.ok()) return s;

@@ -76,6 +76,14 @@ struct ServingConfig {
   int64_t max_context = 0;                // > 0: cap every model's context at this many tokens
 };
 
+// Browser sessions (the web interface signs in with an API key once).
+struct SessionConfig {
+  int64_t ttl_seconds = 12 * 3600;  // a session ends this long after sign-in (never after its key)
+  // Mark the cookie Secure: set it when browsers reach the server over TLS
+  // (a proxy in front); a Secure cookie is not sent over plain http.
+  bool secure_cookie = false;
+};
+
 // Remote inference backends (src/backends, docs/deploy.md): timeouts,
 // health checks and the circuit breaker.
 struct BackendsConfig {
@@ -92,6 +100,7 @@ struct BackendsConfig {
 
 struct Config {
   ServerConfig server;
+  SessionConfig sessions;
   LogConfig log;
   ServingConfig serving;
   BackendsConfig backends;

@@ -35,6 +35,23 @@ retry_wait = "2d"
   EXPECT_EQ(c->Limits(Level::kApi).max_top_logprobs, 5);  // untouched default
 }
 
+TEST(ConfigTest, SessionsAndAZeroRetryWait) {
+  auto c = ParseConfig("[sessions]\nttl = \"30m\"\nsecure_cookie = true\n[access_requests]\nretry_wait = \"0s\"\n",
+                       "test.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->sessions.ttl_seconds, 1800);
+  EXPECT_TRUE(c->sessions.secure_cookie);
+  EXPECT_EQ(c->access_request_retry_seconds, 0);
+  EXPECT_EQ(DefaultConfig().sessions.ttl_seconds, 12 * 3600);
+  EXPECT_FALSE(DefaultConfig().sessions.secure_cookie);
+  auto bad = ParseConfig("[sessions]\nttl = \"0s\"\n", "test.toml");
+  EXPECT_FALSE(bad.ok());
+  bad = ParseConfig("[sessions]\nttl = \"91d\"\n", "test.toml");
+  EXPECT_FALSE(bad.ok());
+  bad = ParseConfig("[sessions]\ncookie = 1\n", "test.toml");
+  EXPECT_FALSE(bad.ok());
+}
+
 TEST(ConfigTest, ResearchScopesPerLevel) {
   EXPECT_EQ(DefaultConfig().Limits(Level::kResearch).research.inspect_sites, std::vector<std::string>{"*"});
   EXPECT_EQ(DefaultConfig().Limits(Level::kResearch).research.max_tokens, 16384);

@@ -57,11 +57,15 @@ absl::Status TomlReader::String(std::string_view key, std::string& out) {
   return absl::OkStatus();
 }
 
-absl::Status TomlReader::Duration(std::string_view key, int64_t& seconds) {
+absl::Status TomlReader::Duration(std::string_view key, int64_t& seconds, bool allow_zero) {
   const toml::node* node = Take(key);
   if (!node) return absl::OkStatus();
   auto text = node->value<std::string>();
   if (!node->is_string() || !text) return Error(*node, key, "must be a duration string such as \"7d\"");
+  if (allow_zero && (*text == "0" || *text == "0s" || *text == "0m" || *text == "0h" || *text == "0d")) {
+    seconds = 0;
+    return absl::OkStatus();
+  }
   auto parsed = ParseDurationSeconds(*text);
   if (!parsed.ok()) return Error(*node, key, "must end in s, m, h, d or w, after a positive number (e.g. \"7d\")");
   seconds = *parsed;

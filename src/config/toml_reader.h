@@ -24,7 +24,7 @@ class TomlReader {
   absl::Status Number(std::string_view key, double& out);
   absl::Status Bool(std::string_view key, bool& out);
   absl::Status String(std::string_view key, std::string& out);
-  absl::Status Duration(std::string_view key, int64_t& seconds);  // "7d", "12h"...
+  absl::Status Duration(std::string_view key, int64_t& seconds, bool allow_zero = false);  // "7d", "12h"...
   // Present and a table / an array of tables (else nullptr; `status` set on a wrong type).
   const toml::table* Table(std::string_view key, absl::Status& status);
   const toml::array* Tables(std::string_view key, absl::Status& status);

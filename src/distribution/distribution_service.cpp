@@ -144,16 +144,6 @@ absl::StatusOr<Licence> DistributionService::SetLicence(const Caller& actor, con
   return l;
 }
 
-absl::StatusOr<ModelCard> DistributionService::SetModelCard(const Caller& actor, const std::string& model_id,
-                                                            const std::string& text) {
-  if (!actor.IsAtLeast(Role::kOwner)) return absl::PermissionDeniedError("setting a model card needs the 'owner' role");
-  RETURN_IF_ERROR(CheckModelCardText(text));
-  ModelCard card{model_id, text, Sha256Hex(text), actor.actor(), clock_.NowSeconds()};
-  RETURN_IF_ERROR(store_.SetModelCard(card));
-  RETURN_IF_ERROR(Record(actor, "model_card.set", model_id, {{"sha256", card.sha256}}));
-  return card;
-}
-
 absl::StatusOr<Licence> DistributionService::AcceptLicence(const Caller& actor, const std::string& model_id,
                                                            const std::string& sha256) {
   if (actor.anonymous()) {
@@ -237,7 +227,7 @@ absl::StatusOr<std::shared_ptr<const ModelFiles>> DistributionService::FilesLock
                                                                                    const FileIdentity& identity) {
   ASSIGN_OR_RETURN(std::optional<ModelCard> card, store_.FindModelCard(model.id));
   ASSIGN_OR_RETURN(std::optional<Licence> licence, store_.FindLicence(model.id));
-  const std::string key = fmt::format("{}|{}|{}|{}", identity.Key(), card ? card->sha256 : "",
+  const std::string key = fmt::format("{}|{}|{}|{}", identity.Key(), card ? Sha256Hex(card->markdown) : "",
                                       licence ? licence->sha256 : "", Sha256Hex(key_.PublicPem()));
   Cached& cached = cache_[model.id];
   if (cached.files && cached.key == key) return cached.files;
@@ -275,7 +265,8 @@ absl::StatusOr<std::shared_ptr<const ModelFiles>> DistributionService::FilesLock
                  model.path, std::string(gguf.status().message()));
   }
   if (card) {
-    files->files.push_back(InMemory(kModelCardName, FileRole::kModelCard, "text/markdown; charset=utf-8", card->text));
+    files->files.push_back(
+        InMemory(kModelCardName, FileRole::kModelCard, "text/markdown; charset=utf-8", card->markdown));
   }
   if (licence) {
     files->files.push_back(InMemory(kLicenceName, FileRole::kLicence, "text/plain; charset=utf-8", licence->text));

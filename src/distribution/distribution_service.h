@@ -1,13 +1,14 @@
 // DistributionService: what a model ships as files, and the licence it ships
 // under. It knows the model's files now (the weights on disk; the tokenizer
-// and chat template as they are in the GGUF; the owner's model card and
-// licence text; the signed manifest of all of them), hashes the weights only
-// when the file changed (digests are remembered by file identity in the
-// store, across restarts), and signs a new manifest, logged as
-// `manifest.signed`, whenever the files change. Owners set the licence and
-// the model card here, principals accept the licence here; each is a log entry.
+// and chat template as they are in the GGUF; the owner's model card (set
+// through AccessService) and licence text; the signed manifest of all of
+// them), hashes the weights only when the file changed (digests are
+// remembered by file identity in the store, across restarts), and signs a
+// new manifest, logged as `manifest.signed`, whenever the files change.
+// Owners set the licence here, principals accept it here; each is a log
+// entry.
 //
-// Limits: licence and card texts at most 1 MiB (licence_terms.h). The first
+// Limits: licence texts at most 1 MiB (licence_terms.h). The first
 // listing after the weights change hashes them once (OpenSSL SHA-256, at
 // disk speed), holding this service's lock; other listings wait for it.
 // If the weights file is rewritten in place while a download streams it,
@@ -87,7 +88,6 @@ class DistributionService {
 
   // Owners (or the CLI operator). Each change is a durable log entry.
   absl::StatusOr<Licence> SetLicence(const Caller& actor, const std::string& model_id, const LicenceTerms& terms);
-  absl::StatusOr<ModelCard> SetModelCard(const Caller& actor, const std::string& model_id, const std::string& text);
 
   // A principal accepts the licence in force, named by its SHA-256 (so a
   // licence changed since they read it is not accepted by mistake:

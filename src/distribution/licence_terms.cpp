@@ -98,8 +98,4 @@ absl::StatusOr<LicenceTerms> ParseLicenceTerms(const Json& body) {
   return terms;
 }
 
-absl::Status CheckModelCardText(std::string_view text) {
-  return CheckText("text", text, kMaxModelCardBytes, "model card (Markdown)");
-}
-
 }  // namespace aperture::distribution

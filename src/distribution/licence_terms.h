@@ -25,7 +25,6 @@
 namespace aperture::distribution {
 
 inline constexpr size_t kMaxLicenceTextBytes = size_t{1} << 20;
-inline constexpr size_t kMaxModelCardBytes = size_t{1} << 20;
 inline constexpr size_t kMaxLicenceNameBytes = 200;
 
 struct LicenceTerms {
@@ -43,8 +42,5 @@ absl::StatusOr<LicenceTerms> ParseLicenceTerms(const Json& body);
 uint32_t LevelMask(const std::vector<Level>& levels);
 std::vector<Level> MaskLevels(uint32_t mask);
 inline bool MaskHas(uint32_t mask, Level level) { return (mask >> static_cast<int>(level)) & 1u; }
-
-// A model card's text: non-empty UTF-8, at most kMaxModelCardBytes.
-absl::Status CheckModelCardText(std::string_view text);
 
 }  // namespace aperture::distribution

@@ -57,13 +57,6 @@ TEST(LicenceTermsTest, MalformedLicencesAreRefusedNamingTheField) {
   EXPECT_FALSE(ParseLicenceTerms({{"name", "x"}, {"text", std::string("\xC3(")}}).ok());
 }
 
-TEST(LicenceTermsTest, ModelCardTexts) {
-  EXPECT_TRUE(CheckModelCardText("# Tiny\nA model.").ok());
-  EXPECT_FALSE(CheckModelCardText("").ok());
-  EXPECT_FALSE(CheckModelCardText(std::string(kMaxModelCardBytes + 1, '#')).ok());
-  EXPECT_FALSE(CheckModelCardText("\xFF").ok());
-}
-
 TEST(LicenceCatalogueTest, KnowsOpenAndRestrictiveLicences) {
   const KnownLicence* apache = FindKnownLicence("APACHE-2.0");
   ASSERT_NE(apache, nullptr);

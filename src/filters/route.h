@@ -20,6 +20,12 @@ struct RequestContext;
 // Who may call a route at all, before any model is considered.
 enum class Access { kAnyone, kPrincipal, kReviewer, kOwner };
 
+// Which credentials authn reads for a route: an API key (Authorization:
+// Bearer) or a browser session cookie (kAny); only a key, the cookie being
+// ignored (kKeyOnly: signing in); or none (kNone: static content, the same
+// bytes for everyone, so a stale cookie never breaks a page).
+enum class Credentials { kAny, kKeyOnly, kNone };
+
 // Where a model-scoped route finds its model id.
 enum class ModelFrom { kNone, kPath, kBody };
 
@@ -33,6 +39,7 @@ struct Route {
   // Further capabilities a request body asks for (e.g. logprobs on a completion).
   std::function<std::vector<Capability>(const Json& body)> body_capabilities = nullptr;
   std::function<http::Response(RequestContext&)> handler = nullptr;
+  Credentials credentials = Credentials::kAny;
   // Research requests: what the request reads, writes and costs, worked out
   // after authz (nullopt: not a research request, e.g. a chat without
   // interventions), so the research scope filter can decide on it. It may

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/hash.h"
 #include "core/status_macros.h"
 #include "fmt/format.h"
 #include "openness/declaration.h"
@@ -159,7 +160,7 @@ absl::StatusOr<OpennessCard> OpennessService::Card(const Model& model) {
     s.public_access = public_sees;
     s.to_whom = Audience(card.public_level);
     s.where = base + "/files/README.md";
-    s.evidence = fmt::format("served by this server (SHA-256 {})", model_card->sha256);
+    s.evidence = fmt::format("served by this server (SHA-256 {})", Sha256Hex(model_card->markdown));
     model_licensed(s);
     states["model-card"] = s;
   }

@@ -40,7 +40,45 @@ Json ReleaseViewJson(const ReleaseService::View& v) {
   for (const Grant& g : v.suspended_grants) {
     suspended.push_back({{"grant", g.id}, {"principal", g.principal_id}, {"level", LevelName(g.level)}});
   }
+  // Each suite of the policy with its thresholds and the score the ceiling
+  // counted (null before a finished run), so people can see the evidence.
+  Json evaluations = Json::array();
+  if (v.policy) {
+    for (const policy::Domain& domain : v.policy->domains) {
+      for (const policy::SuiteRule& suite : domain.suites) {
+        Json e = {{"domain", domain.name},
+                  {"suite", suite.name},
+                  {"metric", suite.metric},
+                  {"thresholds", {{"medium", suite.medium}, {"high", suite.high}, {"critical", suite.critical}}},
+                  {"score", nullptr},
+                  {"run", nullptr},
+                  {"time", nullptr}};
+        for (const policy::EvalScore& score : v.evidence.evals) {
+          if (score.suite != suite.name) continue;
+          e["score"] = score.score;
+          e["run"] = score.run_id;
+          e["time"] = FormatRfc3339(score.time);
+          break;
+        }
+        evaluations.push_back(std::move(e));
+      }
+    }
+  }
+  // Finished runs, for the model's timeline (what each run's log entry says).
+  Json evaluation_history = Json::array();
+  for (const EvalRun& r : v.evaluation_runs) {
+    evaluation_history.push_back({{"run", r.id},
+                                  {"suite", r.suite_name},
+                                  {"domain", r.suite_domain},
+                                  {"version", r.suite_version},
+                                  {"time", FormatRfc3339(r.finished_at)},
+                                  {"metrics", DetailsOf(r.metrics)},
+                                  {"tiers", DetailsOf(r.tiers)}});
+  }
   return {{"object", "model.release"},
+          {"evaluations", std::move(evaluations)},
+          {"evaluation_history", std::move(evaluation_history)},
+          {"policy_sha256", v.policy ? Json(v.policy->sha256) : Json(nullptr)},
           {"model", v.model.id},
           {"public_level", LevelName(v.model.public_level)},
           {"public_level_since", FormatRfc3339(v.model.level_since)},

@@ -165,6 +165,14 @@ absl::Status ReleaseService::ChangeLevel(const Model& model, Level to, const std
              {{"from", LevelName(model.public_level)}, {"to", LevelName(to)}, {"reasons", ReasonsJson(reasons)}});
 }
 
+absl::StatusOr<ReleaseService::Proposal> ReleaseService::Decide(const policy::Policy& policy, const Model& model,
+                                                                Level target) const {
+  ASSIGN_OR_RETURN(policy::Evidence evidence, EvidenceFor(model.id));
+  policy::ProposalDecision decision =
+      policy::EvaluateProposal(policy, evidence, {model.public_level, model.level_since}, target, clock_.NowSeconds());
+  return Proposal{decision.allowed, model.public_level, target, std::move(decision.reasons)};
+}
+
 absl::StatusOr<ReleaseService::Proposal> ReleaseService::Propose(const Caller& actor, const std::string& model_id,
                                                                  Level target) {
   if (!actor.IsAtLeast(Role::kOwner)) {
@@ -176,33 +184,47 @@ absl::StatusOr<ReleaseService::Proposal> ReleaseService::Propose(const Caller& a
   // The decision uses the ceiling as the evidence stands now.
   ASSIGN_OR_RETURN(policy::Ceiling ceiling, RefreshLocked(model, *p));
   ASSIGN_OR_RETURN(model, FindModel(model_id));
-  ASSIGN_OR_RETURN(policy::Evidence evidence, EvidenceFor(model_id));
-  const int64_t now = clock_.NowSeconds();
-  policy::ProposalDecision decision =
-      policy::EvaluateProposal(*p, evidence, {model.public_level, model.level_since}, target, now);
-
-  Proposal out{decision.allowed, model.public_level, target, decision.reasons};
-  RETURN_IF_ERROR(Log("release.proposed", actor.actor(), model, target, decision.allowed ? "allow" : "deny",
-                      decision.allowed ? "ok" : "policy",
+  ASSIGN_OR_RETURN(Proposal out, Decide(*p, model, target));
+  RETURN_IF_ERROR(Log("release.proposed", actor.actor(), model, target, out.allowed ? "allow" : "deny",
+                      out.allowed ? "ok" : "policy",
                       {{"from", LevelName(model.public_level)},
                        {"to", LevelName(target)},
-                       {"reasons", ReasonsJson(decision.reasons)},
+                       {"reasons", ReasonsJson(out.reasons)},
                        {"policy_sha256", p->sha256}}));
-  if (!decision.allowed) {
+  if (!out.allowed) {
     ReleaseEvent e;
     e.model_id = model.id;
-    e.time = now;
+    e.time = clock_.NowSeconds();
     e.kind = "refused";
     e.from = model.public_level;
     e.to = target;
     e.actor = actor.actor();
-    e.reason = ReasonsText(decision.reasons);
-    e.details = CanonicalJson({{"reasons", ReasonsJson(decision.reasons)}});
+    e.reason = ReasonsText(out.reasons);
+    e.details = CanonicalJson({{"reasons", ReasonsJson(out.reasons)}});
     RETURN_IF_ERROR(store_.AddReleaseEvent(e, Store::ReleaseChange::kNone));
     return out;
   }
-  if (target != model.public_level)
-    RETURN_IF_ERROR(ChangeLevel(model, target, "changed", actor.actor(), decision.reasons));
+  if (target != model.public_level) RETURN_IF_ERROR(ChangeLevel(model, target, "changed", actor.actor(), out.reasons));
+  return out;
+}
+
+absl::StatusOr<ReleaseService::Proposal> ReleaseService::Check(const Caller& actor, const std::string& model_id,
+                                                               Level target) {
+  if (!actor.IsAtLeast(Role::kOwner)) {
+    return absl::PermissionDeniedError("only owners may check a release change");
+  }
+  std::shared_ptr<const policy::Policy> p = policy();
+  // Under the change lock, so the answer is about one consistent state.
+  absl::MutexLock lock(&change_mu_);
+  ASSIGN_OR_RETURN(Model model, FindModel(model_id));
+  ASSIGN_OR_RETURN(Proposal out, Decide(*p, model, target));
+  RETURN_IF_ERROR(Log("release.checked", actor.actor(), model, target, out.allowed ? "allow" : "deny",
+                      out.allowed ? "ok" : "policy",
+                      {{"from", LevelName(model.public_level)},
+                       {"to", LevelName(target)},
+                       {"dry_run", true},
+                       {"reasons", ReasonsJson(out.reasons)},
+                       {"policy_sha256", p->sha256}}));
   return out;
 }
 
@@ -228,10 +250,16 @@ absl::StatusOr<ReleaseService::View> ReleaseService::Show(const std::string& mod
   std::shared_ptr<const policy::Policy> p = policy();
   View v;
   ASSIGN_OR_RETURN(v.model, FindModel(model_id));
-  ASSIGN_OR_RETURN(policy::Evidence evidence, EvidenceFor(model_id));
-  v.ceiling = policy::ComputeCeiling(*p, evidence);
-  v.plan = policy::PlanStatus(*p, evidence, {v.model.public_level, v.model.level_since}, clock_.NowSeconds());
+  ASSIGN_OR_RETURN(v.evidence, EvidenceFor(model_id));
+  v.policy = p;
+  v.ceiling = policy::ComputeCeiling(*p, v.evidence);
+  v.plan = policy::PlanStatus(*p, v.evidence, {v.model.public_level, v.model.level_since}, clock_.NowSeconds());
   ASSIGN_OR_RETURN(v.history, store_.ListReleaseEvents(model_id));
+  ASSIGN_OR_RETURN(std::vector<EvalRun> runs, store_.ListEvalRuns(model_id));
+  for (EvalRun& r : runs) {
+    if (v.evaluation_runs.size() == kEvaluationHistory) break;
+    if (r.state == EvalRunState::kFinished) v.evaluation_runs.push_back(std::move(r));
+  }
   ASSIGN_OR_RETURN(std::vector<Grant> grants, store_.ListGrants("", model_id));
   const int64_t now = clock_.NowSeconds();
   for (Grant& g : grants) {

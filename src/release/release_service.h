@@ -54,6 +54,11 @@ class ReleaseService {
     std::vector<policy::Reason> reasons;
   };
   absl::StatusOr<Proposal> Propose(const Caller& actor, const std::string& model_id, Level target);
+  // The same decision as Propose, without applying it (a dry run): the
+  // answer is what Propose would answer now. Nothing changes (not the
+  // level, the ceiling or the history); the check is recorded in the log
+  // (release.checked) as the decision it is.
+  absl::StatusOr<Proposal> Check(const Caller& actor, const std::string& model_id, Level target);
 
   // Moves every model whose next stage is automatic and open; returns how
   // many moved. The server calls this periodically; tests call it after
@@ -66,12 +71,20 @@ class ReleaseService {
     policy::Ceiling ceiling;
     std::vector<policy::StageStatus> plan;
     std::vector<ReleaseEvent> history;
-    std::vector<Grant> suspended_grants;  // active grants above the ceiling
+    // The model's finished evaluation runs, newest first (at most
+    // kEvaluationHistory): their results are in the public log too.
+    std::vector<EvalRun> evaluation_runs;
+    std::vector<Grant> suspended_grants;           // active grants above the ceiling
+    policy::Evidence evidence;                     // what the ceiling was computed from
+    std::shared_ptr<const policy::Policy> policy;  // the policy it was computed under
   };
   absl::StatusOr<View> Show(const std::string& model_id);
+  static constexpr size_t kEvaluationHistory = 50;
 
  private:
   absl::StatusOr<Model> FindModel(const std::string& model_id) const;
+  // The policy's answer to moving `model` to `target` on its current evidence.
+  absl::StatusOr<Proposal> Decide(const policy::Policy& policy, const Model& model, Level target) const;
   absl::StatusOr<policy::Ceiling> RefreshLocked(const Model& model, const policy::Policy& policy)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(change_mu_);
   absl::Status ChangeLevel(const Model& model, Level to, const std::string& kind, const std::string& actor,

@@ -53,7 +53,11 @@ Json TokenEntry(const engine::Tokenizer& tok, int32_t token, float logprob) {
 
 Json InputFields(const RunPlan& plan, const InputResult& in) {
   const engine::Tokenizer& tok = *plan.model->tokenizer;
-  Json out = {{"tokens", in.tokens}};
+  // The input's tokens as ids and as text (TransformerLens's to_str_tokens),
+  // so a reader can label positions without the tokenizer.
+  Json pieces = Json::array();
+  for (int32_t t : in.tokens) pieces.push_back(tok.TokenToPiece(t, /*render_special=*/true));
+  Json out = {{"tokens", in.tokens}, {"str_tokens", std::move(pieces)}};
   if (plan.top_k > 0) {
     Json top = Json::array();
     for (const engine::TokenLogprob& t : in.top_logprobs) top.push_back(TokenEntry(tok, t.token, t.logprob));

@@ -11,12 +11,15 @@
 #include "api/files/files_routes.h"
 #include "api/files/licence_routes.h"
 #include "api/log/log_routes.h"
+#include "api/me/me_routes.h"
+#include "api/models/model_info_routes.h"
 #include "api/openai/model_routes.h"
 #include "api/openai/serving_routes.h"
 #include "api/openness/openness_routes.h"
 #include "api/ops/ops_routes.h"
 #include "api/release/release_routes.h"
 #include "api/research/research_routes.h"
+#include "api/ui/ui_routes.h"
 #include "core/hash.h"
 #include "core/hex.h"
 #include "core/random.h"
@@ -214,6 +217,7 @@ App::App(Services& s, AppTestHooks hooks)
       evals_(std::make_unique<EvalService>(*s.store, *s.recorder, s.clock, *s.release, *scheduler_)),
       authenticator_(*s.store, *s.hasher, s.clock, s.key_usage),
       licence_gate_(*s.store),
+      sessions_(*s.store, *s.recorder, *s.hasher, authenticator_, s.config, s.clock),
       deps_{.store = *s.store,
             .recorder = *s.recorder,
             .access = *s.access,
@@ -230,6 +234,9 @@ App::App(Services& s, AppTestHooks hooks)
             .distribution = *s.distribution,
             .openness = *s.openness,
             .reports = *s.reports,
+            .sessions = sessions_,
+            .log = *s.log,
+            .log_public_key = s.log_public_key,
             .research = research_desk_,
             .reload_policy = [&s](const std::string& actor) { return s.ReloadPolicy(actor); },
             .readiness = [this] { return CheckReadiness(); }} {}
@@ -247,6 +254,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   AddOpennessRoutes(app->router_, app->deps_);
   AddResearchRoutes(app->router_, app->deps_);
   AddLogRoutes(app->router_, *services.log, services.log_public_key);
+  AddMeRoutes(app->router_, app->deps_);
+  AddModelInfoRoutes(app->router_, app->deps_);
+  AddUiRoutes(app->router_);
   // The server publishes the log under its configured name.
   RETURN_IF_ERROR(services.recorder->AdoptOrigin(services.config.log.name));
   // Ceilings as the evidence stands, and evaluations a stop interrupted.
@@ -259,7 +269,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   // The request path, in order. Record runs last for every request.
   std::vector<std::unique_ptr<Filter>> chain;
   chain.push_back(std::make_unique<ParseFilter>(app->router_));
-  chain.push_back(std::make_unique<AuthnFilter>(app->authenticator_));
+  chain.push_back(std::make_unique<AuthnFilter>(app->authenticator_, app->sessions_));
   chain.push_back(std::make_unique<AuthzFilter>(*services.authorizer));
   chain.push_back(std::make_unique<RateLimitFilter>(app->limiter_, services.config));
   chain.push_back(std::make_unique<LicenceFilter>(app->licence_gate_));

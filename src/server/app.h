@@ -18,6 +18,7 @@
 #include "access/licence_gate.h"
 #include "access/rate_limiter.h"
 #include "access/research_quota.h"
+#include "access/session_service.h"
 #include "access/usage_meter.h"
 #include "aperture/log_store.h"
 #include "aperture/store.h"
@@ -130,6 +131,7 @@ class App {
   std::unique_ptr<EvalService> evals_;
   Authenticator authenticator_;
   LicenceGate licence_gate_;
+  SessionService sessions_;  // the web interface's sign-in
   ApiDeps deps_;
   Router router_;
   std::unique_ptr<Pipeline> pipeline_;

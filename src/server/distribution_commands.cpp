@@ -5,7 +5,9 @@
 #include <iostream>
 #include <iterator>
 
+#include "access/access_service.h"
 #include "api/files/licence_routes.h"
+#include "core/hash.h"
 #include "core/status_macros.h"
 #include "distribution/file_digest.h"
 #include "distribution/licence_terms.h"
@@ -183,9 +185,9 @@ void AddDistributionCommands(CLI::App& cli, absl::Status& status, std::string& d
     card->add_option("--id", model)->required();
     card->add_option("--file", file, "a Markdown file")->required();
     card->callback(with([op](Services& s) -> absl::Status {
-      ASSIGN_OR_RETURN(std::string text, ReadTextFile(file, distribution::kMaxModelCardBytes));
-      ASSIGN_OR_RETURN(ModelCard c, s.distribution->SetModelCard(op, model, text));
-      std::cout << fmt::format("model card of {} set (sha256 {})\n", model, c.sha256);
+      ASSIGN_OR_RETURN(std::string text, ReadTextFile(file, AccessService::kMaxCardBytes));
+      RETURN_IF_ERROR(s.access->SetModelCard(op, model, text));
+      std::cout << fmt::format("model card of {} set (sha256 {})\n", model, Sha256Hex(text));
       return absl::OkStatus();
     }));
   }

@@ -117,7 +117,7 @@ void AddReleaseCommands(CLI::App& cli, absl::Status& status, std::string& data, 
                         ServicesOpener open) {
   // Options outlive the parse: CLI11 binds them by reference.
   static std::string model, level, policy_path, suite, url, key, run_id;
-  static bool json = false;
+  static bool json = false, dry_run = false;
   auto data_opt = [&](CLI::App* c) { AddDataOptions(c, data, store); };
   auto with = [&status, open](std::function<absl::Status(Services&)> fn) {
     return [&status, open, fn] {
@@ -147,14 +147,19 @@ void AddReleaseCommands(CLI::App& cli, absl::Status& status, std::string& data, 
   data_opt(propose);
   propose->add_option("--model", model)->required();
   propose->add_option("--level", level)->required();
+  propose->add_flag("--dry-run", dry_run, "only say whether the policy allows it (and why not); change nothing");
   propose->callback(with([](Services& s) -> absl::Status {
     ASSIGN_OR_RETURN(Level target, LevelNamed(level));
-    ASSIGN_OR_RETURN(auto proposal, s.release->Propose(AccessService::Operator(), model, target));
+    ASSIGN_OR_RETURN(auto proposal, dry_run ? s.release->Check(AccessService::Operator(), model, target)
+                                            : s.release->Propose(AccessService::Operator(), model, target));
     Json p = ProposalJson(proposal);
-    std::cout << fmt::format("{} -> {}: {}\n", p.value("from", ""), p.value("to", ""),
-                             proposal.allowed ? "allowed" : "refused");
+    std::cout << fmt::format("{} -> {}: {}{}\n", p.value("from", ""), p.value("to", ""),
+                             proposal.allowed ? "allowed" : "refused", dry_run ? " (dry run: nothing changed)" : "");
     PrintReasons(p["reasons"], "  ");
-    if (!proposal.allowed) return absl::FailedPreconditionError("the release policy refused the change");
+    if (!proposal.allowed) {
+      return absl::FailedPreconditionError(dry_run ? "the release policy would refuse the change"
+                                                   : "the release policy refused the change");
+    }
     return absl::OkStatus();
   }));
   auto* advance = release->add_subcommand("advance", "advance every automatic stage whose gates are open");

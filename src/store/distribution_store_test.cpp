@@ -1,4 +1,4 @@
-// The store's licences, acceptances, model cards, openness declarations,
+// The store's licences, acceptances, openness declarations,
 // manifests and file digests, on every backend (store/testing/test_stores.h).
 #include <gtest/gtest.h>
 
@@ -92,13 +92,7 @@ TEST_P(DistributionStoreTest, AcceptancesAreOncePerText) {
   EXPECT_TRUE(absl::IsNotFound(store_->AddLicenceAcceptance({"ghost", "m1", a.licence_sha256, 5})));
 }
 
-TEST_P(DistributionStoreTest, CardsAndDeclarationsReplaceEarlierOnes) {
-  ASSERT_TRUE(store_->SetModelCard({"m1", "# v1", "h1", "cli", 1}).ok());
-  ASSERT_TRUE(store_->SetModelCard({"m1", "# v2", "h2", "cli", 2}).ok());
-  EXPECT_EQ((*store_->FindModelCard("m1"))->text, "# v2");
-  EXPECT_FALSE(store_->FindModelCard("none")->has_value());
-  EXPECT_TRUE(absl::IsNotFound(store_->SetModelCard({"ghost", "#", "h", "cli", 1})));
-
+TEST_P(DistributionStoreTest, DeclarationsReplaceEarlierOnes) {
   ASSERT_TRUE(store_->SetOpennessDeclaration({"m1", "data-card", "https://a", "CC-BY-4.0", "", "cli", 1}).ok());
   ASSERT_TRUE(store_->SetOpennessDeclaration({"m1", "data-card", "https://b", "CC0-1.0", "n", "cli", 2}).ok());
   ASSERT_TRUE(store_->SetOpennessDeclaration({"m1", "datasets", "https://c", "", "", "cli", 3}).ok());

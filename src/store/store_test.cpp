@@ -170,6 +170,43 @@ TEST_P(StoreTest, ModelSystemPrompt) {
   EXPECT_TRUE(absl::IsNotFound(store_->SetModelSystemPrompt("nope", "x")));
 }
 
+TEST_P(StoreTest, ModelCardsReplaceTheEarlierCard) {
+  EXPECT_FALSE(store_->FindModelCard("m1")->has_value());
+  ASSERT_TRUE(store_->SetModelCard({"m1", "# One", 20, "p1"}).ok());
+  ASSERT_TRUE(store_->SetModelCard({"m1", "# Two\n\nü", 21, "cli"}).ok());
+  auto card = store_->FindModelCard("m1");
+  ASSERT_TRUE(card.ok() && card->has_value()) << card.status();
+  EXPECT_EQ((*card)->markdown, "# Two\n\nü");
+  EXPECT_EQ((*card)->updated_at, 21);
+  EXPECT_EQ((*card)->updated_by, "cli");
+  EXPECT_TRUE(absl::IsNotFound(store_->SetModelCard({"nope", "x", 1, "p1"})));
+}
+
+TEST_P(StoreTest, SessionsAreFoundByHashEndOnceAndExpiredOnesArePruned) {
+  ASSERT_TRUE(store_->CreateApiKey({"k1", "p1", std::string(32, '\x01'), 5, 0, 0, 0}).ok());
+  const std::string hash_a(32, '\x00'), hash_b = std::string(31, '\xff') + '\x07';
+  ASSERT_TRUE(store_->CreateSession({"ses_a", hash_a, "p1", "k1", 10, 100, 0}, /*prune_before=*/10).ok());
+  auto a = store_->FindSessionByHash(hash_a);
+  ASSERT_TRUE(a.ok() && a->has_value()) << a.status();
+  EXPECT_EQ((*a)->id, "ses_a");
+  EXPECT_EQ((*a)->hash, hash_a);  // bytes kept exactly, zeros included
+  EXPECT_EQ((*a)->key_id, "k1");
+  EXPECT_EQ((*a)->expires_at, 100);
+  EXPECT_FALSE(store_->FindSessionByHash(hash_b)->has_value());
+
+  ASSERT_TRUE(store_->EndSession("ses_a", 50).ok());
+  EXPECT_EQ((*store_->FindSessionByHash(hash_a))->ended_at, 50);
+  EXPECT_TRUE(absl::IsNotFound(store_->EndSession("ses_a", 60)));  // already ended
+  EXPECT_TRUE(absl::IsNotFound(store_->EndSession("ses_none", 60)));
+
+  // A new sign-in after ses_a's expiry prunes it.
+  ASSERT_TRUE(store_->CreateSession({"ses_b", hash_b, "p1", "k1", 200, 300, 0}, /*prune_before=*/200).ok());
+  EXPECT_FALSE(store_->FindSessionByHash(hash_a)->has_value());
+  EXPECT_TRUE(store_->FindSessionByHash(hash_b)->has_value());
+  // The same secret's hash cannot stand for two sessions.
+  EXPECT_FALSE(store_->CreateSession({"ses_c", hash_b, "p1", "k1", 201, 300, 0}, 200).ok());
+}
+
 TEST_P(StoreTest, ReleaseEventsChangeTheLevelOrTheCeilingAtomically) {
   EXPECT_EQ((*store_->FindModel("m1"))->level_since, 10);  // from created_at
   EXPECT_EQ((*store_->FindModel("m1"))->ceiling, Level::kOpen);

@@ -268,8 +268,9 @@ TEST_F(DownloadsTest, OwnersSetLicencesAndCardsAndOthersCannot) {
   EXPECT_EQ(server_.Call("PUT", "/v1/models/tiny/licence", R"({"name":"x","text":"y"})", key_).status, 403);
   EXPECT_EQ(server_.Call("PUT", "/v1/models/ghost/licence", R"({"name":"x","text":"y"})", server_.owner_key()).status,
             404);
-  EXPECT_EQ(server_.Call("PUT", "/v1/models/tiny/card", R"({"text":"# Tiny"})", key_).status, 403);
-  auto card = server_.Call("PUT", "/v1/models/tiny/card", R"({"text":"# Tiny\nA story model."})", server_.owner_key());
+  EXPECT_EQ(server_.Call("POST", "/v1/admin/models/tiny/card", R"({"card":"# Tiny"})", key_).status, 403);
+  auto card =
+      server_.Call("POST", "/v1/admin/models/tiny/card", R"({"card":"# Tiny\nA story model."})", server_.owner_key());
   ASSERT_EQ(card.status, 200) << card.body;
   auto readme = server_.Call("GET", "/v1/models/tiny/files/README.md");
   EXPECT_EQ(readme.status, 200);

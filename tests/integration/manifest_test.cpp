@@ -18,7 +18,8 @@ class ManifestTest : public ::testing::Test {
  protected:
   void SetUp() override {
     server_.AddModelCopy("tiny", Level::kOpen);  // no gate at open
-    ASSERT_EQ(server_.Call("PUT", "/v1/models/tiny/card", R"({"text":"# Tiny"})", server_.owner_key()).status, 200);
+    ASSERT_EQ(server_.Call("POST", "/v1/admin/models/tiny/card", R"({"card":"# Tiny"})", server_.owner_key()).status,
+              200);
     ASSERT_EQ(server_
                   .Call("PUT", "/v1/models/tiny/licence", R"({"spdx_id":"MIT","text":"MIT License ..."})",
                         server_.owner_key())

@@ -47,7 +47,7 @@ class OpennessCardTest : public ::testing::Test {
   }
   // Everything Class III asks for but the licence, which the test chooses.
   void Document(const std::string& model) {
-    Owner("PUT", fmt::format("/v1/models/{}/card", model), R"({"text":"# Model card\nIntended use: stories."})");
+    Owner("POST", fmt::format("/v1/admin/models/{}/card", model), R"({"card":"# Model card\nIntended use: stories."})");
     Owner("PUT", fmt::format("/v1/models/{}/openness/data-card", model),
           R"({"url":"https://example.org/data-card.md","licence":"CC-BY-4.0"})");
     Owner("PUT", fmt::format("/v1/models/{}/openness/technical-report", model),

@@ -235,6 +235,15 @@ TEST_F(ReleaseTest, AStagedReleaseFollowsTheEvidence) {
   EXPECT_TRUE(grant_logged);
   // The history says the same.
   EXPECT_GE(release["history"].size(), 6u);
+  // Finished evaluations, newest first, for the model's timeline: the last
+  // one is the passing run that restored the ceiling.
+  const Json& evaluated = release["evaluation_history"];
+  ASSERT_GE(evaluated.size(), 3u);
+  EXPECT_EQ(evaluated[0]["run"], run["id"]);
+  EXPECT_EQ(evaluated[0]["suite"], "hazard");
+  EXPECT_EQ(evaluated[0]["tiers"]["bio"], "low");
+  EXPECT_EQ(evaluated[0]["metrics"]["accuracy"], 0.0);
+  EXPECT_GE(evaluated[0]["time"].get<std::string>(), evaluated[1]["time"].get<std::string>());
 }
 
 TEST_F(ReleaseTest, LoweringIsAlwaysAllowedAndSkippingAStageIsNot) {
@@ -251,6 +260,62 @@ TEST_F(ReleaseTest, LoweringIsAlwaysAllowedAndSkippingAStageIsNot) {
   EXPECT_EQ(server_.Call("POST", "/v1/models/m/release", R"({"level":"wide-open"})", server_.owner_key()).status, 400);
   // A closed model's release is as invisible as the model.
   EXPECT_EQ(server_.Call("GET", "/v1/models/m/release", "", alice_).status, 404);
+}
+
+TEST_F(ReleaseTest, ADryRunAnswersAsAProposalWouldAndChangesNothing) {
+  auto check = [&](const std::string& level, int expect_status, const std::string& key) {
+    auto r = server_.Call("POST", "/v1/models/m/release", Json{{"level", level}, {"dry_run", true}}.dump(), key);
+    EXPECT_EQ(r.status, expect_status) << level << ": " << r.body;
+    return ParseJson(r.body).value_or(Json());
+  };
+  const size_t history = Release()["history"].size();
+
+  // Allowed: 200, and the level stays where it was.
+  Json allowed = check("staged", 200, server_.owner_key());
+  EXPECT_EQ(allowed["allowed"], true);
+  EXPECT_EQ(allowed["dry_run"], true);
+  EXPECT_EQ(allowed["from"], "closed");
+  EXPECT_EQ(allowed["to"], "staged");
+  EXPECT_EQ(Release()["public_level"], "closed");
+
+  // Refused: 409 with every reason, the same reasons a proposal gets, and
+  // still nothing changed.
+  Json refused = check("download", 409, server_.owner_key());
+  EXPECT_EQ(refused["allowed"], false);
+  EXPECT_EQ(refused["dry_run"], true);
+  EXPECT_EQ(refused["error"]["code"], "release_refused");
+  EXPECT_NE(refused["error"]["message"].get<std::string>().find("would refuse"), std::string::npos) << refused.dump();
+  auto codes = Codes(refused);
+  EXPECT_NE(std::find(codes.begin(), codes.end(), "stage_order"), codes.end()) << refused.dump();
+  EXPECT_NE(std::find(codes.begin(), codes.end(), "above_ceiling"), codes.end()) << refused.dump();
+  Json release = Release();
+  EXPECT_EQ(release["public_level"], "closed");
+  EXPECT_EQ(release["history"].size(), history);  // a check is not part of the model's history
+  Json proposed = Propose("download", 409);
+  EXPECT_EQ(proposed["dry_run"], false);
+  EXPECT_EQ(proposed["reasons"], refused["reasons"]);
+
+  // Each check is a decision in the log, told apart from proposals.
+  auto checked = Logged("release.checked");
+  ASSERT_EQ(checked.size(), 2u);
+  EXPECT_EQ(checked[0].outcome, "allow");
+  EXPECT_EQ(checked[0].level, "staged");
+  EXPECT_EQ(checked[1].outcome, "deny");
+  EXPECT_NE(checked[1].details.find("\"dry_run\":true"), std::string::npos) << checked[1].details;
+  EXPECT_NE(checked[1].details.find("stage_order"), std::string::npos) << checked[1].details;
+  EXPECT_EQ(Logged("release.proposed").size(), 1u);
+
+  // A dry run is an owner's, like a proposal; a bad flag is a 400 naming it
+  // and is not a check.
+  EXPECT_EQ(check("staged", 403, alice_)["error"]["code"].is_string(), true);
+  EXPECT_EQ(server_.Call("POST", "/v1/models/nope/release", R"({"level":"staged","dry_run":true})", server_.owner_key())
+                .status,
+            404);
+  auto bad = server_.Call("POST", "/v1/models/m/release", R"({"level":"staged","dry_run":"yes"})", server_.owner_key());
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(ParseJson(bad.body).value_or(Json())["error"]["param"], "dry_run") << bad.body;
+  EXPECT_EQ(Logged("release.checked").size(), 2u);
+  EXPECT_EQ(Release()["public_level"], "closed");
 }
 
 TEST_F(ReleaseTest, ABadPolicyFileIsRefusedAndTheRunningOneKept) {

@@ -270,6 +270,12 @@ TEST(ResearchApiTest, ReceiptsVerifyAndTheEntryHoldsNoContent) {
   ASSERT_EQ(scores.size(), 1u);
   EXPECT_TRUE(scores[0][0][1].is_null());
   EXPECT_TRUE(scores[0][1][0].is_number());
+  // Each input token's text beside its id (to_str_tokens): together, the input.
+  const Json& pieces = (*answer)["str_tokens"];
+  ASSERT_EQ(pieces.size(), (*answer)["tokens"].size());
+  std::string joined;
+  for (const Json& p : pieces) joined += p.get<std::string>();
+  EXPECT_NE(joined.find("secret word is pineapple"), std::string::npos) << joined;
 
   // The proof, against the checkpoint signed with the published key.
   auto key = translog::NoteVerifier::Parse(

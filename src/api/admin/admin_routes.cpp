@@ -37,6 +37,29 @@ absl::StatusOr<std::string> PrincipalFilter(ApiDeps& d, const RequestContext& ct
   return p.id;
 }
 
+// Requests as JSON. A denied one says when its requester may ask again; an
+// approved one what its grant gives (approved for less than asked, with the
+// grant's expiry, as it stands now: revoked grants say so).
+absl::StatusOr<Json> RequestList(const ApiDeps& d, const std::vector<AccessRequest>& requests) {
+  Json list = ListOf(requests);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const AccessRequest& r = requests[i];
+    Json& item = list["data"][i];
+    if (r.state == RequestState::kDenied) {
+      item["may_ask_again_at"] = r.decided_at + d.config.access_request_retry_seconds;
+    }
+    if (r.state == RequestState::kApproved && !r.grant_id.empty()) {
+      ASSIGN_OR_RETURN(std::optional<Grant> grant, d.store.FindGrant(r.grant_id));
+      if (grant) {
+        item["granted"] = {{"level", LevelName(grant->level)},
+                           {"expires_at", grant->expires_at == 0 ? Json(nullptr) : Json(grant->expires_at)},
+                           {"revoked_at", grant->revoked_at == 0 ? Json(nullptr) : Json(grant->revoked_at)}};
+      }
+    }
+  }
+  return list;
+}
+
 }  // namespace
 
 void AddAdminRoutes(Router& router, ApiDeps& d) {
@@ -243,7 +266,7 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
                   if (!state) return FieldError("state", "'state' must be pending, approved or denied");
                 }
                 ASSIGN_OR_RETURN(auto list, d.access.ListRequests(ctx.caller, state));
-                return ListOf(list);
+                return RequestList(d, list);
               })});
   router.Add({"POST",
               "/v1/admin/access-requests/{id}/approve",
@@ -302,7 +325,7 @@ void AddAdminRoutes(Router& router, ApiDeps& d) {
               {},
               Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
                 ASSIGN_OR_RETURN(auto list, d.access.MyRequests(ctx.caller));
-                return ListOf(list);
+                return RequestList(d, list);
               })});
 }
 

@@ -86,22 +86,6 @@ void AddLicenceRoutes(Router& router, ApiDeps& d) {
                 j["accepted"] = true;
                 return j;
               })});
-  router.Add({"PUT",
-              "/v1/models/{model}/card",
-              "models.card.set",
-              Access::kOwner,
-              ModelFrom::kPath,
-              {},
-              {},
-              Json200([&d](RequestContext& ctx) -> absl::StatusOr<Json> {
-                ASSIGN_OR_RETURN(std::string text, RequiredString(ctx.body, "text"));
-                ASSIGN_OR_RETURN(ModelCard card, d.distribution.SetModelCard(ctx.caller, ctx.model_id, text));
-                return Json{{"object", "model_card"},
-                            {"model", card.model_id},
-                            {"sha256", card.sha256},
-                            {"set_at", card.set_at},
-                            {"url", fmt::format("/v1/models/{}/files/README.md", card.model_id)}};
-              })});
 }
 
 }  // namespace aperture

@@ -53,15 +53,22 @@ void AddReleaseRoutes(Router& router, ApiDeps& d) {
               [&d](RequestContext& ctx) {
                 auto level = RequiredLevel(ctx.body, "level");
                 if (!level.ok()) return StatusResponse(level.status());
-                auto proposal = d.release.Propose(ctx.caller, ctx.model_id, *level);
+                // A dry run answers as a proposal would and applies nothing.
+                auto dry_run = OptionalBool(ctx.body, "dry_run");
+                if (!dry_run.ok()) return StatusResponse(dry_run.status());
+                const bool check_only = dry_run->value_or(false);
+                auto proposal = check_only ? d.release.Check(ctx.caller, ctx.model_id, *level)
+                                           : d.release.Propose(ctx.caller, ctx.model_id, *level);
                 if (!proposal.ok()) return StatusResponse(proposal.status());
-                if (proposal->allowed) return JsonResponse(ProposalJson(*proposal));
+                Json body = ProposalJson(*proposal);
+                body["dry_run"] = check_only;
+                if (proposal->allowed) return JsonResponse(body);
                 // Refused: the evidence does not support it. Every reason goes back.
                 ctx.Deny("release_refused");
-                Json body = ProposalJson(*proposal);
                 body["error"] = {
-                    {"message", fmt::format("The release policy refuses {} -> {}: {}", LevelName(proposal->from),
-                                            LevelName(proposal->to), ReasonsText(proposal->reasons))},
+                    {"message",
+                     fmt::format("The release policy {} {} -> {}: {}", check_only ? "would refuse" : "refuses",
+                                 LevelName(proposal->from), LevelName(proposal->to), ReasonsText(proposal->reasons))},
                     {"type", "invalid_request_error"},
                     {"code", "release_refused"},
                     {"param", "level"}};
@@ -85,7 +92,41 @@ void AddReleaseRoutes(Router& router, ApiDeps& d) {
                 return JsonResponse({{"object", "policy"}, {"source", p->source}, {"sha256", p->sha256}});
               }});
 
+  router.Add({"GET",
+              "/v1/admin/policy",
+              "admin.policy.get",
+              Access::kReviewer,
+              ModelFrom::kNone,
+              {},
+              {},
+              [&d](RequestContext&) {
+                auto stored = d.store.CurrentPolicy();
+                if (!stored.ok()) return StatusResponse(stored.status());
+                auto p = d.release.policy();
+                Json body = {{"object", "policy"}, {"sha256", p->sha256}, {"source", p->source}};
+                // The text in force (the default policy has none: every ceiling open).
+                const bool matches = *stored && (*stored)->sha256 == p->sha256;
+                body["text"] = matches ? Json((*stored)->text) : Json(nullptr);
+                body["loaded_at"] = matches ? Json((*stored)->loaded_at) : Json(nullptr);
+                body["default"] = !matches;
+                return JsonResponse(body);
+              }});
+
   // Evaluations: runs of the policy's suites, for callers with `evaluate`.
+  router.Add({"GET",
+              "/v1/evals/runs",
+              "evals.runs.list",
+              Access::kReviewer,
+              ModelFrom::kNone,
+              {},
+              {},
+              [&d](RequestContext& ctx) {
+                auto runs = d.store.ListEvalRuns(std::string(ctx.request.Query("model").value_or("")));
+                if (!runs.ok()) return StatusResponse(runs.status());
+                Json data = Json::array();
+                for (const EvalRun& r : *runs) data.push_back(EvalRunJson(r));
+                return JsonResponse({{"object", "list"}, {"data", std::move(data)}});
+              }});
   router.Add({"POST",
               "/v1/evals/runs",
               "evals.runs.create",

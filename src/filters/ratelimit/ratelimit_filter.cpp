@@ -5,6 +5,9 @@
 namespace aperture {
 
 std::optional<http::Response> RateLimitFilter::Apply(RequestContext& ctx) {
+  // Static content (the web interface's files) costs a memory read; the
+  // calls its pages make are limited like every other.
+  if (ctx.route && ctx.route->credentials == Credentials::kNone) return std::nullopt;
   std::string key = ctx.caller.anonymous() ? "addr:" + ctx.caller.address : "prn:" + ctx.caller.principal->id;
   int64_t per_minute =
       ctx.caller.anonymous() ? config_.anonymous_requests_per_minute : config_.principal_requests_per_minute;

@@ -1,5 +1,5 @@
-// PgStore: licences, acceptances, model cards, openness declarations,
-// manifests and file digests (PostgreSQL migration 4), with the same
+// PgStore: licences, acceptances, openness declarations,
+// manifests and file digests (PostgreSQL migration 5), with the same
 // contract as sqlite_distribution.cpp.
 #include "core/status_macros.h"
 #include "fmt/format.h"
@@ -114,31 +114,6 @@ absl::StatusOr<bool> PgStore::HasAcceptedLicence(const std::string& principal_id
                   "licence_sha256 = $3",
                   principal_id, model_id, licence_sha256)
                 .empty();
-  });
-}
-
-absl::Status PgStore::SetModelCard(const ModelCard& c) {
-  return WriteTx(
-      [&](pqxx::work& tx) -> absl::Status {
-        return UnknownModel(Statement([&] {
-                              tx.exec_params(
-                                  "INSERT INTO model_cards (model_id, text, sha256, set_by, set_at) VALUES ($1, $2, "
-                                  "$3, $4, $5) ON CONFLICT (model_id) DO UPDATE SET text = EXCLUDED.text, sha256 = "
-                                  "EXCLUDED.sha256, set_by = EXCLUDED.set_by, set_at = EXCLUDED.set_at",
-                                  c.model_id, c.text, c.sha256, c.set_by, c.set_at);
-                            }),
-                            c.model_id);
-      },
-      Cached::kUnchanged);
-}
-
-absl::StatusOr<std::optional<ModelCard>> PgStore::FindModelCard(const std::string& model_id) {
-  return pool_->Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::optional<ModelCard>> {
-    return One<ModelCard>(
-        tx.exec_params("SELECT model_id, text, sha256, set_by, set_at FROM model_cards WHERE model_id = $1", model_id),
-        [](const pqxx::row& r) {
-          return ModelCard{Text(r[0]), Text(r[1]), Text(r[2]), Text(r[3]), Int(r[4])};
-        });
   });
 }
 

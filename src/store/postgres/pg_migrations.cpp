@@ -8,7 +8,7 @@ namespace aperture::store {
 namespace {
 
 // Append only: never edit a migration that has shipped.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     // 1: the schema of SQLite migrations 1-8, in PostgreSQL's types. `seq`
     // columns keep insertion order where SQLite's rowid did (ties in
     // created_at); the transparency log keeps one row per full subtree
@@ -187,8 +187,28 @@ CREATE TABLE settings (
   value TEXT NOT NULL
 );
 )sql",
-    // 4: as SQLite migration 11 — licences and their acceptances, model
-    // cards, openness declarations, signed manifests and file digests.
+    // 4: as SQLite migration 11 — browser sessions (only the keyed hash of
+    // the cookie's secret) and the owner's model cards.
+    R"sql(
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  hash BYTEA NOT NULL UNIQUE,
+  principal_id TEXT NOT NULL REFERENCES principals(id),
+  key_id TEXT NOT NULL REFERENCES api_keys(id),
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  ended_at BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_expiry ON sessions(expires_at);
+CREATE TABLE model_cards (
+  model_id TEXT PRIMARY KEY REFERENCES models(id),
+  markdown TEXT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  updated_by TEXT NOT NULL
+);
+)sql",
+    // 5: as SQLite migration 12 — licences and their acceptances, openness
+    // declarations, signed manifests and file digests.
     R"sql(
 ALTER TABLE models ADD COLUMN licence_sha256 TEXT NOT NULL DEFAULT '';
 ALTER TABLE models ADD COLUMN licence_levels BIGINT NOT NULL DEFAULT 0;
@@ -210,13 +230,6 @@ CREATE TABLE licence_acceptances (
   licence_sha256 TEXT NOT NULL,
   accepted_at BIGINT NOT NULL,
   PRIMARY KEY (principal_id, model_id, licence_sha256)
-);
-CREATE TABLE model_cards (
-  model_id TEXT PRIMARY KEY REFERENCES models(id),
-  text TEXT NOT NULL,
-  sha256 TEXT NOT NULL,
-  set_by TEXT NOT NULL,
-  set_at BIGINT NOT NULL
 );
 CREATE TABLE openness_declarations (
   model_id TEXT NOT NULL REFERENCES models(id),

@@ -386,6 +386,74 @@ absl::Status PgStore::SetModelDeclaredDigest(const std::string& id, const std::s
   });
 }
 
+// ---- model cards (not cached: only the model page reads them)
+
+absl::Status PgStore::SetModelCard(const ModelCard& card) {
+  return Write(
+      [&](pqxx::work& tx) -> absl::Status {
+        if (tx.exec_params("SELECT 1 FROM models WHERE id = $1", card.model_id).empty()) {
+          return absl::NotFoundError(fmt::format("no model with id '{}'", card.model_id));
+        }
+        return Statement([&] {
+          tx.exec_params(
+              "INSERT INTO model_cards (model_id, markdown, updated_at, updated_by) VALUES ($1, $2, $3, $4) "
+              "ON CONFLICT (model_id) DO UPDATE SET markdown = $2, updated_at = $3, updated_by = $4",
+              card.model_id, card.markdown, card.updated_at, card.updated_by);
+        });
+      },
+      Cached::kUnchanged);
+}
+
+absl::StatusOr<std::optional<ModelCard>> PgStore::FindModelCard(const std::string& model_id) {
+  return pool_->Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::optional<ModelCard>> {
+    return One<ModelCard>(
+        tx.exec_params("SELECT model_id, markdown, updated_at, updated_by FROM model_cards WHERE model_id = $1",
+                       model_id),
+        [](const pqxx::row& r) {
+          return ModelCard{Text(r[0]), Text(r[1]), Int(r[2]), Text(r[3])};
+        });
+  });
+}
+
+// ---- sessions (not cached: a session's end must apply to the next request)
+
+absl::Status PgStore::CreateSession(const Session& session, int64_t prune_before) {
+  return Write(
+      [&](pqxx::work& tx) {
+        return Statement([&] {
+          tx.exec_params("DELETE FROM sessions WHERE expires_at < $1", prune_before);
+          tx.exec_params(
+              "INSERT INTO sessions (id, hash, principal_id, key_id, created_at, expires_at, ended_at) "
+              "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+              session.id, pqxx::binarystring(session.hash), session.principal_id, session.key_id, session.created_at,
+              session.expires_at, session.ended_at);
+        });
+      },
+      Cached::kUnchanged);
+}
+
+absl::StatusOr<std::optional<Session>> PgStore::FindSessionByHash(const std::string& hash) {
+  return pool_->Read([&](pqxx::nontransaction& tx) -> absl::StatusOr<std::optional<Session>> {
+    return One<Session>(tx.exec_params("SELECT id, hash, principal_id, key_id, created_at, expires_at, ended_at "
+                                       "FROM sessions WHERE hash = $1",
+                                       pqxx::binarystring(hash)),
+                        [](const pqxx::row& r) {
+                          return Session{Text(r[0]), PgBytes(r[1]), Text(r[2]), Text(r[3]),
+                                         Int(r[4]),  Int(r[5]),     Int(r[6])};
+                        });
+  });
+}
+
+absl::Status PgStore::EndSession(const std::string& id, int64_t when) {
+  return Write(
+      [&](pqxx::work& tx) {
+        return ExpectOneChange(
+            tx.exec_params("UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at = 0", id, when),
+            "active session", id);
+      },
+      Cached::kUnchanged);
+}
+
 // ---- model backends
 
 absl::Status PgStore::CreateModelBackend(const ModelBackend& b) {

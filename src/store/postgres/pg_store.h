@@ -57,6 +57,11 @@ class PgStore final : public Store {
   absl::Status SetModelRequestFields(const std::string& id, const std::string& fields_json) override;
   absl::Status SetModelSystemPrompt(const std::string& id, const std::string& prompt) override;
   absl::Status SetModelDeclaredDigest(const std::string& id, const std::string& digest) override;
+  absl::Status SetModelCard(const ModelCard& card) override;
+  absl::StatusOr<std::optional<ModelCard>> FindModelCard(const std::string& model_id) override;
+  absl::Status CreateSession(const Session& s, int64_t prune_before) override;
+  absl::StatusOr<std::optional<Session>> FindSessionByHash(const std::string& hash) override;
+  absl::Status EndSession(const std::string& id, int64_t when) override;
 
   absl::Status CreateModelBackend(const ModelBackend& b) override;
   absl::StatusOr<std::vector<ModelBackend>> ListModelBackends(const std::string& model_id) override;
@@ -100,16 +105,13 @@ class PgStore final : public Store {
   absl::StatusOr<std::string> KeepSetting(const std::string& name, const std::string& value) override;
   absl::Status Ping() override;
 
-  // Licences, model cards, openness declarations, manifests and file
-  // digests (pg_distribution.cpp).
+  // Licences, openness declarations, manifests and file digests (pg_distribution.cpp).
   absl::Status SetLicence(const Licence& licence) override;
   absl::StatusOr<std::optional<Licence>> FindLicence(const std::string& model_id) override;
   absl::StatusOr<std::vector<Licence>> ListLicences(const std::string& model_id) override;
   absl::Status AddLicenceAcceptance(const LicenceAcceptance& acceptance) override;
   absl::StatusOr<bool> HasAcceptedLicence(const std::string& principal_id, const std::string& model_id,
                                           const std::string& licence_sha256) override;
-  absl::Status SetModelCard(const ModelCard& card) override;
-  absl::StatusOr<std::optional<ModelCard>> FindModelCard(const std::string& model_id) override;
   absl::Status SetOpennessDeclaration(const OpennessDeclaration& declaration) override;
   absl::Status RemoveOpennessDeclaration(const std::string& model_id, const std::string& component) override;
   absl::StatusOr<std::vector<OpennessDeclaration>> ListOpennessDeclarations(const std::string& model_id) override;

@@ -9,7 +9,7 @@ namespace aperture::store {
 namespace {
 
 // Append only: never edit a migration that has shipped.
-constexpr std::array<const char*, 11> kMigrations = {
+constexpr std::array<const char*, 12> kMigrations = {
     R"sql(
 CREATE TABLE principals (
   id TEXT PRIMARY KEY,
@@ -255,11 +255,31 @@ CREATE TABLE settings (
   value TEXT NOT NULL
 );
 )sql",
-    // 11: downloads under licence (docs/downloads.md) and openness
+    // 11: the web interface — browser sessions (only the keyed hash of the
+    // cookie's secret is kept) and the owner's model cards (Markdown).
+    R"sql(
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  hash BLOB NOT NULL UNIQUE,
+  principal_id TEXT NOT NULL REFERENCES principals(id),
+  key_id TEXT NOT NULL REFERENCES api_keys(id),
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  ended_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_expiry ON sessions(expires_at);
+CREATE TABLE model_cards (
+  model_id TEXT PRIMARY KEY REFERENCES models(id),
+  markdown TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  updated_by TEXT NOT NULL
+);
+)sql",
+    // 12: downloads under licence (docs/downloads.md) and openness
     // (docs/openness.md): each model's licences (the latest in force, also
     // copied onto the model row so every request sees it), who accepted
-    // which licence text, the model card, owners' openness declarations,
-    // signed manifests, and the digests of model files by identity.
+    // which licence text, owners' openness declarations, signed manifests,
+    // and the digests of model files by identity.
     R"sql(
 ALTER TABLE models ADD COLUMN licence_sha256 TEXT NOT NULL DEFAULT '';
 ALTER TABLE models ADD COLUMN licence_levels INTEGER NOT NULL DEFAULT 0;
@@ -282,13 +302,6 @@ CREATE TABLE licence_acceptances (
   accepted_at INTEGER NOT NULL,
   PRIMARY KEY (principal_id, model_id, licence_sha256)
 ) WITHOUT ROWID;
-CREATE TABLE model_cards (
-  model_id TEXT PRIMARY KEY REFERENCES models(id),
-  text TEXT NOT NULL,
-  sha256 TEXT NOT NULL,
-  set_by TEXT NOT NULL,
-  set_at INTEGER NOT NULL
-);
 CREATE TABLE openness_declarations (
   model_id TEXT NOT NULL REFERENCES models(id),
   component TEXT NOT NULL,

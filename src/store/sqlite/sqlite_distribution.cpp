@@ -1,5 +1,5 @@
-// SqliteStore: licences, acceptances, model cards, openness declarations,
-// manifests and file digests (migration 10).
+// SqliteStore: licences, acceptances, openness declarations,
+// manifests and file digests (migration 12).
 #include "core/status_macros.h"
 #include "fmt/format.h"
 #include "store/sqlite/sqlite_store.h"
@@ -101,27 +101,6 @@ absl::StatusOr<bool> SqliteStore::HasAcceptedLicence(const std::string& principa
                                          "AND licence_sha256 = ?"));
   stmt.BindAll(principal_id, model_id, licence_sha256);
   return stmt.Step();
-}
-
-absl::Status SqliteStore::SetModelCard(const ModelCard& c) {
-  return WriteWith(
-      [&](SqliteDb& db) -> absl::Status {
-        ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO model_cards (model_id, text, sha256, set_by, set_at) "
-                                               "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (model_id) DO UPDATE SET "
-                                               "text = ?2, sha256 = ?3, set_by = ?4, set_at = ?5"));
-        return UnknownModel(stmt.BindAll(c.model_id, c.text, c.sha256, c.set_by, c.set_at).Run(), c.model_id);
-      },
-      Cached::kUnchanged);
-}
-
-absl::StatusOr<std::optional<ModelCard>> SqliteStore::FindModelCard(const std::string& model_id) {
-  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
-  ASSIGN_OR_RETURN(auto stmt,
-                   r->Prepare("SELECT model_id, text, sha256, set_by, set_at FROM model_cards WHERE model_id = ?"));
-  stmt.BindAll(model_id);
-  return One<ModelCard>(stmt, [](const Statement& s) {
-    return ModelCard{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4)};
-  });
 }
 
 absl::Status SqliteStore::SetOpennessDeclaration(const OpennessDeclaration& d) {

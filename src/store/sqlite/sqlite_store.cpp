@@ -325,6 +325,68 @@ absl::Status SqliteStore::SetModelSystemPrompt(const std::string& id, const std:
   });
 }
 
+// ---- model cards (not cached: only the model page reads them)
+
+absl::Status SqliteStore::SetModelCard(const ModelCard& card) {
+  return Write(
+      [&](SqliteDb& db) -> absl::Status {
+        ASSIGN_OR_RETURN(auto exists, db.Prepare("SELECT 1 FROM models WHERE id = ?"));
+        exists.BindAll(card.model_id);
+        ASSIGN_OR_RETURN(bool found, exists.Step());
+        if (!found) return absl::NotFoundError(fmt::format("no model with id '{}'", card.model_id));
+        ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO model_cards (model_id, markdown, updated_at, updated_by) "
+                                               "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (model_id) DO UPDATE SET "
+                                               "markdown = ?2, updated_at = ?3, updated_by = ?4"));
+        return stmt.BindAll(card.model_id, card.markdown, card.updated_at, card.updated_by).Run();
+      },
+      Cached::kUnchanged);
+}
+
+absl::StatusOr<std::optional<ModelCard>> SqliteStore::FindModelCard(const std::string& model_id) {
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
+  ASSIGN_OR_RETURN(auto stmt,
+                   r->Prepare("SELECT model_id, markdown, updated_at, updated_by FROM model_cards WHERE model_id = ?"));
+  stmt.BindAll(model_id);
+  return One<ModelCard>(stmt, [](const Statement& s) { return ModelCard{s.Text(0), s.Text(1), s.Int(2), s.Text(3)}; });
+}
+
+// ---- sessions (not cached: a session's end must apply to the next request)
+
+absl::Status SqliteStore::CreateSession(const Session& session, int64_t prune_before) {
+  return Write(
+      [&](SqliteDb& db) -> absl::Status {
+        ASSIGN_OR_RETURN(auto prune, db.Prepare("DELETE FROM sessions WHERE expires_at < ?"));
+        RETURN_IF_ERROR(prune.BindAll(prune_before).Run());
+        ASSIGN_OR_RETURN(auto stmt, db.Prepare("INSERT INTO sessions (id, hash, principal_id, key_id, created_at, "
+                                               "expires_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+        stmt.Bind(1, session.id).BindBlob(2, session.hash);
+        stmt.Bind(3, session.principal_id).Bind(4, session.key_id);
+        stmt.Bind(5, session.created_at).Bind(6, session.expires_at).Bind(7, session.ended_at);
+        return stmt.Run();
+      },
+      Cached::kUnchanged);
+}
+
+absl::StatusOr<std::optional<Session>> SqliteStore::FindSessionByHash(const std::string& hash) {
+  ASSIGN_OR_RETURN(auto r, readers_.Acquire());
+  ASSIGN_OR_RETURN(auto stmt, r->Prepare("SELECT id, hash, principal_id, key_id, created_at, expires_at, ended_at "
+                                         "FROM sessions WHERE hash = ?"));
+  stmt.BindBlob(1, hash);
+  return One<Session>(stmt, [](const Statement& s) {
+    return Session{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Int(4), s.Int(5), s.Int(6)};
+  });
+}
+
+absl::Status SqliteStore::EndSession(const std::string& id, int64_t when) {
+  return Write(
+      [&](SqliteDb& db) -> absl::Status {
+        ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE sessions SET ended_at = ?2 WHERE id = ?1 AND ended_at = 0"));
+        RETURN_IF_ERROR(stmt.BindAll(id, when).Run());
+        return ExpectOneChange(db, "active session", id);
+      },
+      Cached::kUnchanged);
+}
+
 absl::Status SqliteStore::SetModelDeclaredDigest(const std::string& id, const std::string& digest) {
   return Write([&](SqliteDb& db) -> absl::Status {
     ASSIGN_OR_RETURN(auto stmt, db.Prepare("UPDATE models SET declared_digest = ? WHERE id = ?"));

@@ -49,6 +49,13 @@ class SqliteStore final : public Store {
   absl::Status SetModelBackendWeight(const std::string& id, int64_t weight) override;
   absl::Status DeleteModelBackend(const std::string& id) override;
 
+  absl::Status SetModelCard(const ModelCard& card) override;
+  absl::StatusOr<std::optional<ModelCard>> FindModelCard(const std::string& model_id) override;
+
+  absl::Status CreateSession(const Session& s, int64_t prune_before) override;
+  absl::StatusOr<std::optional<Session>> FindSessionByHash(const std::string& hash) override;
+  absl::Status EndSession(const std::string& id, int64_t when) override;
+
   absl::Status CreateGrant(const Grant& g) override;
   absl::StatusOr<std::optional<Grant>> FindGrant(const std::string& id) override;
   absl::StatusOr<std::vector<Grant>> ListGrants(const std::string& principal_id, const std::string& model_id) override;
@@ -85,16 +92,13 @@ class SqliteStore final : public Store {
   absl::Status RemoveReplica(const std::string& id) override;
   absl::StatusOr<std::string> KeepSetting(const std::string& name, const std::string& value) override;
   absl::Status Ping() override;
-  // Licences, model cards, openness declarations, manifests and file
-  // digests (sqlite_distribution.cpp).
+  // Licences, openness declarations, manifests and file digests (sqlite_distribution.cpp).
   absl::Status SetLicence(const Licence& licence) override;
   absl::StatusOr<std::optional<Licence>> FindLicence(const std::string& model_id) override;
   absl::StatusOr<std::vector<Licence>> ListLicences(const std::string& model_id) override;
   absl::Status AddLicenceAcceptance(const LicenceAcceptance& acceptance) override;
   absl::StatusOr<bool> HasAcceptedLicence(const std::string& principal_id, const std::string& model_id,
                                           const std::string& licence_sha256) override;
-  absl::Status SetModelCard(const ModelCard& card) override;
-  absl::StatusOr<std::optional<ModelCard>> FindModelCard(const std::string& model_id) override;
   absl::Status SetOpennessDeclaration(const OpennessDeclaration& declaration) override;
   absl::Status RemoveOpennessDeclaration(const std::string& model_id, const std::string& component) override;
   absl::StatusOr<std::vector<OpennessDeclaration>> ListOpennessDeclarations(const std::string& model_id) override;
