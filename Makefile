@@ -7,9 +7,11 @@ ASAN_BUILD := build-asan
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
   libboost-dev nlohmann-json3-dev libsqlite3-dev libsodium-dev libopenblas-dev \
   libpcre2-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libabsl-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev nginx-light wrk curl python3-numpy libpqxx-dev postgresql chromium
+  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev nginx-light wrk curl python3-numpy sqlite3 libpqxx-dev \
+  postgresql chromium
 
-.PHONY: deps build asan demo test unit-test asan-test integration-test node-test python-test web-test lint bench fuzz clean
+.PHONY: deps build asan demo test unit-test asan-test integration-test node-test python-test web-test thread-safety lint \
+  bench fuzz fuzz-seeds soak clean
 
 # Installs only what is missing; does nothing when every package is present.
 deps:
@@ -59,9 +61,16 @@ python-test: build
 web-test: build
 	cd tests/e2e && node --test --test-concurrency=1
 
+# Clang's thread-safety analysis over every file of the build: the
+# ABSL_GUARDED_BY annotations are checked, a finding fails.
+thread-safety: build
+	./scripts/thread_safety.py $(BUILD) -j $(JOBS)
+
+# clang-tidy runs on what changed since main (all of it: make lint).
+TIDY_BASE ?= main
 test: deps
-	$(MAKE) unit-test integration-test node-test python-test web-test asan-test
-	LINT_TIDY=0 ./scripts/lint.sh
+	$(MAKE) unit-test integration-test node-test python-test web-test asan-test thread-safety
+	TIDY_BASE=$(TIDY_BASE) ./scripts/lint.sh
 
 # clang-format and clang-tidy over every source (clang-tidy takes ~10 min on 2 cores).
 lint: build
@@ -70,10 +79,24 @@ lint: build
 bench: build
 	./bench/run.sh
 
+# 10 minutes at saturation with mixed traffic, then 50 SIGKILL-and-restart
+# loops under load; prints each figure beside its pass mark (not in make test).
+SOAK_SECONDS ?= 600
+SOAK_KILLS ?= 50
+soak: build
+	./$(BUILD)/bench/soak/aperture_soak --aperture $(BUILD)/aperture --model ../shared/models/stories260K.gguf \
+	  --seconds $(SOAK_SECONDS) --kill-loops $(SOAK_KILLS)
+
 fuzz: deps
 	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang -DAPERTURE_FUZZ=ON
 	ninja -C build-fuzz -j $(JOBS)
 	./fuzz/run.sh build-fuzz
+
+# Refreshes the whole-server target's seeds from the integration tests' requests.
+fuzz-seeds: build
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang -DAPERTURE_FUZZ=ON
+	ninja -C build-fuzz -j $(JOBS) fuzz_server
+	./fuzz/seeds.sh $(BUILD) build-fuzz
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

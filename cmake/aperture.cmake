@@ -1,6 +1,9 @@
 # aperture_test(NAME SOURCES a_test.cpp ... LIBS lib ...)
 # Builds one GoogleTest binary and registers it with CTest.
 function(aperture_test name)
+  if(APERTURE_FUZZ)
+    return()  # the fuzz build has no unit tests
+  endif()
   cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main GTest::gmock)

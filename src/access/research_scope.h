@@ -3,7 +3,7 @@
 // and how much one request may compute and return, set per level in the
 // config's [levels.*] and narrowed per grant (Grant::scope, a JSON object).
 // CheckScope is the admission decision over a request's demand: pure, so
-// the research scope filter applies it and the tests can reach every case.
+// the research scope quota applies it and the tests can reach every case.
 //
 // Limits: research_max_tokens (forward-pass tokens per request) and
 // research_max_bytes (result bytes per request) of 0 allow nothing;

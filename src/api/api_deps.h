@@ -6,7 +6,6 @@
 
 #include "access/access_service.h"
 #include "access/authorizer.h"
-#include "access/rate_limiter.h"
 #include "access/session_service.h"
 #include "access/usage_meter.h"
 #include "aperture/recorder.h"
@@ -45,7 +44,6 @@ struct ApiDeps {
   scheduler::Scheduler& scheduler;
   StreamNotifier& streams;  // batches the scheduler's stream chunks per step
   UsageMeter& usage;
-  RateLimiter& limiter;  // token-per-minute budgets of the serving routes
   ReleaseService& release;
   EvalService& evals;
   distribution::DistributionService& distribution;  // licences, files, manifests

@@ -161,7 +161,8 @@ absl::StatusOr<Config> ParseConfig(std::string_view text, std::string_view sourc
     c.server.threads = static_cast<int>(threads);
     if (s.ok()) s = r.Int("max_header_bytes", c.server.max_header_bytes, 1024, 1 << 20);
     if (s.ok()) s = r.Int("max_body_bytes", c.server.max_body_bytes, 1024, int64_t{1} << 32);
-    if (s.ok()) s = r.Int("read_timeout_ms", c.server.read_timeout_ms, 10, 3'600'000);
+    if (s.ok()) s = r.Int("header_timeout_ms", c.server.header_timeout_ms, 10, 3'600'000);
+    if (s.ok()) s = r.Int("body_timeout_ms", c.server.body_timeout_ms, 10, 3'600'000);
     if (s.ok()) s = r.Int("idle_timeout_ms", c.server.idle_timeout_ms, 10, 3'600'000);
     if (s.ok()) s = r.Int("max_connections", c.server.max_connections, 1, 1'000'000);
     if (s.ok()) s = r.NoUnknownKeys();

@@ -52,7 +52,8 @@ struct ServerConfig {
   int threads = 0;  // 0 = one per core
   int64_t max_header_bytes = 16 * 1024;
   int64_t max_body_bytes = 1024 * 1024;
-  int64_t read_timeout_ms = 10'000;
+  int64_t header_timeout_ms = 10'000;  // a request's header, from its first byte
+  int64_t body_timeout_ms = 30'000;    // its body, from the header's end
   int64_t idle_timeout_ms = 30'000;
   int64_t max_connections = 4096;
 };

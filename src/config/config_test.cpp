@@ -137,7 +137,10 @@ TEST(ConfigTest, ExampleFileMatchesTheDefaults) {
   EXPECT_EQ(c->serving.research_tokens_per_step, d.serving.research_tokens_per_step);
   EXPECT_EQ(c->serving.request_timeout_ms, d.serving.request_timeout_ms);
   EXPECT_EQ(c->serving.max_context, d.serving.max_context);
-  EXPECT_EQ(c->server.read_timeout_ms, d.server.read_timeout_ms);
+  EXPECT_EQ(c->server.header_timeout_ms, d.server.header_timeout_ms);
+  EXPECT_EQ(c->server.body_timeout_ms, d.server.body_timeout_ms);
+  EXPECT_EQ(c->server.idle_timeout_ms, d.server.idle_timeout_ms);
+  EXPECT_EQ(c->server.max_connections, d.server.max_connections);
   EXPECT_EQ(c->principal_requests_per_minute, d.principal_requests_per_minute);
   EXPECT_EQ(c->anonymous_requests_per_minute, d.anonymous_requests_per_minute);
   EXPECT_EQ(c->access_request_retry_seconds, d.access_request_retry_seconds);

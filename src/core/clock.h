@@ -26,6 +26,7 @@ class FakeClock final : public Clock {
   explicit FakeClock(int64_t start_micros = 1'700'000'000'000'000) : now_(start_micros) {}
   int64_t NowMicros() const override { return now_.load(); }
   void AdvanceSeconds(int64_t s) { now_ += s * 1'000'000; }
+  void AdvanceMicros(int64_t us) { now_ += us; }
   void SetMicros(int64_t us) { now_ = us; }
 
  private:

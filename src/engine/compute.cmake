@@ -32,7 +32,24 @@ set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_bf16_avx512.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_k_avx2.cpp
   ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_k_avx512.cpp
-  PROPERTIES COMPILE_OPTIONS "-O3;-Wno-uninitialized;-Wno-maybe-uninitialized")
+  PROPERTIES COMPILE_OPTIONS "-O3;-Wno-uninitialized;$<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>")
+# Clang does not read GCC's target pragmas: under clang (the sanitizer and
+# fuzz builds) the same instruction sets are given as flags for those files.
+set(APERTURE_CLANG_AVX2 "$<$<CXX_COMPILER_ID:Clang>:-mavx2>;$<$<CXX_COMPILER_ID:Clang>:-mfma>"
+    "$<$<CXX_COMPILER_ID:Clang>:-mf16c>")
+set(APERTURE_CLANG_AVX512 ${APERTURE_CLANG_AVX2} "$<$<CXX_COMPILER_ID:Clang>:-mavx512f>"
+    "$<$<CXX_COMPILER_ID:Clang>:-mavx512bw>" "$<$<CXX_COMPILER_ID:Clang>:-mavx512vl>")
+set_source_files_properties(
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_avx2.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_k_avx2.cpp
+  APPEND PROPERTIES COMPILE_OPTIONS "${APERTURE_CLANG_AVX2}")
+set_source_files_properties(
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_avx512.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_k_avx512.cpp
+  APPEND PROPERTIES COMPILE_OPTIONS "${APERTURE_CLANG_AVX512};$<$<CXX_COMPILER_ID:Clang>:-mavx512vnni>")
+set_source_files_properties(
+  ${CMAKE_CURRENT_LIST_DIR}/kernels/matmul_bf16_avx512.cpp
+  APPEND PROPERTIES COMPILE_OPTIONS "${APERTURE_CLANG_AVX512};$<$<CXX_COMPILER_ID:Clang>:-mavx512bf16>")
 
 aperture_test(engine_kernels_test
   SOURCES

@@ -6,12 +6,13 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <variant>
 
+#include "absl/base/thread_annotations.h"
 #include "core/hash.h"
 #include "core/status_macros.h"
+#include "core/std_mutex.h"
 #include "evals/continuation_tokens.h"
 #include "evals/scoring.h"
 #include "fmt/format.h"
@@ -35,12 +36,12 @@ struct Completion {
 
 // Where the scheduler's callbacks post. Shared with them, so a late callback never touches a finished Run.
 struct Inbox {
-  std::mutex mu;
+  StdMutex mu;
   std::condition_variable cv;
-  std::deque<Completion> completions;
+  std::deque<Completion> completions ABSL_GUARDED_BY(mu);
 
   void Post(Completion c) {
-    std::lock_guard<std::mutex> lock(mu);
+    StdMutexLock lock(&mu);
     completions.push_back(std::move(c));
     cv.notify_all();
   }
@@ -266,13 +267,12 @@ absl::StatusOr<RunResult> EvalRunner::Run(const std::string& model, const Suite&
 
     std::deque<Completion> completions;
     {
-      std::unique_lock<std::mutex> lock(inbox->mu);
-      auto ready = [&] { return !inbox->completions.empty(); };
+      StdMutexLock lock(&inbox->mu);
       // Poll while a cancel flag may change or the scheduler is full.
       if (cancel != nullptr || blocked) {
-        inbox->cv.wait_for(lock, std::chrono::milliseconds(20), ready);
+        if (inbox->completions.empty()) lock.WaitFor(inbox->cv, std::chrono::milliseconds(20));
       } else {
-        inbox->cv.wait(lock, ready);
+        while (inbox->completions.empty()) lock.Wait(inbox->cv);
       }
       completions.swap(inbox->completions);
     }

@@ -31,7 +31,7 @@ std::string ProgressBar::Render(const Progress& p, int width) {
 }
 
 void ProgressBar::Update(const Progress& p) {
-  std::lock_guard<std::mutex> lock(mu_);
+  StdMutexLock lock(&mu_);
   last_ = p;
   if (out_ == nullptr) return;
   const bool complete = p.done >= p.total;
@@ -59,7 +59,7 @@ void ProgressBar::Update(const Progress& p) {
 }
 
 void ProgressBar::Finish() {
-  std::lock_guard<std::mutex> lock(mu_);
+  StdMutexLock lock(&mu_);
   if (out_ == nullptr) return;
   if (!drawn_last_) {
     if (terminal_) {

@@ -7,9 +7,10 @@
 
 #include <chrono>
 #include <cstdio>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "core/std_mutex.h"
 #include "evals/eval_runner.h"
 
 namespace aperture::evals {
@@ -32,16 +33,16 @@ class ProgressBar {
   static std::string FormatDuration(double seconds);
 
  private:
-  std::mutex mu_;
+  StdMutex mu_;  // the scheduler's threads report progress (core/std_mutex.h)
   FILE* const out_;
   const bool terminal_;
   const int width_;
   const std::chrono::milliseconds min_redraw_;
-  Progress last_;                                      // guarded by mu_
-  bool drawn_last_ = true;                             // guarded by mu_
-  bool open_line_ = false;                             // a terminal line not yet ended; guarded by mu_
-  int last_tenth_ = -1;                                // plain output: the last tenth printed; guarded by mu_
-  std::chrono::steady_clock::time_point last_draw_{};  // guarded by mu_
+  Progress last_ ABSL_GUARDED_BY(mu_);
+  bool drawn_last_ ABSL_GUARDED_BY(mu_) = true;
+  bool open_line_ ABSL_GUARDED_BY(mu_) = false;  // a terminal line not yet ended
+  int last_tenth_ ABSL_GUARDED_BY(mu_) = -1;     // plain output: the last tenth printed
+  std::chrono::steady_clock::time_point last_draw_ ABSL_GUARDED_BY(mu_){};
 };
 
 }  // namespace aperture::evals

@@ -219,7 +219,7 @@ absl::StatusOr<McItem> ReadMcItem(const Json& item, std::string_view source, int
           : answer->get<int64_t>() >= 0 && answer->get<int64_t>() < static_cast<int64_t>(out.choices.size());
   if (!in_range) {
     return ErrorAt(source, line,
-                   fmt::format("'answer' is {}, outside 0 to {} (the index of the right choice)", answer->dump(),
+                   fmt::format("'answer' is {}, outside 0 to {} (the index of the right choice)", DumpJson(*answer),
                                out.choices.size() - 1));
   }
   out.answer = static_cast<int>(answer->get<int64_t>());

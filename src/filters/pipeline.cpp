@@ -47,7 +47,7 @@ class RecordedResponse final : public http::PendingResponse, public std::enable_
 }  // namespace
 
 Pipeline::Pipeline(std::vector<std::unique_ptr<Filter>> filters, RecordFilter record, const Clock& clock)
-    : filters_(std::move(filters)), record_(std::move(record)), clock_(clock), id_prefix_(HexEncode(RandomBytes(4))) {}
+    : filters_(std::move(filters)), record_(record), clock_(clock), id_prefix_(HexEncode(RandomBytes(4))) {}
 
 std::string Pipeline::NextRequestId() {
   return fmt::format("{}{:08x}", id_prefix_, next_id_.fetch_add(1, std::memory_order_relaxed));
@@ -73,11 +73,30 @@ http::Response Pipeline::Run(RequestContext& ctx) {
       "internal_error");
 }
 
+std::string Pipeline::RecordTransportAnswer(int status, std::string_view reason) {
+  RequestRecord record;
+  record.route = "transport";
+  record.request_id = NextRequestId();
+  record.actor = Caller().actor();
+  record.outcome = "deny";
+  record.reason = std::string(reason);
+  record.start_micros = clock_.NowMicros();
+  try {
+    record_.Write(record, status);
+  } catch (const std::exception& e) {
+    spdlog::error("request {}: could not record the transport's answer: {}", record.request_id, e.what());
+  }
+  return record.request_id;
+}
+
 http::Response Pipeline::Handle(http::Request& request) {
   RequestContext ctx(request);
   ctx.start_micros = clock_.NowMicros();
   ctx.request_id = NextRequestId();
   http::Response answer = Run(ctx);
+  // Answered at once: whatever was charged on admission was not used
+  // (a handler that used something has settled already).
+  if (!answer.pending) ctx.charges.Settle(Usage{});
   if (answer.pending) {
     answer.pending = std::make_shared<RecordedResponse>(std::move(answer.pending), record_, RecordFilter::Capture(ctx));
     return answer;

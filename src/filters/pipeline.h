@@ -29,6 +29,10 @@ class Pipeline {
   Pipeline(std::vector<std::unique_ptr<Filter>> filters, RecordFilter record, const Clock& clock);
 
   http::Response Handle(http::Request& request);
+  // Records an answer the transport gave before the chain (a malformed or
+  // too slow request, a connection over the cap), as a denial of an
+  // anonymous caller on the route "transport"; returns its request id.
+  std::string RecordTransportAnswer(int status, std::string_view reason);
 
  private:
   // The filters, then the handler; an exception becomes a 500.

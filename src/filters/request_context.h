@@ -13,6 +13,7 @@
 #include "access/caller.h"
 #include "access/research_scope.h"
 #include "core/json.h"
+#include "filters/admission/charges.h"
 #include "filters/route.h"
 #include "http/request.h"
 
@@ -29,8 +30,10 @@ struct RequestContext {
   std::string model_id;                  // for model-scoped routes
   std::optional<Decision> decision;      // set by authz for model-scoped routes
   std::vector<Capability> capabilities;  // everything this request asks to do
+  // What admission charged, for the handler to settle with the real use.
+  Charges charges;
   // Research requests: what it reads, writes and costs (set by the research
-  // scope filter from the route's planner), and what the planner prepared
+  // scope quota from the route's planner), and what the planner prepared
   // for the handler (e.g. a research plan).
   std::optional<ResearchDemand> research;
   std::any prepared;

@@ -2,6 +2,7 @@
 // runs (who may call it, which capability on which model).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -39,10 +40,14 @@ struct Route {
   // Further capabilities a request body asks for (e.g. logprobs on a completion).
   std::function<std::vector<Capability>(const Json& body)> body_capabilities = nullptr;
   std::function<http::Response(RequestContext&)> handler = nullptr;
+  // For routes that spend model tokens: the most this request may spend
+  // (prompt and completion), charged to the caller's tokens-per-minute
+  // budget on admission (TokenRateQuota) and settled to what it used.
+  std::function<int64_t(const RequestContext&)> token_estimate = nullptr;
   Credentials credentials = Credentials::kAny;
   // Research requests: what the request reads, writes and costs, worked out
   // after authz (nullopt: not a research request, e.g. a chat without
-  // interventions), so the research scope filter can decide on it. It may
+  // interventions), so the research scope quota can decide on it. It may
   // leave what it prepared in ctx.prepared for the handler.
   std::function<absl::StatusOr<std::optional<ResearchDemand>>(RequestContext&)> research_demand = nullptr;
 };

@@ -41,7 +41,7 @@ using tcp = net::ip::tcp;
 // How often deadlines are checked: a quarter of the shortest timeout, so a
 // connection overstays by at most that, within [5 ms, 250 ms].
 std::chrono::milliseconds SweepInterval(const ServerOptions& options) {
-  auto shortest = std::min(options.read_timeout, options.idle_timeout);
+  auto shortest = std::min({options.header_timeout, options.body_timeout, options.idle_timeout});
   return std::clamp(shortest / 4, std::chrono::milliseconds(5), std::chrono::milliseconds(250));
 }
 
@@ -165,6 +165,7 @@ class ServerImpl final : public Server {
   // skips waking other threads for the work it queues).
   static std::vector<std::unique_ptr<net::io_context>> MakeContexts(int threads) {
     std::vector<std::unique_ptr<net::io_context>> ios;
+    ios.reserve(static_cast<size_t>(threads));
     for (int i = 0; i < threads; ++i) ios.push_back(std::make_unique<net::io_context>(1));
     return ios;
   }
@@ -237,8 +238,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerOptions options, Han
   if (options.max_connections == 0) {
     return absl::InvalidArgumentError("max_connections must be at least 1");
   }
-  if (options.read_timeout.count() <= 0 || options.idle_timeout.count() <= 0) {
-    return absl::InvalidArgumentError("read_timeout and idle_timeout must be positive");
+  if (options.header_timeout.count() <= 0 || options.body_timeout.count() <= 0 || options.idle_timeout.count() <= 0) {
+    return absl::InvalidArgumentError("header_timeout, body_timeout and idle_timeout must be positive");
   }
   auto server = std::make_unique<ServerImpl>(std::move(options), std::move(handler));
   if (absl::Status status = server->Listen(); !status.ok()) return status;

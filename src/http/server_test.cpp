@@ -500,7 +500,7 @@ TEST_F(ServerTest, AnExceptionOnAnIoThreadDoesNotEndIt) {
 
 TEST_F(ServerTest, SlowClientIsCutOffWhileOthersAreServed) {
   ServerOptions options;
-  options.read_timeout = milliseconds(300);
+  options.header_timeout = options.body_timeout = milliseconds(300);
   StartServer(options);
   auto slow = Connect();
   ASSERT_TRUE(slow->Send("GET /slow HTTP/1.1\r\nHost: h\r\nX-Half"));
@@ -522,7 +522,7 @@ TEST_F(ServerTest, SlowClientIsCutOffWhileOthersAreServed) {
 
 TEST_F(ServerTest, SlowBodyIsCutOff) {
   ServerOptions options;
-  options.read_timeout = milliseconds(300);
+  options.header_timeout = options.body_timeout = milliseconds(300);
   StartServer(options);
   auto slow = Connect();
   ASSERT_TRUE(slow->Send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc"));
@@ -533,9 +533,34 @@ TEST_F(ServerTest, SlowBodyIsCutOff) {
   EXPECT_EQ(calls_.load(), 0);
 }
 
+// The deadlines are deadlines: bytes that keep arriving do not move them.
+TEST_F(ServerTest, DribbledHeaderAndBodyAreCutOffAtTheirDeadlines) {
+  ServerOptions options;
+  options.header_timeout = milliseconds(300);
+  options.body_timeout = milliseconds(300);
+  StartServer(options);
+  for (bool body : {false, true}) {
+    SCOPED_TRACE(body ? "body" : "header");
+    auto client = Connect();
+    const std::string head = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n";
+    if (body) ASSERT_TRUE(client->Send(head));
+    const std::string dribble = body ? std::string(1000, 'x') : head;
+    const auto start = std::chrono::steady_clock::now();
+    bool closed = false;
+    for (size_t i = 0; i < dribble.size() && !closed; ++i) {
+      closed = !client->Send(dribble.substr(i, 1)) || client->ReadUntil("408", milliseconds(20));
+    }
+    EXPECT_TRUE(closed || client->ReadUntil("408", milliseconds(2000)));
+    // Cut off long before the dribble could end (1000 bytes x 20 ms = 20 s).
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+    EXPECT_TRUE(client->WaitForClose(milliseconds(5000)));
+  }
+  EXPECT_EQ(calls_.load(), 0);
+}
+
 TEST_F(ServerTest, SilentConnectionIsClosedQuietly) {
   ServerOptions options;
-  options.read_timeout = milliseconds(300);
+  options.header_timeout = options.body_timeout = milliseconds(300);
   StartServer(options);
   auto silent = Connect();
   EXPECT_TRUE(silent->WaitForClose(milliseconds(5000)));
@@ -751,7 +776,7 @@ TEST(ServerStartTest, RejectsInvalidOptions) {
   options.max_header_bytes = 10;
   EXPECT_FALSE(Server::Start(options, ok_handler).ok());
   options.max_header_bytes = 4096;
-  options.read_timeout = std::chrono::milliseconds(0);
+  options.header_timeout = std::chrono::milliseconds(0);
   EXPECT_FALSE(Server::Start(options, ok_handler).ok());
 }
 

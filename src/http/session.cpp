@@ -116,6 +116,7 @@ void Session::OnStart() {
         fmt::format("the server is at its limit of {} connections; retry shortly", core_->options().max_connections),
         "overloaded");
     response.SetHeader("Retry-After", "1");
+    NoteTransportAnswer(response, "overloaded");
     return SendResponse(std::move(response), 11, false, false);
   }
   BeginRequest();
@@ -125,7 +126,7 @@ void Session::BeginRequest() {
   const ServerOptions& options = core_->options();
   phase_ = Phase::kReading;
   timed_out_ = false;
-  SetDeadline(options.read_timeout);
+  SetDeadline(options.header_timeout);
   parser_.emplace(&request_, options.max_header_bytes, options.max_body_bytes);
   bhttp::async_read_header(socket_, buffer_, *parser_,
                            [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
@@ -137,6 +138,7 @@ void Session::OnHeader(beast::error_code ec) {
   if (timed_out_) ec = net::error::operation_aborted;
   if (ec) return OnReadError(ec);
   if (parser_->is_done()) return Dispatch();
+  SetDeadline(core_->options().body_timeout);
   if (parser_->expects_continue() && parser_->version() >= 11) {
     net::async_write(socket_, net::buffer(kContinue.data(), kContinue.size()),
                      [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -167,7 +169,10 @@ void Session::OnReadError(beast::error_code ec) {
     // A connection that never sent a byte is closed quietly (browsers open
     // spare connections); a request cut short is answered.
     if (!parser_->got_some()) return Close();
-    return SendError(408, fmt::format("the request did not arrive within {} ms", options.read_timeout.count()),
+    const bool header = !parser_->is_header_done();
+    return SendError(408,
+                     fmt::format("the request {} did not arrive within {} ms", header ? "header" : "body",
+                                 (header ? options.header_timeout : options.body_timeout).count()),
                      "request_timeout");
   }
   if (ec == bhttp::error::header_limit || (ec == bhttp::error::buffer_overflow && !parser_->is_header_done())) {
@@ -217,7 +222,20 @@ void Session::Dispatch() {
 
 void Session::SendError(int status, std::string_view message, std::string_view code) {
   int version = parser_ ? parser_->version() : 11;
-  SendResponse(ErrorResponse(status, message, code), version, false, false);
+  Response response = ErrorResponse(status, message, code);
+  NoteTransportAnswer(response, code);
+  SendResponse(std::move(response), version, false, false);
+}
+
+void Session::NoteTransportAnswer(Response& response, std::string_view code) {
+  const auto& note = core_->options().on_transport_answer;
+  if (!note) return;
+  try {
+    std::string id = note(TransportAnswer{response.status, code, remote_});
+    if (!id.empty()) response.SetHeader("X-Request-Id", std::move(id));
+  } catch (...) {
+    // Recording is best effort here; the answer still goes out.
+  }
 }
 
 void Session::SendResponse(Response response, int version, bool keep_alive, bool head_only) {
@@ -462,7 +480,7 @@ void Session::OnReadMore(beast::error_code ec, size_t bytes) {
 
 void Session::LingerClose() {
   phase_ = Phase::kClosing;
-  SetDeadline(std::min<std::chrono::nanoseconds>(core_->options().read_timeout, kMaxLinger));
+  SetDeadline(std::min<std::chrono::nanoseconds>(core_->options().header_timeout, kMaxLinger));
   beast::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
   if (ec) return Close();

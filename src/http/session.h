@@ -52,7 +52,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   enum class Phase {
-    kReading,    // a request is arriving: read_timeout runs from its first byte
+    kReading,    // a request is arriving: header_timeout, then body_timeout
     kHandling,   // the handler runs: no deadline
     kPending,    // waiting for a PendingResponse: no deadline, a read watches for the client leaving
     kWriting,    // a whole response is being written: write deadline
@@ -70,6 +70,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void Dispatch();
 
   void SendError(int status, std::string_view message, std::string_view code);
+  // Reports an answer the transport gives itself (ServerOptions::on_transport_answer).
+  void NoteTransportAnswer(Response& response, std::string_view code);
   void SendResponse(Response response, int version, bool keep_alive, bool head_only);
   void OnResponseWritten(boost::beast::error_code ec);
   void FinishExchange();

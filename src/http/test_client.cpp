@@ -70,8 +70,8 @@ bool TestClient::Send(std::string_view bytes) {
   return true;
 }
 
-bool TestClient::SendRequest(std::string_view method, std::string_view target, std::string_view body,
-                             const std::vector<std::string>& header_lines) {
+std::string TestClient::FormatRequest(std::string_view method, std::string_view target, std::string_view body,
+                                      const std::vector<std::string>& header_lines) {
   std::string request = fmt::format("{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\n", method, target);
   for (const std::string& line : header_lines) {
     request += line;
@@ -80,7 +80,12 @@ bool TestClient::SendRequest(std::string_view method, std::string_view target, s
   if (!body.empty()) request += fmt::format("Content-Length: {}\r\n", body.size());
   request += "\r\n";
   request += body;
-  return Send(request);
+  return request;
+}
+
+bool TestClient::SendRequest(std::string_view method, std::string_view target, std::string_view body,
+                             const std::vector<std::string>& header_lines) {
+  return Send(FormatRequest(method, target, body, header_lines));
 }
 
 int TestClient::ReadSome(std::chrono::steady_clock::time_point deadline) {

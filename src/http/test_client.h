@@ -39,6 +39,9 @@ class TestClient {
   // "Name: value") and a Content-Length body when `body` is non-empty.
   bool SendRequest(std::string_view method, std::string_view target, std::string_view body = {},
                    const std::vector<std::string>& header_lines = {});
+  // The bytes SendRequest sends.
+  static std::string FormatRequest(std::string_view method, std::string_view target, std::string_view body = {},
+                                   const std::vector<std::string>& header_lines = {});
   // Reads one complete response; nullopt on timeout, close before a whole
   // response, or unparsable bytes. `head`: the answer to a HEAD request
   // (its Content-Length announces a body that is not sent).

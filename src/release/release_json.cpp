@@ -1,6 +1,8 @@
 #include "release/release_json.h"
 
+#include "core/status_macros.h"
 #include "core/time_format.h"
+#include "fmt/format.h"
 
 namespace aperture {
 namespace {
@@ -96,6 +98,62 @@ Json ProposalJson(const ReleaseService::Proposal& p) {
           {"from", LevelName(p.from)},
           {"to", LevelName(p.to)},
           {"reasons", ReasonsJson(p.reasons)}};
+}
+
+namespace {
+
+absl::Status Malformed(std::string_view field, std::string_view what) {
+  return absl::DataLossError(fmt::format("the evaluation run's '{}' {}", field, what));
+}
+
+absl::StatusOr<const Json*> ObjectField(const Json& j, std::string_view field) {
+  auto it = j.find(field);
+  if (it == j.end() || !it->is_object()) return Malformed(field, "is not an object");
+  return &*it;
+}
+
+absl::StatusOr<std::string> StringField(const Json& j, std::string_view field) {
+  auto it = j.find(field);
+  if (it == j.end() || !it->is_string()) return Malformed(field, "is not a string");
+  return it->get<std::string>();
+}
+
+absl::StatusOr<int64_t> CountField(const Json& j, std::string_view field) {
+  auto it = j.find(field);
+  if (it == j.end() || !it->is_number_integer() || it->get<int64_t>() < 0) {
+    return Malformed(field, "is not a count");
+  }
+  return it->get<int64_t>();
+}
+
+}  // namespace
+
+absl::StatusOr<EvalRunReport> ReadEvalRunJson(const Json& run) {
+  if (!run.is_object()) return absl::DataLossError("the evaluation run is not a JSON object");
+  EvalRunReport r;
+  ASSIGN_OR_RETURN(r.id, StringField(run, "id"));
+  ASSIGN_OR_RETURN(r.model, StringField(run, "model"));
+  ASSIGN_OR_RETURN(r.state, StringField(run, "state"));
+  ASSIGN_OR_RETURN(const Json* suite, ObjectField(run, "suite"));
+  ASSIGN_OR_RETURN(r.suite, StringField(*suite, "name"));
+  ASSIGN_OR_RETURN(const Json* progress, ObjectField(run, "progress"));
+  ASSIGN_OR_RETURN(r.done, CountField(*progress, "done"));
+  ASSIGN_OR_RETURN(r.total, CountField(*progress, "total"));
+  ASSIGN_OR_RETURN(const Json* metrics, ObjectField(run, "metrics"));
+  for (const auto& [name, value] : metrics->items()) {
+    if (!value.is_number()) return Malformed("metrics." + name, "is not a number");
+    r.metrics.emplace_back(name, value.get<double>());
+  }
+  ASSIGN_OR_RETURN(const Json* tiers, ObjectField(run, "tiers"));
+  for (const auto& [domain, tier] : tiers->items()) {
+    if (!tier.is_string()) return Malformed("tiers." + domain, "is not a string");
+    r.tiers.emplace_back(domain, tier.get<std::string>());
+  }
+  if (auto error = run.find("error"); error != run.end() && !error->is_null()) {
+    if (!error->is_string()) return Malformed("error", "is not a string");
+    r.error = error->get<std::string>();
+  }
+  return r;
 }
 
 Json EvalRunJson(const EvalRun& r) {

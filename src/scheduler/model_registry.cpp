@@ -12,38 +12,36 @@ ModelRegistry::ModelRegistry(ModelRegistryOptions options) : options_(options) {
 absl::Status ModelRegistry::Register(std::string id, std::string path) {
   if (id.empty()) return absl::InvalidArgumentError("a model id must not be empty");
   if (path.empty()) return absl::InvalidArgumentError(fmt::format("model '{}' needs a file path", id));
-  std::lock_guard<std::mutex> lock(mu_);
+  StdMutexLock lock(&mu_);
   auto it = entries_.find(id);
   if (it != entries_.end()) {
     if (it->second->path == path) return absl::OkStatus();
     return absl::AlreadyExistsError(
         fmt::format("model '{}' is already registered with the file {}", id, it->second->path));
   }
-  auto entry = std::make_unique<Entry>();
-  entry->path = std::move(path);
-  entries_.emplace(std::move(id), std::move(entry));
+  entries_.emplace(std::move(id), std::make_unique<Entry>(std::move(path)));
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelRegistry::Get(std::string_view id) {
   Entry* entry = nullptr;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    StdMutexLock lock(&mu_);
     auto it = entries_.find(id);
     if (it == entries_.end()) return absl::NotFoundError(fmt::format("no model '{}' is registered", id));
-    if (it->second->loaded != nullptr) return it->second->loaded;
+    if (auto done = loaded_.find(id); done != loaded_.end()) return done->second;
     entry = it->second.get();  // entries are never removed, so the pointer stays valid
   }
-  std::lock_guard<std::mutex> load_lock(entry->load_mu);
+  StdMutexLock load_lock(&entry->load_mu);
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (entry->loaded != nullptr) return entry->loaded;  // loaded while we waited
+    StdMutexLock lock(&mu_);
+    if (auto done = loaded_.find(id); done != loaded_.end()) return done->second;  // loaded while we waited
   }
   absl::StatusOr<std::shared_ptr<const LoadedModel>> loaded = LoadFile(std::string(id), entry->path);
   if (!loaded.ok()) return loaded.status();
-  std::lock_guard<std::mutex> lock(mu_);
-  entry->loaded = *loaded;
-  return entry->loaded;
+  StdMutexLock lock(&mu_);
+  loaded_.emplace(std::string(id), *loaded);
+  return *loaded;
 }
 
 absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelRegistry::LoadFile(const std::string& id,
@@ -70,16 +68,15 @@ absl::StatusOr<std::shared_ptr<const LoadedModel>> ModelRegistry::LoadFile(const
 }
 
 std::vector<std::string> ModelRegistry::ids() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  StdMutexLock lock(&mu_);
   std::vector<std::string> out;
   for (const auto& [id, entry] : entries_) out.push_back(id);
   return out;
 }
 
 bool ModelRegistry::IsLoaded(std::string_view id) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = entries_.find(id);
-  return it != entries_.end() && it->second->loaded != nullptr;
+  StdMutexLock lock(&mu_);
+  return loaded_.find(id) != loaded_.end();
 }
 
 }  // namespace aperture::scheduler

@@ -10,12 +10,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "core/std_mutex.h"
 #include "engine/chat/chat_encoder.h"
 #include "engine/chat/chat_template.h"
 #include "engine/model/llama_model.h"
@@ -65,17 +66,19 @@ class ModelRegistry {
 
  private:
   struct Entry {
-    std::string path;
-    std::mutex load_mu;                         // held while loading, so one load runs per model
-    std::shared_ptr<const LoadedModel> loaded;  // guarded by ModelRegistry::mu_
+    explicit Entry(std::string p) : path(std::move(p)) {}
+    const std::string path;
+    StdMutex load_mu;  // held while loading, so one load runs per model
   };
   absl::StatusOr<std::shared_ptr<const LoadedModel>> LoadFile(const std::string& id, const std::string& path) const;
 
   const ModelRegistryOptions options_;
-  // A std::mutex rather than absl::Mutex: Debian's abseil is not built for
+  // A StdMutex rather than absl::Mutex: Debian's abseil is not built for
   // ThreadSanitizer, which then cannot see its locks.
-  mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<Entry>, std::less<>> entries_;  // guarded by mu_
+  mutable StdMutex mu_;
+  // Entries are never removed, so an Entry* stays valid without the lock.
+  std::map<std::string, std::unique_ptr<Entry>, std::less<>> entries_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<const LoadedModel>, std::less<>> loaded_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace aperture::scheduler

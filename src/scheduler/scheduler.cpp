@@ -52,7 +52,7 @@ Scheduler::Scheduler(SchedulerOptions options)
 
 Scheduler::~Scheduler() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    StdMutexLock lock(&mu_);
     stop_ = true;
   }
   cv_.notify_all();
@@ -132,7 +132,7 @@ absl::StatusOr<RequestId> Scheduler::Submit(GenerateRequest request) {
 absl::StatusOr<RequestId> Scheduler::Enqueue(std::unique_ptr<Work> w) {
   RequestId id;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    StdMutexLock lock(&mu_);
     if (stop_) return absl::UnavailableError("the scheduler is shutting down");
     const int free_slots = options_.max_active - slots_used_ - waiting_slots_;
     if (w->slots > free_slots && static_cast<int>(waiting_.size()) >= options_.max_waiting) {
@@ -152,7 +152,7 @@ absl::StatusOr<RequestId> Scheduler::Enqueue(std::unique_ptr<Work> w) {
 
 bool Scheduler::Cancel(RequestId id) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    StdMutexLock lock(&mu_);
     if (!live_.contains(id)) return false;
     cancels_.insert(id);
   }
@@ -161,7 +161,7 @@ bool Scheduler::Cancel(RequestId id) {
 }
 
 SchedulerMetrics Scheduler::metrics() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  StdMutexLock lock(&mu_);
   SchedulerMetrics m = metrics_;
   m.active_sequences = slots_used_;
   m.waiting_requests = static_cast<int>(waiting_.size());
@@ -179,8 +179,8 @@ void Scheduler::Loop() {
     std::unordered_set<RequestId> cancels;
     std::vector<std::unique_ptr<Work>> dropped;  // left the queue before starting
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || !waiting_.empty() || !active_.empty() || !cancels_.empty(); });
+      StdMutexLock lock(&mu_);
+      while (!stop_ && waiting_.empty() && active_.empty() && cancels_.empty()) lock.Wait(cv_);
       if (stop_) break;
       cancels.swap(cancels_);
       const int64_t now = clock_.NowMicros();
@@ -212,7 +212,7 @@ void Scheduler::Loop() {
     std::vector<std::unique_ptr<Work>> admitted;
     dropped.clear();
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      StdMutexLock lock(&mu_);
       const int64_t admit_now = clock_.NowMicros();
       // First come, first served: a request that does not fit waits, and so does everyone behind it.
       while (!waiting_.empty() && waiting_.front()->slots <= options_.max_active - slots_used_) {
@@ -273,7 +273,7 @@ void Scheduler::Loop() {
     }
     std::erase_if(active_, [](const std::unique_ptr<Work>& w) { return w->finished; });
 
-    std::lock_guard<std::mutex> lock(mu_);
+    StdMutexLock lock(&mu_);
     ++metrics_.steps;
     metrics_.tokens_generated += step_tokens_;
     metrics_.prompt_tokens_processed += step_prompt_tokens_;
@@ -289,7 +289,7 @@ void Scheduler::Loop() {
   // Shutting down: every request still gets its final callbacks.
   std::deque<std::unique_ptr<Work>> waiting;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    StdMutexLock lock(&mu_);
     waiting.swap(waiting_);
     waiting_slots_ = 0;
   }
@@ -562,12 +562,12 @@ void Scheduler::FinishRequest(Work& w, FinishReason reason, const absl::Status& 
 }
 
 void Scheduler::ReleaseSlots(int n) {
-  std::lock_guard<std::mutex> lock(mu_);
+  StdMutexLock lock(&mu_);
   slots_used_ -= n;
 }
 
 void Scheduler::MarkDone(RequestId id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  StdMutexLock lock(&mu_);
   live_.erase(id);
   cancels_.erase(id);
   ++metrics_.requests_finished;

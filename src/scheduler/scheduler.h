@@ -34,7 +34,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -42,8 +41,10 @@
 #include <unordered_set>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "core/clock.h"
+#include "core/std_mutex.h"
 #include "engine/model/runner.h"
 #include "scheduler/engine_job.h"
 #include "scheduler/model_registry.h"
@@ -182,17 +183,18 @@ class Scheduler {
   const Clock& clock_;
   ModelRegistry models_;
 
-  // Shared with submitting threads.
-  mutable std::mutex mu_;
+  // Shared with submitting threads. A StdMutex (not absl::Mutex) so that
+  // ThreadSanitizer sees it: core/std_mutex.h.
+  mutable StdMutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;                          // guarded by mu_
-  RequestId next_id_ = 1;                      // guarded by mu_
-  std::deque<std::unique_ptr<Work>> waiting_;  // guarded by mu_
-  int waiting_slots_ = 0;                      // slots the waiting requests need; guarded by mu_
-  int slots_used_ = 0;                         // slots of admitted requests; guarded by mu_
-  std::unordered_set<RequestId> live_;         // accepted, not yet done; guarded by mu_
-  std::unordered_set<RequestId> cancels_;      // guarded by mu_
-  SchedulerMetrics metrics_;                   // guarded by mu_
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  RequestId next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::deque<std::unique_ptr<Work>> waiting_ ABSL_GUARDED_BY(mu_);
+  int waiting_slots_ ABSL_GUARDED_BY(mu_) = 0;               // slots the waiting requests need
+  int slots_used_ ABSL_GUARDED_BY(mu_) = 0;                  // slots of admitted requests
+  std::unordered_set<RequestId> live_ ABSL_GUARDED_BY(mu_);  // accepted, not yet done
+  std::unordered_set<RequestId> cancels_ ABSL_GUARDED_BY(mu_);
+  SchedulerMetrics metrics_ ABSL_GUARDED_BY(mu_);
 
   // Scheduler thread only.
   std::vector<std::unique_ptr<Work>> active_;

@@ -24,12 +24,11 @@
 #include "core/hex.h"
 #include "core/random.h"
 #include "core/status_macros.h"
+#include "filters/admission/research_scope_quota.h"
 #include "filters/authn/authn_filter.h"
 #include "filters/authz/authz_filter.h"
 #include "filters/licence/licence_filter.h"
 #include "filters/limits/parse_filter.h"
-#include "filters/ratelimit/ratelimit_filter.h"
-#include "filters/research/research_scope_filter.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 #include "store/open_store.h"
@@ -201,8 +200,8 @@ Services::~Services() {
 
 App::App(Services& s, AppTestHooks hooks)
     : services_(s),
-      limiter_(s.clock),
-      token_limiter_(s.clock),
+      limiters_(s.clock),
+      research_limiter_(s.clock),
       research_desk_(*s.recorder, *s.log),
       scheduler_(std::make_unique<scheduler::Scheduler>(scheduler::SchedulerOptions{
           .threads = s.config.serving.threads,
@@ -228,7 +227,6 @@ App::App(Services& s, AppTestHooks hooks)
             .scheduler = *scheduler_,
             .streams = streams_,
             .usage = s.usage,
-            .limiter = token_limiter_,
             .release = *s.release,
             .evals = *evals_,
             .distribution = *s.distribution,
@@ -271,10 +269,16 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   chain.push_back(std::make_unique<ParseFilter>(app->router_));
   chain.push_back(std::make_unique<AuthnFilter>(app->authenticator_, app->sessions_));
   chain.push_back(std::make_unique<AuthzFilter>(*services.authorizer));
-  chain.push_back(std::make_unique<RateLimitFilter>(app->limiter_, services.config));
-  chain.push_back(std::make_unique<LicenceFilter>(app->licence_gate_));
-  chain.push_back(std::make_unique<ResearchScopeFilter>(services.config, *services.store, app->token_limiter_,
+  // Every admission decision about a caller, in order (docs/config.md);
+  // further quotas (fine-tuning) join this list.
+  std::vector<std::unique_ptr<Quota>> quotas;
+  quotas.push_back(std::make_unique<RequestRateQuota>(app->limiters_, services.config));
+  quotas.push_back(std::make_unique<TokenRateQuota>(app->limiters_, services.config));
+  quotas.push_back(std::make_unique<ResearchScopeQuota>(services.config, *services.store, app->research_limiter_,
                                                         app->research_quota_, services.clock));
+  chain.push_back(std::make_unique<AdmissionFilter>(std::move(quotas)));
+  // After admission (it reads the store); a refusal gives the charges back.
+  chain.push_back(std::make_unique<LicenceFilter>(app->licence_gate_));
   app->pipeline_ = std::make_unique<Pipeline>(
       std::move(chain), RecordFilter(*services.recorder, app->metrics_, services.clock), services.clock);
 
@@ -285,10 +289,14 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   options.threads = sc.threads;
   options.max_header_bytes = static_cast<size_t>(sc.max_header_bytes);
   options.max_body_bytes = static_cast<size_t>(sc.max_body_bytes);
-  options.read_timeout = std::chrono::milliseconds(sc.read_timeout_ms);
+  options.header_timeout = std::chrono::milliseconds(sc.header_timeout_ms);
+  options.body_timeout = std::chrono::milliseconds(sc.body_timeout_ms);
   options.idle_timeout = std::chrono::milliseconds(sc.idle_timeout_ms);
   options.max_connections = static_cast<size_t>(sc.max_connections);
   Pipeline* pipeline = app->pipeline_.get();
+  options.on_transport_answer = [pipeline](const http::TransportAnswer& a) {
+    return pipeline->RecordTransportAnswer(a.status, a.code);
+  };
   ASSIGN_OR_RETURN(app->server_,
                    http::Server::Start(options, [pipeline](http::Request& r) { return pipeline->Handle(r); }));
   app->streams_.Attach([server = app->server_.get()](std::function<void()> fn) { server->Post(std::move(fn)); });
@@ -329,11 +337,11 @@ void App::Heartbeat() {
     self |= r.id == replica_.id;
   }
   if (!self) ++replicas;  // this one counts even when its row could not be written
-  if (replicas != limiter_.replicas()) {
+  if (replicas != limiters_.replicas()) {
     spdlog::info("{} replica(s) share this store: each allows 1/{} of every rate limit", replicas, replicas);
   }
-  limiter_.SetReplicas(replicas);
-  token_limiter_.SetReplicas(replicas);
+  limiters_.SetReplicas(replicas);
+  research_limiter_.SetReplicas(replicas);
 }
 
 void App::Preload() {
@@ -376,7 +384,7 @@ Readiness App::CheckReadiness() {
     }
   }
   r.checks["models"] = std::move(models);
-  r.checks["replicas"] = limiter_.replicas();
+  r.checks["replicas"] = limiters_.replicas();
   return r;
 }
 

@@ -16,7 +16,6 @@
 #include "access/authorizer.h"
 #include "access/key_usage.h"
 #include "access/licence_gate.h"
-#include "access/rate_limiter.h"
 #include "access/research_quota.h"
 #include "access/session_service.h"
 #include "access/usage_meter.h"
@@ -26,6 +25,7 @@
 #include "api/research/research_desk.h"
 #include "config/config.h"
 #include "distribution/distribution_service.h"
+#include "filters/admission/rate_quotas.h"
 #include "filters/metrics.h"
 #include "filters/pipeline.h"
 #include "filters/route.h"
@@ -99,6 +99,9 @@ class App {
                                                     AppTestHooks hooks = {});
   ~App();
   uint16_t port() const { return server_->port(); }
+  // The request path without the network: what the server answers to
+  // `request` (the whole-server fuzz target drives this).
+  http::Response Handle(http::Request& request) { return pipeline_->Handle(request); }
   void Stop();
   // The periodic release work: follow a policy another process put in
   // force, advance stages whose gates opened. Runs every second.
@@ -122,8 +125,8 @@ class App {
   void Preload();
   Services& services_;
   Metrics metrics_;
-  RateLimiter limiter_;
-  RateLimiter token_limiter_;
+  CallerLimiters limiters_;
+  RateLimiter research_limiter_;  // research forward-pass tokens per minute
   ResearchQuota research_quota_;
   StreamNotifier streams_;      // before the scheduler, which flushes it after each step
   ResearchDesk research_desk_;  // before the scheduler, whose research jobs end on it

@@ -114,7 +114,7 @@ absl::StatusOr<std::string> HttpClient::Call(const std::string& method, const st
 
 absl::StatusOr<Json> CallJson(HttpClient& client, const std::string& method, const std::string& target,
                               const std::string& bearer, const Json* body) {
-  ASSIGN_OR_RETURN(std::string text, client.Call(method, target, bearer, body ? body->dump() : ""));
+  ASSIGN_OR_RETURN(std::string text, client.Call(method, target, bearer, body ? DumpJson(*body) : ""));
   ASSIGN_OR_RETURN(Json json, ParseJson(text));
   if (!json.is_object()) {
     return absl::DataLossError(fmt::format("{} {}: the answer is not a JSON object", method, target));

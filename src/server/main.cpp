@@ -1,6 +1,7 @@
 // aperture: the command line. Admin commands work directly on the store of
 // --data (or --store: both stores are safe to share with running servers,
 // which see changes within 0.1 s); `serve` runs the HTTP server.
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <csignal>
@@ -64,6 +65,22 @@ absl::Status Init(const DataDir& dir) {
   return absl::OkStatus();
 }
 
+// Enough file descriptors for max_connections, plus the store, the log and
+// the models: the soft limit is raised as far as the hard limit allows.
+void RaiseOpenFileLimit(int64_t max_connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const auto wanted = static_cast<rlim_t>(max_connections + 64);
+  if (limit.rlim_cur >= wanted) return;
+  limit.rlim_cur = std::min(wanted, limit.rlim_max);
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < wanted) {
+    spdlog::warn(
+        "the open-files limit is {} (raise the hard limit, e.g. systemd's LimitNOFILE): server.max_connections = {} "
+        "needs {}; past it, new connections wait to be accepted",
+        limit.rlim_cur, max_connections, wanted);
+  }
+}
+
 absl::Status Serve(const DataDir& dir, const std::string& listen, const std::string& config_path,
                    const std::string& policy_path) {
   size_t colon = listen.rfind(':');
@@ -76,6 +93,7 @@ absl::Status Serve(const DataDir& dir, const std::string& listen, const std::str
   }
   if (port < 0 || port > 65535) return absl::InvalidArgumentError("--listen port must be 0-65535");
   ASSIGN_OR_RETURN(auto services, OpenServices(dir, config_path, policy_path));
+  RaiseOpenFileLimit(services->config.server.max_connections);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);

@@ -69,16 +69,17 @@ void PrintRelease(const Json& v) {
   }
 }
 
-void PrintRun(const Json& r) {
-  std::cout << fmt::format("run {}: {} on {}, {} ({}/{} items)\n", r.value("id", ""), r["suite"].value("name", ""),
-                           r.value("model", ""), r.value("state", ""), r["progress"].value("done", 0),
-                           r["progress"].value("total", 0));
-  for (const auto& [name, value] : r["metrics"].items())
-    std::cout << fmt::format("  {:<10} {:.4f}\n", name, value.get<double>());
-  for (const auto& [domain, tier] : r["tiers"].items()) {
-    std::cout << fmt::format("  domain {} -> tier {}\n", domain, tier.get<std::string>());
-  }
-  if (r["error"].is_string()) std::cout << "  error: " << r["error"].get<std::string>() << "\n";
+void PrintRun(const EvalRunReport& r) {
+  std::cout << fmt::format("run {}: {} on {}, {} ({}/{} items)\n", r.id, r.suite, r.model, r.state, r.done, r.total);
+  for (const auto& [name, value] : r.metrics) std::cout << fmt::format("  {:<10} {:.4f}\n", name, value);
+  for (const auto& [domain, tier] : r.tiers) std::cout << fmt::format("  domain {} -> tier {}\n", domain, tier);
+  if (!r.error.empty()) std::cout << "  error: " << r.error << "\n";
+}
+
+absl::Status PrintRun(const Json& run) {
+  ASSIGN_OR_RETURN(EvalRunReport report, ReadEvalRunJson(run));
+  PrintRun(report);
+  return absl::OkStatus();
 }
 
 // eval run --url: starts the run on the server and follows its progress.
@@ -91,35 +92,35 @@ absl::Status RunRemote(const std::string& url, const std::string& key, const std
   }
   ASSIGN_OR_RETURN(auto client, HttpClient::ForUrl(url));
   const Json body = {{"model", model}, {"suite", suite_name}};
-  ASSIGN_OR_RETURN(Json run, CallJson(*client, "POST", "/v1/evals/runs", key, &body));
-  const std::string id = run.value("id", "");
+  ASSIGN_OR_RETURN(Json started, CallJson(*client, "POST", "/v1/evals/runs", key, &body));
+  ASSIGN_OR_RETURN(EvalRunReport run, ReadEvalRunJson(started));
   evals::ProgressBar bar(stderr);
   const auto start = std::chrono::steady_clock::now();
-  const int64_t first_done = run["progress"].value("done", 0);
-  while (run.value("state", "") == "running") {
+  const int64_t first_done = run.done;
+  while (run.state == "running") {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    ASSIGN_OR_RETURN(run, CallJson(*client, "GET", "/v1/evals/runs/" + id, key));
-    const int64_t done = run["progress"].value("done", 0), total = run["progress"].value("total", 0);
+    ASSIGN_OR_RETURN(Json now, CallJson(*client, "GET", "/v1/evals/runs/" + run.id, key));
+    ASSIGN_OR_RETURN(run, ReadEvalRunJson(now));
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const double rate = seconds > 0 ? static_cast<double>(done - first_done) / seconds : 0;
-    bar.Update({static_cast<size_t>(done), static_cast<size_t>(total), rate,
-                rate > 0 ? static_cast<double>(total - done) / rate : 0});
+    const double rate = seconds > 0 ? static_cast<double>(run.done - first_done) / seconds : 0;
+    bar.Update({static_cast<size_t>(run.done), static_cast<size_t>(std::max(run.total, run.done)), rate,
+                rate > 0 ? static_cast<double>(run.total - run.done) / rate : 0});
   }
   bar.Finish();
   PrintRun(run);
-  if (run.value("state", "") != "finished") return absl::AbortedError(fmt::format("run {} did not finish", id));
+  if (run.state != "finished") return absl::AbortedError(fmt::format("run {} did not finish", run.id));
   return absl::OkStatus();
 }
 
 }  // namespace
 
 void AddReleaseCommands(CLI::App& cli, absl::Status& status, std::string& data, std::string& store,
-                        ServicesOpener open) {
+                        const ServicesOpener& open) {
   // Options outlive the parse: CLI11 binds them by reference.
   static std::string model, level, policy_path, suite, url, key, run_id;
   static bool json = false, dry_run = false;
   auto data_opt = [&](CLI::App* c) { AddDataOptions(c, data, store); };
-  auto with = [&status, open](std::function<absl::Status(Services&)> fn) {
+  auto with = [&status, open](const std::function<absl::Status(Services&)>& fn) {
     return [&status, open, fn] {
       auto s = open("");
       status = s.ok() ? fn(**s) : s.status();
@@ -214,8 +215,7 @@ void AddReleaseCommands(CLI::App& cli, absl::Status& status, std::string& data, 
       status = result.status();
       return;
     }
-    PrintRun(EvalRunJson(*result));
-    status = absl::OkStatus();
+    status = PrintRun(EvalRunJson(*result));
   });
   auto* eval_show = eval->add_subcommand("show", "an evaluation run");
   data_opt(eval_show);
@@ -223,8 +223,7 @@ void AddReleaseCommands(CLI::App& cli, absl::Status& status, std::string& data, 
   eval_show->callback(with([](Services& s) -> absl::Status {
     ASSIGN_OR_RETURN(std::optional<EvalRun> r, s.store->FindEvalRun(run_id));
     if (!r) return absl::NotFoundError(fmt::format("no evaluation run with id '{}'", run_id));
-    PrintRun(EvalRunJson(*r));
-    return absl::OkStatus();
+    return PrintRun(EvalRunJson(*r));
   }));
   auto* eval_list = eval->add_subcommand("list", "evaluation runs, newest first");
   data_opt(eval_list);

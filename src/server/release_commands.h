@@ -21,6 +21,6 @@ using ServicesOpener = std::function<absl::StatusOr<std::unique_ptr<Services>>(c
 // Adds the subcommands; a command's outcome is written to `status`. `data`
 // and `store` are bound to each command's --data and --store options.
 void AddReleaseCommands(CLI::App& cli, absl::Status& status, std::string& data, std::string& store,
-                        ServicesOpener open);
+                        const ServicesOpener& open);
 
 }  // namespace aperture

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "tests/integration/test_server.h"
+#include "translog/entry.h"
 
 namespace aperture::testing {
 namespace {
@@ -13,7 +14,8 @@ Config SmallLimits() {
   Config c = DefaultConfig();
   c.server.max_body_bytes = 64 * 1024;
   c.server.max_header_bytes = 8 * 1024;
-  c.server.read_timeout_ms = 300;
+  c.server.header_timeout_ms = 300;
+  c.server.body_timeout_ms = 300;
   return c;
 }
 
@@ -75,6 +77,23 @@ TEST_F(HostileInputTest, BodyOverTheLimit) {
   auto r = client->ReadResponse();
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 413);
+  // The transport's own answers are recorded like the chain's, and say so.
+  const std::string id = r->Header("x-request-id").value_or("");
+  ASSERT_FALSE(id.empty());
+  server_.services().recorder->Flush();
+  auto head = server_.services().log->Head();
+  ASSERT_TRUE(head.ok());
+  auto entries = server_.services().log->Entries(0, head->size);
+  ASSERT_TRUE(entries.ok());
+  bool recorded = false;
+  for (const std::string& entry : *entries) {
+    auto e = translog::EventFromEntry(entry);
+    if (!e.ok() || e->type != "access.decision") continue;
+    Json details = *ParseJson(e->details);
+    if (details.value("request_id", "") != id) continue;
+    recorded = details["route"] == "transport" && details["status"] == 413 && e->reason == "body_too_large";
+  }
+  EXPECT_TRUE(recorded);
   ExpectStillServing();
 }
 
@@ -94,6 +113,42 @@ TEST_F(HostileInputTest, SlowClientIsCutOffWhileOthersAreServed) {
   ASSERT_TRUE(slow->Send("GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Slow: "));
   ExpectStillServing();  // served while the slow client dawdles
   EXPECT_TRUE(slow->WaitForClose(std::chrono::seconds(5)));
+  ExpectStillServing();
+}
+
+// Slowloris: 200 connections dribble their headers a byte at a time, well
+// within any per-byte timer; the header deadline (300 ms here) cuts every
+// one off, and a normal request is answered meanwhile and afterwards.
+TEST_F(HostileInputTest, TwoHundredDribblingConnectionsAreCutOffWhileOthersAreServed) {
+  constexpr int kDribblers = 200;
+  const std::string request = "GET /v1/models HTTP/1.1\r\nHost: h\r\nX-Slow: " + std::string(200, 'a');
+  std::vector<std::unique_ptr<http::TestClient>> dribblers;
+  for (int i = 0; i < kDribblers; ++i) {
+    dribblers.push_back(http::TestClient::Connect(server_.port()));
+    ASSERT_TRUE(dribblers.back()) << i;
+  }
+  // A byte from each every 20 ms for 2 s (the whole header would take 4 s),
+  // until it is answered.
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<bool> answered(kDribblers, false), broken(kDribblers, false);
+  for (size_t pos = 0; std::chrono::steady_clock::now() - start < std::chrono::seconds(2); ++pos) {
+    for (int i = 0; i < kDribblers; ++i) {
+      if (answered[i] || broken[i]) continue;
+      if (dribblers[i]->ReadUntil("408", std::chrono::milliseconds(0))) {
+        answered[i] = true;
+      } else if (!dribblers[i]->Send(request.substr(pos % request.size(), 1))) {
+        broken[i] = true;
+      }
+    }
+    if (pos == 10) ExpectStillServing();  // while all 200 are dribbling
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // Every dribbler was answered 408 at its deadline though it never stopped
+  // sending, and then closed.
+  for (int i = 0; i < kDribblers; ++i) {
+    EXPECT_TRUE(answered[i]) << i << (broken[i] ? ": closed without its 408" : ": still open");
+    EXPECT_TRUE(dribblers[i]->WaitForClose(std::chrono::seconds(5))) << i;
+  }
   ExpectStillServing();
 }
 

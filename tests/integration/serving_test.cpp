@@ -290,5 +290,45 @@ TEST_F(OneSlotTest, QueueFullIs503AndADisconnectFreesTheSlot) {
   EXPECT_EQ(status, 200);
 }
 
+Config SmallTokenBudget() {
+  Config c = DefaultConfig();
+  c.levels[static_cast<size_t>(Level::kApi)].tokens_per_minute = 300;
+  return c;
+}
+
+class TokenBudgetTest : public ServingTest {
+ protected:
+  TokenBudgetTest() : ServingTest(SmallTokenBudget()) {}
+};
+
+// Embeddings spend tokens like completions do: charged on admission, then
+// settled to what the engine counted; the budget then refuses with 429.
+TEST_F(TokenBudgetTest, EmbeddingsAreChargedTokens) {
+  const std::string input(400, 'a');  // ~100 tokens estimated
+  const std::string body = fmt::format(R"({{"model":"tiny","input":["{}","{}"]}})", input, input);
+  int ok = 0;
+  http::TestResponse refused;
+  for (int i = 0; i < 10 && refused.status == 0; ++i) {
+    auto r = server_.Call("POST", "/v1/embeddings", body, dev_);
+    if (r.status == 200) {
+      ++ok;
+      EXPECT_GT(ParseJson(r.body)->at("usage").at("prompt_tokens").get<int>(), 0);
+    } else {
+      refused = r;
+    }
+  }
+  EXPECT_GE(ok, 1);
+  ASSERT_EQ(refused.status, 429) << refused.body;
+  EXPECT_NE(refused.body.find("token limit of 300"), std::string::npos) << refused.body;
+  EXPECT_TRUE(refused.Header("retry-after").has_value());
+  // The tiny model's vocabulary spends about a token a byte, far above the
+  // estimate: the excess was owed (up to a minute's budget), so the budget
+  // is whole again after two minutes rather than one.
+  server_.clock().AdvanceSeconds(60);
+  EXPECT_EQ(server_.Call("POST", "/v1/embeddings", body, dev_).status, 429);
+  server_.clock().AdvanceSeconds(60);
+  EXPECT_EQ(server_.Call("POST", "/v1/embeddings", body, dev_).status, 200);
+}
+
 }  // namespace
 }  // namespace aperture::testing

@@ -9,7 +9,9 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "core/hash.h"
 #include "core/random.h"
+#include "fmt/format.h"
 #include "server/init.h"
 
 namespace aperture::testing {
@@ -92,6 +94,7 @@ http::TestResponse TestServer::Call(const std::string& method, const std::string
   std::vector<std::string> lines = headers;
   if (!key.empty()) lines.push_back("Authorization: Bearer " + key);
   if (!body.empty()) lines.push_back("Content-Type: application/json");
+  Capture(http::TestClient::FormatRequest(method, target, body, lines));
   EXPECT_TRUE(client->SendRequest(method, target, body, lines));
   auto response = client->ReadResponse(std::chrono::seconds(5), /*head=*/method == "HEAD");
   EXPECT_TRUE(response.has_value()) << method << " " << target;
@@ -129,7 +132,27 @@ std::string TestServer::AddPrincipal(const std::string& name, Role role) {
 std::string TestServer::CreateKey(const std::string& principal, std::optional<int64_t> ttl) {
   auto k = services_->access->CreateKey(AccessService::Operator(), principal, ttl);
   EXPECT_TRUE(k.ok()) << k.status();
-  return k.ok() ? k->plaintext : "";
+  if (!k.ok()) return "";
+  auto p = services_->access->ResolvePrincipal(principal);
+  const bool reviewer = p.ok() && p->role == Role::kReviewer;
+  key_roles_.emplace_back(k->plaintext, reviewer                            ? "@REVIEWER@"
+                                        : p.ok() && p->role == Role::kOwner ? "@OWNER@"
+                                                                            : "@MEMBER@");
+  return k->plaintext;
+}
+
+void TestServer::Capture(std::string request) const {
+  const char* dir = std::getenv("APERTURE_CAPTURE_REQUESTS");
+  if (dir == nullptr || *dir == '\0') return;
+  std::vector<std::pair<std::string, std::string>> keys = key_roles_;
+  keys.emplace_back(owner_key_, "@OWNER@");
+  for (const auto& [key, placeholder] : keys) {
+    if (key.empty()) continue;
+    for (size_t at = request.find(key); at != std::string::npos; at = request.find(key, at + placeholder.size())) {
+      request.replace(at, key.size(), placeholder);
+    }
+  }
+  std::ofstream(fmt::format("{}/{}.http", dir, Sha256Hex(request).substr(0, 16)), std::ios::binary) << request;
 }
 
 }  // namespace aperture::testing

@@ -57,6 +57,10 @@ class TestServer {
   void SetEngineFault(absl::Status fault);
 
   Services& services() { return *services_; }
+  // Requests sent through Call are also written, keys replaced by
+  // @OWNER@/@REVIEWER@/@MEMBER@, to the folder named by the environment
+  // variable APERTURE_CAPTURE_REQUESTS when it is set: the whole-server
+  // fuzz target's seeds (fuzz/seeds.sh).
   FakeClock& clock() { return clock_; }
   uint16_t port() const { return app_->port(); }
   const DataDir& dir() const { return dir_; }
@@ -75,6 +79,8 @@ class TestServer {
   std::string owner_key_;
   std::unique_ptr<Services> services_;
   std::unique_ptr<App> app_;
+  void Capture(std::string request) const;
+  std::vector<std::pair<std::string, std::string>> key_roles_;  // key, placeholder
   absl::Mutex fault_mu_;
   absl::Status engine_fault_ ABSL_GUARDED_BY(fault_mu_);
 };

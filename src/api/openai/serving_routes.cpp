@@ -29,12 +29,6 @@ using scheduler::TokenEvent;
 // The principal usage is counted under: a principal id, or "anonymous".
 std::string UsageOwner(const Caller& caller) { return caller.anonymous() ? "anonymous" : caller.principal->id; }
 
-// Token-per-minute bucket of a caller on a model.
-std::string TokenBucket(const RequestContext& ctx) {
-  return fmt::format("tpm/{}/{}", ctx.caller.anonymous() ? "addr:" + ctx.caller.address : ctx.caller.principal->id,
-                     ctx.model_id);
-}
-
 http::Response Refusal(RequestContext& ctx, const absl::Status& status, std::string reason) {
   ctx.Deny(std::move(reason));
   return StatusResponse(status);
@@ -53,13 +47,33 @@ absl::Status EnsureModel(ApiDeps& d, const Model& model) {
   return absl::IsAlreadyExists(s) ? absl::OkStatus() : s;
 }
 
-// Rough prompt size in tokens before the scheduler tokenizes it, for the
-// token budget; the difference is refunded when the real counts are known.
+// Rough size in tokens of text before the scheduler tokenizes it, for the
+// token budget; the difference is settled when the real counts are known.
+int64_t EstimateTextTokens(size_t bytes) { return static_cast<int64_t>(bytes / 4 + 1); }
+
 int64_t EstimatePromptTokens(const CompletionParams& p) {
   if (!p.prompt_tokens.empty()) return static_cast<int64_t>(p.prompt_tokens.size());
   size_t bytes = p.prompt.size();
   for (const ChatMessage& m : p.messages) bytes += m.content.size() + 16;
-  return static_cast<int64_t>(bytes / 4 + 1);
+  return EstimateTextTokens(bytes);
+}
+
+// The most a completion may spend: its prompt and n times the max_tokens
+// its level allows it. A request the handler will refuse spends nothing.
+int64_t CompletionTokenEstimate(const Config& config, const RequestContext& ctx, bool chat) {
+  auto params = ParseCompletionParams(ctx.body, chat);
+  if (!params.ok()) return 0;
+  auto adjust = ApplyLevel(*params, ctx.decision->level, config);
+  if (!adjust.ok()) return 0;
+  return EstimatePromptTokens(*params) + adjust->max_tokens * params->n;
+}
+
+int64_t EmbeddingTokenEstimate(const RequestContext& ctx) {
+  auto params = ParseEmbeddingParams(ctx.body);
+  if (!params.ok()) return 0;
+  int64_t tokens = 0;
+  for (const std::string& input : params->inputs) tokens += EstimateTextTokens(input.size());
+  return tokens;
 }
 
 // The answer to a request whose engine work failed: never a 200. A full
@@ -138,23 +152,9 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   req.sampling.top_logprobs = static_cast<int32_t>(params->top_logprobs);
   req.stop = params->stop;
   req.deadline_micros = d.clock.NowMicros() + d.config.serving.request_timeout_ms * 1000;
-  // Steering: the interventions the research scope filter admitted.
+  // Steering: the interventions the research scope quota admitted.
   const std::optional<Steering> steering = SteeringFrom(ctx);
   if (steering) req.hooks = steering->hooks;
-
-  // The token budget: what this request may use at most, refunded to what it used.
-  const int64_t tpm = d.config.Limits(level).tokens_per_minute;
-  const int64_t budget = EstimatePromptTokens(*params) + adjust->max_tokens * params->n;
-  const std::string bucket = TokenBucket(ctx);
-  if (!ctx.caller.IsAtLeast(Role::kOwner)) {
-    if (auto wait = d.limiter.Acquire(bucket, tpm, std::min(budget, tpm)); wait) {
-      ctx.Deny("token_rate_limited");
-      return http::ErrorResponse(429,
-                                 fmt::format("token limit of {} tokens per minute reached; retry in {} s", tpm, *wait),
-                                 "rate_limited")
-          .SetHeader("Retry-After", std::to_string(*wait));
-    }
-  }
 
   const std::string id = (chat ? "chatcmpl-" : "cmpl-") + NewId("x").substr(2);
   auto state = std::make_shared<Completion>(std::move(*params), id, d.clock.NowSeconds(), model.id, d.streams);
@@ -166,20 +166,18 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
   const std::string request_hash = Sha256Hex(ctx.request.body);
   const std::string owner = UsageOwner(ctx.caller);
   const std::string actor = ctx.caller.actor();
-  const bool charge = !ctx.caller.IsAtLeast(Role::kOwner);
   req.callbacks.on_token = [state](const TokenEvent& e) {
     state->stream->Push(state->response.OnToken(e));
     if (state->params.stream) state->AnswerWithStream();
   };
   req.callbacks.on_choice_end = [state](const ChoiceEnd& e) { state->stream->Push(state->response.OnChoiceEnd(e)); };
-  req.callbacks.on_done = [state, &d, request_hash, owner, actor, charge, bucket, tpm, budget, level,
-                           model_id = model.id, route = ctx.route->name,
+  req.callbacks.on_done = [state, &d, request_hash, owner, actor, level, charges = ctx.charges, model_id = model.id,
+                           route = ctx.route->name,
                            steered = steering ? steering->record : Json()](const GenerateDone& done) {
     // Count and record before the last bytes go out, so a client that has
     // its answer also sees it in /v1/usage.
     const std::string final_chunk = state->response.OnDone(done);
-    const int64_t used = done.prompt_tokens + done.completion_tokens;
-    if (charge && used < budget) d.limiter.Refund(bucket, tpm, std::min(budget, tpm) - std::min(used, tpm));
+    charges.Settle({.tokens = done.prompt_tokens + done.completion_tokens});
     const int64_t now = d.clock.NowSeconds();
     d.usage.Add(owner, model_id, now, done.prompt_tokens, done.completion_tokens);
     Json details = {{"route", route},
@@ -204,10 +202,7 @@ http::Response HandleCompletion(ApiDeps& d, RequestContext& ctx, bool chat) {
     state->AnswerWithStream();
   };
   auto submitted = d.scheduler.Submit(std::move(req));
-  if (!submitted.ok()) {
-    if (charge) d.limiter.Refund(bucket, tpm, std::min(budget, tpm));
-    return SubmitError(submitted.status());
-  }
+  if (!submitted.ok()) return SubmitError(submitted.status());
   scheduler::Scheduler* sched = &d.scheduler;
   auto cancel = [sched, request_id = *submitted] { sched->Cancel(request_id); };
   state->stream->OnCancel(cancel);
@@ -262,7 +257,7 @@ http::Response HandleEmbeddings(ApiDeps& d, RequestContext& ctx) {
     req.model = model.id;
     req.text = params->inputs[i];
     req.deadline_micros = d.clock.NowMicros() + d.config.serving.request_timeout_ms * 1000;
-    req.on_done = [state, i, &d, owner, actor, level, request_hash, model_id = model.id,
+    req.on_done = [state, i, &d, owner, actor, level, request_hash, charges = ctx.charges, model_id = model.id,
                    format = params->encoding_format](absl::StatusOr<scheduler::EmbedResult> result) {
       http::Response answer;
       absl::Status status;
@@ -281,6 +276,7 @@ http::Response HandleEmbeddings(ApiDeps& d, RequestContext& ctx) {
         if (status.ok()) answer.body = EmbeddingsBody(state->vectors, format, model_id, prompt_tokens);
       }
       if (!status.ok()) answer = EngineFailure(status);
+      charges.Settle({.tokens = prompt_tokens});
       const int64_t now = d.clock.NowSeconds();
       d.usage.Add(owner, model_id, now, prompt_tokens, 0);
       d.recorder.Record(LogEvent{"embedding", now, actor, model_id, level, status.ok() ? "ok" : "error",
@@ -383,22 +379,28 @@ void AddServingRoutes(Router& router, ApiDeps& d) {
              Capability::kChat,
              BodyCapabilities,
              [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, true); }};
+  chat.token_estimate = [&d](const RequestContext& ctx) { return CompletionTokenEstimate(d.config, ctx, true); };
   chat.research_demand = [&d](RequestContext& ctx) { return PlanSteering(d, ctx); };
   router.Add(std::move(chat));
-  Route complete{"POST",           "/v1/completions",
-                 "completions",    Access::kAnyone,
-                 ModelFrom::kBody, Capability::kComplete,
-                 BodyCapabilities, [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, false); }};
-  complete.research_demand = [&d](RequestContext& ctx) { return PlanSteering(d, ctx); };
-  router.Add(std::move(complete));
-  router.Add({"POST",
-              "/v1/embeddings",
-              "embeddings",
-              Access::kAnyone,
-              ModelFrom::kBody,
-              Capability::kEmbed,
-              {},
-              [&d](RequestContext& ctx) { return HandleEmbeddings(d, ctx); }});
+  Route completions{"POST",           "/v1/completions",
+                    "completions",    Access::kAnyone,
+                    ModelFrom::kBody, Capability::kComplete,
+                    BodyCapabilities, [&d](RequestContext& ctx) { return HandleCompletion(d, ctx, false); }};
+  completions.token_estimate = [&d](const RequestContext& ctx) {
+    return CompletionTokenEstimate(d.config, ctx, false);
+  };
+  completions.research_demand = [&d](RequestContext& ctx) { return PlanSteering(d, ctx); };
+  router.Add(std::move(completions));
+  Route embeddings{"POST",
+                   "/v1/embeddings",
+                   "embeddings",
+                   Access::kAnyone,
+                   ModelFrom::kBody,
+                   Capability::kEmbed,
+                   {},
+                   [&d](RequestContext& ctx) { return HandleEmbeddings(d, ctx); }};
+  embeddings.token_estimate = EmbeddingTokenEstimate;
+  router.Add(std::move(embeddings));
   router.Add({"GET", "/v1/usage", "usage", Access::kPrincipal, ModelFrom::kNone, {}, {}, [&d](RequestContext& ctx) {
                 return HandleUsage(d, ctx);
               }});

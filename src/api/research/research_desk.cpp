@@ -23,7 +23,7 @@ ResearchDesk::~ResearchDesk() { Stop(); }
 
 void ResearchDesk::Post(std::function<void()> task) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    StdMutexLock lock(&mu_);
     if (!stopped_) {
       tasks_.push_back(std::move(task));
       cv_.notify_one();
@@ -35,7 +35,7 @@ void ResearchDesk::Post(std::function<void()> task) {
 
 void ResearchDesk::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    StdMutexLock lock(&mu_);
     stopping_ = true;
   }
   cv_.notify_one();
@@ -46,8 +46,8 @@ void ResearchDesk::Run() {
   for (;;) {
     std::function<void()> task;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+      StdMutexLock lock(&mu_);
+      while (!stopping_ && tasks_.empty()) lock.Wait(cv_);
       if (tasks_.empty()) {
         stopped_ = true;
         return;
@@ -63,7 +63,7 @@ absl::StatusOr<std::string> ResearchDesk::FileSha256(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return absl::UnavailableError(fmt::format("cannot read the model file {}", path));
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    StdMutexLock lock(&mu_);
     auto it = digests_.find(path);
     if (it != digests_.end() && it->second.size == st.st_size && it->second.mtime == st.st_mtime) {
       return it->second.sha256;
@@ -84,7 +84,7 @@ absl::StatusOr<std::string> ResearchDesk::FileSha256(const std::string& path) {
     ::munmap(map, static_cast<size_t>(st.st_size));
   }
   ::close(fd);
-  std::lock_guard<std::mutex> lock(mu_);
+  StdMutexLock lock(&mu_);
   digests_[path] = {st.st_size, st.st_mtime, digest};
   return digest;
 }

@@ -15,13 +15,14 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "aperture/recorder.h"
 #include "core/json.h"
+#include "core/std_mutex.h"
 #include "translog/log_reader.h"
 
 namespace aperture {
@@ -52,16 +53,16 @@ class ResearchDesk {
 
   Recorder& recorder_;
   translog::LogReader& log_;
-  std::mutex mu_;
+  StdMutex mu_;  // the scheduler's threads post here (core/std_mutex.h)
   std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;  // guarded by mu_
-  bool stopping_ = false;                    // guarded by mu_
-  bool stopped_ = false;                     // guarded by mu_
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   struct Digest {
     int64_t size = 0, mtime = 0;
     std::string sha256;
   };
-  std::map<std::string, Digest> digests_;  // guarded by mu_
+  std::map<std::string, Digest> digests_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

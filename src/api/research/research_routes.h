@@ -5,7 +5,7 @@
 // completions at levels with `intervene`.
 //
 // Each route's planner (Route::research_demand) parses the body, loads the
-// model and plans the request, so the research scope filter decides on
+// model and plans the request, so the research scope quota decides on
 // exactly what it will read, write and cost; the handler submits the plan
 // to the scheduler as a job and answers later (http::DeferredResponse).
 // The job's result is formatted on the ResearchDesk's thread, recorded as

@@ -10,9 +10,6 @@
 namespace aperture::store {
 namespace {
 
-constexpr char kPrincipalCols[] = "id, name, role, created_at";
-constexpr char kKeyCols[] = "id, principal_id, hash, created_at, expires_at, revoked_at, last_used_at";
-
 Principal ReadPrincipal(const Statement& s) {
   return Principal{s.Text(0), s.Text(1), ParseRole(s.Text(2)).value_or(Role::kMember), s.Int(3)};
 }
