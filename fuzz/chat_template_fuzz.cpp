@@ -19,7 +19,7 @@ namespace {
 
 using namespace aperture::engine;
 
-const Tokenizer& Vocab() {
+const Tokenizer& SharedTokenizer() {
   static const Tokenizer* tokenizer = [] {
     auto f = GgufFile::Open(std::string(APERTURE_SHARED_DIR) + "/models/vocab/ggml-vocab-llama-spm.gguf");
     if (!f.ok()) __builtin_trap();
@@ -53,9 +53,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (bool generation_prompt : {true, false}) {
     auto rendered = chat.Render(messages, generation_prompt);
     if (!rendered.ok()) continue;
-    const ChatEncoder encoder(Vocab());
+    const ChatEncoder encoder(SharedTokenizer());
     for (int32_t id : encoder.Encode(*rendered)) {
-      if (id < 0 || id >= Vocab().n_vocab()) __builtin_trap();
+      if (id < 0 || id >= SharedTokenizer().n_vocab()) __builtin_trap();
     }
     (void)encoder.Stops(chat);
   }

@@ -693,9 +693,11 @@ absl::Status PgStore::AddEvalItems(const std::string& run_id,
     const std::string state = Text(run[0][0]);
     if (state != "running")
       return absl::FailedPreconditionError(fmt::format("evaluation run '{}' is {}", run_id, state));
-    for (const auto& [index, json] : items) {
+    for (const auto& item : items) {
+      // Not a structured binding: clang 14 cannot capture one in a lambda.
+      const int64_t index = item.first;
       absl::Status s = Statement([&] {
-        tx.exec_params("INSERT INTO eval_items (run_id, idx, result) VALUES ($1, $2, $3)", run_id, index, json);
+        tx.exec_params("INSERT INTO eval_items (run_id, idx, result) VALUES ($1, $2, $3)", run_id, index, item.second);
       });
       if (absl::IsAlreadyExists(s)) {
         return absl::AlreadyExistsError(fmt::format("item {} of run '{}' is already recorded", index, run_id));
