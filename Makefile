@@ -7,8 +7,8 @@ ASAN_BUILD := build-asan
 DEB_PACKAGES := build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev \
   libboost-dev nlohmann-json3-dev libsqlite3-dev libsodium-dev libopenblas-dev \
   libpcre2-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libabsl-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev nginx-light wrk curl python3-numpy sqlite3 libpqxx-dev postgresql \
-  chromium
+  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev nginx-light wrk curl python3-numpy sqlite3 libpqxx-dev \
+  postgresql chromium
 
 .PHONY: deps build asan demo test unit-test asan-test integration-test node-test python-test web-test thread-safety lint \
   bench fuzz fuzz-seeds soak clean

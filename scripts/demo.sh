@@ -87,6 +87,7 @@ Anyone else chats with 'demo' at its public level, hosted.
 Try:
   curl http://$listen/v1/models/demo/release
   curl -H "Authorization: Bearer $(cat "$data/member.key")" http://$listen/v1/me
+  curl http://$listen/v1/models/demo/openness      (how open it is, computed; /report is the signed transparency report)
 
 Serving until Ctrl-C.
 MSG

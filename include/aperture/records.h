@@ -50,6 +50,11 @@ struct Model {
   // owner declares them ("sha256:<64 hex>"), shown as declared, never
   // verified (Aperture does not hold the remote weights).
   std::string declared_digest = {};
+  // The licence in force (copied from the latest Licence, so every request
+  // sees it with the model): its SHA-256 ("" = none set) and the levels
+  // whose callers must accept it (bit i for Level i; never open).
+  std::string licence_sha256 = {};
+  uint32_t licence_levels = 0;
 };
 
 // One server a model's hosted and api traffic may go to, with its share of
@@ -199,6 +204,52 @@ struct ModelCard {
   std::string markdown;
   int64_t updated_at = 0;
   std::string updated_by;  // principal id or "cli"
+};
+
+// A model's licence as its owner set it; each change is kept, the latest is
+// in force.
+struct Licence {
+  int64_t id = 0;  // ascending
+  std::string model_id;
+  std::string spdx_id;         // "Apache-2.0", or "" for a custom licence
+  std::string name;            // "Apache License 2.0", or the custom licence's title
+  std::string text;            // the full text callers accept
+  std::string sha256;          // hex, of text
+  uint32_t accept_levels = 0;  // as Model::licence_levels
+  std::string set_by;          // principal id or "cli"
+  int64_t set_at = 0;
+};
+
+// A principal's acceptance of one licence text (by its SHA-256).
+struct LicenceAcceptance {
+  std::string principal_id;
+  std::string model_id;
+  std::string licence_sha256;
+  int64_t accepted_at = 0;
+};
+
+// An owner's claim that an openness component (a Model Openness Framework
+// component the server does not serve itself) is available at `url`.
+struct OpennessDeclaration {
+  std::string model_id;
+  std::string component;  // e.g. "data-card"
+  std::string url;
+  std::string licence;  // SPDX id, or "" when not stated
+  std::string note;
+  std::string declared_by;
+  int64_t declared_at = 0;
+};
+
+// A signed manifest of a model's files, one per version of the files.
+struct ManifestRecord {
+  int64_t id = 0;  // ascending
+  std::string model_id;
+  std::string root_sha256;  // hex
+  std::string files;        // JSON array of {"name","sha256","size","role"}
+  std::string bundle;       // the Sigstore bundle JSON, as served
+  std::string key_hint;     // SHA-256 of the signing key's public PEM
+  std::string log_entry;    // the manifest.signed log entry, exactly as logged
+  int64_t created_at = 0;
 };
 
 // One event for the record: an access decision, a key created, a grant...

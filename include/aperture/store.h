@@ -116,6 +116,37 @@ class Store {
   virtual absl::StatusOr<std::vector<UsageRow>> ListUsage(const std::string& principal, const std::string& from_day,
                                                           const std::string& to_day) = 0;
 
+  // Licences. Setting one appends it to the model's history and copies its
+  // sha256 and accept_levels onto the model (NotFound for an unknown model).
+  virtual absl::Status SetLicence(const Licence& licence) = 0;
+  // The licence in force; nullopt when none was ever set.
+  virtual absl::StatusOr<std::optional<Licence>> FindLicence(const std::string& model_id) = 0;
+  // Every licence the model has had, oldest first.
+  virtual absl::StatusOr<std::vector<Licence>> ListLicences(const std::string& model_id) = 0;
+  // Records an acceptance; accepting the same text again is AlreadyExists.
+  virtual absl::Status AddLicenceAcceptance(const LicenceAcceptance& acceptance) = 0;
+  virtual absl::StatusOr<bool> HasAcceptedLicence(const std::string& principal_id, const std::string& model_id,
+                                                  const std::string& licence_sha256) = 0;
+
+  // Openness declarations: at most one per (model, component); setting one
+  // replaces the earlier. Removing an absent one is NotFound.
+  virtual absl::Status SetOpennessDeclaration(const OpennessDeclaration& declaration) = 0;
+  virtual absl::Status RemoveOpennessDeclaration(const std::string& model_id, const std::string& component) = 0;
+  virtual absl::StatusOr<std::vector<OpennessDeclaration>> ListOpennessDeclarations(const std::string& model_id) = 0;
+
+  // Signed manifests, one per version of a model's files.
+  virtual absl::Status AddManifest(const ManifestRecord& manifest) = 0;
+  virtual absl::StatusOr<std::optional<ManifestRecord>> LatestManifest(const std::string& model_id) = 0;
+
+  // Digests of files on disk, remembered with the file's identity (device,
+  // inode, size, times) so an unchanged file is not hashed again.
+  struct FileDigest {
+    std::string identity;
+    std::string sha256;
+  };
+  virtual absl::StatusOr<std::optional<FileDigest>> FindFileDigest(const std::string& path) = 0;
+  virtual absl::Status SaveFileDigest(const std::string& path, const FileDigest& digest) = 0;
+
   // Replicas: server processes sharing this store. SaveReplica inserts or
   // refreshes a row; ListReplicas gives those seen at or after `seen_since`,
   // by id; RemoveReplica forgets one (an orderly stop).

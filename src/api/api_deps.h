@@ -17,9 +17,12 @@
 #include "config/config.h"
 #include "core/clock.h"
 #include "core/json.h"
+#include "distribution/distribution_service.h"
 #include "filters/metrics.h"
+#include "openness/openness_service.h"
 #include "release/eval_service.h"
 #include "release/release_service.h"
+#include "report/report_service.h"
 #include "scheduler/scheduler.h"
 #include "translog/log_reader.h"
 
@@ -45,6 +48,9 @@ struct ApiDeps {
   UsageMeter& usage;
   ReleaseService& release;
   EvalService& evals;
+  distribution::DistributionService& distribution;  // licences, files, manifests
+  openness::OpennessService& openness;
+  report::ReportService& reports;
   const SessionService& sessions;     // browser sign-in (the web interface)
   translog::LogReader& log;           // the transparency log, for a principal's own entries
   const std::string& log_public_key;  // the Ed25519 key that signs its checkpoints

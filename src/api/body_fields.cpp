@@ -1,17 +1,10 @@
 #include "api/body_fields.h"
 
-#include "absl/strings/cord.h"
 #include "core/status_macros.h"
 #include "core/time_format.h"
 #include "fmt/format.h"
 
 namespace aperture {
-
-absl::Status FieldError(std::string_view field, const std::string& message) {
-  absl::Status s = absl::InvalidArgumentError(message);
-  s.SetPayload("aperture/param", absl::Cord(std::string(field)));
-  return s;
-}
 
 absl::StatusOr<std::optional<Level>> OptionalLevel(const Json& body, std::string_view field) {
   ASSIGN_OR_RETURN(auto name, OptionalString(body, field));

@@ -16,7 +16,4 @@ absl::StatusOr<std::optional<Level>> OptionalLevel(const Json& body, std::string
 // A duration such as "30d" as seconds; nullopt if absent.
 absl::StatusOr<std::optional<int64_t>> OptionalDuration(const Json& body, std::string_view field);
 
-// InvalidArgument carrying `field` as the OpenAI-style param.
-absl::Status FieldError(std::string_view field, const std::string& message);
-
 }  // namespace aperture

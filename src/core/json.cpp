@@ -8,10 +8,9 @@ namespace {
 
 constexpr char kParamPayload[] = "aperture/param";
 
-absl::Status FieldError(std::string_view field, std::string_view message) {
-  absl::Status s = absl::InvalidArgumentError(fmt::format("'{}' {}", field, message));
-  s.SetPayload(kParamPayload, absl::Cord(std::string(field)));
-  return s;
+// "'field' <problem>", carrying the field.
+absl::Status FieldProblem(std::string_view field, std::string_view problem) {
+  return FieldError(field, fmt::format("'{}' {}", field, problem));
 }
 
 // Depth of [ and { outside strings; stops as soon as max_depth is exceeded.
@@ -40,6 +39,12 @@ bool DepthWithin(std::string_view text, int max_depth) {
 
 }  // namespace
 
+absl::Status FieldError(std::string_view field, const std::string& message) {
+  absl::Status s = absl::InvalidArgumentError(message);
+  s.SetPayload(kParamPayload, absl::Cord(std::string(field)));
+  return s;
+}
+
 absl::StatusOr<Json> ParseJson(std::string_view text, int max_depth) {
   if (!DepthWithin(text, max_depth)) {
     return absl::InvalidArgumentError(fmt::format("JSON is nested more than {} levels deep", max_depth));
@@ -57,15 +62,15 @@ std::string DumpJson(const Json& value, int indent) {
 
 absl::StatusOr<std::string> RequiredString(const Json& obj, std::string_view field) {
   auto it = obj.find(field);
-  if (it == obj.end() || it->is_null()) return FieldError(field, "is required");
-  if (!it->is_string()) return FieldError(field, "must be a string");
+  if (it == obj.end() || it->is_null()) return FieldProblem(field, "is required");
+  if (!it->is_string()) return FieldProblem(field, "must be a string");
   return it->get<std::string>();
 }
 
 absl::StatusOr<std::optional<std::string>> OptionalString(const Json& obj, std::string_view field) {
   auto it = obj.find(field);
   if (it == obj.end() || it->is_null()) return std::optional<std::string>();
-  if (!it->is_string()) return FieldError(field, "must be a string");
+  if (!it->is_string()) return FieldProblem(field, "must be a string");
   return std::optional<std::string>(it->get<std::string>());
 }
 
@@ -73,24 +78,24 @@ absl::StatusOr<std::optional<int64_t>> OptionalInt(const Json& obj, std::string_
   auto it = obj.find(field);
   if (it == obj.end() || it->is_null()) return std::optional<int64_t>();
   if (it->is_number_unsigned()) {
-    if (it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) return FieldError(field, "is too large");
+    if (it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) return FieldProblem(field, "is too large");
     return std::optional<int64_t>(static_cast<int64_t>(it->get<uint64_t>()));
   }
-  if (!it->is_number_integer()) return FieldError(field, "must be an integer");
+  if (!it->is_number_integer()) return FieldProblem(field, "must be an integer");
   return std::optional<int64_t>(it->get<int64_t>());
 }
 
 absl::StatusOr<std::optional<double>> OptionalNumber(const Json& obj, std::string_view field) {
   auto it = obj.find(field);
   if (it == obj.end() || it->is_null()) return std::optional<double>();
-  if (!it->is_number()) return FieldError(field, "must be a number");
+  if (!it->is_number()) return FieldProblem(field, "must be a number");
   return std::optional<double>(it->get<double>());
 }
 
 absl::StatusOr<std::optional<bool>> OptionalBool(const Json& obj, std::string_view field) {
   auto it = obj.find(field);
   if (it == obj.end() || it->is_null()) return std::optional<bool>();
-  if (!it->is_boolean()) return FieldError(field, "must be true or false");
+  if (!it->is_boolean()) return FieldProblem(field, "must be true or false");
   return std::optional<bool>(it->get<bool>());
 }
 

@@ -40,6 +40,9 @@ absl::StatusOr<std::optional<int64_t>> OptionalInt(const Json& obj, std::string_
 absl::StatusOr<std::optional<double>> OptionalNumber(const Json& obj, std::string_view field);
 absl::StatusOr<std::optional<bool>> OptionalBool(const Json& obj, std::string_view field);
 
+// InvalidArgument with `message`, carrying `field` as the OpenAI-style param.
+absl::Status FieldError(std::string_view field, const std::string& message);
+
 // The field name carried by an error from the accessors above ("" if none);
 // the HTTP layer reports it as the OpenAI-style `param`.
 std::string ErrorParam(const absl::Status& status);

@@ -58,7 +58,8 @@ class Router {
  public:
   void Add(Route route);
   // The matching route and its path parameters; nullptr if none. Sets
-  // `method_mismatch` when the path exists under another method (405).
+  // `method_mismatch` when the path exists under another method (405). A
+  // HEAD request matches the GET route of its path.
   const Route* Match(std::string_view method, std::string_view path,
                      std::vector<std::pair<std::string, std::string>>& params, bool& method_mismatch) const;
 

@@ -45,7 +45,8 @@ const Route* Router::Match(std::string_view method, std::string_view path,
       }
     }
     if (!ok) continue;
-    if (c.route.method != method) {
+    // HEAD is GET without the body (the server leaves the body out).
+    if (c.route.method != method && !(method == "HEAD" && c.route.method == "GET")) {
       method_mismatch = true;
       continue;
     }

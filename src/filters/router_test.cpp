@@ -25,5 +25,18 @@ TEST(RouterTest, MatchesSegmentsAndParams) {
   EXPECT_EQ(r.Match("GET", "", params, mismatch), nullptr);
 }
 
+TEST(RouterTest, HeadMatchesTheGetRouteOnly) {
+  Router r;
+  r.Add({"GET", "/v1/models/{model}", "models.get"});
+  r.Add({"POST", "/v1/completions", "completions"});
+  std::vector<std::pair<std::string, std::string>> params;
+  bool mismatch = false;
+  const Route* route = r.Match("HEAD", "/v1/models/m1", params, mismatch);
+  ASSERT_NE(route, nullptr);
+  EXPECT_EQ(route->name, "models.get");
+  EXPECT_EQ(r.Match("HEAD", "/v1/completions", params, mismatch), nullptr);
+  EXPECT_TRUE(mismatch);
+}
+
 }  // namespace
 }  // namespace aperture

@@ -1,7 +1,9 @@
-// An HTTP response: a whole body, a stream of chunks (server-sent events),
-// or one that is not known yet (a completion waiting for the engine).
+// An HTTP response: a whole body, a stream of chunks (server-sent events,
+// files sent from disk), or one that is not known yet (a completion waiting
+// for the engine).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -51,6 +53,12 @@ struct Response {
   // When set, `body` is ignored and the response is sent with chunked
   // transfer encoding from the source.
   std::shared_ptr<ChunkSource> stream;
+  // With `stream`: the body's exact length when known in advance (a file).
+  // The response then carries Content-Length instead of chunked framing (so
+  // clients see the size, HTTP/1.0 connections stay open, and HEAD shows
+  // it); the source must produce exactly this many bytes and then the end,
+  // or the server closes the connection, cutting the body short.
+  std::optional<uint64_t> stream_length;
   // When set, everything else is ignored: the response is `pending`'s.
   std::shared_ptr<PendingResponse> pending;
 

@@ -115,11 +115,12 @@ class ServerTest : public ::testing::Test {
 
   Response Handle(Request& request) {
     calls_.fetch_add(1);
-    if (request.path == "/stream") {
+    if (request.path == "/stream" || request.path == "/sized") {
       std::lock_guard lock(source_mu_);
       Response response;
       response.content_type = "text/event-stream";
       response.stream = source_;
+      if (request.path == "/sized") response.stream_length = sized_length_;
       return response;
     }
     if (request.path == "/throw") throw std::runtime_error("handler failed");
@@ -151,9 +152,10 @@ class ServerTest : public ::testing::Test {
     return response;
   }
 
-  void SetSource(std::shared_ptr<ThreadedSource> source) {
+  void SetSource(std::shared_ptr<ThreadedSource> source, uint64_t sized_length = 0) {
     std::lock_guard lock(source_mu_);
     source_ = std::move(source);
+    sized_length_ = sized_length;
   }
 
   std::shared_ptr<DeferredResponse> later() {
@@ -165,6 +167,7 @@ class ServerTest : public ::testing::Test {
   std::atomic<int> calls_{0};
   std::mutex source_mu_;
   std::shared_ptr<ThreadedSource> source_;
+  uint64_t sized_length_ = 0;
   std::shared_ptr<DeferredResponse> later_;
   std::atomic<int> later_cancels_{0};
 };
@@ -620,6 +623,75 @@ TEST_F(ServerTest, StreamedChunksArriveInOrder) {
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(next->status, 200);
   EXPECT_EQ(source->cancels(), 0);
+}
+
+TEST_F(ServerTest, SizedStreamHasContentLengthAndKeepsTheConnection) {
+  StartServer();
+  auto source = std::make_shared<ThreadedSource>(3, milliseconds(1));
+  SetSource(source, 9);  // "c0;c1;c2;"
+  auto client = Connect();
+  ASSERT_TRUE(client->SendRequest("GET", "/sized"));
+  auto response = client->ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_FALSE(response->chunked);
+  EXPECT_EQ(response->Header("content-length"), "9");
+  EXPECT_EQ(response->body, "c0;c1;c2;");
+  ASSERT_TRUE(client->SendRequest("GET", "/after"));
+  auto next = client->ReadResponse();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->status, 200);
+  EXPECT_EQ(source->cancels(), 0);
+}
+
+TEST_F(ServerTest, SizedStreamOverHttp10StaysOpenWhenAskedTo) {
+  StartServer();
+  SetSource(std::make_shared<ThreadedSource>(3, milliseconds(1)), 9);
+  auto client = Connect();
+  ASSERT_TRUE(client->Send("GET /sized HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  auto response = client->ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->body, "c0;c1;c2;");
+  ASSERT_TRUE(client->Send("GET /after HTTP/1.0\r\n\r\n"));
+  auto next = client->ReadResponse();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->status, 200);
+}
+
+TEST_F(ServerTest, SizedStreamEndingShortClosesTheConnection) {
+  StartServer();
+  SetSource(std::make_shared<ThreadedSource>(3, milliseconds(1)), 12);  // three bytes never come
+  auto client = Connect();
+  ASSERT_TRUE(client->SendRequest("GET", "/sized"));
+  // The client cannot get a whole response: the connection closes first.
+  EXPECT_FALSE(client->ReadResponse().has_value());
+}
+
+TEST_F(ServerTest, SizedStreamRunningLongClosesTheConnectionAndCancels) {
+  StartServer();
+  auto source = std::make_shared<ThreadedSource>(-1, milliseconds(1));
+  SetSource(source, 7);  // the third chunk would overrun
+  auto client = Connect();
+  ASSERT_TRUE(client->SendRequest("GET", "/sized"));
+  ASSERT_TRUE(client->ReadUntil("c0;c1;"));
+  EXPECT_EQ(client->pending().find("c2;"), std::string::npos);
+  EXPECT_TRUE(client->WaitForClose(milliseconds(5000)));
+  EXPECT_TRUE(Eventually([&] { return source->cancels() == 1; }));
+}
+
+TEST_F(ServerTest, HeadOfSizedStreamShowsItsLengthAndNoBody) {
+  StartServer();
+  auto source = std::make_shared<ThreadedSource>(3, milliseconds(1));
+  SetSource(source, 9);
+  auto client = Connect();
+  ASSERT_TRUE(client->SendRequest("HEAD", "/sized"));
+  auto response = client->ReadResponse(std::chrono::seconds(5), /*head=*/true);
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->Header("content-length"), "9");
+  EXPECT_TRUE(response->body.empty());
+  ASSERT_TRUE(client->SendRequest("GET", "/after"));
+  auto next = client->ReadResponse();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->body, "method=GET path=/after remote=127.0.0.1 body=");
 }
 
 TEST_F(ServerTest, Http10StreamEndsWithTheConnection) {

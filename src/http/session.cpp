@@ -328,13 +328,17 @@ void Session::CancelPending() {
 }
 
 void Session::StartStream(bool head_only) {
-  chunked_ = version_ >= 11;
-  // Without chunked framing (HTTP/1.0) the end of the body is the close.
-  if (!chunked_) keep_alive_ = false;
+  sized_ = response_.stream_length.has_value();
+  stream_left_ = response_.stream_length.value_or(0);
+  chunked_ = !sized_ && version_ >= 11;
+  // Without a length or chunked framing (HTTP/1.0) the end of the body is the close.
+  if (!sized_ && !chunked_) keep_alive_ = false;
   streaming_ = true;
   stream_cancelled_ = false;
-  AppendResponseHead(response_, version_, chunked_ ? BodyFraming::kChunked : BodyFraming::kUntilClose, 0, keep_alive_,
-                     &out_);
+  const BodyFraming framing = sized_     ? BodyFraming::kLength
+                              : chunked_ ? BodyFraming::kChunked
+                                         : BodyFraming::kUntilClose;
+  AppendResponseHead(response_, version_, framing, static_cast<size_t>(stream_left_), keep_alive_, &out_);
   phase_ = Phase::kStreaming;
   SetDeadline(core_->options().idle_timeout);
   net::async_write(socket_, net::buffer(out_), [self = shared_from_this(), head_only](beast::error_code ec, size_t) {
@@ -385,6 +389,13 @@ void Session::OnChunk(uint64_t seq, std::optional<std::string> chunk) {
   awaiting_chunk_ = false;
   SetDeadline(core_->options().idle_timeout);
   auto self = shared_from_this();
+  if (sized_) {
+    // A sized body must be exactly as long as announced: a short or long
+    // source leaves the client nothing to trust but the closed connection.
+    if (!chunk) return stream_left_ == 0 ? EndStream() : Close();
+    if (chunk->size() > stream_left_) return Close();
+    stream_left_ -= chunk->size();
+  }
   if (!chunk) {
     if (!chunked_) return EndStream();
     net::async_write(socket_, net::buffer(kLastChunk.data(), kLastChunk.size()), [self](beast::error_code ec, size_t) {

@@ -118,7 +118,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool read_pending_ = false;  // a ReadMore() read is outstanding
   bool keep_alive_ = true;
   int version_ = 11;
-  bool chunked_ = true;          // the stream uses chunked framing (HTTP/1.1)
+  bool chunked_ = true;          // the stream uses chunked framing (HTTP/1.1, length unknown)
+  bool sized_ = false;           // the stream has a Content-Length (Response::stream_length)
+  uint64_t stream_left_ = 0;     // bytes a sized stream still owes
   bool streaming_ = false;       // a ChunkSource is active
   bool awaiting_chunk_ = false;  // Next() called, its chunk not yet arrived
   bool stream_cancelled_ = false;

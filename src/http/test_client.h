@@ -43,8 +43,12 @@ class TestClient {
   static std::string FormatRequest(std::string_view method, std::string_view target, std::string_view body = {},
                                    const std::vector<std::string>& header_lines = {});
   // Reads one complete response; nullopt on timeout, close before a whole
-  // response, or unparsable bytes.
-  std::optional<TestResponse> ReadResponse(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // response, or unparsable bytes. `head`: the answer to a HEAD request
+  // (its Content-Length announces a body that is not sent).
+  std::optional<TestResponse> ReadResponse(std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                                           bool head = false);
+  // Reads raw bytes until at least `bytes` are pending; false on timeout or close.
+  bool ReadAtLeast(size_t bytes, std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // Reads raw bytes until `needle` has been received; false on timeout or close.
   bool ReadUntil(std::string_view needle, std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // Discards incoming bytes until the server closes the connection (EOF or

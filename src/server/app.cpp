@@ -8,11 +8,14 @@
 #include <iterator>
 
 #include "api/admin/admin_routes.h"
+#include "api/files/files_routes.h"
+#include "api/files/licence_routes.h"
 #include "api/log/log_routes.h"
 #include "api/me/me_routes.h"
 #include "api/models/model_info_routes.h"
 #include "api/openai/model_routes.h"
 #include "api/openai/serving_routes.h"
+#include "api/openness/openness_routes.h"
 #include "api/ops/ops_routes.h"
 #include "api/release/release_routes.h"
 #include "api/research/research_routes.h"
@@ -25,6 +28,7 @@
 #include "filters/authn/authn_filter.h"
 #include "filters/authz/authz_filter.h"
 #include "filters/engine/engine_filter.h"
+#include "filters/licence/licence_filter.h"
 #include "filters/limits/parse_filter.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -82,6 +86,21 @@ absl::Status CheckKeysMatchStore(const DataDir& dir, const std::string& hash_sec
         "the log in {} is signed by another key than {}; every replica on one store needs the same signing.key and "
         "hash.key (docs/deploy.md)",
         store::RedactLocation(dir.store_location()), dir.signing_key()));
+  }
+  return absl::OkStatus();
+}
+
+// Manifests and reports are signed with manifest.key, which every process
+// on a store must share too: a replica with a key of its own would publish
+// manifests that the key at /v1/signing-key does not verify.
+absl::Status CheckManifestKeyMatchesStore(const DataDir& dir, const distribution::EcdsaP256Signer& key, Store& store) {
+  const std::string hint = Sha256Hex(key.PublicPem());
+  ASSIGN_OR_RETURN(std::string stored, store.KeepSetting("manifest_key_hint", hint));
+  if (stored != hint) {
+    return absl::FailedPreconditionError(fmt::format(
+        "{} is not the key this store's manifests are signed with; every replica on one store needs the same "
+        "manifest.key, signing.key and hash.key (docs/deploy.md)",
+        dir.manifest_key()));
   }
   return absl::OkStatus();
 }
@@ -161,6 +180,15 @@ absl::StatusOr<std::unique_ptr<Services>> Services::Open(const DataDir& dir, con
     }
   }
   s->release = std::make_unique<ReleaseService>(*s->store, *s->recorder, s->clock, std::move(in_force));
+  ASSIGN_OR_RETURN(distribution::EcdsaP256Signer manifest_key, OpenManifestKey(dir));
+  RETURN_IF_ERROR(CheckManifestKeyMatchesStore(dir, manifest_key, *s->store));
+  s->distribution =
+      std::make_unique<distribution::DistributionService>(*s->store, *s->recorder, s->clock, std::move(manifest_key));
+  s->openness =
+      std::make_unique<openness::OpennessService>(*s->store, *s->recorder, s->clock, s->config, *s->distribution);
+  // Findings are not recorded by this build; the report says so (report/findings_summary.h).
+  s->reports = std::make_unique<report::ReportService>(*s->store, *s->log, s->clock, *s->distribution, *s->openness,
+                                                       report::NoFindingsTracked);
   if (!policy_path.empty()) RETURN_IF_ERROR(s->UsePolicyFile(policy_path));
   return s;
 }
@@ -190,6 +218,7 @@ App::App(Services& s, AppTestHooks hooks)
           .engine_fault = std::move(hooks.engine_fault)})),
       evals_(std::make_unique<EvalService>(*s.store, *s.recorder, s.clock, *s.release, *scheduler_)),
       authenticator_(*s.store, *s.hasher, s.clock, s.key_usage),
+      licence_gate_(*s.store),
       sessions_(*s.store, *s.recorder, *s.hasher, authenticator_, s.config, s.clock),
       deps_{.store = *s.store,
             .recorder = *s.recorder,
@@ -203,6 +232,9 @@ App::App(Services& s, AppTestHooks hooks)
             .usage = s.usage,
             .release = *s.release,
             .evals = *evals_,
+            .distribution = *s.distribution,
+            .openness = *s.openness,
+            .reports = *s.reports,
             .sessions = sessions_,
             .log = *s.log,
             .log_public_key = s.log_public_key,
@@ -220,6 +252,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   AddServingRoutes(app->router_, app->deps_);
   AddAdminRoutes(app->router_, app->deps_);
   AddReleaseRoutes(app->router_, app->deps_);
+  AddLicenceRoutes(app->router_, app->deps_);
+  AddFilesRoutes(app->router_, app->deps_);
+  AddOpennessRoutes(app->router_, app->deps_);
   AddResearchRoutes(app->router_, app->deps_);
   AddLogRoutes(app->router_, *services.log, services.log_public_key);
   AddMeRoutes(app->router_, app->deps_);
@@ -248,6 +283,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(Services& services, const std::s
   quotas.push_back(std::make_unique<ResearchScopeQuota>(services.config, *services.store, app->research_limiter_,
                                                         app->research_quota_, services.clock));
   chain.push_back(std::make_unique<AdmissionFilter>(std::move(quotas)));
+  // After admission (it reads the store); a refusal gives the charges back.
+  chain.push_back(std::make_unique<LicenceFilter>(app->licence_gate_));
   app->pipeline_ = std::make_unique<Pipeline>(
       std::move(chain), RecordFilter(*services.recorder, app->metrics_, services.clock), services.clock);
 

@@ -15,6 +15,7 @@
 #include "access/authenticator.h"
 #include "access/authorizer.h"
 #include "access/key_usage.h"
+#include "access/licence_gate.h"
 #include "access/research_quota.h"
 #include "access/session_service.h"
 #include "access/usage_meter.h"
@@ -25,13 +26,16 @@
 #include "backends/backend_client.h"
 #include "backends/remote_backends.h"
 #include "config/config.h"
+#include "distribution/distribution_service.h"
 #include "filters/admission/rate_quotas.h"
 #include "filters/metrics.h"
 #include "filters/pipeline.h"
 #include "filters/route.h"
 #include "http/server.h"
+#include "openness/openness_service.h"
 #include "release/eval_service.h"
 #include "release/release_service.h"
+#include "report/report_service.h"
 #include "scheduler/scheduler.h"
 #include "server/data_dir.h"
 #include "translog/log_reader.h"
@@ -65,6 +69,10 @@ class Services {
   std::unique_ptr<AccessService> access;
   std::unique_ptr<Authorizer> authorizer;
   std::unique_ptr<ReleaseService> release;
+  // Licences, model files and signed manifests; openness cards; reports.
+  std::unique_ptr<distribution::DistributionService> distribution;
+  std::unique_ptr<openness::OpennessService> openness;
+  std::unique_ptr<report::ReportService> reports;
 
   // Reads the policy file at `path` and, if it is valid, puts it in force
   // (recorded as policy.changed by `actor`, a principal id or "cli" for the
@@ -131,6 +139,7 @@ class App {
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<EvalService> evals_;
   Authenticator authenticator_;
+  LicenceGate licence_gate_;
   SessionService sessions_;  // the web interface's sign-in
   ApiDeps deps_;
   Router router_;

@@ -15,6 +15,7 @@
 #include "fmt/format.h"
 #include "server/app.h"
 #include "server/cli_options.h"
+#include "server/distribution_commands.h"
 #include "server/engine_commands.h"
 #include "server/init.h"
 #include "server/log_commands.h"
@@ -421,6 +422,9 @@ int main(int argc, char** argv) {
 
   AddLogCommands(cli, status);
   AddReleaseCommands(cli, status, data, store, [&](const std::string& policy) {
+    return OpenServices(DataDir{data, store}, config_path, policy);
+  });
+  AddDistributionCommands(cli, status, data, store, [&](const std::string& policy) {
     return OpenServices(DataDir{data, store}, config_path, policy);
   });
   AddEngineCommands(cli);

@@ -385,6 +385,50 @@ test('a researcher reads the logit lens as a heatmap and an attention pattern, a
   await p.context.close();
 });
 
+test('a downloader reads how open the model is, accepts its licence in the form, and only then downloads the weights', async () => {
+  const licenceDir = mkdtempSync(join(tmpdir(), 'aperture-licence-'));
+  writeFileSync(join(licenceDir, 'LICENSE'), 'Apache License\nVersion 2.0, January 2004\nhttp://www.apache.org/licenses/\n');
+  server.run('licence', 'set', '--model', 'stories', '--spdx', 'Apache-2.0', '--file', join(licenceDir, 'LICENSE'));
+  rmSync(licenceDir, { recursive: true, force: true });
+  server.run('principal', 'add', '--name', 'dana', '--role', 'member');
+  const danaKey = server.run('key', 'create', '--principal', 'dana');
+  server.run('grant', '--principal', 'dana', '--model', 'stories', '--level', 'download', '--reason', 'a mirror');
+
+  const dana = await page();
+  await signIn(dana, danaKey);
+  await open(dana.page, '/models/stories');
+  const openness = dana.page.locator('section', { has: dana.page.getByRole('heading', { name: 'How open it is' }) });
+  assert.equal(await openness.locator('tbody tr').count(), 17);  // the framework's components
+  const row = await openness.locator('tr', { hasText: 'Inference code' }).innerText();
+  assert.match(row, /verified: served by this server/);
+  assert.match(await openness.innerText(), /No class reached yet/);  // hosted: the weights are not public
+  assert.ok(await openness.locator('img.openness-badge').evaluate((img) => img.complete && img.naturalWidth > 0));
+
+  const downloads = dana.page.locator('section', { has: dana.page.getByRole('heading', { name: 'Licence and downloads' }) });
+  assert.match(await downloads.innerText(), /Apache License 2\.0 \(Apache-2\.0\)/);
+  const weights = downloads.locator('tr', { hasText: 'stories260K.gguf' });
+  const listed = (await weights.locator('code').innerText()).trim();
+  const fetchWeights = () => dana.page.evaluate(async () => {
+    const r = await fetch('/v1/models/stories/files/stories260K.gguf', { credentials: 'same-origin' });
+    if (!r.ok) return { status: r.status, body: await r.text() };
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await r.arrayBuffer()));
+    return { status: r.status, sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join('') };
+  });
+  const before = await fetchWeights();
+  assert.equal(before.status, 403);  // no byte before the licence is accepted
+  assert.match(before.body, /licence_not_accepted/);
+  await shot(dana.page, 'model-licence-form');
+  await downloads.getByLabel(/I accept the terms of Apache License 2\.0/).check();
+  await downloads.getByRole('button', { name: 'Accept the licence' }).click();
+  await dana.page.waitForSelector('text=You accepted this licence.');
+  const after = await fetchWeights();
+  assert.equal(after.status, 200);
+  assert.equal(after.sha256, listed);
+  await shot(dana.page, 'model-downloads');
+  assert.deepEqual(dana.problems, []);
+  await dana.context.close();
+});
+
 test('the log page verifies a real log in the browser', async () => {
   const p = await page();
   await open(p.page, '/log');

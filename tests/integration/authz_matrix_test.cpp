@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "distribution/licence_terms.h"
 #include "fmt/format.h"
 #include "tests/integration/test_server.h"
 #include "translog/entry.h"
@@ -115,12 +116,20 @@ TEST(AuthzMatrixTest, EveryLevelCapabilityAndKeyState) {
   }
   // Right shape and checksum, but never issued by this server.
   const std::string unknown_key = GenerateApiKey();
+  // Downloads below open need a licence; this one asks no acceptance, so the
+  // matrix is about levels alone (the licence gate has its own tests).
+  auto licence =
+      distribution::ParseLicenceTerms({{"spdx_id", "MIT"}, {"text", "MIT"}, {"accept_levels", Json::array()}});
+  ASSERT_TRUE(licence.ok());
   for (Level level : kAllLevels) {
     // Anonymous callers meet the public level on p_<level>; principals meet
     // their grant on g_<level>, whose public level is closed.
     server.AddModel(fmt::format("p_{}", LevelName(level)), level);
     const std::string granted = fmt::format("g_{}", LevelName(level));
     server.AddModel(granted, Level::kClosed);
+    for (const std::string& id : {fmt::format("p_{}", LevelName(level)), granted}) {
+      ASSERT_TRUE(server.services().distribution->SetLicence(AccessService::Operator(), id, *licence).ok());
+    }
     ASSERT_TRUE(server.services()
                     .access->GrantAccess(AccessService::Operator(), "member", granted, level, std::nullopt, "matrix")
                     .ok());

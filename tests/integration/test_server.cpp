@@ -96,7 +96,7 @@ http::TestResponse TestServer::Call(const std::string& method, const std::string
   if (!body.empty()) lines.push_back("Content-Type: application/json");
   Capture(http::TestClient::FormatRequest(method, target, body, lines));
   EXPECT_TRUE(client->SendRequest(method, target, body, lines));
-  auto response = client->ReadResponse();
+  auto response = client->ReadResponse(std::chrono::seconds(5), /*head=*/method == "HEAD");
   EXPECT_TRUE(response.has_value()) << method << " " << target;
   return response.value_or(http::TestResponse{});
 }
@@ -111,6 +111,16 @@ Json TestServer::CallJson(const std::string& method, const std::string& target, 
 void TestServer::AddModel(const std::string& id, Level public_level) {
   auto m = services_->access->AddModel(AccessService::Operator(), id, kTestModelPath, public_level);
   ASSERT_TRUE(m.ok()) << m.status();
+}
+
+std::string TestServer::AddModelCopy(const std::string& id, Level public_level) {
+  std::filesystem::create_directories(root_ / "models");
+  const std::filesystem::path copy = root_ / "models" / (id + ".gguf");
+  std::filesystem::copy_file(kTestModelPath, copy, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::permissions(copy, std::filesystem::perms::owner_write, std::filesystem::perm_options::add);
+  auto m = services_->access->AddModel(AccessService::Operator(), id, copy.string(), public_level);
+  EXPECT_TRUE(m.ok()) << m.status();
+  return copy.string();
 }
 
 std::string TestServer::AddPrincipal(const std::string& name, Role role) {

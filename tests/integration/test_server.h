@@ -46,6 +46,9 @@ class TestServer {
 
   // The trained tiny model of ../shared/models registered as `id`.
   void AddModel(const std::string& id, Level public_level);
+  // The same, from a copy of its file in the test's directory (which a test
+  // may change); returns the copy's path.
+  std::string AddModelCopy(const std::string& id, Level public_level);
   std::string AddPrincipal(const std::string& name, Role role);  // returns its id
   std::string CreateKey(const std::string& principal, std::optional<int64_t> ttl = std::nullopt);
 

@@ -1,7 +1,5 @@
 #include "api/openai/model_routes.h"
 
-#include <fstream>
-
 #include "api/views.h"
 #include "core/status_macros.h"
 #include "filters/request_context.h"
@@ -20,23 +18,6 @@ http::Response CapabilityMissing(RequestContext& ctx) {
                   ctx.model_id, LevelName(ctx.decision->level)),
       "capability_unavailable");
 }
-
-// Streams a file in 1 MiB chunks.
-class FileChunkSource final : public http::ChunkSource {
- public:
-  explicit FileChunkSource(const std::string& path) : in_(path, std::ios::binary) {}
-  bool ok() const { return static_cast<bool>(in_); }
-  void Next(std::function<void(std::optional<std::string>)> ready) override {
-    std::string chunk(1 << 20, '\0');
-    in_.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-    chunk.resize(static_cast<size_t>(in_.gcount()));
-    ready(chunk.empty() ? std::nullopt : std::optional<std::string>(std::move(chunk)));
-  }
-  void Cancel() override {}
-
- private:
-  std::ifstream in_;
-};
 
 }  // namespace
 
@@ -77,35 +58,6 @@ void AddModelRoutes(Router& router, ApiDeps& d) {
   for (const PendingRoute& r : {PendingRoute{"/v1/fine_tuning/jobs", "fine_tuning.jobs", Capability::kFinetune}}) {
     router.Add({"POST", r.path, r.name, Access::kAnyone, ModelFrom::kBody, r.capability, {}, CapabilityMissing});
   }
-
-  router.Add({"GET",
-              "/v1/models/{model}/download",
-              "models.download",
-              Access::kAnyone,
-              ModelFrom::kPath,
-              Capability::kDownload,
-              {},
-              [&d](RequestContext& ctx) {
-                const Model& m = *ctx.decision->model;
-                auto source = std::make_shared<FileChunkSource>(m.path);
-                if (!source->ok()) {
-                  return http::ErrorResponse(503, "the model file is not readable on this server", "file_unavailable");
-                }
-                LogEvent e{"download",
-                           d.clock.NowSeconds(),
-                           ctx.caller.actor(),
-                           m.id,
-                           std::string(LevelName(ctx.decision->level)),
-                           "ok",
-                           "ok",
-                           "{}"};
-                d.recorder.Record(std::move(e));
-                http::Response resp;
-                resp.content_type = "application/octet-stream";
-                resp.stream = std::move(source);
-                resp.SetHeader("Content-Disposition", fmt::format("attachment; filename=\"{}.gguf\"", m.id));
-                return resp;
-              }});
 }
 
 }  // namespace aperture

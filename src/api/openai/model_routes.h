@@ -1,5 +1,6 @@
-// Model discovery and the model-scoped capability endpoints: OpenAI-style
-// inference, research access, evaluations, fine-tuning and downloads.
+// Model discovery (GET /v1/models, /v1/models/{id}) and the capability
+// endpoints this server does not offer yet (research access, fine-tuning).
+// Inference is in serving_routes.h, downloads in api/files.
 #pragma once
 
 #include "api/api_deps.h"

@@ -8,7 +8,7 @@ namespace aperture::store {
 namespace {
 
 // Append only: never edit a migration that has shipped.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     // 1: the schema of SQLite migrations 1-8, in PostgreSQL's types. `seq`
     // columns keep insertion order where SQLite's rowid did (ties in
     // created_at); the transparency log keeps one row per full subtree
@@ -205,6 +205,57 @@ CREATE TABLE model_cards (
   markdown TEXT NOT NULL,
   updated_at BIGINT NOT NULL,
   updated_by TEXT NOT NULL
+);
+)sql",
+    // 5: as SQLite migration 12 — licences and their acceptances, openness
+    // declarations, signed manifests and file digests.
+    R"sql(
+ALTER TABLE models ADD COLUMN licence_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE models ADD COLUMN licence_levels BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE licences (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  model_id TEXT NOT NULL REFERENCES models(id),
+  spdx_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  text TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  accept_levels BIGINT NOT NULL,
+  set_by TEXT NOT NULL,
+  set_at BIGINT NOT NULL
+);
+CREATE INDEX licences_model ON licences(model_id, id);
+CREATE TABLE licence_acceptances (
+  principal_id TEXT NOT NULL REFERENCES principals(id),
+  model_id TEXT NOT NULL REFERENCES models(id),
+  licence_sha256 TEXT NOT NULL,
+  accepted_at BIGINT NOT NULL,
+  PRIMARY KEY (principal_id, model_id, licence_sha256)
+);
+CREATE TABLE openness_declarations (
+  model_id TEXT NOT NULL REFERENCES models(id),
+  component TEXT NOT NULL,
+  url TEXT NOT NULL,
+  licence TEXT NOT NULL,
+  note TEXT NOT NULL,
+  declared_by TEXT NOT NULL,
+  declared_at BIGINT NOT NULL,
+  PRIMARY KEY (model_id, component)
+);
+CREATE TABLE manifests (
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  model_id TEXT NOT NULL REFERENCES models(id),
+  root_sha256 TEXT NOT NULL,
+  files TEXT NOT NULL,
+  bundle TEXT NOT NULL,
+  key_hint TEXT NOT NULL,
+  log_entry TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX manifests_model ON manifests(model_id, id);
+CREATE TABLE file_digests (
+  path TEXT PRIMARY KEY,
+  identity TEXT NOT NULL,
+  sha256 TEXT NOT NULL
 );
 )sql",
 };

@@ -7,6 +7,7 @@
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 #include "store/postgres/pg_migrations.h"
+#include "store/postgres/pg_rows.h"
 
 namespace aperture::store {
 namespace {
@@ -21,8 +22,12 @@ constexpr char kSessionSetup[] =
     "SET application_name = 'aperture'; SET idle_in_transaction_session_timeout = '5s'; "
     "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = 3";
 
-std::string Text(const pqxx::field& f) { return f.as<std::string>(); }
-int64_t Int(const pqxx::field& f) { return f.as<int64_t>(); }
+using pg::All;
+using pg::ExpectOneChange;
+using pg::Int;
+using pg::One;
+using pg::Statement;
+using pg::Text;
 
 #define PRINCIPAL_COLS "id, name, role, created_at"
 Principal ReadPrincipal(const pqxx::row& r) {
@@ -36,10 +41,20 @@ ApiKey ReadKey(const pqxx::row& r) {
 
 #define MODEL_COLS                                                                                            \
   "id, path, public_level, request_fields, created_at, system_prompt, level_since, ceiling, ceiling_reason, " \
-  "declared_digest"
+  "declared_digest, licence_sha256, licence_levels"
 Model ReadModel(const pqxx::row& r) {
-  return Model{Text(r[0]), Text(r[1]), static_cast<Level>(Int(r[2])), Text(r[3]), Int(r[4]),
-               Text(r[5]), Int(r[6]),  static_cast<Level>(Int(r[7])), Text(r[8]), Text(r[9])};
+  return Model{Text(r[0]),
+               Text(r[1]),
+               static_cast<Level>(Int(r[2])),
+               Text(r[3]),
+               Int(r[4]),
+               Text(r[5]),
+               Int(r[6]),
+               static_cast<Level>(Int(r[7])),
+               Text(r[8]),
+               Text(r[9]),
+               Text(r[10]),
+               static_cast<uint32_t>(Int(r[11]))};
 }
 
 #define BACKEND_COLS "id, model_id, url, api_model, weight, api_key_env, added_by, created_at"
@@ -104,37 +119,6 @@ EvalRun ReadEvalRun(const pqxx::row& r) {
   e.finished_at = Int(r[15]);
   e.error = Text(r[16]);
   return e;
-}
-
-template <typename T, typename ReadFn>
-std::vector<T> All(const pqxx::result& result, ReadFn read) {
-  std::vector<T> out;
-  out.reserve(result.size());
-  for (const pqxx::row& row : result) out.push_back(read(row));
-  return out;
-}
-
-template <typename T, typename ReadFn>
-std::optional<T> One(const pqxx::result& result, ReadFn read) {
-  if (result.empty()) return std::nullopt;
-  return read(result[0]);
-}
-
-absl::Status ExpectOneChange(const pqxx::result& r, std::string_view what, const std::string& id) {
-  if (r.affected_rows() == 0) return absl::NotFoundError(fmt::format("no {} with id '{}'", what, id));
-  return absl::OkStatus();
-}
-
-// libpqxx reports a violated constraint as an exception; the stores report
-// it as a status the caller maps to its own message.
-template <typename F>
-absl::Status Statement(F&& fn) {
-  try {
-    fn();
-    return absl::OkStatus();
-  } catch (const pqxx::sql_error& e) {
-    return PgError(e, "postgresql");
-  }
 }
 
 // Empties the cache when another store wrote (each store's notifications
@@ -222,6 +206,10 @@ absl::Status PgStore::Write(F&& body, Cached cached) {
   });
   if (cached == Cached::kChanged) cache_.Invalidate();
   return status;
+}
+
+absl::Status PgStore::WriteTx(const std::function<absl::Status(pqxx::work&)>& body, Cached cached) {
+  return Write(body, cached);
 }
 
 // ---- principals

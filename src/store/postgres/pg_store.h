@@ -17,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -104,6 +105,21 @@ class PgStore final : public Store {
   absl::StatusOr<std::string> KeepSetting(const std::string& name, const std::string& value) override;
   absl::Status Ping() override;
 
+  // Licences, openness declarations, manifests and file digests (pg_distribution.cpp).
+  absl::Status SetLicence(const Licence& licence) override;
+  absl::StatusOr<std::optional<Licence>> FindLicence(const std::string& model_id) override;
+  absl::StatusOr<std::vector<Licence>> ListLicences(const std::string& model_id) override;
+  absl::Status AddLicenceAcceptance(const LicenceAcceptance& acceptance) override;
+  absl::StatusOr<bool> HasAcceptedLicence(const std::string& principal_id, const std::string& model_id,
+                                          const std::string& licence_sha256) override;
+  absl::Status SetOpennessDeclaration(const OpennessDeclaration& declaration) override;
+  absl::Status RemoveOpennessDeclaration(const std::string& model_id, const std::string& component) override;
+  absl::StatusOr<std::vector<OpennessDeclaration>> ListOpennessDeclarations(const std::string& model_id) override;
+  absl::Status AddManifest(const ManifestRecord& manifest) override;
+  absl::StatusOr<std::optional<ManifestRecord>> LatestManifest(const std::string& model_id) override;
+  absl::StatusOr<std::optional<FileDigest>> FindFileDigest(const std::string& path) override;
+  absl::Status SaveFileDigest(const std::string& path, const FileDigest& digest) override;
+
   // Whether the cache is in use now (the listener is connected). For tests.
   bool listening() const { return listening_.load(std::memory_order_acquire); }
 
@@ -117,6 +133,8 @@ class PgStore final : public Store {
   enum class Cached { kChanged, kUnchanged };
   template <typename F>
   absl::Status Write(F&& body, Cached cached = Cached::kChanged);
+  // Write for the store's other files, which cannot instantiate the template.
+  absl::Status WriteTx(const std::function<absl::Status(pqxx::work&)>& body, Cached cached);
 
   // LISTENs on a connection of its own, emptying the cache on each
   // notification; reconnects when the connection drops.

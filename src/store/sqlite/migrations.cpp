@@ -9,7 +9,7 @@ namespace aperture::store {
 namespace {
 
 // Append only: never edit a migration that has shipped.
-constexpr std::array<const char*, 11> kMigrations = {
+constexpr std::array<const char*, 12> kMigrations = {
     R"sql(
 CREATE TABLE principals (
   id TEXT PRIMARY KEY,
@@ -273,6 +273,60 @@ CREATE TABLE model_cards (
   markdown TEXT NOT NULL,
   updated_at INTEGER NOT NULL,
   updated_by TEXT NOT NULL
+);
+)sql",
+    // 12: downloads under licence (docs/downloads.md) and openness
+    // (docs/openness.md): each model's licences (the latest in force, also
+    // copied onto the model row so every request sees it), who accepted
+    // which licence text, owners' openness declarations, signed manifests,
+    // and the digests of model files by identity.
+    R"sql(
+ALTER TABLE models ADD COLUMN licence_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE models ADD COLUMN licence_levels INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE licences (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  model_id TEXT NOT NULL REFERENCES models(id),
+  spdx_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  text TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  accept_levels INTEGER NOT NULL,
+  set_by TEXT NOT NULL,
+  set_at INTEGER NOT NULL
+);
+CREATE INDEX licences_model ON licences(model_id, id);
+CREATE TABLE licence_acceptances (
+  principal_id TEXT NOT NULL REFERENCES principals(id),
+  model_id TEXT NOT NULL REFERENCES models(id),
+  licence_sha256 TEXT NOT NULL,
+  accepted_at INTEGER NOT NULL,
+  PRIMARY KEY (principal_id, model_id, licence_sha256)
+) WITHOUT ROWID;
+CREATE TABLE openness_declarations (
+  model_id TEXT NOT NULL REFERENCES models(id),
+  component TEXT NOT NULL,
+  url TEXT NOT NULL,
+  licence TEXT NOT NULL,
+  note TEXT NOT NULL,
+  declared_by TEXT NOT NULL,
+  declared_at INTEGER NOT NULL,
+  PRIMARY KEY (model_id, component)
+) WITHOUT ROWID;
+CREATE TABLE manifests (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  model_id TEXT NOT NULL REFERENCES models(id),
+  root_sha256 TEXT NOT NULL,
+  files TEXT NOT NULL,
+  bundle TEXT NOT NULL,
+  key_hint TEXT NOT NULL,
+  log_entry TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX manifests_model ON manifests(model_id, id);
+CREATE TABLE file_digests (
+  path TEXT PRIMARY KEY,
+  identity TEXT NOT NULL,
+  sha256 TEXT NOT NULL
 );
 )sql",
 };

@@ -5,6 +5,7 @@
 #include "core/status_macros.h"
 #include "fmt/format.h"
 #include "store/sqlite/migrations.h"
+#include "store/sqlite/statement_rows.h"
 
 namespace aperture::store {
 namespace {
@@ -19,11 +20,21 @@ ApiKey ReadKey(const Statement& s) {
 
 #define MODEL_COLS                                                                                            \
   "id, path, public_level, request_fields, created_at, system_prompt, level_since, ceiling, ceiling_reason, " \
-  "declared_digest"
+  "declared_digest, licence_sha256, licence_levels"
 
 Model ReadModel(const Statement& s) {
-  return Model{s.Text(0), s.Text(1), static_cast<Level>(s.Int(2)), s.Text(3), s.Int(4),
-               s.Text(5), s.Int(6),  static_cast<Level>(s.Int(7)), s.Text(8), s.Text(9)};
+  return Model{s.Text(0),
+               s.Text(1),
+               static_cast<Level>(s.Int(2)),
+               s.Text(3),
+               s.Int(4),
+               s.Text(5),
+               s.Int(6),
+               static_cast<Level>(s.Int(7)),
+               s.Text(8),
+               s.Text(9),
+               s.Text(10),
+               static_cast<uint32_t>(s.Int(11))};
 }
 
 #define BACKEND_COLS "id, model_id, url, api_model, weight, api_key_env, added_by, created_at"
@@ -93,29 +104,6 @@ AccessRequest ReadRequest(const Statement& s) {
   return r;
 }
 
-// Collects every row of a prepared statement through `read`.
-template <typename T, typename ReadFn>
-absl::StatusOr<std::vector<T>> All(Statement& stmt, ReadFn read) {
-  std::vector<T> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) return out;
-    out.push_back(read(stmt));
-  }
-}
-
-template <typename T, typename ReadFn>
-absl::StatusOr<std::optional<T>> One(Statement& stmt, ReadFn read) {
-  ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return std::optional<T>();
-  return std::optional<T>(read(stmt));
-}
-
-absl::Status ExpectOneChange(SqliteDb& db, std::string_view what, const std::string& id) {
-  if (db.Changes() == 0) return absl::NotFoundError(fmt::format("no {} with id '{}'", what, id));
-  return absl::OkStatus();
-}
-
 // Every SqliteStore write, by any process, adds one in its transaction.
 absl::StatusOr<int64_t> StoreChanges(SqliteDb& db) {
   ASSIGN_OR_RETURN(auto stmt, db.Prepare("SELECT count FROM store_changes WHERE id = 1"));
@@ -170,6 +158,10 @@ absl::Status SqliteStore::Write(F&& body, Cached cached) {
   });
   cache_.Invalidate();
   return status;
+}
+
+absl::Status SqliteStore::WriteWith(const std::function<absl::Status(SqliteDb&)>& body, Cached cached) {
+  return Write(body, cached);
 }
 
 // ---- principals

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -91,6 +92,20 @@ class SqliteStore final : public Store {
   absl::Status RemoveReplica(const std::string& id) override;
   absl::StatusOr<std::string> KeepSetting(const std::string& name, const std::string& value) override;
   absl::Status Ping() override;
+  // Licences, openness declarations, manifests and file digests (sqlite_distribution.cpp).
+  absl::Status SetLicence(const Licence& licence) override;
+  absl::StatusOr<std::optional<Licence>> FindLicence(const std::string& model_id) override;
+  absl::StatusOr<std::vector<Licence>> ListLicences(const std::string& model_id) override;
+  absl::Status AddLicenceAcceptance(const LicenceAcceptance& acceptance) override;
+  absl::StatusOr<bool> HasAcceptedLicence(const std::string& principal_id, const std::string& model_id,
+                                          const std::string& licence_sha256) override;
+  absl::Status SetOpennessDeclaration(const OpennessDeclaration& declaration) override;
+  absl::Status RemoveOpennessDeclaration(const std::string& model_id, const std::string& component) override;
+  absl::StatusOr<std::vector<OpennessDeclaration>> ListOpennessDeclarations(const std::string& model_id) override;
+  absl::Status AddManifest(const ManifestRecord& manifest) override;
+  absl::StatusOr<std::optional<ManifestRecord>> LatestManifest(const std::string& model_id) override;
+  absl::StatusOr<std::optional<FileDigest>> FindFileDigest(const std::string& path) override;
+  absl::Status SaveFileDigest(const std::string& path, const FileDigest& digest) override;
 
  private:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
@@ -104,6 +119,8 @@ class SqliteStore final : public Store {
   enum class Cached { kChanged, kUnchanged };
   template <typename F>
   absl::Status Write(F&& body, Cached cached = Cached::kChanged);
+  // Write() for the store's other files (sqlite_distribution.cpp).
+  absl::Status WriteWith(const std::function<absl::Status(SqliteDb&)>& body, Cached cached);
 
   // The access cache's generation for a read about to query the store, after
   // emptying the cache if another process wrote to the store since the last

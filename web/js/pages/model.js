@@ -6,6 +6,7 @@ import { api, currentSession } from '../api.js';
 import { fmtBytes, fmtCount, fmtTime, h, levelBadge, section, show } from '../dom.js';
 import { gradient, scoreBar } from '../charts.js';
 import { render as markdown } from '../markdown.js';
+import { downloadsSection, loadDistribution, opennessSection } from './model_distribution.js';
 
 function reasonsList(reasons) {
   if (!reasons || !reasons.length) return h('p', {}, 'No reason holds it lower.');
@@ -111,13 +112,15 @@ function levelsTable({ levels, card }) {
       currentSession().principal ? '' : ' (sign in first)'));
 }
 
-export const modelSections = [standing, cardSection, architecture, evaluations, plan, history, levelsTable];
+export const modelSections = [standing, cardSection, opennessSection, downloadsSection, architecture, evaluations, plan,
+  history, levelsTable];
 
 export async function render(id) {
   const enc = encodeURIComponent(id);
-  const [card, release, levels] = await Promise.all([
-    api('GET', `/v1/models/${enc}/card`), api('GET', `/v1/models/${enc}/release`), api('GET', '/v1/levels')]);
-  const data = { id, card, release, levels: levels.data };
+  const [card, release, levels, distribution] = await Promise.all([
+    api('GET', `/v1/models/${enc}/card`), api('GET', `/v1/models/${enc}/release`), api('GET', '/v1/levels'),
+    loadDistribution(enc)]);
+  const data = { id, card, release, levels: levels.data, ...distribution, rerender: () => render(id) };
   const mine = levels.data.find((l) => l.level === card.level);
   const inspects = mine && mine.capabilities.includes('inspect');
   show(h('h1', {}, id),
