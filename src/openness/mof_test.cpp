@@ -101,7 +101,8 @@ TEST(MofTest, RestrictiveLicencesDoNotCountAndSayWhy) {
   EXPECT_NE(custom.classes[0].missing[0].find("Model parameters (Final)"), std::string::npos);
 
   states["model-parameters-final"] = Served("CC-BY-NC-4.0");
-  const ComponentVerdict& nc = Verdict(EvaluateMof(states), "model-parameters-final");
+  const MofResult non_commercial = EvaluateMof(states);
+  const ComponentVerdict& nc = Verdict(non_commercial, "model-parameters-final");
   EXPECT_FALSE(nc.counts);
   EXPECT_NE(nc.why_not.find("forbids commercial use"), std::string::npos) << nc.why_not;
   states["model-parameters-final"] = Served("");
