@@ -1,32 +1,10 @@
 #include "openness/badge.h"
 
+#include "core/markup_escape.h"
 #include "fmt/format.h"
 
 namespace aperture::openness {
 namespace {
-
-std::string XmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 // About 7 px per character at 11 px Verdana, plus padding.
 int Width(std::string_view text) { return static_cast<int>(text.size()) * 7 + 12; }
@@ -46,7 +24,7 @@ std::string OpennessBadge(const MofResult& mof) {
     colour = "#44cc11";
   }
   const int lw = Width(label), vw = Width(value), w = lw + vw;
-  const std::string title = XmlEscape(fmt::format("{}: {}", label, value));
+  const std::string title = EscapeMarkup(fmt::format("{}: {}", label, value));
   return fmt::format(
       R"(<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="20" role="img" aria-label="{title}">)"
       R"(<title>{title}</title>)"
@@ -54,8 +32,8 @@ std::string OpennessBadge(const MofResult& mof) {
       R"(<g fill="#fff" text-anchor="middle" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11">)"
       R"(<text x="{lx}" y="14">{label}</text><text x="{vx}" y="14">{value}</text></g></svg>)",
       fmt::arg("w", w), fmt::arg("title", title), fmt::arg("lw", lw), fmt::arg("vw", vw), fmt::arg("colour", colour),
-      fmt::arg("lx", lw / 2), fmt::arg("vx", lw + vw / 2), fmt::arg("label", XmlEscape(label)),
-      fmt::arg("value", XmlEscape(value)));
+      fmt::arg("lx", lw / 2), fmt::arg("vx", lw + vw / 2), fmt::arg("label", EscapeMarkup(label)),
+      fmt::arg("value", EscapeMarkup(value)));
 }
 
 }  // namespace aperture::openness

@@ -1,42 +1,16 @@
 #include "report/report_html.h"
 
+#include "core/markup_escape.h"
 #include "fmt/format.h"
 
 namespace aperture::report {
 namespace {
 
-std::string Escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 // A JSON value as escaped text (strings without quotes).
 std::string Text(const Json& v) {
   if (v.is_null()) return "–";
-  if (v.is_string()) return Escape(v.get<std::string>());
-  return Escape(CanonicalJson(v));
+  if (v.is_string()) return EscapeMarkup(v.get<std::string>());
+  return EscapeMarkup(CanonicalJson(v));
 }
 
 const Json& At(const Json& obj, const char* key) {
@@ -51,11 +25,11 @@ std::string Link(const Json& where) {
   if (!where.is_string()) return Text(where);
   const std::string& url = where.get_ref<const std::string&>();
   const bool safe = url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0 || url.rfind("/v1/", 0) == 0;
-  if (!safe) return Escape(url);
-  return fmt::format("<a href=\"{0}\">{0}</a>", Escape(url));
+  if (!safe) return EscapeMarkup(url);
+  return fmt::format("<a href=\"{0}\">{0}</a>", EscapeMarkup(url));
 }
 
-void Section(std::string& out, std::string_view title) { out += fmt::format("<h2>{}</h2>\n", Escape(title)); }
+void Section(std::string& out, std::string_view title) { out += fmt::format("<h2>{}</h2>\n", EscapeMarkup(title)); }
 
 }  // namespace
 
@@ -128,8 +102,8 @@ std::string ReportHtml(const Json& report) {
     out += fmt::format(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
         "<td>{}</td></tr>\n",
-        Escape(level), Text(At(a, "principals")), Text(At(a, "requests")), Text(At(a, "denied")), Text(At(a, "failed")),
-        Text(At(a, "tokens")), Text(At(a, "downloads")), Text(At(a, "download_bytes")),
+        EscapeMarkup(level), Text(At(a, "principals")), Text(At(a, "requests")), Text(At(a, "denied")),
+        Text(At(a, "failed")), Text(At(a, "tokens")), Text(At(a, "downloads")), Text(At(a, "download_bytes")),
         Text(At(a, "research_queries")));
   }
   out += "</table>\n";
